@@ -1,0 +1,79 @@
+"""Owns OmniRoute's runtime inside mitmproxy and serves its API on mitmproxy's event loop."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from mitmproxy import ctx
+
+from omniroute.config import Settings, SettingsError
+from omniroute.db.database import DatabaseError
+from omniroute.listeners import is_bridge_mode, proxy_modes
+from omniroute.runtime import ListenerState, Runtime
+
+log = logging.getLogger("omniroute")
+
+# mitmproxy option → Settings field; unset options leave env/config-file values alone.
+OPTION_FIELDS = {
+    "omniroute_home": "home",
+    "omniroute_api_port": "api_port",
+    "omniroute_proxy_port": "proxy_port",
+    "omniroute_bridge_port": "bridge_port",
+    "omniroute_host": "host",
+    "omniroute_demo": "demo",
+}
+
+
+class RuntimeHost:
+    def __init__(self) -> None:
+        self.runtime: Runtime | None = None
+
+    def load(self, loader: Any) -> None:
+        loader.add_option("omniroute_home", Optional[str], None, "OmniRoute home directory (db, certs, logs).")
+        loader.add_option("omniroute_host", Optional[str], None, "Address the OmniRoute API listens on.")
+        loader.add_option("omniroute_api_port", Optional[int], None, "Port of the OmniRoute API; 0 disables it.")
+        loader.add_option("omniroute_proxy_port", Optional[int], None, "Port of the HTTP_PROXY listener; 0 disables it.")
+        loader.add_option("omniroute_bridge_port", Optional[int], None, "Port of the DNS-mode listener; 0 disables it.")
+        loader.add_option("omniroute_demo", bool, False, "Register the built-in offline demo provider.")
+
+    async def running(self) -> None:
+        # Built here, not in configure: by now every --set option has been applied.
+        overrides = {
+            field: getattr(ctx.options, option)
+            for option, field in OPTION_FIELDS.items()
+            if getattr(ctx.options, option) not in (None, False)
+        }
+        try:
+            self.runtime = runtime = Runtime(Settings(**overrides))
+        except (SettingsError, DatabaseError) as exc:
+            log.error("OmniRoute cannot start: %s", exc)
+            ctx.master.shutdown()
+            return
+        runtime.proxy_listener_states = self._proxy_listener_states
+        updates: dict[str, Any] = {}
+        if ctx.options.connection_strategy != "lazy":
+            updates["connection_strategy"] = "lazy"  # eager fails offline and costs a round trip
+        if list(ctx.options.mode) == ["regular"]:  # mitmdump's default: use ours instead
+            updates["mode"] = proxy_modes(runtime.settings)
+        if ctx.options.confdir == "~/.mitmproxy":
+            # Our CA lives in the home dir; mitmproxy issues per-host certificates from it.
+            updates["confdir"] = str(runtime.settings.certs_dir)
+        if updates:
+            ctx.options.update(**updates)
+        await runtime.start_api()
+
+    def _proxy_listener_states(self) -> list[ListenerState]:
+        proxyserver = ctx.master.addons.get("proxyserver")
+        states = []
+        for instance in getattr(proxyserver, "servers", []):
+            name = "agent-bridge" if is_bridge_mode(instance.mode.data) else "http-proxy"
+            port = instance.mode.listen_port() or 0
+            error = str(instance.last_exception) if instance.last_exception else None
+            state = "running" if instance.is_running else ("error" if error else "stopped")
+            states.append(ListenerState(name, port, state, error))
+        return states
+
+    async def done(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop()

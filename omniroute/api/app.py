@@ -1,0 +1,30 @@
+"""The ASGI app: `/v1` (and `/api/v1`) model APIs, `/api` management, health."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+
+from omniroute import __version__
+from omniroute.api import bridge, errors, health, providers, v1
+
+if TYPE_CHECKING:
+    from omniroute.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="OmniRoute",
+        version=__version__,
+        description="Local interception and routing proxy for AI coding agents.",
+    )
+    app.state.runtime = runtime
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(v1.router, prefix="/v1")
+    app.include_router(v1.router, prefix="/api/v1", include_in_schema=False)
+    app.include_router(v1.gemini_router)
+    app.include_router(providers.router)
+    app.include_router(bridge.router)
+    return app

@@ -1,0 +1,94 @@
+"""Errors on the wire: in the caller's own API format, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from omniroute.engine.errors import EngineError
+from omniroute.translate import TranslationError, error_body
+
+log = logging.getLogger("omniroute.api")
+
+
+def client_format_for(path: str) -> str | None:
+    """The model-API format a path speaks; None for management routes."""
+    if path.startswith("/api/v1/"):
+        path = path[4:]
+    if path.startswith("/v1beta/") or ":generateContent" in path or ":streamGenerateContent" in path:
+        return "gemini"
+    if not path.startswith("/v1/"):
+        return None
+    if path.startswith("/v1/messages"):
+        return "anthropic"
+    if path.startswith("/v1/responses"):
+        return "openai-responses"
+    if path.startswith("/v1/api/"):
+        return "ollama"
+    return "openai-chat"
+
+
+def management_error(
+    status: int, message: str, code: str | None = None, details: list[dict[str, str]] | None = None
+) -> JSONResponse:
+    error: dict[str, Any] = {"message": message}
+    if code:
+        error["code"] = code
+    if details is not None:
+        error["details"] = details
+    return JSONResponse({"error": error}, status_code=status)
+
+
+def error_response(
+    request: Request, status: int, message: str, *, param: str | None = None,
+    headers: dict[str, str] | None = None, code: str | None = None,
+    details: list[dict[str, str]] | None = None,
+) -> JSONResponse:
+    fmt = getattr(request.state, "client_format", None) or client_format_for(request.url.path)
+    if fmt is None:
+        response = management_error(status, message, code, details)
+    else:
+        response = JSONResponse(error_body(fmt, status, message, param=param), status_code=status)
+    response.headers.update(headers or {})
+    return response
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
+    details = []
+    for error in exc.errors():
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        details.append({"field": ".".join(loc) or "body", "message": str(error.get("msg", "invalid"))})
+    return details
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(EngineError)
+    async def _engine(request: Request, exc: EngineError) -> JSONResponse:
+        return error_response(request, exc.status, exc.message, param=exc.param, headers=exc.headers)
+
+    @app.exception_handler(TranslationError)
+    async def _translation(request: Request, exc: TranslationError) -> JSONResponse:
+        return error_response(request, 400, str(exc), param=exc.field)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = _validation_details(exc)
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+        return error_response(
+            request, 422, f"invalid request: {summary}", code="validation_error", details=details
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to our log only; the client gets a clear, secret-free line.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, f"internal error ({exc.__class__.__name__}); see the OmniRoute log")

@@ -1,0 +1,25 @@
+"""Access guards shared by the management routes."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from fastapi import Request
+
+from omniroute.engine.errors import Forbidden
+
+
+def is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+async def loopback_only(request: Request) -> None:
+    """Bridge and inspector routes control this machine's traffic: local callers only."""
+    client = request.client.host if request.client else None
+    if not is_loopback(client):
+        raise Forbidden("this route is only available from the local machine (loopback)")

@@ -1,0 +1,240 @@
+"""Provider connections: `/api/providers` (seed schemas ProviderConnection / ProviderConnectionCreate)."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlmodel import select
+
+from omniroute.api.deps import runtime_of
+from omniroute.db.tables import ProviderConnection, utcnow
+from omniroute.engine.errors import BadRequest, EngineError
+from omniroute.providers.adapters import ADAPTERS, adapter_for
+from omniroute.providers.secrets import preview
+
+router = APIRouter(prefix="/api/providers", tags=["Providers"])
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class NotFound(EngineError):
+    status = 404
+
+
+class Conflict(EngineError):
+    status = 409
+
+
+def _check_url(url: str) -> str:
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError("must be an absolute http(s) URL, e.g. https://api.openai.com/v1")
+    return url.rstrip("/")
+
+
+def _check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise ValueError(
+            "1-64 characters: letters, digits, '.', '_' or '-' (it becomes the routing "
+            "prefix '<name>/<model>', so no '/')"
+        )
+    return name
+
+
+def _check_provider(provider: str) -> str:
+    if provider not in ADAPTERS:
+        raise ValueError(f"unknown provider type; supported: {', '.join(sorted(ADAPTERS))}")
+    return provider
+
+
+ConnectionName = Annotated[str, AfterValidator(_check_name)]
+UpstreamUrl = Annotated[str, AfterValidator(_check_url)]
+ProviderType = Annotated[str, AfterValidator(_check_provider)]
+ApiKeyText = Annotated[str, Field(max_length=4096)]
+
+
+class ProviderConnectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: ProviderType
+    name: ConnectionName | None = None
+    url: UpstreamUrl | None = None
+    apiKey: ApiKeyText | None = None
+    isActive: bool = True
+    maxConcurrent: int | None = Field(default=None, ge=0)
+    priority: int = 0
+
+
+class ProviderConnectionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ConnectionName | None = None
+    url: UpstreamUrl | None = None
+    apiKey: ApiKeyText | None = None
+    isActive: bool | None = None
+    maxConcurrent: int | None = Field(default=None, ge=0)
+    priority: int | None = None
+
+
+def connection_json(row: ProviderConnection) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "provider": row.provider,
+        "name": row.name,
+        "url": row.url,
+        "isActive": row.is_active,
+        "maxConcurrent": row.max_concurrent,
+        "priority": row.priority,
+        "testStatus": row.test_status,
+        "keyPreview": row.key_preview,
+        "createdAt": row.created_at.isoformat(),
+    }
+
+
+def _get(session: Any, connection_id: str) -> ProviderConnection:
+    row = session.get(ProviderConnection, connection_id)
+    if row is None:
+        raise NotFound(f"provider connection {connection_id!r} not found")
+    return row
+
+
+def _unique_name(session: Any, wanted: str, exclude_id: str | None = None) -> None:
+    clash = session.exec(select(ProviderConnection).where(ProviderConnection.name == wanted)).first()
+    if clash is not None and clash.id != exclude_id:
+        raise Conflict(f"a provider connection named {wanted!r} already exists", param="name")
+
+
+async def _changed(request: Request, connection_id: str) -> None:
+    runtime = runtime_of(request)
+    await runtime.pool.drop(connection_id)
+    runtime.reload_registry()
+
+
+@router.get("")
+async def list_connections(request: Request) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        rows = session.exec(select(ProviderConnection).order_by(ProviderConnection.created_at)).all()
+    return {"connections": [connection_json(r) for r in rows]}
+
+
+@router.post("", status_code=201)
+async def create_connection(request: Request, payload: ProviderConnectionCreate) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    adapter = adapter_for(payload.provider)
+    with runtime.db.session() as session:
+        name = payload.name or payload.provider
+        _unique_name(session, name)
+        row = ProviderConnection(
+            provider=payload.provider,
+            name=name,
+            url=payload.url or adapter.default_url,
+            is_active=payload.isActive,
+            max_concurrent=payload.maxConcurrent,
+            priority=payload.priority,
+        )
+        if payload.apiKey:
+            row.api_key_encrypted = runtime.secrets.encrypt(payload.apiKey)
+            row.key_preview = preview(payload.apiKey)
+        session.add(row)
+        session.commit()
+    await _changed(request, row.id)
+    return connection_json(row)
+
+
+@router.get("/{connection_id}")
+async def get_connection(request: Request, connection_id: str) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        return connection_json(_get(session, connection_id))
+
+
+@router.patch("/{connection_id}")
+async def update_connection(
+    request: Request, connection_id: str, payload: ProviderConnectionUpdate
+) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    with runtime.db.session() as session:
+        row = _get(session, connection_id)
+        if payload.name is not None and payload.name != row.name:
+            _unique_name(session, payload.name, exclude_id=row.id)
+            row.name = payload.name
+        if payload.url is not None:
+            row.url = payload.url
+        if payload.apiKey is not None:
+            row.api_key_encrypted = runtime.secrets.encrypt(payload.apiKey) if payload.apiKey else None
+            row.key_preview = preview(payload.apiKey) if payload.apiKey else None
+        for field, attr in (("isActive", "is_active"), ("maxConcurrent", "max_concurrent"), ("priority", "priority")):
+            if field in payload.model_fields_set:
+                setattr(row, attr, getattr(payload, field))
+        row.updated_at = utcnow()
+        session.add(row)
+        session.commit()
+    await _changed(request, connection_id)
+    return connection_json(row)
+
+
+@router.delete("/{connection_id}")
+async def delete_connection(request: Request, connection_id: str) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        row = _get(session, connection_id)
+        session.delete(row)
+        session.commit()
+    await _changed(request, connection_id)
+    return {"deleted": True, "id": connection_id}
+
+
+async def _probe(request: Request, connection_id: str) -> dict[str, Any]:
+    """List the upstream's models: proves the URL and key work without spending tokens."""
+    runtime = runtime_of(request)
+    connection = runtime.registry.snapshot.connections.get(connection_id)
+    if connection is None:
+        raise NotFound(f"provider connection {connection_id!r} not found")
+    adapter = connection.adapter
+    client = runtime.pool.get(connection.id, connection.max_concurrent)
+    started = time.perf_counter()
+    try:
+        response = await client.get(
+            connection.url.rstrip("/") + adapter.models_path, headers=adapter.headers(connection.api_key)
+        )
+    except httpx.HTTPError as exc:
+        return {"ok": False, "error": f"cannot reach {connection.url}: {exc.__class__.__name__}", "models": []}
+    latency = round((time.perf_counter() - started) * 1000, 1)
+    if response.status_code >= 400:
+        return {"ok": False, "status": response.status_code, "latencyMs": latency,
+                "error": f"upstream answered {response.status_code}", "models": []}
+    try:
+        data = response.json()
+    except ValueError:
+        return {"ok": False, "error": "upstream model list is not JSON", "models": []}
+    raw = data.get("data") or data.get("models") or []
+    models = [str(m.get("id") or m.get("name") or "") for m in raw if isinstance(m, dict)]
+    return {"ok": True, "status": response.status_code, "latencyMs": latency, "models": [m for m in models if m]}
+
+
+def _set_status(request: Request, connection_id: str, ok: bool) -> None:
+    with runtime_of(request).db.session() as session:
+        row = session.get(ProviderConnection, connection_id)
+        if row is not None:
+            row.test_status = "active" if ok else "error"
+            session.add(row)
+            session.commit()
+
+
+@router.post("/{connection_id}/test")
+async def test_connection(request: Request, connection_id: str) -> dict[str, Any]:
+    result = await _probe(request, connection_id)
+    _set_status(request, connection_id, result["ok"])
+    return {"id": connection_id, **{k: v for k, v in result.items() if k != "models"}}
+
+
+@router.get("/{connection_id}/models")
+async def connection_models(request: Request, connection_id: str) -> JSONResponse:
+    result = await _probe(request, connection_id)
+    if not result["ok"]:
+        raise EngineError(result.get("error", "model list unavailable"), status=502)
+    return JSONResponse({"models": result["models"]})

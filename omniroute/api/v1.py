@@ -1,0 +1,144 @@
+"""Model-API compatibility routes, served under `/v1` and `/api/v1`.
+
+Each route only names the client's wire format and where the model and stream flag are;
+the engine does the rest, so every client format reaches every provider type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from omniroute.api.body import json_object
+from omniroute.api.deps import runtime_of
+from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
+from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
+from omniroute.engine.router import Call, CallContext
+from omniroute.translate import count_tokens
+
+router = APIRouter()
+
+# Client headers that switch on upstream features; forwarded when no translation happens.
+FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version", "openai-beta")
+INTERNAL_HEADER = H_INTERNAL
+
+
+def _context(request: Request) -> CallContext:
+    runtime = runtime_of(request)
+    ctx = CallContext(
+        forward_headers={h: v for h in FORWARDED_HEADERS if (v := request.headers.get(h))}
+    )
+    # Attribution headers count only when the AgentBridge addon (same process) set them.
+    token = request.headers.get(INTERNAL_HEADER)
+    if token and runtime.internal_token and token == runtime.internal_token:
+        ctx.source = request.headers.get("x-omniroute-source", "agent-bridge")
+        ctx.agent = request.headers.get("x-omniroute-agent")
+        ctx.original_host = request.headers.get("x-omniroute-original-host")
+    return ctx
+
+
+def _model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise BadRequest("'model' is required and must be a non-empty string", param="model")
+    return model.strip()
+
+
+async def dispatch(request: Request, fmt: str, body: dict[str, Any], model: str, stream: bool) -> Response:
+    request.state.client_format = fmt
+    reply = await runtime_of(request).router.dispatch(Call(fmt, body, model, stream, _context(request)))
+    if reply.stream is not None:
+        headers = {**reply.headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
+        return StreamingResponse(reply.stream, reply.status, headers, media_type=reply.media_type)
+    return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
+
+
+async def _body_call(request: Request, fmt: str, default_stream: bool = False) -> Response:
+    request.state.client_format = fmt
+    body = await json_object(request)
+    return await dispatch(request, fmt, body, _model(body), bool(body.get("stream", default_stream)))
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    return await _body_call(request, "openai-chat")
+
+
+@router.post("/messages")
+async def messages(request: Request) -> Response:
+    return await _body_call(request, "anthropic")
+
+
+@router.post("/messages/count_tokens")
+async def messages_count_tokens(request: Request) -> Response:
+    request.state.client_format = "anthropic"
+    body = await json_object(request)
+    _model(body)
+    return JSONResponse({"input_tokens": count_tokens(body, "anthropic")})
+
+
+@router.post("/responses")
+async def responses(request: Request) -> Response:
+    return await _body_call(request, "openai-responses")
+
+
+@router.post("/api/chat")
+async def ollama_chat(request: Request) -> Response:
+    # Ollama streams unless told otherwise.
+    return await _body_call(request, "ollama", default_stream=True)
+
+
+async def gemini_call(request: Request, target: str) -> Response:
+    request.state.client_format = "gemini"
+    model, _, action = target.partition(":")
+    if action not in ("generateContent", "streamGenerateContent") or not model:
+        raise ModelNotFound(
+            f"unknown Gemini method {target!r}; use models/<model>:generateContent or :streamGenerateContent"
+        )
+    body = await json_object(request)
+    return await dispatch(request, "gemini", body, model, action == "streamGenerateContent")
+
+
+@router.post("/models/{target}")
+async def gemini_v1(request: Request, target: str) -> Response:
+    return await gemini_call(request, target)
+
+
+@router.get("/models")
+async def list_models(request: Request) -> JSONResponse:
+    snapshot = runtime_of(request).registry.snapshot
+    data = [{"id": name, "object": "model", "owned_by": "combo"} for name in snapshot.combos]
+    data += [{"id": name, "object": "model", "owned_by": "alias"} for name in snapshot.aliases]
+    data += [
+        {"id": f"{c.name}/*", "object": "model", "owned_by": c.provider}
+        for c in snapshot.connections.values()
+        if c.is_active
+    ]
+    return JSONResponse({"object": "list", "data": data})
+
+
+gemini_router = APIRouter()
+
+
+@gemini_router.post("/v1beta/models/{target}")
+async def gemini_v1beta(request: Request, target: str) -> Response:
+    return await gemini_call(request, target)
+
+
+@router.post("/bridge/{wire_format}", include_in_schema=False)
+async def bridged_call(request: Request, wire_format: str) -> Response:
+    """Agent calls rewritten by the AgentBridge addon: body untouched, target in headers."""
+    runtime = runtime_of(request)
+    token = request.headers.get(INTERNAL_HEADER)
+    if not token or token != runtime.internal_token:
+        raise Forbidden("this route only takes calls rewritten by OmniRoute's AgentBridge")
+    if wire_format not in ROUTABLE_FORMATS:
+        raise BadRequest(f"wire format {wire_format!r} cannot be routed")
+    request.state.client_format = wire_format
+    model = request.headers.get(H_MODEL, "")
+    if not model:
+        raise BadRequest(f"missing {H_MODEL} header")
+    body = await json_object(request)
+    return await dispatch(request, wire_format, body, model, request.headers.get(H_STREAM) == "1")

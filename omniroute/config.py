@@ -1,0 +1,125 @@
+"""The one settings object.
+
+Precedence, highest first: CLI flags (passed as keyword arguments), environment
+(`OMNIROUTE_*`, plus the conventional `DATABASE_URL` / `REDIS_URL`), the optional TOML
+config file (`$OMNIROUTE_CONFIG`, else `<home>/config.toml`), then defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_HOME = Path("~/.omniroute")
+
+
+class SettingsError(Exception):
+    """A setting that cannot be used; the message is one line meant for the user."""
+
+
+def _config_file() -> Path:
+    explicit = os.environ.get("OMNIROUTE_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    home = os.environ.get("OMNIROUTE_HOME")
+    return (Path(home) if home else DEFAULT_HOME).expanduser() / "config.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMNIROUTE_", extra="ignore")
+
+    home: Path = DEFAULT_HOME
+    host: str = "127.0.0.1"
+    api_port: int = Field(default=20128, ge=0, le=65535)
+    proxy_port: int = Field(default=8080, ge=0, le=65535)
+    bridge_port: int = Field(default=443, ge=0, le=65535)
+    demo: bool = False
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "OMNIROUTE_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "OMNIROUTE_REDIS_URL")
+    )
+    hosts_file: Path = Path("/etc/hosts")
+    # Real resolvers for passthrough traffic; empty means the system's resolv.conf servers.
+    upstream_dns: list[str] = Field(default_factory=list)
+    log_level: str = "info"
+    inspector_ring_size: int = Field(default=1000, ge=1)
+    inspector_body_cap: int = Field(default=1024 * 1024, ge=0)
+
+    @field_validator("home", "hosts_file", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("upstream_dns", mode="before")
+    @classmethod
+    def _split_servers(cls, value: Any) -> Any:
+        # Env gives "1.1.1.1,8.8.8.8"; TOML gives a list.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
+        )
+
+    # Paths under the home directory -------------------------------------------------
+    @property
+    def db_path(self) -> Path:
+        return self.home / "omniroute.db"
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.home / "certs"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.home / "secret.key"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.db_path}"
+
+    @property
+    def api_base_url(self) -> str:
+        """Where rewritten agent flows are sent: the API on loopback."""
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def prepare_home(self) -> None:
+        """Create the home layout, or fail with one line saying what is wrong."""
+        try:
+            for path in (self.home, self.certs_dir, self.logs_dir):
+                path.mkdir(parents=True, exist_ok=True)
+            probe = self.home / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise SettingsError(
+                f"home directory {self.home} is not usable ({exc.strerror or exc}); "
+                "pass --home DIR or set OMNIROUTE_HOME to a writable directory"
+            ) from None

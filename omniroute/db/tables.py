@@ -1,0 +1,133 @@
+"""Database tables (sqlmodel). Schema changes go through alembic migrations in `migrations/`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProviderConnection(SQLModel, table=True):
+    __tablename__ = "provider_connections"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    provider: str = Field(index=True)  # provider type: openai, anthropic, gemini, ollama, ...
+    name: str = Field(unique=True, index=True)  # routing prefix: "<name>/<model>"
+    url: str
+    api_key_encrypted: str | None = None  # Fernet token; the plaintext is never stored
+    key_preview: str | None = None
+    is_active: bool = True
+    max_concurrent: int | None = None
+    priority: int = 0
+    test_status: str = "untested"
+    extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelAlias(SQLModel, table=True):
+    __tablename__ = "model_aliases"
+
+    alias: str = Field(primary_key=True)
+    target: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Combo(SQLModel, table=True):
+    __tablename__ = "combos"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str = Field(unique=True, index=True)
+    model: str
+    strategy: str = "priority"
+    nodes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    label: str = ""
+    key_hash: str = Field(index=True)  # sha256 of the secret; the secret is shown once
+    key_preview: str
+    scope: str = "write"  # admin | read | write
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+
+
+class AgentMapping(SQLModel, table=True):
+    __tablename__ = "agent_mappings"
+    __table_args__ = (UniqueConstraint("agent_id", "source_model"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: str = Field(index=True)
+    source_model: str  # exact name, glob pattern, or "*"
+    target_model: str  # anything the engine resolves
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class InspectorSession(SQLModel, table=True):
+    __tablename__ = "inspector_sessions"
+
+    id: str = Field(default_factory=new_id, primary_key=True)
+    name: str
+    started_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None
+    request_count: int = 0
+
+
+class CapturedRequest(SQLModel, table=True):
+    __tablename__ = "captured_requests"
+
+    id: str = Field(primary_key=True)
+    session_id: str | None = Field(default=None, index=True)
+    timestamp: datetime = Field(default_factory=utcnow, index=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class UsageLog(SQLModel, table=True):
+    __tablename__ = "usage_logs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: str = Field(index=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    agent: str | None = None
+    source: str = "api"  # api | agent-bridge | replay
+    client_format: str = ""
+    model_requested: str = ""
+    model_used: str | None = None
+    provider: str | None = None
+    connection_id: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    tokens_cached: int = 0
+    cost: str = "0"  # Decimal as text: exact, portable across SQLite and PostgreSQL
+    latency_ms: float = 0.0
+    upstream_latency_ms: float | None = None
+    fallback_attempts: int = 0
+    status: int = 0
+    error: str | None = None
+
+
+class KeyValue(SQLModel, table=True):
+    """Small settings a user edits through the API (bypass patterns, upstream CA, pricing)."""
+
+    __tablename__ = "key_values"
+
+    key: str = Field(primary_key=True)
+    value: Any = Field(default=None, sa_column=Column(JSON))
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,97 @@
+"""The routing configuration in memory: connections, aliases and combos.
+
+Reads happen on every request, so they come from an in-memory snapshot; writes go to the
+database first and then replace the snapshot (copy-on-write, so readers never see half an
+update).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from sqlmodel import select
+
+from omniroute.db.database import Database
+from omniroute.db.tables import Combo, ModelAlias, ProviderConnection
+from omniroute.providers.adapters import ProviderAdapter, adapter_for
+from omniroute.providers.secrets import SecretBox
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A provider connection as the engine uses it: the key decrypted, the adapter attached."""
+
+    id: str
+    provider: str
+    name: str
+    url: str
+    api_key: str | None
+    is_active: bool
+    max_concurrent: int | None
+    priority: int
+    adapter: ProviderAdapter
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ComboSpec:
+    id: str
+    name: str
+    model: str
+    strategy: str
+    nodes: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    connections: Mapping[str, Connection]  # by id
+    by_name: Mapping[str, Connection]  # by connection name (routing prefix)
+    aliases: Mapping[str, str]
+    combos: Mapping[str, ComboSpec]  # by name
+
+    @classmethod
+    def empty(cls) -> Snapshot:
+        return cls(MappingProxyType({}), MappingProxyType({}), MappingProxyType({}), MappingProxyType({}))
+
+
+class Registry:
+    def __init__(self, db: Database, secrets: SecretBox) -> None:
+        self.db = db
+        self.secrets = secrets
+        self.snapshot = Snapshot.empty()
+
+    def reload(self) -> Snapshot:
+        with self.db.session() as session:
+            rows = session.exec(select(ProviderConnection)).all()
+            aliases = session.exec(select(ModelAlias)).all()
+            combos = session.exec(select(Combo)).all()
+        connections = {row.id: self._connection(row) for row in rows}
+        self.snapshot = Snapshot(
+            connections=MappingProxyType(connections),
+            by_name=MappingProxyType({c.name: c for c in connections.values()}),
+            aliases=MappingProxyType({a.alias: a.target for a in aliases}),
+            combos=MappingProxyType(
+                {
+                    c.name: ComboSpec(c.id, c.name, c.model, c.strategy, tuple(c.nodes))
+                    for c in combos
+                }
+            ),
+        )
+        return self.snapshot
+
+    def _connection(self, row: ProviderConnection) -> Connection:
+        key = self.secrets.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None
+        return Connection(
+            id=row.id,
+            provider=row.provider,
+            name=row.name,
+            url=row.url,
+            api_key=key,
+            is_active=row.is_active,
+            max_concurrent=row.max_concurrent,
+            priority=row.priority,
+            adapter=adapter_for(row.provider),
+            extra=MappingProxyType(dict(row.extra or {})),
+        )

@@ -1,0 +1,87 @@
+"""Model resolution: one function turning a requested model name into ordered targets.
+
+Order (first match wins): combo name → connection-name prefix (`name/model`) → alias →
+provider type prefix (`openai/…`). Pure: it reads a registry snapshot, nothing else.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from omniroute.engine.errors import ModelNotFound
+from omniroute.engine.registry import ComboSpec, Connection, Snapshot
+from omniroute.engine.targets import Target
+
+MAX_ALIAS_DEPTH = 8  # an alias may name another alias; a cycle must not hang a request
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    requested: str
+    targets: tuple[Target, ...]
+    combo: ComboSpec | None = None
+
+
+def _target(connection: Connection, model: str, weight: int = 1, priority: int = 0) -> Target:
+    return Target(connection.id, connection.provider, model, weight, priority)
+
+
+def _combo_targets(combo: ComboSpec, snapshot: Snapshot) -> tuple[Target, ...]:
+    targets = []
+    for index, node in enumerate(combo.nodes):
+        connection = snapshot.connections.get(str(node.get("connectionId", "")))
+        if connection is None or not connection.is_active:
+            continue
+        targets.append(
+            _target(
+                connection,
+                str(node.get("model") or combo.model),
+                int(node.get("weight", 1) or 1),
+                int(node.get("priority", index) if node.get("priority") is not None else index),
+            )
+        )
+    return tuple(targets)
+
+
+def resolve(model: str, snapshot: Snapshot) -> Resolution:
+    name = model
+    for _ in range(MAX_ALIAS_DEPTH):
+        combo = snapshot.combos.get(name)
+        if combo is not None:
+            return Resolution(model, _combo_targets(combo, snapshot), combo)
+        prefix, sep, rest = name.partition("/")
+        if sep and rest:
+            connection = snapshot.by_name.get(prefix)
+            if connection is not None and connection.is_active:
+                return Resolution(model, (_target(connection, rest),))
+        alias_target = snapshot.aliases.get(name)
+        if alias_target is None:
+            break
+        name = alias_target
+    prefix, sep, rest = name.partition("/")
+    if sep and rest:
+        typed = sorted(
+            (c for c in snapshot.connections.values() if c.provider == prefix and c.is_active),
+            key=lambda c: c.priority,
+        )
+        if typed:
+            return Resolution(model, tuple(_target(c, rest, priority=i) for i, c in enumerate(typed)))
+    raise ModelNotFound(_not_found_message(model, snapshot), param="model")
+
+
+def known_models(snapshot: Snapshot) -> list[str]:
+    names = list(snapshot.combos) + list(snapshot.aliases)
+    names += [f"{c.name}/*" for c in snapshot.connections.values()]
+    return names
+
+
+def _not_found_message(model: str, snapshot: Snapshot) -> str:
+    candidates = list(snapshot.combos) + list(snapshot.aliases) + list(snapshot.by_name)
+    close = difflib.get_close_matches(model, candidates, n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    if not snapshot.connections:
+        hint += " No provider connection exists yet: add one with POST /api/providers."
+    else:
+        hint += " Use <connection-name>/<model>, a combo name or an alias."
+    return f"model {model!r} is not routed by any combo, connection, alias or provider.{hint}"

@@ -1,0 +1,289 @@
+"""The routing engine: one code path for `/v1` clients and rewritten agent traffic.
+
+resolve the model → order the targets (combo strategy) → skip what resilience says is
+unavailable → call the upstream in its own format (translating when the client speaks
+another) → fall back on failures that happen before the first byte reaches the client →
+record resilience, strategy and usage outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from omniroute import __version__
+from omniroute.engine import failures
+from omniroute.engine.attempt import Attempt, AttemptFailed, Outcome, StreamPipe
+from omniroute.engine.errors import BadRequest, EngineError, UpstreamError
+from omniroute.engine.pricing import PriceTable, format_cost
+from omniroute.engine.registry import Registry
+from omniroute.engine.resilience import ResilienceState
+from omniroute.engine.resolve import Resolution, resolve
+from omniroute.engine.strategies import InMemoryStrategyState, order_targets
+from omniroute.engine.targets import Target
+from omniroute.engine.usage import UsageRecord, UsageRecorder
+from omniroute.providers.pool import ClientPool
+from omniroute.translate import TranslationError
+
+
+@dataclass(slots=True)
+class CallContext:
+    source: str = "api"  # api | agent-bridge | replay
+    agent: str | None = None
+    original_host: str | None = None
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started: float = field(default_factory=time.perf_counter)
+    # Client headers worth forwarding when the upstream speaks the client's own format
+    # (anthropic-beta, openai-beta …): they switch on features the client relies on.
+    forward_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Call:
+    client_format: str
+    body: dict[str, Any]
+    model: str
+    stream: bool
+    ctx: CallContext = field(default_factory=CallContext)
+
+
+@dataclass(slots=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    media_type: str
+    body: bytes | None = None
+    stream: AsyncIterator[bytes] | None = None
+
+
+class Router:
+    def __init__(
+        self,
+        registry: Registry,
+        pool: ClientPool,
+        usage: UsageRecorder | None = None,
+        resilience: ResilienceState | None = None,
+        prices: PriceTable | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.registry = registry
+        self.pool = pool
+        self.usage = usage
+        self.resilience = resilience or ResilienceState()
+        self.strategy_state = InMemoryStrategyState()
+        self.prices = prices or PriceTable()
+        self.rng = rng or random.Random()
+
+    # -- public ---------------------------------------------------------------------------
+    async def dispatch(self, call: Call) -> Reply:
+        try:
+            resolution = resolve(call.model, self.registry.snapshot)
+            return await self._dispatch(call, resolution)
+        except EngineError as exc:
+            self._record_failure(call, exc)
+            raise
+
+    # -- internals ------------------------------------------------------------------------
+    def _ordered(self, resolution: Resolution) -> list[Target]:
+        combo = resolution.combo
+        if combo is None:
+            return list(resolution.targets)
+        return order_targets(
+            combo.strategy,
+            combo.name,
+            list(resolution.targets),
+            self.strategy_state,
+            self.rng,
+            time.monotonic(),
+            price_of=self.prices.price_of,
+            health=self.resilience,
+        )
+
+    async def _dispatch(self, call: Call, resolution: Resolution) -> Reply:
+        targets = self._ordered(resolution)
+        combo_name = resolution.combo.name if resolution.combo else call.model
+        skipped: list[str] = []
+        attempts = 0
+        last: AttemptFailed | None = None
+        for target in targets:
+            availability = self.resilience.available(target, time.monotonic())
+            if not availability:
+                skipped.append(f"{target.model}@{target.connection_id[:8]}: {availability.reason}")
+                continue
+            connection = self.registry.snapshot.connections.get(target.connection_id)
+            if connection is None:
+                continue
+            attempts += 1
+            attempt = Attempt(call, connection, target, self.pool.get(connection.id, connection.max_concurrent))
+            self.strategy_state.on_start(combo_name, target)
+            try:
+                outcome = await attempt.run()
+            except AttemptFailed as failed:
+                self.strategy_state.on_finish(combo_name, target, ok=False)
+                last = failed
+                self._learn_failure(target, failed.classification)
+                if not failed.classification.fallback:
+                    return self._client_error(call, failed, attempts)
+                continue
+            except TranslationError as exc:
+                self.strategy_state.on_finish(combo_name, target, ok=False)
+                raise BadRequest(str(exc), param=exc.field) from None
+            except BaseException:
+                self.strategy_state.on_finish(combo_name, target, ok=False)
+                raise
+            return self._reply(call, attempt, outcome, combo_name, attempts)
+        if last is not None:
+            raise UpstreamError(
+                f"all {attempts} target(s) for {call.model!r} failed; last: {last.message}",
+                status=last.client_status,
+                headers=_retry_headers(last),
+            )
+        detail = "; ".join(skipped) or "no active provider connection"
+        raise UpstreamError(
+            f"no target for {call.model!r} is available right now ({detail})", status=503
+        )
+
+    def _learn_failure(self, target: Target, classification: failures.Classification) -> None:
+        self.resilience.record_failure(
+            target,
+            classification.kind,
+            time.monotonic(),
+            classification.retry_after,
+            trips_breaker=classification.trips_breaker,
+        )
+
+    def _client_error(self, call: Call, failed: AttemptFailed, attempts: int) -> Reply:
+        """A 4xx that is the client's own fault: returned as the upstream said it."""
+        body = failed.client_body(call.client_format)
+        headers = {"x-omniroute-fallback-attempts": str(attempts - 1)}
+        self._record(call, failed.target, None, failed.status, attempts, error=failed.message)
+        return Reply(failed.status, headers, "application/json", body=json.dumps(body).encode())
+
+    def _base_headers(self, call: Call, target: Target, provider: str, attempts: int) -> dict[str, str]:
+        return {
+            "x-omniroute-request-id": call.ctx.request_id,
+            "x-omniroute-model": target.model,
+            "x-omniroute-provider": provider,
+            "x-omniroute-fallback-attempts": str(attempts - 1),
+            "x-omniroute-version": __version__,
+        }
+
+    def _reply(
+        self, call: Call, attempt: Attempt, outcome: Outcome, combo_name: str, attempts: int
+    ) -> Reply:
+        target = attempt.target
+        headers = self._base_headers(call, target, attempt.connection.provider, attempts)
+        if outcome.stream is None:
+            self._succeed(combo_name, target, outcome.upstream_ms)
+            usage = outcome.usage
+            cost = self._cost(target, attempt.connection.provider, usage)
+            headers.update(
+                {
+                    "x-omniroute-tokens-in": str(usage.input_tokens),
+                    "x-omniroute-tokens-out": str(usage.output_tokens),
+                    "x-omniroute-response-cost": format_cost(cost),
+                    "x-omniroute-latency-ms": f"{(time.perf_counter() - call.ctx.started) * 1000:.1f}",
+                }
+            )
+            self._record(call, target, attempt, 200, attempts, usage=usage, cost=cost, upstream_ms=outcome.upstream_ms)
+            return Reply(outcome.status, headers, outcome.media_type, body=outcome.body)
+        return Reply(
+            outcome.status,
+            headers,
+            outcome.media_type,
+            stream=self._relay(call, attempt, outcome.stream, combo_name, attempts),
+        )
+
+    async def _relay(
+        self, call: Call, attempt: Attempt, pipe: StreamPipe, combo_name: str, attempts: int
+    ) -> AsyncIterator[bytes]:
+        """Stream to the client; after the first byte a failure ends it in the client's format."""
+        target = attempt.target
+        error: str | None = None
+        status = 200
+        try:
+            async for chunk in pipe:
+                yield chunk
+        except httpx.HTTPError as exc:
+            error = f"upstream stream broke: {exc.__class__.__name__}"
+            status = 502
+            classification = failures.classify_transport(
+                failures.transport_error_of(exc) or failures.TransportError.CONNECT_ERROR
+            )
+            self._learn_failure(target, classification)
+            self.strategy_state.on_finish(combo_name, target, ok=False)
+            yield pipe.error(error, 502)
+        else:
+            self._succeed(combo_name, target, pipe.upstream_ms)
+        finally:
+            await pipe.aclose()
+            if pipe.cancelled:
+                error, status = error or "client disconnected", 499
+            usage = pipe.usage
+            cost = self._cost(target, attempt.connection.provider, usage)
+            self._record(
+                call, target, attempt, status, attempts,
+                usage=usage, cost=cost, upstream_ms=pipe.upstream_ms, error=error,
+            )
+
+    def _succeed(self, combo_name: str, target: Target, upstream_ms: float | None) -> None:
+        self.resilience.record_success(target, upstream_ms or 0.0, time.monotonic())
+        self.strategy_state.on_finish(combo_name, target, ok=True, latency_ms=upstream_ms)
+
+    def _cost(self, target: Target, provider: str, usage: Any) -> Any:
+        return self.prices.cost(
+            target.model, provider, usage.input_tokens, usage.output_tokens, usage.cached_input_tokens
+        )
+
+    def _record(
+        self,
+        call: Call,
+        target: Target | None,
+        attempt: Attempt | None,
+        status: int,
+        attempts: int,
+        *,
+        usage: Any = None,
+        cost: Any = None,
+        upstream_ms: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        if self.usage is None:
+            return
+        record = UsageRecord(
+            request_id=call.ctx.request_id,
+            source=call.ctx.source,
+            client_format=call.client_format,
+            model_requested=call.model,
+            agent=call.ctx.agent,
+            model_used=target.model if target else None,
+            provider=target.provider if target else None,
+            connection_id=target.connection_id if target else None,
+            latency_ms=(time.perf_counter() - call.ctx.started) * 1000,
+            upstream_latency_ms=upstream_ms,
+            fallback_attempts=max(attempts - 1, 0),
+            status=status,
+            error=error,
+        )
+        if usage is not None:
+            record.tokens_in = usage.input_tokens
+            record.tokens_out = usage.output_tokens
+            record.tokens_cached = usage.cached_input_tokens
+        if cost is not None:
+            record.cost = cost
+        self.usage.record(record)
+
+    def _record_failure(self, call: Call, exc: EngineError) -> None:
+        self._record(call, None, None, exc.status, 0, error=exc.message)
+
+
+def _retry_headers(failed: AttemptFailed) -> dict[str, str]:
+    retry_after = failed.classification.retry_after
+    return {"retry-after": str(max(1, round(retry_after)))} if retry_after else {}

@@ -1,0 +1,183 @@
+"""The process-wide state, created once: settings, database, engine, inspector, listeners.
+
+Both entry points build one `Runtime`: `omniroute run` and `mitmdump -s addons/omniroute.py`
+(through the addons). The ASGI app and the addons read the same object, so breaker state,
+the capture ring and live events live in memory once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import uvicorn
+from sqlmodel import select
+
+from omniroute import __version__
+from omniroute.bridge.catalog import AgentCatalog
+from omniroute.bridge.mapping_store import MappingStore
+from omniroute.config import Settings
+from omniroute.db.database import Database
+from omniroute.db.tables import ProviderConnection
+from omniroute.engine.registry import Registry
+from omniroute.engine.router import Router
+from omniroute.engine.usage import UsageRecorder
+from omniroute.providers.pool import ClientPool
+from omniroute.providers.secrets import SecretBox
+
+log = logging.getLogger("omniroute")
+
+DEMO_CONNECTION = "demo"
+
+
+@dataclass(slots=True)
+class ListenerState:
+    """One listener as `/health` reports it."""
+
+    name: str  # api | http-proxy | agent-bridge
+    port: int
+    state: str = "stopped"  # stopped | starting | running | disabled | error
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "port": self.port, "state": self.state, "error": self.error}
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    started_at: float = field(default_factory=time.time)
+    listeners: dict[str, ListenerState] = field(default_factory=dict)
+    # Set by the mitmproxy host: live state of the proxy listeners.
+    proxy_listener_states: Callable[[], list[ListenerState]] | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        s.prepare_home()
+        self.db = Database(s.effective_database_url)
+        self.db.migrate()
+        self.secrets = SecretBox(s.secret_key_path)
+        self.registry = Registry(self.db, self.secrets)
+        self.pool = ClientPool()
+        self.usage = UsageRecorder(self.db)
+        self.router = Router(self.registry, self.pool, self.usage)
+        self.catalog = AgentCatalog()
+        self.mappings = MappingStore(self.db)
+        # Proves to the API that attribution headers come from our own addon.
+        self.internal_token = secrets.token_urlsafe(32)
+        if s.demo:
+            self.ensure_demo_provider()
+        self.registry.reload()
+        self._register_in_process_transports()
+        for name, port in (
+            ("api", s.api_port),
+            ("http-proxy", s.proxy_port),
+            ("agent-bridge", s.bridge_port),
+        ):
+            self.listeners[name] = ListenerState(name, port, "stopped" if port else "disabled")
+        self._api_server: uvicorn.Server | None = None
+        self._api_task: asyncio.Task[None] | None = None
+
+    # -- demo ----------------------------------------------------------------------------
+    def ensure_demo_provider(self) -> None:
+        """Register the built-in offline provider as connection `demo` (model `demo/<any>`)."""
+        with self.db.session() as session:
+            existing = session.exec(
+                select(ProviderConnection).where(ProviderConnection.name == DEMO_CONNECTION)
+            ).first()
+            if existing is None:
+                session.add(
+                    ProviderConnection(provider="demo", name=DEMO_CONNECTION, url="http://demo.invalid")
+                )
+                session.commit()
+
+    def _register_in_process_transports(self) -> None:
+        demo = [c for c in self.registry.snapshot.connections.values() if c.provider == "demo"]
+        if not demo:
+            return
+        # Imported only when needed: the demo is the project's mock provider, served in-process.
+        from omniroute.testing.mock_app import create_app as create_mock_app
+
+        app = create_mock_app()
+        for connection in demo:
+            self.pool.register_transport(connection.id, httpx.ASGITransport(app=app))
+
+    def reload_registry(self) -> None:
+        self.registry.reload()
+        self._register_in_process_transports()
+
+    # -- API server on the current event loop ---------------------------------------------
+    async def start_api(self) -> None:
+        """Serve the ASGI app on mitmproxy's loop; mitmproxy owns the signal handlers."""
+        listener = self.listeners["api"]
+        if not self.settings.api_port or self._api_task is not None:
+            return
+        from omniroute.api.app import create_app
+
+        config = uvicorn.Config(
+            create_app(self),
+            host=self.settings.host,
+            port=self.settings.api_port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            http="httptools",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=2,
+        )
+        server = _EmbeddedServer(config)
+        self._api_server = server
+        listener.state = "starting"
+        self._api_task = asyncio.create_task(server.serve(), name="omniroute-api")
+        while not server.started and not self._api_task.done():
+            await asyncio.sleep(0.01)
+        if self._api_task.done():
+            listener.state, listener.error = "error", "could not start the API server"
+            self._api_task = None
+            return
+        listener.state = "running"
+        log.info("OmniRoute API listening on http://%s:%d", self.settings.host, self.settings.api_port)
+
+    async def stop(self) -> None:
+        server, task = self._api_server, self._api_task
+        if server is not None and task is not None:
+            server.should_exit = True
+            try:
+                await asyncio.wait_for(task, timeout=5)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+            self.listeners["api"].state = "stopped"
+        self._api_server = self._api_task = None
+        await self.pool.aclose()
+        await asyncio.to_thread(self.usage.close)
+        self.db.dispose()
+
+    def listener_states(self) -> list[ListenerState]:
+        """The API listener plus the proxy listeners as mitmproxy reports them right now."""
+        proxies = self.proxy_listener_states() if self.proxy_listener_states else []
+        names = {p.name for p in proxies}
+        static = [l for n, l in self.listeners.items() if n == "api" or n not in names]
+        return static + proxies
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "uptime": round(time.time() - self.started_at, 3),
+            "listeners": [listener.as_dict() for listener in self.listener_states()],
+        }
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to its host (mitmproxy's master)."""
+
+    def capture_signals(self):  # type: ignore[override]
+        from contextlib import nullcontext
+
+        return nullcontext()
