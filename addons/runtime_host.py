@@ -40,9 +40,9 @@ class RuntimeHost:
     async def running(self) -> None:
         # Built here, not in configure: by now every --set option has been applied.
         overrides = {
-            field: getattr(ctx.options, option)
+            field: value
             for option, field in OPTION_FIELDS.items()
-            if getattr(ctx.options, option) not in (None, False)
+            if (value := getattr(ctx.options, option)) is not None and value is not False
         }
         try:
             self.runtime = runtime = Runtime(Settings(**overrides))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from omniroute import __version__
-from omniroute.api import bridge, errors, health, providers, v1
+from omniroute.api import bridge, errors, health, providers, responses_ws, v1
 
 if TYPE_CHECKING:
     from omniroute.runtime import Runtime
@@ -24,6 +24,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(v1.router, prefix="/v1")
     app.include_router(v1.router, prefix="/api/v1", include_in_schema=False)
+    app.include_router(responses_ws.router, prefix="/v1")
+    app.include_router(responses_ws.router, prefix="/api/v1", include_in_schema=False)
     app.include_router(v1.gemini_router)
     app.include_router(providers.router)
     app.include_router(bridge.router)

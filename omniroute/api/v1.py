@@ -15,6 +15,7 @@ from omniroute.api.body import json_object
 from omniroute.api.deps import runtime_of
 from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
+from omniroute.providers.adapters import EMBEDDINGS
 from omniroute.engine.router import Call, CallContext
 from omniroute.translate import count_tokens
 
@@ -66,6 +67,41 @@ async def chat_completions(request: Request) -> Response:
     return await _body_call(request, "openai-chat")
 
 
+@router.post("/embeddings")
+async def embeddings(request: Request) -> Response:
+    return await _body_call(request, EMBEDDINGS)
+
+
+async def _provider_scoped(request: Request, provider: str, fmt: str) -> Response:
+    """`/v1/providers/{provider}/...`: the model is taken from that connection or provider type."""
+    request.state.client_format = "openai-chat"
+    body = await json_object(request)
+    model = _model(body)
+    if not model.startswith(f"{provider}/"):
+        model = f"{provider}/{model}"
+    return await dispatch(request, fmt, body, model, bool(body.get("stream", False)))
+
+
+@router.post("/providers/{provider}/chat/completions")
+async def provider_chat(request: Request, provider: str) -> Response:
+    return await _provider_scoped(request, provider, "openai-chat")
+
+
+@router.post("/providers/{provider}/embeddings")
+async def provider_embeddings(request: Request, provider: str) -> Response:
+    return await _provider_scoped(request, provider, EMBEDDINGS)
+
+
+@router.get("/providers/{provider}/models")
+async def provider_models(request: Request, provider: str) -> JSONResponse:
+    snapshot = runtime_of(request).registry.snapshot
+    matches = [c for c in snapshot.connections.values() if provider in (c.name, c.provider)]
+    if not matches:
+        raise ModelNotFound(f"no provider connection named or typed {provider!r}")
+    data = [{"id": f"{c.name}/*", "object": "model", "owned_by": c.provider} for c in matches]
+    return JSONResponse({"object": "list", "data": data})
+
+
 @router.post("/messages")
 async def messages(request: Request) -> Response:
     return await _body_call(request, "anthropic")
@@ -101,7 +137,7 @@ async def gemini_call(request: Request, target: str) -> Response:
     return await dispatch(request, "gemini", body, model, action == "streamGenerateContent")
 
 
-@router.post("/models/{target}")
+@router.post("/models/{target:path}")
 async def gemini_v1(request: Request, target: str) -> Response:
     return await gemini_call(request, target)
 
@@ -122,7 +158,7 @@ async def list_models(request: Request) -> JSONResponse:
 gemini_router = APIRouter()
 
 
-@gemini_router.post("/v1beta/models/{target}")
+@gemini_router.post("/v1beta/models/{target:path}")
 async def gemini_v1beta(request: Request, target: str) -> Response:
     return await gemini_call(request, target)
 

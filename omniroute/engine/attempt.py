@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 # Formats whose request body carries the model and the stream flag.
 _BODY_MODEL_FORMATS = frozenset({"openai-chat", "openai-responses", "anthropic", "ollama"})
+EMBEDDINGS = "openai-embeddings"
 _STREAM_MEDIA = {"ollama": "application/x-ndjson"}
 
 
@@ -175,7 +176,9 @@ class Attempt:
         call, fmt = self.call, self.upstream_format
         same = fmt == call.client_format
         body = dict(call.body) if same else translate_request(call.client_format, fmt, call.body)
-        if fmt in _BODY_MODEL_FORMATS:
+        if fmt == EMBEDDINGS:
+            body["model"] = self.target.model
+        elif fmt in _BODY_MODEL_FORMATS:
             body["model"] = self.target.model
             body["stream"] = call.stream
             if call.stream and fmt == "openai-chat" and not same:
@@ -240,8 +243,7 @@ class Attempt:
                 "upstream answered with malformed JSON",
                 502,
             ) from None
-        module = get_format(self.upstream_format)
-        usage = module.response_to_ir(data).usage
+        usage = _usage_of(self.upstream_format, data)
         if self.upstream_format != self.call.client_format:
             content = json.dumps(
                 translate_response(self.upstream_format, self.call.client_format, data),
@@ -279,6 +281,13 @@ class Attempt:
         return self._fail(
             classification, f"{self.connection.name}: {kind.value.replace('_', ' ')} ({exc.__class__.__name__})", status
         )
+
+
+def _usage_of(wire_format: str, data: Any) -> ir.Usage:
+    if wire_format == EMBEDDINGS:
+        tokens = (data.get("usage") or {}).get("prompt_tokens", 0) if isinstance(data, dict) else 0
+        return ir.Usage(input_tokens=int(tokens or 0))
+    return get_format(wire_format).response_to_ir(data).usage
 
 
 def _upstream_message(body: Any, content: bytes) -> str:

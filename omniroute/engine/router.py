@@ -120,6 +120,9 @@ class Router:
             connection = self.registry.snapshot.connections.get(target.connection_id)
             if connection is None:
                 continue
+            if not connection.adapter.can_serve(call.client_format):
+                skipped.append(f"{connection.name} ({connection.provider}) has no {call.client_format} endpoint")
+                continue
             attempts += 1
             attempt = Attempt(call, connection, target, self.pool.get(connection.id, connection.max_concurrent))
             self.strategy_state.on_start(combo_name, target)

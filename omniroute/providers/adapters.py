@@ -14,6 +14,7 @@ OPENAI_RESPONSES = "openai-responses"
 ANTHROPIC = "anthropic"
 GEMINI = "gemini"
 OLLAMA = "ollama"
+EMBEDDINGS = "openai-embeddings"  # not a chat format: passed through, never translated
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +31,15 @@ class ProviderAdapter:
     # base is a bare origin serving every format, so it adds the prefix itself.
     openai_prefix: str = ""
 
-    def accepts(self, wire_format: str) -> bool:
-        return wire_format in self.formats
+    def can_serve(self, client_format: str) -> bool:
+        """Every chat format can be translated; embeddings need the provider's own endpoint."""
+        return self.embeddings_path is not None if client_format == EMBEDDINGS else True
 
     def upstream_format(self, client_format: str) -> str:
         """Speak the client's format when the provider does; otherwise its primary one."""
-        return client_format if client_format in self.formats else self.formats[0]
+        if client_format in self.formats or client_format == EMBEDDINGS:
+            return client_format
+        return self.formats[0]
 
     def headers(self, api_key: str | None) -> dict[str, str]:
         headers = dict(self.extra_headers)
@@ -57,6 +61,8 @@ class ProviderAdapter:
                 return f"{base}/v1beta/models/{quote(model, safe='')}:{action}"
             case "ollama":
                 return f"{base}/api/chat"
+            case "openai-embeddings" if self.embeddings_path:
+                return f"{base}{self.embeddings_path}"
         raise ValueError(f"provider type {self.type} cannot speak {wire_format}")
 
 

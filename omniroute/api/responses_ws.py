@@ -1,0 +1,87 @@
+"""Responses over WebSocket (the transport Codex tries first).
+
+The client sends text frames `{"type": "response.create", ...request body}`; each is one
+streamed Responses call through the engine, whose events go back one JSON object per text
+frame (the same objects as the SSE `data:` lines). Calls the AgentBridge rewrote carry the
+agent's id, and each frame's model is mapped with that agent's rules.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from omniroute.api.deps import runtime_of
+from omniroute.bridge.interceptor import H_AGENT, H_INTERNAL, H_ORIGINAL_HOST
+from omniroute.engine.errors import EngineError
+from omniroute.engine.router import Call, CallContext
+from omniroute.translate.sse import SSEDecoder
+
+router = APIRouter()
+FORMAT = "openai-responses"
+
+
+def _error_frame(message: str, status: int = 400, code: str = "invalid_request_error") -> str:
+    return json.dumps({"type": "error", "status": status, "error": {"type": code, "message": message}})
+
+
+@router.websocket("/responses")
+async def responses_websocket(ws: WebSocket) -> None:
+    runtime = runtime_of(ws)
+    agent: str | None = None
+    original_host: str | None = None
+    token = ws.headers.get(H_INTERNAL)
+    if token and token == runtime.internal_token:
+        agent, original_host = ws.headers.get(H_AGENT), ws.headers.get(H_ORIGINAL_HOST)
+    await ws.accept()
+    try:
+        while True:
+            await _one_response(ws, await ws.receive_text(), agent, original_host)
+    except WebSocketDisconnect:
+        return
+
+
+async def _one_response(ws: WebSocket, text: str, agent: str | None, original_host: str | None) -> None:
+    runtime = runtime_of(ws)
+    try:
+        frame: Any = json.loads(text)
+    except ValueError as exc:
+        await ws.send_text(_error_frame(f"frame is not valid JSON: {exc}"))
+        return
+    if not isinstance(frame, dict) or frame.get("type") != "response.create":
+        await ws.send_text(_error_frame('expected a {"type": "response.create", ...} frame'))
+        return
+    body = {k: v for k, v in frame.items() if k != "type"}
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        await ws.send_text(_error_frame("'model' is required"))
+        return
+    ctx = CallContext()
+    if agent:
+        ctx.source, ctx.agent, ctx.original_host = "agent-bridge", agent, original_host
+        target = runtime.mappings.target_for(agent, model)
+        if target is None:
+            await ws.send_text(_error_frame(
+                f"model {model!r} has no mapping for agent {agent}; add one, or use HTTPS", 404, "not_found_error"
+            ))
+            return
+        model = target
+    try:
+        reply = await runtime.router.dispatch(Call(FORMAT, body, model, True, ctx))
+    except EngineError as exc:
+        await ws.send_text(_error_frame(exc.message, exc.status, exc.type or "api_error"))
+        return
+    if reply.stream is None:  # a client error the upstream returned as one JSON body
+        await ws.send_text(_error_frame((reply.body or b"").decode(errors="replace"), reply.status))
+        return
+    decoder = SSEDecoder()
+    stream = reply.stream
+    try:
+        async for chunk in stream:
+            for _event, data in decoder.feed(chunk):
+                if data and data != "[DONE]":
+                    await ws.send_text(data)
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]  # the client may have gone away
