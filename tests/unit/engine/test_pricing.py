@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from omniroute.engine.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, cost, format_cost
+from omniroute.engine.targets import Target
+
+D = Decimal
+
+
+@pytest.fixture
+def table() -> PriceTable:
+    return PriceTable()
+
+
+def test_exact_cost_with_cached_input(table: PriceTable) -> None:
+    # gpt-4o: 2.50 in / 10.00 out / 1.25 cached per 1M; 1000 prompt tokens of which 200 cached.
+    value = table.cost("gpt-4o", "openai", tokens_in=1000, tokens_out=500, cached_in=200)
+    assert value == D("0.00725")
+    assert format_cost(value) == "0.0072500000"
+
+
+def test_exact_cost_small_and_large(table: PriceTable) -> None:
+    assert table.cost("gpt-4o-mini", "openai", 1, 1) == D("0.00000075")
+    assert format_cost(table.cost("gpt-4o-mini", "openai", 1, 1)) == "0.0000007500"
+    big = table.cost("claude-opus-4-1-20250805", "anthropic", 1_000_000, 1_000_000, 500_000)
+    assert big == D("15") / 2 + D("1.5") / 2 + D("75")
+    assert format_cost(big) == "83.2500000000"
+
+
+def test_cached_price_defaults_to_input_when_unknown(table: PriceTable) -> None:
+    assert table.cost("llama-3.3-70b-versatile", "groq", 1000, 0, 400) == D("0.00059")
+
+
+def test_unpriced_and_free(table: PriceTable) -> None:
+    assert table.cost("mystery-model", "openai", 10_000, 10_000) == 0
+    assert format_cost(table.cost("mystery-model", "openai", 10_000, 10_000)) == "0.0000000000"
+    assert table.lookup("demo/echo", "demo") is not None
+    assert table.cost("demo/echo", "demo", 10**6, 10**6) == 0
+    assert table.cost("echo", "demo", 10**6, 10**6) == 0
+    assert table.cost("llama3.3", "ollama", 10**6, 10**6) == 0
+
+
+@pytest.mark.parametrize(
+    ("model", "provider", "expected_input"),
+    [
+        ("gpt-4o", "openai", "2.50"),
+        ("gpt-4o-2024-08-06", "openai", "2.50"),
+        ("gpt-4o-mini-2024-07-18", "openai", "0.15"),
+        ("gpt-4.1-nano-2025-04-14", "openai", "0.10"),
+        ("gpt-5", "openai", "1.25"),
+        ("gpt-5-mini", "openai", "0.25"),
+        ("o3", "openai", "2.00"),
+        ("o3-pro", "openai", "20.00"),
+        ("o4-mini", "openai", "1.10"),
+        ("claude-3-5-haiku-20241022", "anthropic", "0.80"),
+        ("claude-3-7-sonnet-20250219", "anthropic", "3.00"),
+        ("claude-sonnet-4-20250514", "anthropic", "3.00"),
+        ("claude-opus-4-5-20251101", "anthropic", "5.00"),
+        ("claude-opus-4-20250514", "anthropic", "15.00"),
+        ("claude-haiku-4-5", "anthropic", "1.00"),
+        ("gemini-2.5-pro", "gemini", "1.25"),
+        ("gemini-2.5-flash-lite", "gemini", "0.10"),
+        ("gemini-2.5-flash-preview-05-20", "gemini", "0.30"),
+        ("deepseek-chat", "openai-compatible", "0.27"),
+        ("openai/gpt-4o", "openrouter", "2.50"),  # provider-prefixed model id
+        ("GPT-4o", "openai", "2.50"),
+    ],
+)
+def test_lookup_exact_then_longest_prefix(
+    table: PriceTable, model: str, provider: str, expected_input: str
+) -> None:
+    price = table.lookup(model, provider)
+    assert price is not None and price.input == D(expected_input)
+
+
+def test_prefix_must_end_at_a_boundary(table: PriceTable) -> None:
+    assert table.lookup("gpt-4oo", "openai") is None
+    assert table.lookup("o3x", "openai") is None
+
+
+def test_overrides_merge_on_top(table: PriceTable) -> None:
+    custom = PriceTable(
+        {
+            "gpt-4o": {"input": "2.00"},  # partial: output and cached keep the defaults
+            "my-org/*": ModelPrice(D("1"), D("2")),
+            "gpt-4o-mini": {"input": 0.1, "output": 0.5, "cachedInput": 0.05},
+        }
+    )
+    price = custom.lookup("gpt-4o-2024-11-20", "openai")
+    assert price == ModelPrice(D("2.00"), D("10.00"), D("1.25"))
+    assert custom.cost("gpt-4o-mini", "openai", 1_000_000, 0, 1_000_000) == D("0.05")
+    assert custom.cost("x", "my-org", 1_000_000, 1_000_000) == D("3")
+    assert custom.entries()["gpt-4o"]["input"] == "2.00"
+    assert table.lookup("gpt-4o", "openai").input == D("2.50")  # type: ignore[union-attr]
+
+
+def test_override_pattern_beats_a_longer_default(table: PriceTable) -> None:
+    custom = PriceTable({"gpt-4o*": ModelPrice(D("9"), D("9"))})
+    assert custom.lookup("gpt-4o-mini", "openai").input == D("9")  # type: ignore[union-attr]
+
+
+def test_blended_price_for_cost_optimized(table: PriceTable) -> None:
+    assert table.blended("gpt-4o") == D("5.5")  # 0.6 * 2.5 + 0.4 * 10
+    assert table.price_of(Target("c", "openai", "gpt-4o-mini")) == D("0.33")
+    assert table.blended("mystery") is None
+
+
+def test_module_level_cost_and_rounding() -> None:
+    assert cost("gpt-4o", "openai", 1000, 0) == D("0.0025")
+    assert format_cost(D("0.00000000005")) == "0.0000000001"  # half-up
+    assert format_cost(D("0.000000000049")) == "0.0000000000"
+    assert format_cost(D(0)) == "0.0000000000"
+
+
+@given(
+    model=st.sampled_from(sorted(k for k in DEFAULT_PRICES if "*" not in k)),
+    tin=st.integers(0, 10**7),
+    tout=st.integers(0, 10**7),
+    cached_share=st.floats(0, 1),
+)
+def test_cost_is_exact_and_linear(model: str, tin: int, tout: int, cached_share: float) -> None:
+    table = PriceTable()
+    cached = int(tin * cached_share)
+    price = DEFAULT_PRICES[model]
+    cached_price = price.input if price.cached_input is None else price.cached_input
+    expected = ((tin - cached) * price.input + cached * cached_price + tout * price.output) / D(
+        10**6
+    )
+    assert table.cost(model, "x", tin, tout, cached) == expected
+    assert len(format_cost(expected).split(".")[1]) == 10
