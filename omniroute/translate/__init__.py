@@ -1,0 +1,194 @@
+"""Pure converters between the model API formats OmniRoute speaks (hub and spoke via the IR).
+
+Public API::
+
+    Format                                   # StrEnum of format names
+    get_format(fmt) -> FormatModule          # the module implementing a format
+    translate_request(src, dst, body) -> dict
+    translate_response(src, dst, body) -> dict
+    StreamTranslator(src, dst, model, *, accumulate=False, framer=None)
+                                             # .feed(bytes) -> bytes, .finish() -> bytes,
+                                             # .error(msg, status) -> bytes
+    TranslationError, error_body, stream_error_event
+    count_tokens(body, fmt="anthropic") -> int
+
+Nothing here does I/O or imports the rest of omniroute.
+"""
+
+from __future__ import annotations
+
+import importlib
+from enum import StrEnum
+from types import ModuleType
+from typing import Any
+
+from . import ir
+from .base import FormatModule, Framer, ResponseAccumulator
+from .errors import TranslationError, error_body, stream_error_event
+from .tokens import count_tokens
+
+
+class Format(StrEnum):
+    OPENAI_CHAT = "openai-chat"
+    OPENAI_RESPONSES = "openai-responses"
+    ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+    GEMINI_CLOUDCODE = "gemini-cloudcode"
+    OLLAMA = "ollama"
+    KIRO = "kiro"
+
+
+# Modules are imported on first use: a format whose module is missing or broken must not
+# stop the others from working (and importing them all up front costs start-up time).
+_MODULES: dict[Format, tuple[str, ...]] = {
+    Format.OPENAI_CHAT: ("openai_chat",),
+    Format.OPENAI_RESPONSES: ("openai_responses",),
+    Format.ANTHROPIC: ("anthropic",),
+    Format.GEMINI: ("gemini",),
+    Format.GEMINI_CLOUDCODE: ("gemini_cloudcode", "gemini:cloudcode"),
+    Format.OLLAMA: ("ollama",),
+    Format.KIRO: ("kiro",),
+}
+_loaded: dict[Format, Any] = {}
+
+
+def get_format(fmt: str | Format) -> FormatModule:
+    """The module (or namespace) implementing ``fmt``.
+
+    Raises ``ValueError`` for an unknown name and ``NotImplementedError`` when the module is
+    not available. A spec ``"gemini:cloudcode"`` means attribute ``cloudcode`` of module
+    ``gemini`` (the Cloud Code envelope may live next to the public Gemini code).
+    """
+    key = Format(fmt)
+    if key in _loaded:
+        return _loaded[key]
+    errors: list[str] = []
+    for spec in _MODULES[key]:
+        mod_name, _, attr = spec.partition(":")
+        try:
+            mod: ModuleType = importlib.import_module(f"{__name__}.{mod_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{mod_name}":
+                raise  # a real import error inside the module: surface it
+            errors.append(str(exc))
+            continue
+        found = getattr(mod, attr, None) if attr else mod
+        if found is not None:
+            _loaded[key] = found
+            return found
+        errors.append(f"{mod_name} has no {attr}")
+    raise NotImplementedError(f"format {key} is not available ({'; '.join(errors)})")
+
+
+def available_formats() -> list[Format]:
+    out = []
+    for fmt in Format:
+        try:
+            get_format(fmt)
+        except NotImplementedError:
+            continue
+        out.append(fmt)
+    return out
+
+
+def translate_request(src: str | Format, dst: str | Format, body: dict[str, Any]) -> dict[str, Any]:
+    """Client request body in ``src`` → upstream request body in ``dst``.
+
+    Raises :class:`TranslationError` when something in ``body`` cannot be expressed in ``dst``.
+    Identity metadata (OpenAI ``user``, Anthropic ``metadata``…) is dropped when src != dst.
+    """
+    return get_format(dst).request_from_ir(get_format(src).request_to_ir(body))
+
+
+def translate_response(src: str | Format, dst: str | Format, body: dict[str, Any]) -> dict[str, Any]:
+    """Upstream (``src``) non-streamed response body → the client's (``dst``) format."""
+    return get_format(dst).response_from_ir(get_format(src).response_to_ir(body))
+
+
+class StreamTranslator:
+    """Upstream stream bytes in ``src`` → client stream bytes in ``dst``, incrementally.
+
+    Framer → Decoder → Encoder; each ``feed`` returns the bytes ready so far (often ``b""``).
+    Call ``finish()`` at upstream EOF (it closes the client stream properly even if the
+    upstream stopped early) or ``error()`` when the upstream connection failed.
+    """
+
+    __slots__ = ("src", "dst", "_framer", "_decoder", "_encoder", "_done", "accumulator")
+
+    def __init__(
+        self,
+        src: str | Format,
+        dst: str | Format,
+        model: str,
+        *,
+        accumulate: bool = False,
+        framer: Framer | None = None,
+    ) -> None:
+        self.src, self.dst = Format(src), Format(dst)
+        src_mod, dst_mod = get_format(self.src), get_format(self.dst)
+        # ``framer`` overrides the source format's wire framing, e.g. sse.JSONFramer() for
+        # the Codex WebSocket where every message is one JSON event.
+        self._framer = framer if framer is not None else src_mod.Framer()
+        self._decoder = src_mod.StreamDecoder()
+        self._encoder = dst_mod.StreamEncoder(model)
+        self._done = False
+        # Optional merged view of the stream (inspector); off by default to stay cheap.
+        self.accumulator: ResponseAccumulator | None = ResponseAccumulator() if accumulate else None
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._done:
+            return b""
+        out: list[bytes] = []
+        for event in self._framer.feed(chunk):
+            out.extend(self._events(event))
+        return b"".join(out)
+
+    def _events(self, event: dict[str, Any]) -> list[bytes]:
+        out: list[bytes] = []
+        enc, acc = self._encoder, self.accumulator
+        for ev in self._decoder.feed(event):
+            if acc is not None:
+                acc.feed(ev)
+            if isinstance(ev, ir.ErrorEvent):
+                out.extend(enc.error(ev.message, ev.status))
+                self._done = True
+                break
+            out.extend(enc.feed(ev))
+        return out
+
+    def finish(self) -> bytes:
+        if self._done:
+            return b""
+        out: list[bytes] = []
+        flush = getattr(self._framer, "flush", None)
+        if flush is not None:
+            for event in flush():
+                out.extend(self._events(event))
+                if self._done:
+                    return b"".join(out)
+        self._done = True
+        out.extend(self._encoder.finish())
+        return b"".join(out)
+
+    def error(self, message: str, status: int = 502) -> bytes:
+        if self._done:
+            return b""
+        self._done = True
+        return b"".join(self._encoder.error(message, status))
+
+
+__all__ = [
+    "Format",
+    "FormatModule",
+    "ResponseAccumulator",
+    "StreamTranslator",
+    "TranslationError",
+    "available_formats",
+    "count_tokens",
+    "error_body",
+    "get_format",
+    "ir",
+    "stream_error_event",
+    "translate_request",
+    "translate_response",
+]

@@ -1,0 +1,395 @@
+"""Anthropic Messages (``/v1/messages``) ↔ IR. Streams: anthropic_stream.
+
+Deliberate choices:
+* ``max_tokens`` is required by Anthropic: when the source has none we send
+  ``DEFAULT_MAX_TOKENS`` (plus the thinking budget when thinking is on).
+* Thinking parts are replayed only when Anthropic signed them (``signature_format ==
+  "anthropic"`` and a non-empty signature); anything else (reasoning from GPT/Gemini, or our
+  own unsigned stand-ins) is dropped because the API rejects unsigned thinking blocks.
+  If thinking is requested while the last assistant turn is a tool call without signed
+  thinking — which the API rejects ("final assistant message must start with a thinking
+  block") — thinking is turned off for that request instead.
+* Signatures of other families (OpenAI encrypted reasoning, Gemini thought signatures)
+  are given to Anthropic clients tagged with their family (``base.tag_signature``) so a
+  client like Claude Code hands them back intact and they reach only the family that made
+  them; ``signature: ""`` stands for "no signature" (the SDK requires the field).
+* ``temperature`` above 1 (OpenAI's range is 0–2) is clamped to 1. With thinking on the API
+  rejects ``temperature``/``top_k`` and ``top_p`` < 0.95, so the explicit reasoning request
+  wins: those sampling hints are dropped / raised to 0.95.
+* ``metadata`` / ``service_tier`` / ``context_management`` are kept for anthropic→anthropic
+  only; ``context_management`` only trims context server-side, so dropping it is harmless.
+* ``json_object`` output (no Anthropic equivalent) becomes a system instruction; a JSON
+  schema becomes ``output_format`` (Anthropic structured outputs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .anthropic_stream import Framer, StreamDecoder, StreamEncoder, usage_from_ir, usage_to_ir
+from .base import (
+    check_passthrough,
+    dump_arguments,
+    effort_to_budget,
+    fill_tool_result_names,
+    new_id,
+    parse_arguments,
+    same_format_metadata,
+    tag_signature,
+    untag_signature,
+)
+from .errors import TranslationError
+from .ir import (
+    FinishReason,
+    ImagePart,
+    IRRequest,
+    IRResponse,
+    Message,
+    Part,
+    Reasoning,
+    RedactedThinkingPart,
+    ResponseFormat,
+    Sampling,
+    TextPart,
+    ThinkingPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+    ToolResultPart,
+)
+
+FORMAT = "anthropic"
+DEFAULT_MAX_TOKENS = 8192
+JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else."
+
+__all__ = [
+    "DEFAULT_MAX_TOKENS", "FORMAT", "Framer", "StreamDecoder", "StreamEncoder",
+    "request_from_ir", "request_to_ir", "response_from_ir", "response_to_ir",
+]  # fmt: skip
+
+_METADATA_KEYS = ("metadata", "service_tier", "context_management")
+_HANDLED = {
+    "model", "system", "messages", "tools", "tool_choice", "max_tokens", "temperature",
+    "top_p", "top_k", "stop_sequences", "thinking", "stream", "output_format", *_METADATA_KEYS,
+}  # fmt: skip
+
+STOP_TO_IR = {
+    "end_turn": FinishReason.STOP,
+    "stop_sequence": FinishReason.STOP,
+    "pause_turn": FinishReason.STOP,
+    "max_tokens": FinishReason.LENGTH,
+    "model_context_window_exceeded": FinishReason.LENGTH,
+    "tool_use": FinishReason.TOOL_CALLS,
+    "refusal": FinishReason.CONTENT_FILTER,
+}
+STOP_FROM_IR = {
+    FinishReason.STOP: "end_turn",
+    FinishReason.LENGTH: "max_tokens",
+    FinishReason.TOOL_CALLS: "tool_use",
+    FinishReason.CONTENT_FILTER: "refusal",
+    FinishReason.ERROR: "end_turn",
+}
+
+
+# ---------------------------------------------------------------- request → IR
+
+
+def request_to_ir(body: dict[str, Any]) -> IRRequest:
+    ir = IRRequest(model=body.get("model", ""), stream=bool(body.get("stream")))
+    system = body.get("system")
+    if isinstance(system, str):
+        ir.system = [TextPart(system)] if system else []
+    elif system:
+        ir.system = [TextPart(b.get("text", ""), b.get("cache_control")) for b in system]
+    for i, msg in enumerate(body.get("messages") or []):
+        role = msg.get("role")
+        if role not in ("user", "assistant"):
+            raise TranslationError(f"messages[{i}].role", f"unsupported role {role!r}")
+        ir.messages.append(Message(role, _blocks_to_ir(msg.get("content"), f"messages[{i}]")))
+    fill_tool_result_names(ir.messages)
+    ir.tools = [_tool_to_ir(t, f"tools[{i}]") for i, t in enumerate(body.get("tools") or [])]
+    ir.tool_choice = _tool_choice_to_ir(body.get("tool_choice"))
+    ir.sampling = Sampling(
+        temperature=body.get("temperature"),
+        top_p=body.get("top_p"),
+        top_k=body.get("top_k"),
+        max_tokens=body.get("max_tokens"),
+        stop=list(body.get("stop_sequences") or []),
+    )
+    thinking = body.get("thinking")
+    if isinstance(thinking, dict):
+        kind = thinking.get("type")
+        if kind == "enabled":
+            ir.reasoning = Reasoning(budget_tokens=thinking.get("budget_tokens"))
+        elif kind == "adaptive":
+            ir.reasoning = Reasoning()
+        elif kind == "disabled":
+            ir.reasoning = Reasoning(enabled=False)
+    of = body.get("output_format")
+    if isinstance(of, dict) and of.get("type") == "json_schema":
+        ir.response_format = ResponseFormat("json_schema", of.get("schema"))
+    ir.metadata = {k: body[k] for k in _METADATA_KEYS if k in body}
+    ir.metadata_format = FORMAT
+    ir.passthrough = {k: v for k, v in body.items() if k not in _HANDLED}
+    ir.passthrough_format = FORMAT
+    return ir
+
+
+def _blocks_to_ir(content: Any, where: str) -> list[Part]:
+    if isinstance(content, str):
+        return [TextPart(content)] if content else []
+    parts: list[Part] = []
+    for j, block in enumerate(content or []):
+        parts.append(_block_to_ir(block, f"{where}.content[{j}]"))
+    return parts
+
+
+def _block_to_ir(block: dict[str, Any], where: str) -> Part:
+    kind = block.get("type")
+    cache = block.get("cache_control")
+    if kind == "text":
+        return TextPart(block.get("text", ""), cache)
+    if kind == "image":
+        src = block.get("source") or {}
+        if src.get("type") == "base64":
+            return ImagePart(data=src.get("data"), media_type=src.get("media_type"), cache=cache)
+        if src.get("type") == "url":
+            return ImagePart(url=src.get("url"), cache=cache)
+        raise TranslationError(f"{where}.source.type", f"image source {src.get('type')!r}")
+    if kind == "tool_use":
+        return ToolCallPart(block.get("id", ""), block.get("name", ""), dump_arguments(block.get("input")), cache)
+    if kind == "tool_result":
+        inner = block.get("content")
+        result: list[TextPart | ImagePart] = []
+        for k, item in enumerate([] if inner is None else _blocks_to_ir(inner, where)):
+            if not isinstance(item, (TextPart, ImagePart)):
+                raise TranslationError(f"{where}.content[{k}]", "tool results hold text and images")
+            result.append(item)
+        return ToolResultPart(block.get("tool_use_id", ""), result, bool(block.get("is_error")), cache=cache)
+    if kind == "thinking":
+        sig, fmt = untag_signature(block.get("signature") or "", FORMAT)
+        return ThinkingPart(block.get("thinking", ""), sig or None, fmt)
+    if kind == "redacted_thinking":
+        return RedactedThinkingPart(block.get("data", ""))
+    raise TranslationError(where, f"content block type {kind!r} not supported")
+
+
+def _tool_to_ir(tool: dict[str, Any], where: str) -> Tool:
+    if tool.get("type") not in (None, "custom"):
+        raise TranslationError(where, f"server tool {tool.get('type')!r} cannot be translated")
+    return Tool(
+        name=tool.get("name", ""),
+        description=tool.get("description"),
+        parameters=tool.get("input_schema") or {"type": "object", "properties": {}},
+        strict=tool.get("strict"),
+        cache=tool.get("cache_control"),
+    )
+
+
+def _tool_choice_to_ir(tc: Any) -> ToolChoice | None:
+    if not isinstance(tc, dict):
+        return None
+    mode = {"auto": "auto", "any": "required", "tool": "tool", "none": "none"}.get(tc.get("type"), "auto")
+    parallel = False if tc.get("disable_parallel_tool_use") else None
+    return ToolChoice(mode, tc.get("name"), parallel)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- IR → request
+
+
+def request_from_ir(ir: IRRequest) -> dict[str, Any]:
+    s = ir.sampling
+    for name in ("seed", "presence_penalty", "frequency_penalty"):
+        if getattr(s, name) is not None:
+            raise TranslationError(name, "Anthropic Messages has no equivalent; remove it")
+    if s.n is not None and s.n > 1:
+        raise TranslationError("n", "Anthropic returns one completion per request")
+    messages = [_message_from_ir(m) for m in ir.messages]
+    messages = [m for m in messages if m["content"]]  # the API rejects empty turns
+    body: dict[str, Any] = {"model": ir.model, "messages": messages}
+    system = list(ir.system)
+    rf = ir.response_format
+    if rf is not None and rf.type == "json_object":
+        system.append(TextPart(JSON_INSTRUCTION))
+    if system:
+        if len(system) == 1 and system[0].cache is None:
+            body["system"] = system[0].text
+        else:
+            body["system"] = [_text_block(p) for p in system]
+    thinking = _thinking_from_ir(ir)
+    max_tokens = s.max_tokens
+    if max_tokens is None:
+        max_tokens = DEFAULT_MAX_TOKENS + (thinking or 0)
+    if thinking is not None and thinking >= max_tokens:
+        # OpenAI's max_completion_tokens bounds reasoning+answer like Anthropic's max_tokens;
+        # keep the bound and shrink the budget into it (the API minimum budget is 1024).
+        thinking = max_tokens - 1 if max_tokens > 1024 else None
+    body["max_tokens"] = max_tokens
+    if thinking is not None:
+        body["thinking"] = {"type": "enabled", "budget_tokens": thinking}
+    elif ir.reasoning is not None and not ir.reasoning.enabled:
+        body["thinking"] = {"type": "disabled"}
+    if thinking is None:
+        if s.temperature is not None:
+            body["temperature"] = min(1.0, s.temperature)
+        if s.top_k is not None:
+            body["top_k"] = s.top_k
+        if s.top_p is not None:
+            body["top_p"] = s.top_p
+    elif s.top_p is not None:
+        body["top_p"] = max(0.95, s.top_p)  # the API's floor while thinking
+    if s.stop:
+        body["stop_sequences"] = s.stop
+    if ir.tools:
+        body["tools"] = [_tool_from_ir(t) for t in ir.tools]
+        tc = ir.tool_choice
+        if tc is not None:
+            choice: dict[str, Any] = {
+                "auto": {"type": "auto"}, "none": {"type": "none"},
+                "required": {"type": "any"}, "tool": {"type": "tool", "name": tc.name},
+            }[tc.mode]  # fmt: skip
+            if tc.parallel is False and tc.mode != "none":
+                choice["disable_parallel_tool_use"] = True
+            body["tool_choice"] = choice
+    if rf is not None and rf.type == "json_schema":
+        body["output_format"] = {"type": "json_schema", "schema": rf.schema or {}}
+    if ir.stream:
+        body["stream"] = True
+    body.update(same_format_metadata(ir, FORMAT))
+    body.update(check_passthrough(ir, FORMAT))
+    return body
+
+
+def _thinking_from_ir(ir: IRRequest) -> int | None:
+    r = ir.reasoning
+    if r is None or not r.enabled:
+        return None
+    last = next((m for m in reversed(ir.messages) if m.role == "assistant"), None)
+    if last is not None and any(isinstance(p, ToolCallPart) for p in last.content):
+        first = last.content[0] if last.content else None
+        signed = (isinstance(first, ThinkingPart) and _signed(first)) or isinstance(
+            first, RedactedThinkingPart
+        )
+        if not signed:
+            return None
+    return max(1024, r.budget_tokens or effort_to_budget(r.effort))
+
+
+def _signed(part: ThinkingPart) -> bool:
+    return bool(part.signature) and part.signature_format in (FORMAT, None)
+
+
+def _text_block(part: TextPart) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "text", "text": part.text}
+    if part.cache is not None:
+        block["cache_control"] = part.cache
+    return block
+
+
+def _image_block(part: ImagePart) -> dict[str, Any]:
+    if part.data is not None:
+        src = {"type": "base64", "media_type": part.media_type or "image/png", "data": part.data}
+    else:
+        src = {"type": "url", "url": part.url or ""}
+    block: dict[str, Any] = {"type": "image", "source": src}
+    if part.cache is not None:
+        block["cache_control"] = part.cache
+    return block
+
+
+def _message_from_ir(msg: Message) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = []
+    for part in msg.content:
+        block = _part_from_ir(part)
+        if block is not None:
+            blocks.append(block)
+    if len(blocks) == 1 and blocks[0]["type"] == "text" and "cache_control" not in blocks[0]:
+        return {"role": msg.role, "content": blocks[0]["text"]}
+    return {"role": msg.role, "content": blocks}
+
+
+def _part_from_ir(part: Part) -> dict[str, Any] | None:
+    if isinstance(part, TextPart):
+        return _text_block(part) if part.text else None  # empty text blocks are rejected
+    if isinstance(part, ImagePart):
+        return _image_block(part)
+    if isinstance(part, ToolCallPart):
+        block = {"type": "tool_use", "id": part.id, "name": part.name, "input": parse_arguments(part.arguments)}
+        if part.cache is not None:
+            block["cache_control"] = part.cache
+        return block
+    if isinstance(part, ToolResultPart):
+        content = [_text_block(p) if isinstance(p, TextPart) else _image_block(p) for p in part.content]
+        block = {"type": "tool_result", "tool_use_id": part.tool_call_id, "content": content}
+        if part.is_error:
+            block["is_error"] = True
+        if part.cache is not None:
+            block["cache_control"] = part.cache
+        return block
+    if isinstance(part, ThinkingPart):
+        if not _signed(part):
+            return None  # see module docstring: unsigned thinking cannot be replayed
+        return {"type": "thinking", "thinking": part.text, "signature": part.signature}
+    if isinstance(part, RedactedThinkingPart):
+        return {"type": "redacted_thinking", "data": part.data}
+    return None
+
+
+def _tool_from_ir(tool: Tool) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": tool.name, "input_schema": tool.parameters}
+    if tool.description:
+        out["description"] = tool.description
+    if tool.cache is not None:
+        out["cache_control"] = tool.cache
+    return out
+
+
+# ---------------------------------------------------------------- responses
+
+
+def response_to_ir(body: dict[str, Any]) -> IRResponse:
+    resp = IRResponse(id=body.get("id", ""), model=body.get("model", ""))
+    for j, block in enumerate(body.get("content") or []):
+        if block.get("type") in ("server_tool_use", "web_search_tool_result"):
+            raise TranslationError(f"content[{j}]", "server tool results cannot be translated")
+        resp.content.append(_block_to_ir(block, f"content[{j}]"))
+    resp.finish_reason = STOP_TO_IR.get(body.get("stop_reason") or "end_turn", FinishReason.STOP)
+    resp.stop_sequence = body.get("stop_sequence")
+    resp.usage = usage_to_ir(body.get("usage") or {})
+    return resp
+
+
+def response_from_ir(ir: IRResponse) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    for part in ir.content:
+        if isinstance(part, ThinkingPart):
+            # Foreign reasoning has no Anthropic signature; "" keeps the SDK's schema valid and
+            # makes request_from_ir drop it when the client sends it back.
+            content.append({"type": "thinking", "thinking": part.text, "signature": client_signature(part.signature, part.signature_format)})
+        elif isinstance(part, ToolCallPart):
+            content.append({"type": "tool_use", "id": part.id, "name": part.name,
+                            "input": parse_arguments(part.arguments)})  # fmt: skip
+        else:
+            block = _part_from_ir(part)
+            if block is not None:
+                content.append(block)
+    return {
+        "id": ir.id or new_id("msg_"),
+        "type": "message",
+        "role": "assistant",
+        "model": ir.model,
+        "content": content,
+        "stop_reason": "stop_sequence" if ir.stop_sequence else STOP_FROM_IR[ir.finish_reason],
+        "stop_sequence": ir.stop_sequence,
+        "usage": usage_from_ir(ir.usage),
+    }
+
+
+def client_signature(signature: str | None, fmt: str | None) -> str:
+    """The signature to show an Anthropic client: ours as is, a foreign one tagged with its
+    family so it is recognised (and routed only to that family) when it comes back; "" when
+    there is none (the SDK requires the field)."""
+    if not signature:
+        return ""
+    return signature if fmt in (FORMAT, None) else tag_signature(signature, fmt)
+
