@@ -1,0 +1,23 @@
+"""Small JSON settings a user edits through the API, in the `key_values` table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omniroute.db.database import Database
+from omniroute.db.tables import KeyValue, utcnow
+
+
+def kv_get(db: Database, key: str, default: Any = None) -> Any:
+    with db.session() as session:
+        row = session.get(KeyValue, key)
+    return default if row is None else row.value
+
+
+def kv_set(db: Database, key: str, value: Any) -> None:
+    with db.session() as session:
+        row = session.get(KeyValue, key) or KeyValue(key=key)
+        row.value = value
+        row.updated_at = utcnow()
+        session.add(row)
+        session.commit()
