@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 
 from mitmproxy import http, tls
+from mitmproxy.proxy import server_hooks
 
 from omniroute.bridge import interceptor as bridge
+from omniroute.bridge.upstream import UpstreamChoice, choose_upstream
 from omniroute.listeners import is_bridge_mode
 from runtime_host import RuntimeHost
 
@@ -18,33 +20,32 @@ log = logging.getLogger("omniroute.bridge")
 METADATA_KEY = "omniroute"
 
 
-def _is_bridge_connection(mode_data: str | None) -> bool:
-    return is_bridge_mode(mode_data)
-
-
 class AgentBridge:
     def __init__(self, host: RuntimeHost) -> None:
         self.host = host
 
-    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+    async def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         runtime = self.host.runtime
         sni = data.client_hello.sni
         if runtime is None or not sni:
             return
-        if _is_bridge_connection(data.context.client.proxy_mode.data):
-            # DNS mode: the hosts file sent the agent here; its SNI names the real upstream.
-            data.context.server.address = (sni, 443)
+        dns_mode = is_bridge_mode(data.context.client.proxy_mode.data)
+        if runtime.bypass(sni) or (dns_mode and not runtime.catalog.is_known_host(sni)):
+            data.ignore_connection = True  # tunnelled, never decrypted
+        if dns_mode:
+            # The hosts file sent the agent here; its SNI names the real upstream, which is
+            # resolved with real DNS (the hosts file would point back at us).
             data.context.server.sni = sni
-            if not runtime.catalog.is_known_host(sni):
-                data.ignore_connection = True  # not an agent host: tunnel it, never decrypt
+            choice = await choose_upstream(runtime, sni, 443)
+            data.context.server.address = (choice.ip or sni, 443)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
-        if _is_bridge_connection(flow.client_conn.proxy_mode.data) and flow.client_conn.sni:
+        if is_bridge_mode(flow.client_conn.proxy_mode.data) and flow.client_conn.sni:
             flow.request.host = flow.client_conn.sni
             flow.request.port = 443
             flow.request.scheme = "https"
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    async def request(self, flow: http.HTTPFlow) -> None:
         runtime = self.host.runtime
         if runtime is None or flow.response is not None:
             return
@@ -59,19 +60,32 @@ class AgentBridge:
             headers=request.headers,
             body=request.raw_content,
         )
-        if decision.agent is None:
+        if decision.agent is not None:
+            flow.metadata[METADATA_KEY] = {
+                "agent": decision.agent.id,
+                "wireFormat": decision.wire_format,
+                "sourceModel": decision.source_model,
+                "mappedModel": decision.target_model,
+                "routed": decision.route,
+                "note": decision.note,
+            }
+        if decision.route:
+            self._route(flow, decision, original_host)
             return
-        flow.metadata[METADATA_KEY] = {
-            "agent": decision.agent.id,
-            "wireFormat": decision.wire_format,
-            "sourceModel": decision.source_model,
-            "mappedModel": decision.target_model,
-            "routed": decision.route,
-            "note": decision.note,
-        }
-        if not decision.route:
-            return
-        assert decision.target_model is not None
+        choice = await choose_upstream(runtime, request.host, request.port)
+        if choice.loop:
+            flow.response = http.Response.make(
+                508, choice.error or "loop detected", {"content-type": "text/plain"}
+            )
+        elif choice.error:
+            flow.response = http.Response.make(502, choice.error, {"content-type": "text/plain"})
+        else:
+            flow.metadata["omniroute.upstream_ip"] = choice.ip
+
+    def _route(self, flow: http.HTTPFlow, decision: bridge.Decision, original_host: str) -> None:
+        runtime = self.host.runtime
+        assert runtime is not None and decision.agent is not None
+        request = flow.request
         request.scheme = "http"
         request.host = "127.0.0.1"
         request.port = runtime.settings.api_port
@@ -80,12 +94,18 @@ class AgentBridge:
         request.headers[bridge.H_SOURCE] = "agent-bridge"
         request.headers[bridge.H_AGENT] = decision.agent.id
         request.headers[bridge.H_ORIGINAL_HOST] = original_host
-        request.headers[bridge.H_MODEL] = decision.target_model
-        request.headers[bridge.H_STREAM] = "1" if decision.stream else "0"
+        if decision.target_model is not None:
+            request.headers[bridge.H_MODEL] = decision.target_model
+            request.headers[bridge.H_STREAM] = "1" if decision.stream else "0"
 
-    def responseheaders(self, flow: http.HTTPFlow) -> None:
-        meta = flow.metadata.get(METADATA_KEY)
-        if meta and meta["routed"] and flow.response is not None:
-            content_type = flow.response.headers.get("content-type", "")
-            if "event-stream" in content_type or "ndjson" in content_type:
-                flow.response.stream = True  # relay each event as it arrives
+    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        """Connect passthrough traffic to the address real DNS gives, never the hosts file's."""
+        runtime = self.host.runtime
+        if runtime is None or data.server.address is None or data.server.error:
+            return
+        host, port = data.server.address[0], data.server.address[1]
+        choice: UpstreamChoice = await choose_upstream(runtime, host, port)
+        if choice.error:
+            data.server.error = choice.error
+        elif choice.ip:
+            data.server.address = (choice.ip, port)

@@ -24,11 +24,14 @@ if str(_here) not in sys.path:
     sys.path.insert(0, str(_here))
 
 from agent_bridge import AgentBridge  # noqa: E402
+from inspector import Inspector  # noqa: E402
 from runtime_host import RuntimeHost  # noqa: E402
 
 _runtime_host = RuntimeHost()
 
+# Order matters: the Inspector records each request before the AgentBridge rewrites it.
 addons = [
     _runtime_host,
+    Inspector(_runtime_host),
     AgentBridge(_runtime_host),
 ]

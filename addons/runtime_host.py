@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 from mitmproxy import ctx
 
+from omniroute.bridge.ca import CAError
+from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import Settings, SettingsError
 from omniroute.db.database import DatabaseError
 from omniroute.listeners import is_bridge_mode, proxy_modes
@@ -46,7 +48,7 @@ class RuntimeHost:
         }
         try:
             self.runtime = runtime = Runtime(Settings(**overrides))
-        except (SettingsError, DatabaseError) as exc:
+        except (SettingsError, DatabaseError, CAError, UpstreamDNSError) as exc:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()
             return

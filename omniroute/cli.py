@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from omniroute import __version__
+from omniroute.bridge.ca import CAError, CertificateAuthority
 from omniroute.config import Settings, SettingsError
 from omniroute.listeners import listeners, port_problem, proxy_modes
 
@@ -65,6 +66,11 @@ def run(
     try:
         settings.prepare_home()
     except SettingsError as exc:
+        raise fail(str(exc)) from None
+    try:
+        # Before mitmproxy starts: it issues per-host certificates from this CA.
+        CertificateAuthority(settings.certs_dir).ensure()
+    except CAError as exc:
         raise fail(str(exc)) from None
     for listener in listeners(settings):
         problem = port_problem(settings.host, listener)

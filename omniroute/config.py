@@ -49,9 +49,17 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "OMNIROUTE_REDIS_URL")
     )
+    # When on, /v1 model calls need one of our API keys (`/api/keys`); the seed's env name.
+    require_api_key: bool = Field(
+        default=False,
+        validation_alias=AliasChoices(
+            "REQUIRE_API_KEY", "OMNIROUTE_REQUIRE_API_KEY", "require_api_key"
+        ),
+    )
     hosts_file: Path = Path("/etc/hosts")
     # Real resolvers for passthrough traffic; empty means the system's resolv.conf servers.
     upstream_dns: list[str] = Field(default_factory=list)
+    upstream_dns_port: int = Field(default=53, ge=1, le=65535)
     log_level: str = "info"
     inspector_ring_size: int = Field(default=1000, ge=1)
     inspector_body_cap: int = Field(default=1024 * 1024, ge=0)

@@ -20,20 +20,28 @@ import uvicorn
 from sqlmodel import select
 
 from omniroute import __version__
+from omniroute.bridge.bypass import BypassMatcher, combined_patterns
+from omniroute.bridge.ca import CertificateAuthority
 from omniroute.bridge.catalog import AgentCatalog
 from omniroute.bridge.mapping_store import MappingStore
+from omniroute.bridge.upstream_dns import UpstreamResolver, local_addresses
 from omniroute.config import Settings
 from omniroute.db.database import Database
+from omniroute.db.kv import kv_get, kv_set
 from omniroute.db.tables import ProviderConnection
 from omniroute.engine.registry import Registry
 from omniroute.engine.router import Router
 from omniroute.engine.usage import UsageRecorder
+from omniroute.inspector.capture import Capture
+from omniroute.inspector.masking import Masker
+from omniroute.inspector.ring import Ring
 from omniroute.providers.pool import ClientPool
 from omniroute.providers.secrets import SecretBox
 
 log = logging.getLogger("omniroute")
 
 DEMO_CONNECTION = "demo"
+BYPASS_KEY = "bridge.bypass_patterns"
 
 
 @dataclass(slots=True)
@@ -69,6 +77,13 @@ class Runtime:
         self.router = Router(self.registry, self.pool, self.usage)
         self.catalog = AgentCatalog()
         self.mappings = MappingStore(self.db)
+        self.ca = CertificateAuthority(s.certs_dir)
+        self.ca.ensure()
+        self.resolver = UpstreamResolver(s.upstream_dns or None, s.upstream_dns_port)
+        self.own_addresses = local_addresses()
+        self.bypass = BypassMatcher(p for p, _ in combined_patterns(self.user_bypass_patterns()))
+        self.ring = Ring(s.inspector_ring_size)
+        self.capture = Capture(self.ring, Masker(), s.inspector_body_cap)
         # Proves to the API that attribution headers come from our own addon.
         self.internal_token = secrets.token_urlsafe(32)
         if s.demo:
@@ -107,6 +122,14 @@ class Runtime:
         app = create_mock_app()
         for connection in demo:
             self.pool.register_transport(connection.id, httpx.ASGITransport(app=app))
+
+    def user_bypass_patterns(self) -> list[str]:
+        return list(kv_get(self.db, BYPASS_KEY, []))
+
+    def set_user_bypass_patterns(self, patterns: list[str]) -> None:
+        rows = combined_patterns(patterns)  # validates; raises ValueError naming the pattern
+        kv_set(self.db, BYPASS_KEY, [p for p, source in rows if source == "user"])
+        self.bypass = BypassMatcher(p for p, _ in rows)
 
     def reload_registry(self) -> None:
         self.registry.reload()

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 
 from omniroute import __version__
-from omniroute.api import bridge, errors, health, providers, responses_ws, v1
+from omniroute.api import bridge, errors, health, inspector, providers, responses_ws, v1
+from omniroute.api import aliases, auth, combos, keys, pricing, resilience, usage
 
 if TYPE_CHECKING:
     from omniroute.runtime import Runtime
@@ -21,6 +22,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     errors.install(app)
+    auth.install(app, runtime)  # API keys on /v1 and /api (see omniroute/api/auth.py)
     app.include_router(health.router)
     app.include_router(v1.router, prefix="/v1")
     app.include_router(v1.router, prefix="/api/v1", include_in_schema=False)
@@ -29,4 +31,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(v1.gemini_router)
     app.include_router(providers.router)
     app.include_router(bridge.router)
+    app.include_router(inspector.router)
+    app.include_router(combos.router)
+    app.include_router(aliases.router)
+    app.include_router(aliases.chains_router)
+    app.include_router(keys.router)
+    app.include_router(usage.router)
+    app.include_router(pricing.router)
+    app.include_router(resilience.router)
+    # Saved user settings go into the engine before the first request is served.
+    pricing.apply_overrides(runtime)
+    resilience.apply_stored(runtime)
     return app

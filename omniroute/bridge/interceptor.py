@@ -46,13 +46,14 @@ class Decision:
     target_model: str | None = None
     stream: bool = False
     note: str | None = None  # why a model call was not routed, shown in the inspector
+    websocket: bool = False  # a Responses WebSocket session: each frame's model is mapped by the API
 
     @property
     def route(self) -> bool:
-        return self.target_model is not None
+        return self.target_model is not None or self.websocket
 
     def engine_path(self) -> str:
-        return f"/v1/bridge/{self.wire_format}"
+        return "/v1/responses" if self.websocket else f"/v1/bridge/{self.wire_format}"
 
 
 def wants_stream(wire_format: str, path: str, body: Mapping[str, Any] | None) -> bool:
@@ -84,6 +85,10 @@ def decide(
         return Decision(agent)  # settings, telemetry, auth: not a model call
     if wire_format == CONNECT_PROTO or wire_format not in ROUTABLE_FORMATS or not agent.routable:
         return Decision(agent, wire_format, note=agent.reason or f"{wire_format} is not routable")
+    if headers.get("upgrade", "").lower() == "websocket":
+        # The model is only known per frame; route the session when the agent has any rule.
+        routed = bool(mappings.rules(agent.id))
+        return Decision(agent, wire_format, websocket=routed, note=None if routed else "unmapped")
     data = _json(body)
     source_model = extract_model(wire_format, data if data is not None else body, path)
     target = mappings.target_for(agent.id, source_model)

@@ -104,6 +104,18 @@ def test_mapped_agent_call_through_http_proxy_is_routed_and_streamed(
     # The agent's own key never reaches the provider; the connection's key does.
     assert all(r["headers"]["authorization"] == "Bearer sk-test-provider-key-0001" for r in seen[-2:])
 
+    # Both calls were captured as the agent made them: original host, source → mapped model.
+    with omniroute.api() as api:
+        rows = api.get("/api/tools/traffic-inspector/requests", params={"agent": "codex"}).json()["requests"]
+    assert len(rows) >= 2
+    for row in rows[:2]:
+        assert (row["host"], row["path"], row["status"]) == ("api.openai.com", "/v1/chat/completions", 200)
+        assert (row["sourceModel"], row["mappedModel"], row["source"]) == ("gpt-4o", "mock/gpt-mapped", "http-proxy")
+        assert "sk-agent-own-key" not in str(row)
+    with omniroute.api() as api:
+        detail = api.get(f"/api/tools/traffic-inspector/requests/{rows[0]['id']}").json()
+    assert detail["merged"]["message"]["choices"][0]["message"]["content"].startswith("mock reply from gpt-mapped")
+
 
 def test_bad_requests_get_errors_in_the_callers_format(omniroute: OmniRouteProcess) -> None:
     with omniroute.api() as api:
