@@ -64,9 +64,12 @@ def row_to_flow(row: InterceptedRequest) -> http.HTTPFlow:
         server.peername = (row.server_ip, row.port or 443)
     flow = http.HTTPFlow(client, server)
     path = row.path + (f"?{row.query}" if row.query else "")
+    port = row.port or (443 if row.scheme == "https" else 80)
+    # A CONNECT (bypassed tunnel) row is authority-form: mitmproxy builds its URL from that.
+    authority = f"{row.host}:{port}".encode() if row.method == "CONNECT" else b""
     flow.request = http.Request(
-        host=row.host, port=row.port or (443 if row.scheme == "https" else 80),
-        method=row.method.encode(), scheme=row.scheme.encode(), authority=b"",
+        host=row.host, port=port,
+        method=row.method.encode(), scheme=row.scheme.encode(), authority=authority,
         path=path.encode("utf-8", "surrogateescape"), http_version=row.http_version.encode(),
         headers=http.Headers(_fields(row.request_headers)),
         content=row.body_bytes("request"), trailers=None,

@@ -5,8 +5,11 @@ the rest becomes ``…***``. Headers are masked by name (Authorization keeps its
 keep their names), text and bytes bodies by shape (``sk-…``, ``AIza…``, ``ghp_…``, JWTs, Google
 OAuth ``ya29.``, AWS key ids, ``Bearer …``, ``"api_key": "…"``), URLs by query key and userinfo.
 
-Speed: each input is one pass of one precompiled regex (``re.sub`` with a callback that only
-runs on hits); bodies are usually secret-free so the callback almost never runs.
+Speed: a few precompiled regexes, each starting with a literal that ``re`` scans for at C
+speed (~40 µs per pass over 100 KB); callbacks run only on hits. One combined alternation was
+measured 20-100x slower, because ``re`` then tries every position whose first character could
+start any alternative. Total: ~0.3 ms per 100 KB of typical JSON, ~2-5 µs for small bodies.
+URLs use an ASCII marker (``***``): HAR readers reject non-ASCII URLs.
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ _QUERY_KEYS = (
 _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _SECRET_HEADERS = frozenset({"x-api-key", "api-key", "x-goog-api-key", "x-ms-token",
                              "openai-api-key", "anthropic-api-key"})
+# Headers whose values are protocol metadata, never credentials: skip the text scan (~2 µs each).
+_PLAIN_HEADERS = frozenset({
+    "content-type", "content-length", "accept", "accept-encoding", "accept-language", "host",
+    "connection", "date", "cache-control", "content-encoding", "transfer-encoding", "vary",
+    "server", "user-agent", "anthropic-version", "anthropic-beta", "openai-version",
+    "x-stainless-lang", "x-stainless-os", "x-stainless-arch", "x-stainless-runtime",
+    "x-stainless-runtime-version", "x-stainless-package-version", "x-stainless-retry-count",
+    "x-request-id", "request-id", "openai-processing-ms", "keep-alive", "te", "etag",
+})
 _SECRET_HEADER_NAME = re.compile(
     r"api[-_]?key|apikey|token(?!s)|secret|passw|credential|session[-_]?id|signature")
 
@@ -162,6 +174,8 @@ class Masker:
             return self.mask_value(value)
         if lname in self._secret_headers or _SECRET_HEADER_NAME.search(lname):
             return self.mask_value(value)
+        if lname in _PLAIN_HEADERS:
+            return value
         if lname == "cookie":
             return "; ".join(self._mask_cookie(c) for c in value.split(";"))
         if lname == "set-cookie":

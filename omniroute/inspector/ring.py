@@ -83,11 +83,10 @@ class Page:
 
 
 class _Subscriber:
-    __slots__ = ("queue", "loop", "dropped")
+    __slots__ = ("queue", "dropped")
 
     def __init__(self, maxsize: int) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
-        self.loop = asyncio.get_running_loop()
         self.dropped = 0
 
     def offer(self, event: Event) -> None:

@@ -1,0 +1,82 @@
+"""LLM detection by host, path and body shape; model extraction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from omniroute.inspector.detect import detect, extract_model, provider_for_host, wire_format_for
+
+
+@pytest.mark.parametrize(("host", "provider"), [
+    ("api.openai.com", "openai"), ("API.Anthropic.com.", "anthropic"),
+    ("generativelanguage.googleapis.com", "gemini"), ("cloudcode-pa.googleapis.com", "cloudcode"),
+    ("myres.openai.azure.com", "azure-openai"), ("api.mistral.ai", "mistral"),
+    ("api.deepseek.com", "deepseek"), ("api.groq.com", "groq"), ("api.together.xyz", "together"),
+    ("api.fireworks.ai", "fireworks"), ("api.cohere.com", "cohere"),
+    ("api.perplexity.ai", "perplexity"), ("openrouter.ai", "openrouter"), ("api.x.ai", "xai"),
+    ("api.individual.githubcopilot.com", "copilot"),
+    ("bedrock-runtime.eu-west-1.amazonaws.com", "bedrock"),
+    ("q.us-east-1.amazonaws.com", "amazon-q"), ("localhost:11434", "ollama"),
+    ("us-central1-aiplatform.googleapis.com", "vertex"),
+])
+def test_llm_hosts(host: str, provider: str) -> None:
+    assert provider_for_host(host) == provider
+
+
+@pytest.mark.parametrize("host", ["example.com", "openai.azure.com.evil.com", "s3.amazonaws.com",
+                                  "x.q.us-east-1.amazonaws.com", "localhost:8080"])
+def test_not_llm_hosts(host: str) -> None:
+    assert provider_for_host(host) is None
+
+
+@pytest.mark.parametrize(("path", "fmt"), [
+    ("/v1/chat/completions", "openai-chat"), ("/chat/completions", "openai-chat"),
+    ("/v1/responses", "openai-responses"), ("/backend-api/codex/responses", "openai-responses"),
+    ("/v1/messages?beta=true", "anthropic"),
+    ("/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", "gemini"),
+    ("/v1internal:streamGenerateContent?alt=sse", "gemini-cloudcode"),
+    ("/api/chat", "ollama"), ("/generateAssistantResponse", "kiro"),
+    ("/aiserver.v1.ChatService/StreamUnifiedChatWithTools", "connect-proto"),
+    ("/model/anthropic.claude-3-5-sonnet/converse-stream", "bedrock"),
+])
+def test_path_formats(path: str, fmt: str) -> None:
+    assert wire_format_for(path) == fmt
+
+
+def test_messages_count_tokens_is_not_a_generation() -> None:
+    assert wire_format_for("/v1/messages/count_tokens") is None
+
+
+def test_detect_kinds_and_body_shape() -> None:
+    d = detect("api.anthropic.com", "POST", "/v1/messages", {},
+               b'{"model":"claude-sonnet-4-5","stream": true,"messages":[]}')
+    assert (d.kind, d.wire_format, d.provider, d.stream) == ("llm", "anthropic", "anthropic", True)
+    # An unknown host speaking a known shape at an unknown path is still an LLM call.
+    d = detect("llm.corp.internal", "POST", "/invoke", {},
+               json.dumps({"system": [{"type": "text", "text": "x"}], "messages": [],
+                           "max_tokens": 5}))
+    assert (d.kind, d.wire_format) == ("llm", "anthropic")
+    d = detect("llm.corp.internal", "POST", "/x", None, {"request": {"contents": []}})
+    assert d.wire_format == "gemini-cloudcode"
+    assert detect("github.com", "GET", "/login").kind == "app"
+    assert detect("api.openai.com", "CONNECT", "").kind == "llm"
+    assert detect("example.com", "CONNECT", "").kind == "unknown"
+    assert detect("api.openai.com", "GET", "/v1/models").kind == "llm"
+    assert detect("api.githubcopilot.com", "POST", "/chat/completions",
+                  {"Accept": "text/event-stream"}, b"{}").stream
+
+
+def test_extract_model() -> None:
+    assert extract_model("/v1/chat/completions", b'{"model":"gpt-4o"}') == "gpt-4o"
+    assert extract_model("/v1beta/models/gemini-2.5-flash:generateContent", b"{}") == \
+        "gemini-2.5-flash"
+    assert extract_model("/v1internal:generateContent",
+                         {"model": "gemini-2.5-pro", "request": {}}) == "gemini-2.5-pro"
+    assert extract_model("/openai/deployments/my-gpt4/chat/completions", None) == "my-gpt4"
+    assert extract_model("/model/anthropic.claude-v2/invoke", b"") == "anthropic.claude-v2"
+    kiro = {"conversationState": {"currentMessage": {"userInputMessage": {
+        "modelId": "CLAUDE_SONNET_4"}}}}
+    assert extract_model("/generateAssistantResponse", kiro) == "CLAUDE_SONNET_4"
+    assert extract_model("/x", b"not json") is None
