@@ -1,4 +1,9 @@
-"""Engine, sessions and migrations. SQLite in the home directory by default (WAL mode)."""
+"""Engine, sessions and migrations: SQLite in the home directory by default (WAL mode), or
+PostgreSQL (`DATABASE_URL=postgresql+psycopg://user:pass@host/db`) for several instances.
+
+Both run the same alembic migrations; the tables use only portable types (JSON, text for
+Decimal costs), so nothing is dialect-specific above this module.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,19 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+# Per instance. Each OmniRoute instance holds at most pool_size + max_overflow connections,
+# so N instances need N * 15 connections below PostgreSQL's max_connections (default 100).
+PG_POOL_SIZE = 5
+PG_MAX_OVERFLOW = 10
+PG_POOL_TIMEOUT_S = 10  # waiting for a pooled connection longer than this is an error
+PG_POOL_RECYCLE_S = 1800  # outlive idle-connection killers (pgbouncer, cloud LBs)
+PG_CONNECT_TIMEOUT_S = 5
 
 
 class DatabaseError(Exception):
@@ -36,32 +50,91 @@ def alembic_config() -> Config:
     return config
 
 
+def normalize_url(url: str) -> URL:
+    """Parse a database URL; plain `postgres://` / `postgresql://` (as Heroku-style
+    providers and `psql` print them) mean psycopg 3, the driver we ship, not psycopg2."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseError(f"invalid DATABASE_URL: {exc}") from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def engine_options(url: URL) -> dict[str, Any]:
+    """`create_engine` keyword arguments for the URL's dialect."""
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        # One file, one writer at a time: the default pool plus busy_timeout is enough.
+        return {
+            "pool_pre_ping": True,
+            "connect_args": {"check_same_thread": False, "timeout": 5},
+        }
+    if backend == "postgresql":
+        return {
+            # pre_ping turns a server restart into one reconnect instead of a failed request.
+            "pool_pre_ping": True,
+            "pool_size": PG_POOL_SIZE,
+            "max_overflow": PG_MAX_OVERFLOW,
+            "pool_timeout": PG_POOL_TIMEOUT_S,
+            "pool_recycle": PG_POOL_RECYCLE_S,
+            "connect_args": {
+                "connect_timeout": PG_CONNECT_TIMEOUT_S,
+                "application_name": "omniroute",
+            },
+        }
+    raise DatabaseError(
+        f"unsupported database {url.render_as_string(hide_password=True)}: "
+        "use sqlite:///path or postgresql+psycopg://user:password@host/db"
+    )
+
+
 class Database:
     def __init__(self, url: str) -> None:
-        self.url = url
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        if url.startswith("sqlite"):
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 5}
-        self.engine: Engine = create_engine(url, **kwargs)
-        if url.startswith("sqlite"):
+        self._url = normalize_url(url)
+        self.url = self._url.render_as_string(hide_password=False)
+        self.dialect = self._url.get_backend_name()
+        self.engine: Engine = create_engine(self._url, **engine_options(self._url))
+        if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest revision (run at every start)."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` (run at every start). On PostgreSQL several
+        instances may start at once; alembic's version row makes the second a no-op, and
+        the advisory lock below makes them take turns instead of racing on CREATE TABLE."""
         config = alembic_config()
         try:
             with self.engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    # Transaction-scoped: released at commit/rollback of this migration.
+                    connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7261020128)")
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, revision)
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot migrate database {self.safe_url}: {exc.__class__.__name__}: {exc.orig if hasattr(exc, 'orig') else exc}") from None
+            detail = exc.orig if getattr(exc, "orig", None) is not None else exc
+            detail_line = " ".join(str(detail).split())  # drivers add hint lines; keep one
+            raise DatabaseError(
+                f"cannot migrate database {self.safe_url}: {exc.__class__.__name__}: {detail_line}"
+            ) from None
+
+    def downgrade(self, revision: str = "base") -> None:
+        """Undo migrations down to ``revision`` (tests and operators; never at start)."""
+        config = alembic_config()
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, revision)
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
 
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages and logs."""
-        from sqlalchemy.engine import make_url
-
-        return make_url(self.url).render_as_string(hide_password=True)
+        return self._url.render_as_string(hide_password=True)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

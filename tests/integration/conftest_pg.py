@@ -1,0 +1,44 @@
+"""Database fixtures for the storage tests: one throwaway PostgreSQL cluster per test session
+(per xdist worker), a fresh database per test, and the same test over SQLite.
+
+Imported by the test modules that need it (`from ... import database_url, postgres_server`)
+rather than living in a conftest, so only those modules pay for starting PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from omniroute.testing.servers import PostgresServer
+
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL (Debian's binaries) on a free 127.0.0.1 port, trust auth; stopped
+    and its data directory removed at the end of the session."""
+    with PostgresServer() as server:
+        yield server
+
+
+def _fresh_pg_database(server: PostgresServer) -> str:
+    name = f"t{next(_names)}"
+    admin = f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/{name}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file, or a new database on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'omniroute.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return _fresh_pg_database(server)
