@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -58,11 +59,25 @@ class Settings(BaseSettings):
     )
     hosts_file: Path = Path("/etc/hosts")
     # Real resolvers for passthrough traffic; empty means the system's resolv.conf servers.
-    upstream_dns: list[str] = Field(default_factory=list)
+    # NoDecode: the env value is "1.1.1.1,8.8.8.8", not JSON; `_split_servers` parses it.
+    upstream_dns: Annotated[list[str], NoDecode] = Field(default_factory=list)
     upstream_dns_port: int = Field(default=53, ge=1, le=65535)
+    # Route agents' Responses WebSocket sessions (Codex); off: refuse the upgrade, and Codex
+    # falls back to HTTPS, where each call is mapped on its own.
+    bridge_websocket: bool = True
     log_level: str = "info"
     inspector_ring_size: int = Field(default=1000, ge=1)
     inspector_body_cap: int = Field(default=1024 * 1024, ge=0)
+    # Off: the capture addon records nothing (benchmarks compare proxying with and without it).
+    inspector_enabled: bool = True
+    # Token for POST .../internal/ingest from another process; unset means a random one per
+    # start, written to <home>/inspector-ingest.token (0600) for local tools to read.
+    inspector_ingest_token: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "INSPECTOR_INTERNAL_INGEST_TOKEN", "OMNIROUTE_INSPECTOR_INGEST_TOKEN", "inspector_ingest_token"
+        ),
+    )
 
     @field_validator("home", "hosts_file", mode="after")
     @classmethod

@@ -88,6 +88,20 @@ class InspectorSession(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     stopped_at: datetime | None = None
     request_count: int = 0
+    profile: str | None = None  # llm | custom | all: which rows the session records (0003)
+
+
+class InspectorCustomHost(SQLModel, table=True):
+    """A host the user asked the inspector to capture (mapped to loopback in the hosts file)."""
+
+    __tablename__ = "inspector_custom_hosts"
+
+    host: str = Field(primary_key=True)
+    enabled: bool = True
+    label: str | None = None
+    kind: str = "custom"  # llm | app | custom
+    added_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime | None = None
 
 
 class CapturedRequest(SQLModel, table=True):
@@ -121,6 +135,7 @@ class UsageLog(SQLModel, table=True):
     fallback_attempts: int = 0
     status: int = 0
     error: str | None = None
+    api_key_id: str | None = Field(default=None, index=True)  # which of our keys called (0002)
 
 
 class KeyValue(SQLModel, table=True):
@@ -130,4 +145,15 @@ class KeyValue(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: Any = Field(default=None, sa_column=Column(JSON))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FallbackChain(SQLModel, table=True):
+    """`/api/fallback/chains`: for a model name, the connections to try in priority order."""
+
+    __tablename__ = "fallback_chains"
+
+    model: str = Field(primary_key=True)
+    # [{"provider": <connection name or id>, "priority": int, "enabled": bool, "model"?: str}]
+    chain: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)

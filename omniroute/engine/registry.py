@@ -1,4 +1,4 @@
-"""The routing configuration in memory: connections, aliases and combos.
+"""The routing configuration in memory: connections, aliases, combos and fallback chains.
 
 Reads happen on every request, so they come from an in-memory snapshot; writes go to the
 database first and then replace the snapshot (copy-on-write, so readers never see half an
@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from sqlmodel import select
 
 from omniroute.db.database import Database
-from omniroute.db.tables import Combo, ModelAlias, ProviderConnection
+from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection
 from omniroute.providers.adapters import ProviderAdapter, adapter_for
 from omniroute.providers.secrets import SecretBox
 
@@ -45,11 +45,27 @@ class ComboSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainEntry:
+    """One step of a fallback chain. ``connection`` is a connection name or id, looked up at
+    resolve time so a renamed or re-created connection is picked up without re-saving."""
+
+    connection: str
+    priority: int
+    model: str | None = None  # upstream model id; None: the chain's own model name
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     connections: Mapping[str, Connection]  # by id
     by_name: Mapping[str, Connection]  # by connection name (routing prefix)
     aliases: Mapping[str, str]
     combos: Mapping[str, ComboSpec]  # by name
+    # model name → enabled entries, lowest priority first (disabled ones never get here)
+    chains: Mapping[str, tuple[ChainEntry, ...]] = field(default_factory=_empty)
 
     @classmethod
     def empty(cls) -> Snapshot:
@@ -67,6 +83,7 @@ class Registry:
             rows = session.exec(select(ProviderConnection)).all()
             aliases = session.exec(select(ModelAlias)).all()
             combos = session.exec(select(Combo)).all()
+            chains = session.exec(select(FallbackChain)).all()
         connections = {row.id: self._connection(row) for row in rows}
         self.snapshot = Snapshot(
             connections=MappingProxyType(connections),
@@ -78,6 +95,7 @@ class Registry:
                     for c in combos
                 }
             ),
+            chains=MappingProxyType({c.model: chain_entries(c.chain) for c in chains}),
         )
         return self.snapshot
 
@@ -95,3 +113,13 @@ class Registry:
             adapter=adapter_for(row.provider),
             extra=MappingProxyType(dict(row.extra or {})),
         )
+
+
+def chain_entries(chain: list[dict[str, Any]]) -> tuple[ChainEntry, ...]:
+    """Stored chain JSON → the enabled entries in attempt order (priority, then list order)."""
+    entries = [
+        ChainEntry(str(item["provider"]), int(item.get("priority") or 0), item.get("model") or None)
+        for item in chain
+        if item.get("enabled", True) and item.get("provider")
+    ]
+    return tuple(sorted(entries, key=lambda e: e.priority))  # stable: ties keep list order

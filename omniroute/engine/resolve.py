@@ -1,7 +1,8 @@
 """Model resolution: one function turning a requested model name into ordered targets.
 
-Order (first match wins): combo name → connection-name prefix (`name/model`) → alias →
-provider type prefix (`openai/…`). Pure: it reads a registry snapshot, nothing else.
+Order (first match wins): combo name → fallback chain (`/api/fallback/chains`) →
+connection-name prefix (`name/model`) → alias → provider type prefix (`openai/…`). An alias
+target goes through the same order again. Pure: it reads a registry snapshot, nothing else.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 
 from omniroute.engine.errors import ModelNotFound
-from omniroute.engine.registry import ComboSpec, Connection, Snapshot
+from omniroute.engine.registry import ChainEntry, ComboSpec, Connection, Snapshot
 from omniroute.engine.targets import Target
 
 MAX_ALIAS_DEPTH = 8  # an alias may name another alias; a cycle must not hang a request
@@ -44,12 +45,34 @@ def _combo_targets(combo: ComboSpec, snapshot: Snapshot) -> tuple[Target, ...]:
     return tuple(targets)
 
 
+def chain_connection(entry: ChainEntry, snapshot: Snapshot) -> Connection | None:
+    """A chain entry names a connection by id or by name (ids first: they never change)."""
+    return snapshot.connections.get(entry.connection) or snapshot.by_name.get(entry.connection)
+
+
+def _chain_targets(
+    name: str, chain: tuple[ChainEntry, ...], snapshot: Snapshot
+) -> tuple[Target, ...]:
+    targets = []
+    for entry in chain:  # already enabled-only and in priority order
+        connection = chain_connection(entry, snapshot)
+        if connection is None or not connection.is_active:
+            continue  # a deleted or paused connection drops out; the rest still serve
+        targets.append(_target(connection, entry.model or name, priority=entry.priority))
+    return tuple(targets)
+
+
 def resolve(model: str, snapshot: Snapshot) -> Resolution:
     name = model
     for _ in range(MAX_ALIAS_DEPTH):
         combo = snapshot.combos.get(name)
         if combo is not None:
             return Resolution(model, _combo_targets(combo, snapshot), combo)
+        chain = snapshot.chains.get(name)
+        if chain is not None:
+            targets = _chain_targets(name, chain, snapshot)
+            if targets:
+                return Resolution(model, targets)
         prefix, sep, rest = name.partition("/")
         if sep and rest:
             connection = snapshot.by_name.get(prefix)
@@ -71,17 +94,18 @@ def resolve(model: str, snapshot: Snapshot) -> Resolution:
 
 
 def known_models(snapshot: Snapshot) -> list[str]:
-    names = list(snapshot.combos) + list(snapshot.aliases)
+    names = list(snapshot.combos) + list(snapshot.chains) + list(snapshot.aliases)
     names += [f"{c.name}/*" for c in snapshot.connections.values()]
     return names
 
 
 def _not_found_message(model: str, snapshot: Snapshot) -> str:
-    candidates = list(snapshot.combos) + list(snapshot.aliases) + list(snapshot.by_name)
+    candidates = list(snapshot.combos) + list(snapshot.chains) + list(snapshot.aliases)
+    candidates += list(snapshot.by_name)
     close = difflib.get_close_matches(model, candidates, n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     if not snapshot.connections:
         hint += " No provider connection exists yet: add one with POST /api/providers."
     else:
-        hint += " Use <connection-name>/<model>, a combo name or an alias."
+        hint += " Use <connection-name>/<model>, a combo name, a fallback chain or an alias."
     return f"model {model!r} is not routed by any combo, connection, alias or provider.{hint}"

@@ -1,0 +1,176 @@
+"""Model aliases (`/api/models/alias`) and fallback chains (`/api/fallback/chains`).
+
+Both are names the engine resolves (`omniroute.engine.resolve`): an alias renames a model
+(and may name another alias, never in a cycle); a fallback chain lists the connections to
+try, in priority order, for a model name. Every write reloads the registry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, select
+
+from omniroute.api.deps import runtime_of
+from omniroute.api.management import Conflict, NotFound, invalid
+from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection, utcnow
+from omniroute.engine.resolve import MAX_ALIAS_DEPTH
+
+router = APIRouter(tags=["Models"])
+chains_router = APIRouter(prefix="/api/fallback/chains", tags=["Fallback"])
+
+ModelName = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class AliasSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: ModelName
+    target: ModelName
+
+
+def alias_json(row: ModelAlias) -> dict[str, Any]:
+    return {"alias": row.alias, "target": row.target, "createdAt": row.created_at.isoformat()}
+
+
+def _check_cycle(aliases: dict[str, str], alias: str, target: str) -> None:
+    """Follow the would-be alias chain from ``target``; coming back to ``alias`` is a cycle."""
+    path, name = [alias, target], target
+    while name in aliases:
+        name = aliases[name]
+        path.append(name)
+        if name == alias or name in path[:-1]:
+            raise invalid("target", f"alias cycle: {' → '.join(path)}; an alias must end at a "
+                          "model, combo, chain or '<connection>/<model>'")
+        if len(path) > MAX_ALIAS_DEPTH:
+            raise invalid("target",
+                          f"alias chain longer than {MAX_ALIAS_DEPTH}: {' → '.join(path)}")
+
+
+@router.get("/api/models/alias")
+async def list_aliases(request: Request) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        rows = session.exec(select(ModelAlias).order_by(ModelAlias.alias)).all()
+    return {"aliases": [alias_json(row) for row in rows]}
+
+
+@router.post("/api/models/alias")
+async def set_alias(request: Request, payload: AliasSet) -> dict[str, Any]:
+    """Create or update (seed: 200 either way)."""
+    alias, target = payload.alias.strip(), payload.target.strip()
+    if alias == target:
+        raise invalid("target", f"alias cycle: {alias} → {target}; an alias cannot name itself")
+    runtime = runtime_of(request)
+    with runtime.db.session() as session:
+        if session.exec(select(Combo).where(Combo.name == alias)).first() is not None:
+            # Combos resolve before aliases: this alias would never be used.
+            raise Conflict(f"{alias!r} is already a combo name; pick another alias", param="alias")
+        rows = session.exec(select(ModelAlias)).all()
+        _check_cycle({r.alias: r.target for r in rows if r.alias != alias}, alias, target)
+        row = session.get(ModelAlias, alias)
+        created = row is None
+        if row is None:
+            row = ModelAlias(alias=alias, target=target)
+        row.target = target
+        session.add(row)
+        session.commit()
+    runtime.reload_registry()
+    return {**alias_json(row), "created": created}
+
+
+@router.delete("/api/models/alias/{alias:path}")
+async def delete_alias(request: Request, alias: str) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    with runtime.db.session() as session:
+        row = session.get(ModelAlias, alias)
+        if row is None:
+            raise NotFound(f"model alias {alias!r} not found")
+        session.delete(row)
+        session.commit()
+    runtime.reload_registry()
+    return {"deleted": True, "alias": alias}
+
+
+# -- fallback chains ------------------------------------------------------------------------
+
+
+class ChainStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(min_length=1)  # a connection name or id
+    priority: int | None = None  # lower first; None: the step's position in the list
+    enabled: bool = True
+    model: str | None = Field(default=None, min_length=1)  # upstream id; None: the chain's model
+
+
+class ChainSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelName
+    chain: list[ChainStep] = Field(min_length=1)
+
+
+class ChainDelete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: ModelName
+
+
+def chain_json(row: FallbackChain) -> dict[str, Any]:
+    return {"model": row.model, "chain": row.chain, "updatedAt": row.updated_at.isoformat()}
+
+
+def _steps(session: Session, steps: list[ChainStep]) -> list[dict[str, Any]]:
+    connections = session.exec(select(ProviderConnection)).all()
+    known = {c.id for c in connections} | {c.name for c in connections}
+    stored = []
+    for index, step in enumerate(steps):
+        if step.provider not in known:
+            raise invalid(f"chain.{index}.provider",
+                          f"chain step {index}: no provider connection named {step.provider!r} "
+                          "(use a connection name or id from GET /api/providers)")
+        data = step.model_dump(exclude_none=True)
+        data.setdefault("priority", index)
+        stored.append(data)
+    return stored
+
+
+@chains_router.get("")
+async def list_chains(request: Request) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        rows = session.exec(select(FallbackChain).order_by(FallbackChain.model)).all()
+    return {"chains": [chain_json(row) for row in rows]}
+
+
+@chains_router.post("")
+async def set_chain(request: Request, payload: ChainSet) -> dict[str, Any]:
+    """Create or replace the chain for a model (seed: 200)."""
+    runtime = runtime_of(request)
+    model = payload.model.strip()
+    with runtime.db.session() as session:
+        if session.exec(select(Combo).where(Combo.name == model)).first() is not None:
+            # Combos resolve before chains: this chain would never be used.
+            raise Conflict(f"{model!r} is a combo name; a chain for it would never be used",
+                           param="model")
+        steps = _steps(session, payload.chain)
+        row = session.get(FallbackChain, model) or FallbackChain(model=model)
+        row.chain, row.updated_at = steps, utcnow()
+        session.add(row)
+        session.commit()
+    runtime.reload_registry()
+    return chain_json(row)
+
+
+@chains_router.delete("")
+async def delete_chain(request: Request, payload: ChainDelete) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    with runtime.db.session() as session:
+        row = session.get(FallbackChain, payload.model)
+        if row is None:
+            raise NotFound(f"no fallback chain for model {payload.model!r}")
+        session.delete(row)
+        session.commit()
+    runtime.reload_registry()
+    return {"deleted": True, "model": payload.model}

@@ -1,0 +1,111 @@
+"""OmniRoute's own API keys: `/api/keys` (seed schema ApiKey, GoClaw-style scopes).
+
+The secret is returned once, by the create call; only its sha256 and last 4 characters are
+stored, so a lost key is replaced, never recovered.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import select
+
+from omniroute.api.auth import hash_key, key_cache, new_secret
+from omniroute.api.deps import runtime_of
+from omniroute.db.tables import ApiKey
+from omniroute.api.management import NotFound
+from omniroute.providers.secrets import preview
+
+router = APIRouter(prefix="/api/keys", tags=["API Keys"])
+
+Scope = Literal["admin", "read", "write"]
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=200)
+    scope: Scope = "write"  # write: may call the model APIs; admin: may also manage
+
+
+class ApiKeyUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(default=None, min_length=1, max_length=200)
+    isActive: bool | None = None
+    scope: Scope | None = None
+
+
+def key_json(row: ApiKey) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "label": row.label,
+        "keyPreview": row.key_preview,
+        "scope": row.scope,
+        "isActive": row.is_active,
+        "createdAt": row.created_at.isoformat(),
+        "lastUsedAt": row.last_used_at.isoformat() if row.last_used_at else None,
+    }
+
+
+def _get(session: Any, key_id: str) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"API key {key_id!r} not found")
+    return row
+
+
+@router.get("")
+async def list_keys(request: Request) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        rows = session.exec(select(ApiKey).order_by(ApiKey.created_at)).all()
+    return {"keys": [key_json(row) for row in rows]}
+
+
+@router.post("", status_code=201)
+async def create_key(request: Request, payload: ApiKeyCreate) -> dict[str, Any]:
+    secret = new_secret()
+    row = ApiKey(label=payload.label, key_hash=hash_key(secret), key_preview=preview(secret),
+                 scope=payload.scope)
+    with runtime_of(request).db.session() as session:
+        session.add(row)
+        session.commit()
+    key_cache(request).invalidate()
+    return {
+        **key_json(row),
+        "key": secret,
+        "warning": "store this key now: it is shown only once and cannot be recovered",
+    }
+
+
+@router.get("/{key_id}")
+async def get_key(request: Request, key_id: str) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        return key_json(_get(session, key_id))
+
+
+@router.patch("/{key_id}")
+async def update_key(request: Request, key_id: str, payload: ApiKeyUpdate) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        row = _get(session, key_id)
+        if payload.label is not None:
+            row.label = payload.label
+        if payload.isActive is not None:
+            row.is_active = payload.isActive
+        if payload.scope is not None:
+            row.scope = payload.scope
+        session.add(row)
+        session.commit()
+    key_cache(request).invalidate()
+    return key_json(row)
+
+
+@router.delete("/{key_id}")
+async def delete_key(request: Request, key_id: str) -> dict[str, Any]:
+    with runtime_of(request).db.session() as session:
+        session.delete(_get(session, key_id))
+        session.commit()
+    key_cache(request).invalidate()
+    return {"deleted": True, "id": key_id}

@@ -1,0 +1,202 @@
+"""Usage: `/api/usage/call-logs` (one row per request) and `/api/usage/analytics` (sums).
+
+Rows are written off the request path by `UsageRecorder`; reads first wait (briefly) for the
+queue to drain, so a call that just finished is already listed. Costs are stored as decimal
+text and summed with `Decimal`, so totals are exact to the last digit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+
+from omniroute.api.deps import runtime_of
+from omniroute.api.management import NotFound, invalid
+from omniroute.db.tables import ApiKey, UsageLog
+
+router = APIRouter(prefix="/api/usage", tags=["Usage"])
+
+PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
+FLUSH_WAIT_S = 0.5  # under steady traffic the queue may never be empty: do not wait long
+
+
+async def _drain(request: Request) -> None:
+    # Bounded: a stuck database must not hang the dashboard; it then shows what is written.
+    await asyncio.to_thread(runtime_of(request).usage.flush, FLUSH_WAIT_S)
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def _decimal_text(value: Decimal) -> str:
+    return f"{value:f}"  # never scientific notation ("1E-7")
+
+
+def log_json(row: UsageLog) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "requestId": row.request_id,
+        "createdAt": _iso(row.created_at),
+        "agent": row.agent,
+        "source": row.source,
+        "clientFormat": row.client_format,
+        "modelRequested": row.model_requested,
+        "modelUsed": row.model_used,
+        "provider": row.provider,
+        "connectionId": row.connection_id,
+        "apiKeyId": row.api_key_id,
+        "tokensIn": row.tokens_in,
+        "tokensOut": row.tokens_out,
+        "tokensCached": row.tokens_cached,
+        "cost": row.cost,
+        "latencyMs": row.latency_ms,
+        "upstreamLatencyMs": row.upstream_latency_ms,
+        "fallbackAttempts": row.fallback_attempts,
+        "status": row.status,
+        "error": row.error,
+    }
+
+
+def _filters(model: str | None, provider: str | None, agent: str | None, status: str | None,
+             source: str | None, api_key_id: str | None) -> list[Any]:
+    where: list[Any] = []
+    if model:
+        where.append(or_(col(UsageLog.model_requested) == model, col(UsageLog.model_used) == model))
+    if provider:
+        where.append(col(UsageLog.provider) == provider)
+    if agent:
+        where.append(col(UsageLog.agent) == agent)
+    if source:
+        where.append(col(UsageLog.source) == source)
+    if api_key_id:
+        where.append(col(UsageLog.api_key_id) == api_key_id)
+    if status:
+        if status == "ok":
+            where.append(col(UsageLog.status) < 400)
+        elif status == "error":
+            where.append(col(UsageLog.status) >= 400)
+        elif status.isdigit():
+            where.append(col(UsageLog.status) == int(status))
+        else:
+            raise invalid("status",
+                          "use an HTTP status (e.g. 429), 'ok' (< 400) or 'error' (>= 400)")
+    return where
+
+
+@router.get("/call-logs")
+async def call_logs(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    model: str | None = None,
+    provider: str | None = None,
+    agent: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    apiKeyId: str | None = None,
+) -> dict[str, Any]:
+    await _drain(request)
+    where = _filters(model, provider, agent, status, source, apiKeyId)
+    with runtime_of(request).db.session() as session:
+        total = session.exec(select(func.count()).select_from(UsageLog).where(*where)).one()
+        rows = session.exec(
+            select(UsageLog).where(*where)
+            .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
+            .offset(offset).limit(limit)
+        ).all()
+    return {"items": [log_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get("/call-logs/{log_id}")
+async def call_log(request: Request, log_id: str) -> dict[str, Any]:
+    """By row id, or by the request id a response carried in `X-OmniRoute-Request-Id`."""
+    await _drain(request)
+    with runtime_of(request).db.session() as session:
+        row = session.get(UsageLog, int(log_id)) if log_id.isdigit() else None
+        if row is None:
+            row = session.exec(select(UsageLog).where(UsageLog.request_id == log_id)).first()
+    if row is None:
+        raise NotFound(f"call log {log_id!r} not found")
+    return log_json(row)
+
+
+class _Sum:
+    __slots__ = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost")
+
+    def __init__(self) -> None:
+        self.requests = self.errors = self.tokens_in = self.tokens_out = self.tokens_cached = 0
+        self.cost = Decimal(0)
+
+    def add(self, status: int, tokens_in: int, tokens_out: int, cached: int, cost: str) -> None:
+        self.requests += 1
+        self.errors += status >= 400
+        self.tokens_in += tokens_in
+        self.tokens_out += tokens_out
+        self.tokens_cached += cached
+        self.cost += Decimal(cost or "0")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "tokensIn": self.tokens_in,
+            "tokensOut": self.tokens_out,
+            "tokensCached": self.tokens_cached,
+            "cost": _decimal_text(self.cost),
+        }
+
+
+@router.get("/analytics")
+async def analytics(
+    request: Request, period: Literal["day", "week", "month"] = "day"
+) -> dict[str, Any]:
+    await _drain(request)
+    until = datetime.now(UTC)
+    since = until - PERIODS[period]
+    columns = (
+        UsageLog.created_at, UsageLog.model_used, UsageLog.model_requested, UsageLog.provider,
+        UsageLog.agent, UsageLog.source, UsageLog.api_key_id, UsageLog.status,
+        UsageLog.tokens_in, UsageLog.tokens_out, UsageLog.tokens_cached, UsageLog.cost,
+    )
+    with runtime_of(request).db.session() as session:
+        rows = session.exec(select(*columns).where(col(UsageLog.created_at) >= since)).all()
+        labels = {k.id: k.label for k in session.exec(select(ApiKey)).all()}
+    # Summed here, not in SQL: SQL would add the cost text as floating point.
+    total = _Sum()
+    names = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
+    groups: dict[str, dict[str, _Sum]] = {name: defaultdict(_Sum) for name in names}
+    for (created, used, asked, provider, agent, source, key_id, status,
+         tokens_in, tokens_out, cached, cost) in rows:
+        values = (status, tokens_in, tokens_out, cached, cost)
+        total.add(*values)
+        groups["byModel"][used or asked].add(*values)
+        groups["byProvider"][provider or "none"].add(*values)
+        # Direct /v1 clients have no agent: they are grouped by how they came in (api, replay).
+        groups["byAgent"][agent or source].add(*values)
+        groups["byApiKey"][key_id or "none"].add(*values)
+        groups["byDay"][created.date().isoformat()].add(*values)
+    result = {
+        name: {key: bucket.as_dict() for key, bucket in sorted(group.items())}
+        for name, group in groups.items()
+    }
+    for key_id, bucket in result["byApiKey"].items():
+        bucket["label"] = labels.get(key_id)  # None: no key, or the key was deleted since
+    return {
+        "period": period,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "totals": total.as_dict(),
+        **result,
+    }
