@@ -1,0 +1,107 @@
+"""The web UI: Jinja-rendered pages under `/ui/...`, static assets under `/static`, and
+`GET /api/ui/config` (ports, CA paths, version, which optional routes exist). Loopback only.
+
+Pages are thin shells; each page's script (`web/static/<page>.js`) calls the management API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader
+from starlette.routing import Match
+from starlette.staticfiles import StaticFiles
+
+from omniroute import __version__
+from omniroute.api.deps import runtime_of
+from omniroute.api.guards import loopback_only
+from omniroute.engine.errors import EngineError
+from omniroute.engine.strategies import SUPPORTED_STRATEGIES
+from omniroute.providers.adapters import ADAPTERS
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+PAGES: dict[str, str] = {
+    "inspector": "Inspector",
+    "agents": "Agents",
+    "routing": "Routing",
+    "usage": "Usage",
+    "keys": "API keys",
+}
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(loopback_only)])
+_templates = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True)
+_static = StaticFiles(directory=WEB_DIR / "static", check_dir=False)
+
+
+class PageNotFound(EngineError):
+    status = 404
+
+
+@router.get("/")
+async def root() -> RedirectResponse:
+    return RedirectResponse("/ui/inspector", status_code=307)
+
+
+@router.get("/ui")
+async def ui_root() -> RedirectResponse:
+    return RedirectResponse("/ui/inspector", status_code=307)
+
+
+@router.get("/ui/{page}", response_class=HTMLResponse)
+async def page(page: str) -> HTMLResponse:
+    if page not in PAGES:
+        raise PageNotFound(f"no UI page {page!r}; pages: {', '.join(PAGES)}")
+    html = _templates.get_template(f"{page}.html").render(
+        page=page, pages=PAGES, title=PAGES[page], version=__version__
+    )
+    return HTMLResponse(html, headers={"cache-control": "no-store"})
+
+
+@router.get("/static/{path:path}")
+async def static(request: Request, path: str) -> Response:
+    # Served through a route (not a mount) so the loopback guard applies like everywhere else.
+    return await _static.get_response(path, request.scope)
+
+
+# WebSocket routes the pages use when present (they are not in the OpenAPI schema).
+WS_PATHS = ("/api/tools/traffic-inspector/ws",)
+
+
+def _routes(request: Request) -> list[str]:
+    """"METHOD path" of every API route, so pages enable only the features this build has."""
+    out = [
+        f"{method.upper()} {path}"
+        for path, item in request.app.openapi().get("paths", {}).items()
+        if path.startswith("/api/")
+        for method in item
+        if method.upper() in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    ]
+    for path in WS_PATHS:
+        scope = {"type": "websocket", "path": path, "root_path": "", "headers": [], "query_string": b""}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.routes):
+            out.append(f"WS {path}")
+    return sorted(out)
+
+
+@router.get("/api/ui/config")
+async def ui_config(request: Request) -> dict[str, Any]:
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    bundle = runtime.ca.bundle_path
+    return {
+        "version": __version__,
+        "host": settings.host,
+        "apiPort": settings.api_port,
+        "proxyPort": settings.proxy_port,
+        "bridgePort": settings.bridge_port,
+        "home": str(settings.home),
+        "caCertPath": str(runtime.ca.cert_path),
+        "caBundlePath": str(bundle) if bundle.exists() else None,
+        "strategies": list(SUPPORTED_STRATEGIES),
+        "providerTypes": sorted(ADAPTERS),
+        "listeners": runtime.health().get("listeners", []),
+        "routes": _routes(request),
+    }

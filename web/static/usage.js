@@ -1,0 +1,131 @@
+/* Usage: requests, tokens and cost over time by model, provider and agent (inline SVG charts). */
+"use strict";
+(function () {
+  const { el, api } = Omni;
+  const SVG = "http://www.w3.org/2000/svg";
+  const COLORS = ["--c1", "--c2", "--c3", "--c4", "--c5", "--c6", "--c7", "--c8"].map((v) => `var(${v})`);
+  const PERIOD_MS = { day: 864e5, week: 7 * 864e5, month: 30 * 864e5 };
+  const $ = (id) => document.getElementById(id);
+  let analytics = null, logs = [];
+
+  function svg(tag, attrs, ...children) {
+    const n = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, String(v));
+    for (const c of children) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return n;
+  }
+  const metricOf = (m) => (s) => m === "requests" ? s.requests : m === "tokens" ? (s.tokensIn || 0) + (s.tokensOut || 0) : Number(s.cost || 0);
+  const fmtMetric = (m, v) => m === "cost" ? "$" + (v < 0.01 && v > 0 ? v.toPrecision(2) : v.toFixed(2)) : Omni.fmtNum(Math.round(v));
+
+  function drawTotals() {
+    const t = analytics.totals;
+    const stat = (label, value) => el("div", { class: "stat" }, el("b", { text: value }), el("span", { class: "muted", text: label }));
+    $("totals").replaceChildren(stat("requests", Omni.fmtNum(t.requests)), stat("errors", Omni.fmtNum(t.errors)),
+      stat("tokens in", Omni.fmtNum(t.tokensIn)), stat("tokens out", Omni.fmtNum(t.tokensOut)),
+      stat("cached tokens", Omni.fmtNum(t.tokensCached)), stat("cost (USD)", "$" + t.cost));
+  }
+
+  /** Horizontal bars for one grouping of the analytics API. */
+  function barChart(group, metric) {
+    const value = metricOf(metric);
+    const entries = Object.entries(group || {}).map(([k, s]) => [k, value(s)]).sort((a, b) => b[1] - a[1]).slice(0, 12);
+    if (!entries.length) return el("p", { class: "muted", text: "No data in this period." });
+    const max = Math.max(...entries.map((e) => e[1]), 1e-12), rowH = 22, W = 340, labelW = 120;
+    const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${entries.length * rowH + 4}`, role: "img", "aria-label": `${metric} by group` });
+    entries.forEach(([k, v], i) => {
+      const y = i * rowH + 2, w = Math.max(1, (W - labelW - 70) * v / max);
+      chart.append(svg("text", { x: 0, y: y + 14 }, k.length > 18 ? k.slice(0, 17) + "…" : k),
+        svg("rect", { x: labelW, y: y + 3, width: w, height: rowH - 8, rx: 2, fill: COLORS[i % COLORS.length] }, svg("title", {}, `${k}: ${fmtMetric(metric, v)}`)),
+        svg("text", { x: labelW + w + 6, y: y + 14 }, fmtMetric(metric, v)));
+    });
+    return chart;
+  }
+
+  /** Stacked bars over time from the call logs, split by model, provider or agent. */
+  function timeline(metric, groupBy, period) {
+    const bucketMs = period === "day" ? 36e5 : 864e5;
+    const now = Date.now(), start = Math.floor((now - PERIOD_MS[period]) / bucketMs) * bucketMs;
+    const n = Math.ceil((now - start) / bucketMs);
+    const keyOf = (l) => groupBy === "model" ? (l.modelUsed || l.modelRequested || "?") : groupBy === "provider" ? (l.provider || "none") : (l.agent || l.source || "api");
+    const valOf = (l) => metric === "requests" ? 1 : metric === "tokens" ? (l.tokensIn || 0) + (l.tokensOut || 0) : Number(l.cost || 0);
+    const buckets = Array.from({ length: n }, () => new Map());
+    const totals = new Map();
+    for (const l of logs) {
+      const i = Math.floor((Date.parse(l.createdAt) - start) / bucketMs);
+      if (i < 0 || i >= n) continue;
+      const k = keyOf(l), v = valOf(l);
+      buckets[i].set(k, (buckets[i].get(k) || 0) + v);
+      totals.set(k, (totals.get(k) || 0) + v);
+    }
+    const keys = [...totals.keys()].sort((a, b) => totals.get(b) - totals.get(a));
+    const color = (k) => COLORS[keys.indexOf(k) % COLORS.length];
+    const max = Math.max(1e-12, ...buckets.map((b) => [...b.values()].reduce((a, c) => a + c, 0)));
+    const W = 900, H = 230, top = 12, left = 56, bottom = 24, bw = (W - left) / n, plotH = H - bottom - top;
+    const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${metric} over time by ${groupBy}` });
+    for (const f of [0, 0.5, 1]) {
+      const y = top + plotH * (1 - f);
+      chart.append(svg("line", { class: "axis", x1: left, x2: W, y1: y, y2: y }), svg("text", { x: 0, y: y + 4 }, fmtMetric(metric, max * f)));
+    }
+    buckets.forEach((b, i) => {
+      let y = H - bottom;
+      for (const k of keys) {
+        const v = b.get(k);
+        if (!v) continue;
+        const h = plotH * v / max;
+        y -= h;
+        chart.append(svg("rect", { x: left + i * bw + 1, y, width: Math.max(1, bw - 2), height: h, fill: color(k) },
+          svg("title", {}, `${new Date(start + i * bucketMs).toLocaleString([], { hour12: false })} · ${k}: ${fmtMetric(metric, v)}`)));
+      }
+      const step = Math.ceil(n / 8);
+      if (i % step === 0) {
+        const d = new Date(start + i * bucketMs);
+        chart.append(svg("text", { x: left + i * bw, y: H - 6 }, period === "day" ? `${String(d.getHours()).padStart(2, "0")}:00` : `${d.getMonth() + 1}/${d.getDate()}`));
+      }
+    });
+    $("timeline-legend").replaceChildren(...keys.slice(0, 16).map((k) => el("span", {}, el("i", { style: `background:${color(k)}` }), `${k} (${fmtMetric(metric, totals.get(k))})`)));
+    return logs.length ? chart : el("p", { class: "muted", text: "No calls in this period yet." });
+  }
+
+  function drawRecent() {
+    const rows = logs.slice(0, 50);
+    $("recent").replaceChildren(!rows.length ? el("p", { class: "muted", text: "No calls yet." }) : el("table", { class: "list" },
+      el("thead", {}, el("tr", {}, ["Time", "Agent / client", "Model", "Provider", "Status", "Tokens in/out", "Cost", "Latency"].map((h) => el("th", { text: h })))),
+      el("tbody", {}, rows.map((l) => el("tr", {}, el("td", { text: Omni.fmtDateTime(l.createdAt) }), el("td", { text: l.agent || l.source || "" }),
+        el("td", { text: l.modelRequested === l.modelUsed || !l.modelUsed ? (l.modelRequested || "") : `${l.modelRequested} → ${l.modelUsed}` }),
+        el("td", { text: l.provider || "" }), el("td", { text: String(l.status), title: l.error || "" }),
+        el("td", { class: "num", text: `${l.tokensIn}/${l.tokensOut}` }), el("td", { class: "num", text: "$" + l.cost }), el("td", { class: "num", text: Omni.fmtMs(l.latencyMs) }))))));
+  }
+
+  function draw() {
+    const metric = $("metric").value, groupBy = $("groupby").value, period = $("period").value;
+    drawTotals();
+    $("timeline-title").textContent = `${metric[0].toUpperCase() + metric.slice(1)} over time by ${groupBy}`;
+    $("timeline").replaceChildren(timeline(metric, groupBy, period));
+    $("by-model").replaceChildren(barChart(analytics.byModel, metric));
+    $("by-provider").replaceChildren(barChart(analytics.byProvider, metric));
+    $("by-agent").replaceChildren(barChart(analytics.byAgent, metric));
+    drawRecent();
+  }
+
+  async function load() {
+    const period = $("period").value;
+    const a = await api("GET", `/api/usage/analytics?period=${period}`);
+    if (!a.ok) { $("totals").replaceChildren(el("p", { class: "form-error", text: a.error.message })); return; }
+    analytics = a.data;
+    const since = Date.parse(analytics.since);
+    logs = [];
+    for (let offset = 0; offset < 10000; offset += 1000) {
+      const r = await api("GET", `/api/usage/call-logs?limit=1000&offset=${offset}`);
+      if (!r.ok) break;
+      logs.push(...r.data.items);
+      const last = r.data.items[r.data.items.length - 1];
+      if (r.data.items.length < 1000 || (last && Date.parse(last.createdAt) < since)) break;
+    }
+    draw();
+  }
+  $("period").addEventListener("change", load);
+  $("usage-refresh").addEventListener("click", load);
+  $("metric").addEventListener("change", draw);
+  $("groupby").addEventListener("change", draw);
+  load().then(() => { document.body.dataset.ready = "true"; });
+})();
