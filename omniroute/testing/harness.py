@@ -80,7 +80,7 @@ class OmniRouteProcess:
         return cmd + (["--demo"] if self.demo else [])
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0) -> Self:
+    def start(self, timeout: float = 120.0) -> Self:
         env = {**os.environ, "OMNIROUTE_HOSTS_FILE": str(self.home / "hosts"), **self.extra_env}
         for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
             env.pop(name, None)
