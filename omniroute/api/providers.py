@@ -16,6 +16,7 @@ from omniroute.api.deps import runtime_of
 from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.providers.adapters import ADAPTERS, adapter_for
+from omniroute.providers.pool import TIMEOUT_KEY
 from omniroute.providers.secrets import preview
 
 router = APIRouter(prefix="/api/providers", tags=["Providers"])
@@ -31,8 +32,18 @@ class Conflict(EngineError):
     status = 409
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _check_url(url: str) -> str:
-    parsed = httpx.URL(url)
+    # CR/LF would split the request line or a header upstream; httpx raises InvalidURL (not a
+    # ValueError, so pydantic would let it through as a 500).
+    if _CONTROL.search(url):
+        raise ValueError("must not contain control characters (CR, LF, TAB, NUL …)")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError("must be an absolute http(s) URL, e.g. https://api.openai.com/v1")
     return url.rstrip("/")
@@ -56,7 +67,14 @@ def _check_provider(provider: str) -> str:
 ConnectionName = Annotated[str, AfterValidator(_check_name)]
 UpstreamUrl = Annotated[str, AfterValidator(_check_url)]
 ProviderType = Annotated[str, AfterValidator(_check_provider)]
-ApiKeyText = Annotated[str, Field(max_length=4096)]
+def _check_key(key: str) -> str:
+    # The key becomes a header value upstream: CR/LF there would inject headers.
+    if _CONTROL.search(key):
+        raise ValueError("must not contain control characters (CR, LF, TAB, NUL …)")
+    return key
+
+
+ApiKeyText = Annotated[str, Field(max_length=4096), AfterValidator(_check_key)]
 
 
 class ProviderConnectionCreate(BaseModel):
@@ -69,6 +87,8 @@ class ProviderConnectionCreate(BaseModel):
     isActive: bool = True
     maxConcurrent: int | None = Field(default=None, ge=0)
     priority: int = 0
+    # Longest wait for the upstream's next byte (and cap on connecting); None: the pool default.
+    timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
 
 
 class ProviderConnectionUpdate(BaseModel):
@@ -80,6 +100,7 @@ class ProviderConnectionUpdate(BaseModel):
     isActive: bool | None = None
     maxConcurrent: int | None = Field(default=None, ge=0)
     priority: int | None = None
+    timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)  # null: the pool default
 
 
 def connection_json(row: ProviderConnection) -> dict[str, Any]:
@@ -93,6 +114,7 @@ def connection_json(row: ProviderConnection) -> dict[str, Any]:
         "priority": row.priority,
         "testStatus": row.test_status,
         "keyPreview": row.key_preview,
+        "timeoutSeconds": (row.extra or {}).get(TIMEOUT_KEY),
         "createdAt": row.created_at.isoformat(),
     }
 
@@ -137,6 +159,7 @@ async def create_connection(request: Request, payload: ProviderConnectionCreate)
             is_active=payload.isActive,
             max_concurrent=payload.maxConcurrent,
             priority=payload.priority,
+            extra={TIMEOUT_KEY: payload.timeoutSeconds} if payload.timeoutSeconds else {},
         )
         if payload.apiKey:
             row.api_key_encrypted = runtime.secrets.encrypt(payload.apiKey)
@@ -171,6 +194,12 @@ async def update_connection(
         for field, attr in (("isActive", "is_active"), ("maxConcurrent", "max_concurrent"), ("priority", "priority")):
             if field in payload.model_fields_set:
                 setattr(row, attr, getattr(payload, field))
+        if "timeoutSeconds" in payload.model_fields_set:
+            # A new dict: the JSON column only notices a changed object, not a mutated one.
+            extra = {k: v for k, v in (row.extra or {}).items() if k != TIMEOUT_KEY}
+            if payload.timeoutSeconds:
+                extra[TIMEOUT_KEY] = payload.timeoutSeconds
+            row.extra = extra
         row.updated_at = utcnow()
         session.add(row)
         session.commit()
@@ -195,7 +224,7 @@ async def _probe(request: Request, connection_id: str) -> dict[str, Any]:
     if connection is None:
         raise NotFound(f"provider connection {connection_id!r} not found")
     adapter = connection.adapter
-    client = runtime.pool.get(connection.id, connection.max_concurrent)
+    client = runtime.pool.get(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
     started = time.perf_counter()
     try:
         response = await client.get(

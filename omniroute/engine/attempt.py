@@ -6,8 +6,8 @@ whether to fall back. Once an `Outcome` is returned, the client owns the respons
 
 from __future__ import annotations
 
-import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,12 +18,22 @@ import httpx
 from omniroute.engine import failures
 from omniroute.engine.registry import Connection
 from omniroute.engine.targets import Target
-from omniroute.translate import StreamTranslator, error_body, get_format, ir, stream_error_event
-from omniroute.translate import translate_request, translate_response
+from omniroute.providers.pool import Upstream
+from omniroute.translate import (
+    StreamTranslator,
+    error_body,
+    get_format,
+    ir,
+    stream_error_event,
+    translate_request,
+    translate_response,
+)
 
 if TYPE_CHECKING:
     from omniroute.engine.router import Call
 
+# One encoder object: json.dumps builds a new JSONEncoder for every call with options.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # Formats whose request body carries the model and the stream flag.
 _BODY_MODEL_FORMATS = frozenset({"openai-chat", "openai-responses", "anthropic", "ollama"})
 EMBEDDINGS = "openai-embeddings"
@@ -84,16 +94,15 @@ class StreamPipe:
         client_format: str,
         model: str,
         upstream_ms: float,
+        strip_usage: bool = False,
     ) -> None:
         self._response = response
         self._chunks = chunks
         self._first = first
         self.upstream_ms = upstream_ms
-        self.cancelled = False
-        self._finished = False
         if upstream_format == client_format:
             self._translator: StreamTranslator | None = None
-            self._tap: UsageTap | None = UsageTap(upstream_format)
+            self._tap: UsageTap | None = UsageTap(upstream_format, strip_usage)
         else:
             self._translator = StreamTranslator(upstream_format, client_format, model, accumulate=True)
             self._tap = None
@@ -109,28 +118,25 @@ class StreamPipe:
     def _convert(self, chunk: bytes) -> bytes:
         if self._translator is None:
             assert self._tap is not None
-            self._tap.feed(chunk)
-            return chunk
+            return self._tap.feed(chunk)
         return self._translator.feed(chunk)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            if self._first:
-                out = self._convert(self._first)
-                if out:
-                    yield out
-            async for chunk in self._chunks:
-                out = self._convert(chunk)
-                if out:
-                    yield out
-            self._finished = True
-            if self._translator is not None:
-                tail = self._translator.finish()
-                if tail:
-                    yield tail
-        except (asyncio.CancelledError, GeneratorExit):
-            self.cancelled = True
-            raise
+        if self._first:
+            out = self._convert(self._first)
+            if out:
+                yield out
+        async for chunk in self._chunks:
+            out = self._convert(chunk)
+            if out:
+                yield out
+        if self._translator is not None:
+            tail = self._translator.finish()
+        else:
+            assert self._tap is not None
+            tail = self._tap.finish()
+        if tail:
+            yield tail
 
     def error(self, message: str, status: int) -> bytes:
         if self._translator is not None:
@@ -138,39 +144,114 @@ class StreamPipe:
         return stream_error_event(self._client_format, status, message)
 
     async def aclose(self) -> None:
-        if not self._finished and not self.cancelled:
-            # Closed before the upstream finished without an error: the client went away.
-            self.cancelled = self._response.is_stream_consumed is False
         await self._response.aclose()
 
 
+# Bytes in an SSE event that mark the events which can carry usage: a passthrough stream is
+# only split into events, and only events with a mark are JSON-decoded. Compact and one-space
+# JSON; OpenAI's `"usage":null` (every chunk when include_usage is on) is not a mark.
+_USAGE_MARKS: dict[str, re.Pattern[bytes]] = {
+    "openai-chat": re.compile(rb'"usage": ?\{'),
+    "openai-responses": re.compile(rb'"usage": ?\{'),
+    "anthropic": re.compile(rb'"usage"'),
+    "gemini": re.compile(rb'"usageMetadata"'),
+}
+_NULL_USAGE = b',"usage":null'
+
+
 class UsageTap:
-    """Reads usage out of a stream that is passed through untouched."""
+    """Reads usage out of a stream that is passed through to the client.
 
-    __slots__ = ("_framer", "_decoder", "usage")
+    SSE formats with known usage events are cut at event boundaries (blank lines) and only
+    events carrying a usage mark are parsed; other formats go through their full decoder. With
+    ``strip_usage`` (an OpenAI chat client that did not ask for usage; we asked on its behalf
+    to log tokens) the usage-only chunk and the ``"usage":null`` fields are taken out again, so
+    the client gets what it asked for. Only whole events are passed on, so an error event
+    after a broken upstream never lands inside half an event.
+    """
 
-    def __init__(self, wire_format: str) -> None:
+    __slots__ = ("_decoder", "_framer", "_marks", "_strip", "_tail", "usage")
+
+    def __init__(self, wire_format: str, strip_usage: bool = False) -> None:
         module = get_format(wire_format)
-        self._framer = module.Framer()
         self._decoder = module.StreamDecoder()
+        self._marks = _USAGE_MARKS.get(wire_format)
+        self._framer = module.Framer() if self._marks is None else None
+        self._strip = strip_usage and wire_format == "openai-chat"
+        self._tail = b""  # the bytes after the last event boundary seen
         self.usage = ir.Usage()
 
-    def feed(self, chunk: bytes) -> None:
-        for event in self._framer.feed(chunk):
-            for ev in self._decoder.feed(event):
-                if isinstance(ev, ir.UsageEvent):
-                    ev.usage.merge_into(self.usage)
-                elif isinstance(ev, ir.MessageStart) and ev.usage is not None:
-                    ev.usage.merge_into(self.usage)
+    def feed(self, chunk: bytes) -> bytes:
+        """Note usage in ``chunk``; returns the bytes for the client."""
+        if self._framer is not None:
+            for event in self._framer.feed(chunk):
+                self._note(event)
+            return chunk
+        data = self._tail + chunk if self._tail else chunk
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")  # a CR split from its LF stays in the tail
+        cut = data.rfind(b"\n\n") + 2
+        if cut < 2:
+            self._tail = data
+            return b""
+        complete, self._tail = data[:cut], data[cut:]
+        return self._events(complete)
+
+    def finish(self) -> bytes:
+        """At upstream EOF: a last event the upstream did not end with a blank line."""
+        if self._framer is not None:
+            flush = getattr(self._framer, "flush", None)
+            for event in flush() if flush is not None else ():
+                self._note(event)
+            return b""
+        tail, self._tail = self._tail, b""
+        if not tail.strip():
+            return tail
+        return self._events(tail + b"\n\n")
+
+    def _events(self, complete: bytes) -> bytes:
+        marks = self._marks
+        assert marks is not None
+        if marks.search(complete) is None:
+            return complete.replace(_NULL_USAGE, b"") if self._strip else complete
+        kept = []
+        for frame in complete.split(b"\n\n"):
+            if frame and marks.search(frame) is not None:
+                event = _frame_json(frame)
+                if event is not None:
+                    self._note(event)
+                    if self._strip and event.get("usage") and not event.get("choices"):
+                        continue  # the usage-only chunk the client did not ask for
+            if frame:
+                kept.append(frame)
+        if not self._strip:
+            return complete
+        return b"".join(frame.replace(_NULL_USAGE, b"") + b"\n\n" for frame in kept)
+
+    def _note(self, event: dict[str, Any]) -> None:
+        for ev in self._decoder.feed(event):
+            if isinstance(ev, ir.UsageEvent) or (isinstance(ev, ir.MessageStart) and ev.usage is not None):
+                ev.usage.merge_into(self.usage)
+
+
+def _frame_json(frame: bytes) -> dict[str, Any] | None:
+    """The JSON object in one SSE frame's data lines (None if it holds none)."""
+    lines = [line[5:].removeprefix(b" ") for line in frame.split(b"\n") if line.startswith(b"data:")]
+    try:
+        event = json.loads(b"\n".join(lines))
+    except ValueError:
+        return None
+    return event if isinstance(event, dict) else None
 
 
 class Attempt:
-    def __init__(self, call: Call, connection: Connection, target: Target, client: httpx.AsyncClient) -> None:
+    def __init__(self, call: Call, connection: Connection, target: Target, upstream: Upstream) -> None:
         self.call = call
         self.connection = connection
         self.target = target
-        self.client = client
+        self.upstream = upstream
         self.upstream_format = connection.adapter.upstream_format(call.client_format)
+        self.strip_usage = False  # set by _body: usage asked for on the client's behalf
 
     def _body(self) -> dict[str, Any]:
         call, fmt = self.call, self.upstream_format
@@ -181,9 +262,13 @@ class Attempt:
         elif fmt in _BODY_MODEL_FORMATS:
             body["model"] = self.target.model
             body["stream"] = call.stream
-            if call.stream and fmt == "openai-chat" and not same:
-                # Translated streams need the upstream's usage to close the client's stream.
-                body["stream_options"] = {"include_usage": True}
+            if call.stream and fmt == "openai-chat":
+                # Usage is only in an OpenAI chat stream when asked for: translated streams
+                # need it to close the client's stream, usage rows always need it.
+                options = body.get("stream_options")
+                if not (isinstance(options, dict) and options.get("include_usage")):
+                    body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
+                    self.strip_usage = same
         elif fmt == "gemini":
             body.pop("model", None)  # the model is in the URL
         elif fmt == "gemini-cloudcode":
@@ -203,11 +288,10 @@ class Attempt:
     async def run(self) -> Outcome:
         adapter, call = self.connection.adapter, self.call
         url = adapter.endpoint(self.connection.url, self.upstream_format, self.target.model, call.stream)
-        payload = json.dumps(self._body(), ensure_ascii=False, separators=(",", ":")).encode()
-        request = self.client.build_request("POST", url, content=payload, headers=self._headers())
+        payload = _dumps(self._body()).encode()
         started = time.perf_counter()
         try:
-            response = await self.client.send(request, stream=True)
+            response = await self.upstream.post(url, payload, self._headers())
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc) from None
         upstream_ms = (time.perf_counter() - started) * 1000
@@ -215,7 +299,9 @@ class Attempt:
             await self._raise_status(response)
         if not call.stream:
             return await self._complete(response, upstream_ms)
-        chunks = response.aiter_bytes()
+        # Raw bytes unless the upstream compressed them: one generator layer less per event.
+        encoded = response.headers.get("content-encoding", "identity") != "identity"
+        chunks = response.aiter_bytes() if encoded else response.aiter_raw()
         try:
             first = await anext(chunks)
         except StopAsyncIteration:
@@ -223,8 +309,12 @@ class Attempt:
         except httpx.HTTPError as exc:
             await response.aclose()
             raise self._transport_failure(exc, before_first_byte=True) from None
+        except BaseException:  # cancelled (the client left) while waiting: free the connection
+            await response.aclose()
+            raise
         pipe = StreamPipe(
-            response, chunks, first, self.upstream_format, call.client_format, self.target.model, upstream_ms
+            response, chunks, first, self.upstream_format, call.client_format, self.target.model,
+            upstream_ms, self.strip_usage,
         )
         return Outcome(200, stream_media_type(call.client_format), pipe.usage, upstream_ms, stream=pipe)
 
@@ -245,11 +335,7 @@ class Attempt:
             ) from None
         usage = _usage_of(self.upstream_format, data)
         if self.upstream_format != self.call.client_format:
-            content = json.dumps(
-                translate_response(self.upstream_format, self.call.client_format, data),
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ).encode()
+            content = _dumps(translate_response(self.upstream_format, self.call.client_format, data)).encode()
         return Outcome(200, "application/json", usage, upstream_ms, body=content)
 
     async def _raise_status(self, response: httpx.Response) -> None:

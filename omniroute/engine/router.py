@@ -8,10 +8,13 @@ record resilience, strategy and usage outcomes.
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import math
 import random
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +32,17 @@ from omniroute.engine.resolve import Resolution, resolve
 from omniroute.engine.strategies import InMemoryStrategyState, order_targets
 from omniroute.engine.targets import Target
 from omniroute.engine.usage import UsageRecord, UsageRecorder
-from omniroute.providers.pool import ClientPool
+from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
 from omniroute.translate import TranslationError
+
+# Request ids: a per-process random prefix plus a counter, as unique as a uuid4 hex (32 hex
+# digits) but without a getrandom() call on every request.
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(int.from_bytes(secrets.token_bytes(4)))
+
+
+def new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 @dataclass(slots=True)
@@ -38,7 +50,7 @@ class CallContext:
     source: str = "api"  # api | agent-bridge | replay
     agent: str | None = None
     original_host: str | None = None
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=new_request_id)
     started: float = field(default_factory=time.perf_counter)
     # Client headers worth forwarding when the upstream speaks the client's own format
     # (anthropic-beta, openai-beta …): they switch on features the client relies on.
@@ -110,12 +122,15 @@ class Router:
         targets = self._ordered(resolution)
         combo_name = resolution.combo.name if resolution.combo else call.model
         skipped: list[str] = []
+        retry_in: float | None = None  # soonest moment a skipped target may be tried again
         attempts = 0
         last: AttemptFailed | None = None
         for target in targets:
             availability = self.resilience.available(target, time.monotonic())
             if not availability:
                 skipped.append(f"{target.model}@{target.connection_id[:8]}: {availability.reason}")
+                if availability.retry_in is not None:
+                    retry_in = availability.retry_in if retry_in is None else min(retry_in, availability.retry_in)
                 continue
             connection = self.registry.snapshot.connections.get(target.connection_id)
             if connection is None:
@@ -124,7 +139,8 @@ class Router:
                 skipped.append(f"{connection.name} ({connection.provider}) has no {call.client_format} endpoint")
                 continue
             attempts += 1
-            attempt = Attempt(call, connection, target, self.pool.get(connection.id, connection.max_concurrent))
+            upstream = self.pool.upstream(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
+            attempt = Attempt(call, connection, target, upstream)
             self.strategy_state.on_start(combo_name, target)
             try:
                 outcome = await attempt.run()
@@ -149,8 +165,9 @@ class Router:
                 headers=_retry_headers(last),
             )
         detail = "; ".join(skipped) or "no active provider connection"
+        headers = {"retry-after": str(max(1, math.ceil(retry_in)))} if retry_in is not None else None
         raise UpstreamError(
-            f"no target for {call.model!r} is available right now ({detail})", status=503
+            f"no target for {call.model!r} is available right now ({detail})", status=503, headers=headers
         )
 
     def _learn_failure(self, target: Target, classification: failures.Classification) -> None:
@@ -165,7 +182,7 @@ class Router:
     def _client_error(self, call: Call, failed: AttemptFailed, attempts: int) -> Reply:
         """A 4xx that is the client's own fault: returned as the upstream said it."""
         body = failed.client_body(call.client_format)
-        headers = {"x-omniroute-fallback-attempts": str(attempts - 1)}
+        headers = self._base_headers(call, failed.target, failed.target.provider, attempts)
         self._record(call, failed.target, None, failed.status, attempts, error=failed.message)
         return Reply(failed.status, headers, "application/json", body=json.dumps(body).encode())
 
@@ -223,12 +240,18 @@ class Router:
             self._learn_failure(target, classification)
             self.strategy_state.on_finish(combo_name, target, ok=False)
             yield pipe.error(error, 502)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client went away: not the upstream's fault, so no resilience verdict, but
+            # the attempt is over for the strategies' in-flight counts.
+            error, status = "client disconnected", 499
+            self.strategy_state.on_finish(combo_name, target, ok=True)
+            raise
         else:
             self._succeed(combo_name, target, pipe.upstream_ms)
         finally:
+            # Closing an unfinished upstream response drops its connection (no reuse of a
+            # half-read stream); httpcore shields the close from our own cancellation.
             await pipe.aclose()
-            if pipe.cancelled:
-                error, status = error or "client disconnected", 499
             usage = pipe.usage
             cost = self._cost(target, attempt.connection.provider, usage)
             self._record(

@@ -1,48 +1,118 @@
-"""One pooled httpx client per provider connection."""
+"""One pooled HTTP transport per provider connection, and how the engine sends through it."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 
+from omniroute import __version__
+
 # Connect fast, read patiently: model calls can think for minutes between bytes.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=30.0)
+# ProviderConnection.extra key of a per-connection timeout in seconds (API: timeoutSeconds).
+TIMEOUT_KEY = "timeoutSeconds"
+# What httpx.AsyncClient would add to every request; sent on the engine's direct path too.
+# No br/zstd: those decoders are optional extras of httpx.
+BASE_HEADERS = {
+    "accept": "*/*",
+    "accept-encoding": "gzip, deflate",
+    "user-agent": f"OmniRoute/{__version__}",
+}
+_URL_CACHE_MAX = 256
+
+
+def connection_timeout(seconds: float | None, default: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Timeout:
+    """A connection's own timeout: the wait for each upstream byte, also capping the connect."""
+    if not seconds:
+        return default
+    connect = default.connect if default.connect is not None else seconds
+    return httpx.Timeout(connect=min(connect, seconds), read=seconds, write=default.write, pool=default.pool)
+
+
+class Upstream:
+    """One connection's way out: its transport (the connection pool) plus an AsyncClient on
+    the same transport for the occasional management call (model lists, tests).
+
+    The engine's model calls go straight to the transport: the client's layers (auth, redirect
+    and cookie handling, event hooks, an INFO log line per request) do nothing for them but cost
+    time on every call.
+    """
+
+    __slots__ = ("_timeout", "_urls", "client", "transport")
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout) -> None:
+        self.transport = transport
+        self.client = httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False)
+        self._timeout: dict[str, Any] = timeout.as_dict()
+        self._urls: dict[str, httpx.URL] = {}  # parsed once: endpoints repeat per model
+
+    def _url(self, url: str) -> httpx.URL:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE_MAX:
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
+
+    async def post(self, url: str, content: bytes, headers: dict[str, str]) -> httpx.Response:
+        """POST ``content``; the response body is left unread (stream it or ``aread`` it, and
+        always ``aclose`` it). Transport failures raise httpx exceptions, as the client would."""
+        request = httpx.Request(
+            "POST", self._url(url), content=content, headers={**BASE_HEADERS, **headers},
+            extensions={"timeout": self._timeout},
+        )
+        response = await self.transport.handle_async_request(request)
+        response.request = request
+        return response
+
+    async def aclose(self) -> None:
+        await self.client.aclose()  # closes the transport too
 
 
 class ClientPool:
     def __init__(self, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
         self._timeout = timeout
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._upstreams: dict[str, Upstream] = {}
         self._transports: dict[str, httpx.AsyncBaseTransport] = {}
 
     def register_transport(self, connection_id: str, transport: httpx.AsyncBaseTransport) -> None:
         """Serve a connection in-process (the demo provider) instead of over the network."""
         self._transports[connection_id] = transport
 
-    def get(self, connection_id: str, max_concurrent: int | None = None) -> httpx.AsyncClient:
-        client = self._clients.get(connection_id)
-        if client is None:
-            limits = httpx.Limits(
-                max_connections=max_concurrent or 100, max_keepalive_connections=32
-            )
-            client = httpx.AsyncClient(
-                timeout=self._timeout,
-                limits=limits,
-                http2=True,  # negotiated by ALPN, so plain-HTTP upstreams stay on HTTP/1.1
-                transport=self._transports.get(connection_id),
-                # The engine decides what to forward; never inherit the user's HTTP(S)_PROXY,
-                # which may point at our own MITM listener.
-                trust_env=False,
-            )
-            self._clients[connection_id] = client
-        return client
+    def upstream(
+        self, connection_id: str, max_concurrent: int | None = None, timeout_s: float | None = None
+    ) -> Upstream:
+        """The connection's transport, created on first use; a changed connection is `drop`ped
+        first, so its next one picks up the new limits and timeout."""
+        upstream = self._upstreams.get(connection_id)
+        if upstream is None:
+            transport = self._transports.get(connection_id)
+            if transport is None:
+                limits = httpx.Limits(max_connections=max_concurrent or 100, max_keepalive_connections=32)
+                transport = httpx.AsyncHTTPTransport(
+                    limits=limits,
+                    http2=True,  # negotiated by ALPN, so plain-HTTP upstreams stay on HTTP/1.1
+                    # Never the user's HTTP(S)_PROXY / SSL env: it may point at our own MITM
+                    # listener, and the engine decides what is forwarded.
+                    trust_env=False,
+                )
+            upstream = Upstream(transport, connection_timeout(timeout_s, self._timeout))
+            self._upstreams[connection_id] = upstream
+        return upstream
+
+    def get(
+        self, connection_id: str, max_concurrent: int | None = None, timeout_s: float | None = None
+    ) -> httpx.AsyncClient:
+        """An AsyncClient for the connection (management calls), sharing its connection pool."""
+        return self.upstream(connection_id, max_concurrent, timeout_s).client
 
     async def drop(self, connection_id: str) -> None:
-        client = self._clients.pop(connection_id, None)
-        if client is not None:
-            await client.aclose()
+        upstream = self._upstreams.pop(connection_id, None)
+        if upstream is not None:
+            await upstream.aclose()
 
     async def aclose(self) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        await asyncio.gather(*(c.aclose() for c in clients), return_exceptions=True)
+        upstreams, self._upstreams = list(self._upstreams.values()), {}
+        await asyncio.gather(*(u.aclose() for u in upstreams), return_exceptions=True)

@@ -97,12 +97,30 @@ def translate_request(src: str | Format, dst: str | Format, body: dict[str, Any]
     Raises :class:`TranslationError` when something in ``body`` cannot be expressed in ``dst``.
     Identity metadata (OpenAI ``user``, Anthropic ``metadata``…) is dropped when src != dst.
     """
-    return get_format(dst).request_from_ir(get_format(src).request_to_ir(body))
+    if not isinstance(body, dict):
+        raise TranslationError("body", f"a {src} request must be a JSON object")
+    try:
+        return get_format(dst).request_from_ir(get_format(src).request_to_ir(body))
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        # A field of the wrong type or shape (``"messages": "hi"``): the converters read
+        # well-formed bodies, so malformed ones surface here as a clear 400, not a crash.
+        raise TranslationError("body", f"malformed {src} request ({_describe(exc)})") from None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}" if exc.args else "missing field"
+    return f"a field has the wrong type: {exc}"[:200]
 
 
 def translate_response(src: str | Format, dst: str | Format, body: dict[str, Any]) -> dict[str, Any]:
     """Upstream (``src``) non-streamed response body → the client's (``dst``) format."""
-    return get_format(dst).response_from_ir(get_format(src).response_to_ir(body))
+    if not isinstance(body, dict):
+        raise TranslationError("body", f"a {src} response must be a JSON object")
+    try:
+        return get_format(dst).response_from_ir(get_format(src).response_to_ir(body))
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise TranslationError("body", f"malformed {src} response ({_describe(exc)})") from None
 
 
 class StreamTranslator:

@@ -67,7 +67,9 @@ __all__ = [
     "request_from_ir", "request_to_ir", "response_from_ir", "response_to_ir",
 ]  # fmt: skip
 
-_METADATA_KEYS = ("metadata", "service_tier", "context_management")
+# Re-emitted only towards Anthropic. diagnostics: Claude Code's client telemetry;
+# output_config: Claude Code's {"effort": ...} (also read into the IR's reasoning effort).
+_METADATA_KEYS = ("metadata", "service_tier", "context_management", "diagnostics", "output_config")
 _HANDLED = {
     "model", "system", "messages", "tools", "tool_choice", "max_tokens", "temperature",
     "top_p", "top_k", "stop_sequences", "thinking", "stream", "output_format", *_METADATA_KEYS,
@@ -103,6 +105,11 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
         ir.system = [TextPart(b.get("text", ""), b.get("cache_control")) for b in system]
     for i, msg in enumerate(body.get("messages") or []):
         role = msg.get("role")
+        if role == "system":
+            # Claude Code (2.1.x) sends mid-conversation system messages; like OpenAI chat's
+            # system/developer messages, their text joins the system prompt.
+            ir.system.extend(p for p in _blocks_to_ir(msg.get("content"), f"messages[{i}]") if isinstance(p, TextPart))
+            continue
         if role not in ("user", "assistant"):
             raise TranslationError(f"messages[{i}].role", f"unsupported role {role!r}")
         ir.messages.append(Message(role, _blocks_to_ir(msg.get("content"), f"messages[{i}]")))
@@ -125,6 +132,13 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
             ir.reasoning = Reasoning()
         elif kind == "disabled":
             ir.reasoning = Reasoning(enabled=False)
+    config = body.get("output_config")
+    if isinstance(config, dict):
+        effort = config.get("effort")
+        if isinstance(effort, str) and ir.reasoning is not None and ir.reasoning.enabled:
+            ir.reasoning.effort = effort
+        elif isinstance(effort, str) and ir.reasoning is None:
+            ir.reasoning = Reasoning(effort=effort)
     of = body.get("output_format")
     if isinstance(of, dict) and of.get("type") == "json_schema":
         ir.response_format = ResponseFormat("json_schema", of.get("schema"))
