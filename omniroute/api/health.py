@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +26,6 @@ async def monitoring_health(request: Request) -> dict[str, Any]:
         **runtime.health(),
         "memory": {"maxRssKb": usage.ru_maxrss},
         "database": runtime.db.safe_url,
-        "circuitBreakers": runtime.router.resilience.snapshot(),
+        "circuitBreakers": runtime.router.resilience.snapshot(time.time()),
         "providers": len(runtime.registry.snapshot.connections),
     }

@@ -144,9 +144,8 @@ def apply_stored(runtime: Runtime) -> None:
 
 def _view(runtime: Runtime) -> dict[str, Any]:
     state = runtime.router.resilience
-    # The engine's clock is monotonic; the snapshot needs the same clock to compute what
-    # is still open or cooling down.
-    return {**state.snapshot(time.monotonic()),
+    # The engine keeps wall-clock times (shared with other instances through Redis).
+    return {**state.snapshot(time.time()),
             "providerProfiles": dict(state.config.provider_profiles)}
 
 

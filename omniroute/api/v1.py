@@ -29,7 +29,8 @@ INTERNAL_HEADER = H_INTERNAL
 def _context(request: Request) -> CallContext:
     runtime = runtime_of(request)
     ctx = CallContext(
-        forward_headers={h: v for h in FORWARDED_HEADERS if (v := request.headers.get(h))}
+        forward_headers={h: v for h in FORWARDED_HEADERS if (v := request.headers.get(h))},
+        api_key_id=getattr(request.state, "api_key_id", None),  # set by the auth middleware
     )
     # Attribution headers count only when the AgentBridge addon (same process) set them.
     token = request.headers.get(INTERNAL_HEADER)

@@ -50,6 +50,7 @@ class CallContext:
     source: str = "api"  # api | agent-bridge | replay
     agent: str | None = None
     original_host: str | None = None
+    api_key_id: str | None = None  # the OmniRoute API key that authorised the call, if any
     request_id: str = field(default_factory=new_request_id)
     started: float = field(default_factory=time.perf_counter)
     # Client headers worth forwarding when the upstream speaks the client's own format
@@ -88,7 +89,8 @@ class Router:
         self.registry = registry
         self.pool = pool
         self.usage = usage
-        self.resilience = resilience or ResilienceState()
+        # Wall-clock times: state shared through Redis must mean the same on every machine.
+        self.resilience = resilience or ResilienceState(clock=time.time)
         self.strategy_state = InMemoryStrategyState()
         self.prices = prices or PriceTable()
         self.rng = rng or random.Random()
@@ -113,7 +115,7 @@ class Router:
             list(resolution.targets),
             self.strategy_state,
             self.rng,
-            time.monotonic(),
+            time.time(),
             price_of=self.prices.price_of,
             health=self.resilience,
         )
@@ -126,7 +128,7 @@ class Router:
         attempts = 0
         last: AttemptFailed | None = None
         for target in targets:
-            availability = self.resilience.available(target, time.monotonic())
+            availability = self.resilience.available(target, time.time())
             if not availability:
                 skipped.append(f"{target.model}@{target.connection_id[:8]}: {availability.reason}")
                 if availability.retry_in is not None:
@@ -174,7 +176,7 @@ class Router:
         self.resilience.record_failure(
             target,
             classification.kind,
-            time.monotonic(),
+            time.time(),
             classification.retry_after,
             trips_breaker=classification.trips_breaker,
         )
@@ -260,7 +262,7 @@ class Router:
             )
 
     def _succeed(self, combo_name: str, target: Target, upstream_ms: float | None) -> None:
-        self.resilience.record_success(target, upstream_ms or 0.0, time.monotonic())
+        self.resilience.record_success(target, upstream_ms or 0.0, time.time())
         self.strategy_state.on_finish(combo_name, target, ok=True, latency_ms=upstream_ms)
 
     def _cost(self, target: Target, provider: str, usage: Any) -> Any:
@@ -289,6 +291,7 @@ class Router:
             client_format=call.client_format,
             model_requested=call.model,
             agent=call.ctx.agent,
+            api_key_id=call.ctx.api_key_id,
             model_used=target.model if target else None,
             provider=target.provider if target else None,
             connection_id=target.connection_id if target else None,

@@ -7,15 +7,15 @@ locked or away, rows stay queued and are retried, so none is lost while the proc
 from __future__ import annotations
 
 import logging
-import queue
-import threading
-import time
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from sqlmodel import Session
+
 from omniroute.db.database import Database
 from omniroute.db.tables import UsageLog
+from omniroute.db.writer import BackgroundWriter
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ class UsageRecord:
     client_format: str
     model_requested: str
     agent: str | None = None
+    api_key_id: str | None = None
     model_used: str | None = None
     provider: str | None = None
     connection_id: str | None = None
@@ -49,58 +50,23 @@ class UsageRecord:
 
 
 class UsageRecorder:
+    """Usage rows through the shared background writer (`omniroute.db.writer`)."""
+
     def __init__(self, db: Database, batch_size: int = 200, retry_delay: float = 1.0) -> None:
-        self._db = db
-        self._queue: queue.Queue[UsageRecord | None] = queue.Queue()
-        self._batch_size = batch_size
-        self._retry_delay = retry_delay
-        self._pending = 0
-        self._idle = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="omniroute-usage", daemon=True)
-        self._thread.start()
+        self._writer: BackgroundWriter[UsageRecord] = BackgroundWriter(
+            db, _write_usage, name="usage", batch_size=batch_size, retry_delay=retry_delay
+        )
 
     def record(self, record: UsageRecord) -> None:
-        with self._idle:
-            self._pending += 1
-        self._queue.put_nowait(record)
+        self._writer.put(record)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every queued row is written (tests, shutdown)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+        return self._writer.flush(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        self.flush(timeout)
-        self._queue.put(None)
-        self._thread.join(timeout)
+        self._writer.close(timeout)
 
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < self._batch_size:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._write(batch)
-                    return
-                batch.append(item)
-            self._write(batch)
 
-    def _write(self, batch: list[UsageRecord]) -> None:
-        while True:
-            try:
-                with self._db.session() as session:
-                    session.add_all([record.row() for record in batch])
-                    session.commit()
-                break
-            except Exception as exc:  # database locked/unavailable: keep the rows, retry
-                log.warning("usage rows queued, database unavailable: %s", exc.__class__.__name__)
-                time.sleep(self._retry_delay)
-        with self._idle:
-            self._pending -= len(batch)
-            self._idle.notify_all()
+def _write_usage(session: Session, batch: list[UsageRecord]) -> None:
+    session.add_all([record.row() for record in batch])
