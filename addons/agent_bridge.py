@@ -5,15 +5,17 @@ Hooks only; the decisions live in `omniroute.bridge`.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 
 from mitmproxy import http, tls
 from mitmproxy.proxy import server_hooks
+from runtime_host import RuntimeHost
 
 from omniroute.bridge import interceptor as bridge
 from omniroute.bridge.upstream import UpstreamChoice, choose_upstream
 from omniroute.listeners import is_bridge_mode
-from runtime_host import RuntimeHost
 
 log = logging.getLogger("omniroute.bridge")
 
@@ -61,14 +63,24 @@ class AgentBridge:
             body=request.raw_content,
         )
         if decision.agent is not None:
+            if runtime.agent_states.seen(decision.agent.id):
+                # Rarely (once a minute at most) and off the event loop: last-seen times.
+                asyncio.get_running_loop().run_in_executor(None, runtime.agent_states.flush)
             flow.metadata[METADATA_KEY] = {
                 "agent": decision.agent.id,
                 "wireFormat": decision.wire_format,
                 "sourceModel": decision.source_model,
                 "mappedModel": decision.target_model,
                 "routed": decision.route,
+                "stream": decision.stream,
                 "note": decision.note,
             }
+        if decision.websocket and not runtime.settings.bridge_websocket:
+            flow.metadata[METADATA_KEY]["note"] = "WebSocket refused (bridge_websocket off): HTTPS fallback"
+            flow.response = http.Response.make(
+                426, "OmniRoute takes this agent's calls over HTTPS only", {"content-type": "text/plain"}
+            )
+            return
         if decision.route:
             self._route(flow, decision, original_host)
             return
@@ -81,6 +93,34 @@ class AgentBridge:
             flow.response = http.Response.make(502, choice.error, {"content-type": "text/plain"})
         else:
             flow.metadata["omniroute.upstream_ip"] = choice.ip
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        meta, response = flow.metadata.get(METADATA_KEY), flow.response
+        if not meta or not meta.get("routed") or response is None or response.status_code >= 300:
+            return
+        media = bridge.AGENT_MEDIA_TYPES.get(meta.get("wireFormat") or "")
+        if media and meta.get("stream"):
+            # The engine streams Kiro's AWS event-stream frames; Kiro's SDK checks the type.
+            response.headers["content-type"] = media
+
+    def websocket_message(self, flow: http.HTTPFlow) -> None:
+        """A routed Responses WebSocket names its model per frame: show source → mapped."""
+        runtime, meta = self.host.runtime, flow.metadata.get(METADATA_KEY)
+        if runtime is None or not meta or not meta.get("routed") or flow.websocket is None:
+            return
+        message = flow.websocket.messages[-1]
+        if not message.from_client or not message.is_text:
+            return
+        try:
+            frame = json.loads(message.content)
+        except ValueError:
+            return
+        model = frame.get("model") if isinstance(frame, dict) and frame.get("type") == "response.create" else None
+        if not isinstance(model, str):
+            return
+        meta["sourceModel"], meta["mappedModel"] = model, runtime.mappings.target_for(meta["agent"], model)
+        # The inspector's row for this flow has the flow's id; its response hook ran at the 101.
+        runtime.ring.update(flow.id, source_model=model, mapped_model=meta["mappedModel"])
 
     def _route(self, flow: http.HTTPFlow, decision: bridge.Decision, original_host: str) -> None:
         runtime = self.host.runtime

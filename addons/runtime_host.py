@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from mitmproxy import ctx
+from mitmproxy import ctx, exceptions
+from mitmproxy.proxy.mode_specs import ProxyMode
 
 from omniroute.bridge.ca import CAError
+from omniroute.bridge.control import apply_stored_upstream_ca
 from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import Settings, SettingsError
 from omniroute.db.database import DatabaseError
@@ -53,6 +55,7 @@ class RuntimeHost:
             ctx.master.shutdown()
             return
         runtime.proxy_listener_states = self._proxy_listener_states
+        runtime.proxy_host = MitmproxyHost()
         updates: dict[str, Any] = {}
         if ctx.options.connection_strategy != "lazy":
             updates["connection_strategy"] = "lazy"  # eager fails offline and costs a round trip
@@ -63,6 +66,10 @@ class RuntimeHost:
             updates["confdir"] = str(runtime.settings.certs_dir)
         if updates:
             ctx.options.update(**updates)
+        try:
+            await apply_stored_upstream_ca(runtime)
+        except ValueError as exc:  # the saved file was removed or replaced since
+            log.warning("OmniRoute: saved upstream CA not applied: %s", exc)
         await runtime.start_api()
 
     def _proxy_listener_states(self) -> list[ListenerState]:
@@ -79,3 +86,29 @@ class RuntimeHost:
     async def done(self) -> None:
         if self.runtime is not None:
             await self.runtime.stop()
+
+
+class MitmproxyHost:
+    """`Runtime.proxy_host`: mitmproxy's options and addons, reached through `ctx`."""
+
+    def option(self, name: str) -> Any:
+        return getattr(ctx.options, name)
+
+    async def update_options(self, **options: Any) -> None:
+        try:
+            ctx.options.update(**options)
+        except exceptions.OptionsError as exc:
+            raise ValueError(str(exc)) from None
+        if "mode" in options:
+            # The proxyserver addon applies a new `mode` in a background task; updating the
+            # servers here as well (serialised by their lock, a no-op the second time) lets
+            # the caller see the listeners' real state when this returns.
+            proxyserver = ctx.master.addons.get("proxyserver")
+            await proxyserver.servers.update([ProxyMode.parse(m) for m in ctx.options.mode])
+
+    def reload_certificates(self) -> None:
+        # tlsconfig rebuilds its certificate store (and forgets cached leaves) on this update.
+        ctx.master.addons.get("tlsconfig").configure({"confdir"})
+
+    def active_connections(self) -> int:
+        return len(getattr(ctx.master.addons.get("proxyserver"), "connections", {}))

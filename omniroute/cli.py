@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -73,6 +74,15 @@ def run(
     except CAError as exc:
         raise fail(str(exc)) from None
     for listener in listeners(settings):
+        if listener.name == "agent-bridge" and bridge_port is None and 0 < listener.port < 1024 and os.geteuid() != 0:
+            # The DNS-mode default (443) needs root; everything else works without it.
+            typer.echo(
+                f"omniroute: DNS-mode listener off: port {listener.port} needs root; "
+                "use --bridge-port PORT (and point the hosts file's agents there) or run as root",
+                err=True,
+            )
+            settings = settings.model_copy(update={"bridge_port": 0})
+            continue
         problem = port_problem(settings.host, listener)
         if problem:
             raise fail(problem)
@@ -131,9 +141,169 @@ async def _announce_ready(host: Any, settings: Settings) -> None:
     print(f"OmniRoute {__version__} ready: {' · '.join(parts)}{demo}", flush=True)
 
 
+# -- AgentBridge commands (bodies in omniroute.cli_bridge) -------------------------------
+Home = Annotated[Path | None, typer.Option(help="Home directory. Env OMNIROUTE_HOME.")]
+ProxyPort = Annotated[int | None, typer.Option(help="HTTP_PROXY listener port.")]
+
+
+def _bridge(call: Any) -> Any:
+    from omniroute.cli_bridge import CommandError
+
+    try:
+        return call()
+    except CommandError as exc:
+        raise fail(str(exc), exc.code) from None
+
+
+@app.command()
+def agents(home: Home = None) -> None:
+    """Table of agents: routable, DNS mode, CA trusted, mappings, last seen."""
+    from omniroute import cli_bridge
+
+    _bridge(lambda: cli_bridge.agents_table(build_settings(home=home), typer.echo))
+
+
+@app.command()
+def env(
+    agent: Annotated[str, typer.Argument(help="Agent id, e.g. claude-code or codex.")],
+    home: Home = None,
+    proxy_port: ProxyPort = None,
+) -> None:
+    """Print the exports that send AGENT through the HTTP_PROXY listener (eval "$(omniroute env codex)")."""
+    from omniroute import cli_bridge
+
+    settings = build_settings(home=home, proxy_port=proxy_port)
+    _bridge(lambda: cli_bridge.env_exports(settings, agent, typer.echo, lambda m: typer.echo(m, err=True)))
+
+
+@app.command("map")
+def map_(
+    agent: Annotated[str, typer.Argument(help="Agent id.")],
+    rule: Annotated[str, typer.Argument(metavar="SOURCE=TARGET", help="Model (or glob, or *) = engine target.")],
+    home: Home = None,
+) -> None:
+    """Map an agent's model to a target the engine resolves (connection/model, alias, combo)."""
+    from omniroute import cli_bridge
+
+    _bridge(lambda: cli_bridge.map_model(build_settings(home=home), agent, rule, typer.echo))
+
+
+@app.command()
+def dns(
+    agent: Annotated[str | None, typer.Argument(help="Agent id (omit with --all).")] = None,
+    state: Annotated[str | None, typer.Argument(metavar="on|off")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="With 'off': remove every OmniRoute hosts entry.")] = False,
+    home: Home = None,
+) -> None:
+    """DNS mode: point AGENT's hosts at this machine in the hosts file (on), or remove them (off)."""
+    from omniroute import cli_bridge
+
+    if all_:
+        # `omniroute dns --all off` parses 'off' as the first argument.
+        if (state or agent) != "off" or (state and agent):
+            raise fail("use: omniroute dns --all off")
+        agent_id, enabled = None, False
+    else:
+        if agent is None or state not in ("on", "off"):
+            raise fail("use: omniroute dns AGENT on|off  (or: omniroute dns --all off)")
+        agent_id, enabled = agent, state == "on"
+    _bridge(lambda: cli_bridge.set_dns(build_settings(home=home), agent_id, enabled, typer.echo))
+
+
+cert_app = typer.Typer(help="OmniRoute's CA: trust, untrust, regenerate.", no_args_is_help=True)
+app.add_typer(cert_app, name="cert")
+
+
+def _trust(action: str, dry_run: bool, platform: str | None, home: Path | None) -> None:
+    from omniroute import cli_bridge
+
+    _bridge(lambda: cli_bridge.cert_trust(build_settings(home=home), action, dry_run, platform, typer.echo))
+
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the exact commands, run nothing.")]
+Platform = Annotated[str | None, typer.Option(help="macos, windows, debian, fedora or nss (default: this OS).")]
+
+
+@cert_app.command("trust")
+def cert_trust(dry_run: DryRun = False, platform: Platform = None, home: Home = None) -> None:
+    """Add the CA to the system trust store (or NSS)."""
+    _trust("trust", dry_run, platform, home)
+
+
+@cert_app.command("untrust")
+def cert_untrust(dry_run: DryRun = False, platform: Platform = None, home: Home = None) -> None:
+    """Remove the CA from the system trust store (or NSS)."""
+    _trust("untrust", dry_run, platform, home)
+
+
+@cert_app.command("regenerate")
+def cert_regenerate(home: Home = None) -> None:
+    """Create a new CA (clients must trust it again)."""
+    from omniroute import cli_bridge
+
+    _bridge(lambda: cli_bridge.cert_regenerate(build_settings(home=home), typer.echo))
+
+
+@app.command()
+def doctor(home: Home = None) -> None:
+    """Check ports, CA trust, hosts entries and upstream DNS; each problem with its fix."""
+    from omniroute import cli_bridge
+
+    healthy = _bridge(lambda: cli_bridge.doctor(build_settings(home=home), typer.echo))
+    raise typer.Exit(0 if healthy else 1)
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def bench(ctx: typer.Context) -> None:
+    """Benchmarks side by side with direct calls, bare mitmdump, LiteLLM; writes BENCHMARKS.md (see --help of scripts/bench)."""
+    import os
+
+    from omniroute.bench.run import main as bench_main
+
+    os.environ.setdefault("OMNIROUTE_BENCH_PROG", "omniroute bench")  # the command the report shows
+    raise typer.Exit(bench_main(list(ctx.args)))
+
+
 def main() -> None:
     app()
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# -- Traffic Inspector commands (bodies in omniroute.cli_inspector) ----------------------
+har_app = typer.Typer(help="HAR files of captured traffic.", no_args_is_help=True)
+app.add_typer(har_app, name="har")
+
+
+def _inspector(call: Any) -> None:
+    from omniroute.cli_inspector import CommandError
+
+    try:
+        call()
+    except CommandError as exc:
+        raise fail(str(exc), exc.code) from None
+
+
+@har_app.command("export")
+def har_export(
+    output: Annotated[Path, typer.Option("-o", "--output", help="HAR file to write.")],
+    session: Annotated[str | None, typer.Option(help="A recording session id (default: the live capture).")] = None,
+    filter_: Annotated[str | None, typer.Option("--filter", help="mitmproxy flow filter, e.g. '~d api.openai.com & ~c 429'.")] = None,
+    home: Annotated[Path | None, typer.Option(help="Home directory. Env OMNIROUTE_HOME.")] = None,
+    api_port: Annotated[int | None, typer.Option(help="Port of the running OmniRoute API.")] = None,
+) -> None:
+    """Export captured requests as HAR 1.2 (asks the running OmniRoute; sessions also offline)."""
+    from omniroute import cli_inspector
+
+    settings = build_settings(home=home, api_port=api_port)
+    _inspector(lambda: cli_inspector.har_export(settings, output, session, filter_, typer.echo))
+
+
+@app.command()
+def sessions(home: Annotated[Path | None, typer.Option(help="Home directory. Env OMNIROUTE_HOME.")] = None) -> None:
+    """List recording sessions (read from the database; OmniRoute need not be running)."""
+    from omniroute import cli_inspector
+
+    _inspector(lambda: cli_inspector.sessions_table(build_settings(home=home), typer.echo))

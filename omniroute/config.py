@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # NoDecode: the env value is "1.1.1.1,8.8.8.8", not JSON; `_split_servers` parses it.
     upstream_dns: Annotated[list[str], NoDecode] = Field(default_factory=list)
     upstream_dns_port: int = Field(default=53, ge=1, le=65535)
+    # Extra names the API answers to besides loopback (DNS-rebinding guard, api/hardening.py):
+    # "name" (any port) or "name:port"; "*" turns the Host check off (behind a reverse proxy).
+    # Env: OMNIROUTE_ALLOWED_HOSTS="omniroute.lan,10.0.0.5:20128".
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Route agents' Responses WebSocket sessions (Codex); off: refuse the upgrade, and Codex
     # falls back to HTTPS, where each call is mapped on its own.
     bridge_websocket: bool = True
@@ -84,7 +88,7 @@ class Settings(BaseSettings):
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
-    @field_validator("upstream_dns", mode="before")
+    @field_validator("upstream_dns", "allowed_hosts", mode="before")
     @classmethod
     def _split_servers(cls, value: Any) -> Any:
         # Env gives "1.1.1.1,8.8.8.8"; TOML gives a list.

@@ -13,13 +13,14 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
 from sqlmodel import select
 
 from omniroute import __version__
+from omniroute.bridge.agent_state import AgentStates
 from omniroute.bridge.bypass import BypassMatcher, combined_patterns
 from omniroute.bridge.ca import CertificateAuthority
 from omniroute.bridge.catalog import AgentCatalog
@@ -33,6 +34,10 @@ from omniroute.engine.registry import Registry
 from omniroute.engine.router import Router
 from omniroute.engine.usage import UsageRecorder
 from omniroute.inspector.capture import Capture
+from omniroute.inspector.custom_hosts import CustomHosts
+from omniroute.inspector.ingest import ingest_token
+from omniroute.inspector.sessions import SessionStore
+from omniroute.inspector.system_proxy import SystemProxy
 from omniroute.inspector.masking import Masker
 from omniroute.inspector.ring import Ring
 from omniroute.providers.pool import ClientPool
@@ -57,6 +62,19 @@ class ListenerState:
         return {"name": self.name, "port": self.port, "state": self.state, "error": self.error}
 
 
+class ProxyHost(Protocol):
+    """What the API needs of the mitmproxy master hosting us, without importing mitmproxy."""
+
+    def option(self, name: str) -> Any: ...
+
+    async def update_options(self, **options: Any) -> None:
+        """Set options; returns once the proxy listeners follow a changed `mode`."""
+
+    def reload_certificates(self) -> None: ...
+
+    def active_connections(self) -> int: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -64,6 +82,11 @@ class Runtime:
     listeners: dict[str, ListenerState] = field(default_factory=dict)
     # Set by the mitmproxy host: live state of the proxy listeners.
     proxy_listener_states: Callable[[], list[ListenerState]] | None = None
+    # TLS interception (capture mode `tls-intercept`): when False the AgentBridge addon must set
+    # `ignore_connection` in `tls_clienthello`, so nothing is decrypted (tunnels are still listed).
+    tls_intercept: bool = True
+    # Set by the mitmproxy host: options (listener modes, upstream CA) and certificate reloads.
+    proxy_host: ProxyHost | None = None
 
     def __post_init__(self) -> None:
         s = self.settings
@@ -82,8 +105,15 @@ class Runtime:
         self.resolver = UpstreamResolver(s.upstream_dns or None, s.upstream_dns_port)
         self.own_addresses = local_addresses()
         self.bypass = BypassMatcher(p for p, _ in combined_patterns(self.user_bypass_patterns()))
+        self.agent_states = AgentStates(self.db)
         self.ring = Ring(s.inspector_ring_size)
-        self.capture = Capture(self.ring, Masker(), s.inspector_body_cap)
+        self.capture = Capture(self.ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled)
+        # Inspector: recording sessions (persisted off the hot path), custom capture hosts,
+        # the system-proxy capture mode, the token of POST .../internal/ingest.
+        self.inspector_sessions = SessionStore(self.db, self.capture)
+        self.custom_hosts = CustomHosts(self.db, s.hosts_file)
+        self.system_proxy = SystemProxy(s.home / "system-proxy.backup.json", s.host)
+        self.ingest_token = ingest_token(s)
         # Proves to the API that attribution headers come from our own addon.
         self.internal_token = secrets.token_urlsafe(32)
         if s.demo:
@@ -96,6 +126,10 @@ class Runtime:
             ("agent-bridge", s.bridge_port),
         ):
             self.listeners[name] = ListenerState(name, port, "stopped" if port else "disabled")
+        # When each listener last started (the API can restart the proxy listeners).
+        self.listener_started_at: dict[str, float] = {
+            name: self.started_at for name, state in self.listeners.items() if state.port
+        }
         self._api_server: uvicorn.Server | None = None
         self._api_task: asyncio.Task[None] | None = None
 
@@ -141,6 +175,7 @@ class Runtime:
         listener = self.listeners["api"]
         if not self.settings.api_port or self._api_task is not None:
             return
+        await self.system_proxy.restore_after_crash()
         from omniroute.api.app import create_app
 
         config = uvicorn.Config(
@@ -177,9 +212,18 @@ class Runtime:
                 task.cancel()
             self.listeners["api"].state = "stopped"
         self._api_server = self._api_task = None
+        await asyncio.to_thread(self.agent_states.flush)
         await self.pool.aclose()
         await asyncio.to_thread(self.usage.close)
+        await self._stop_inspector()
         self.db.dispose()
+
+    async def _stop_inspector(self) -> None:
+        try:  # never leave the machine pointed at a proxy that is going away
+            await self.system_proxy.revert()
+        except Exception as exc:  # unsupported OS, gsettings failure: said in the log
+            log.warning("system proxy not reverted: %s", exc)
+        await asyncio.to_thread(self.inspector_sessions.close)
 
     def listener_states(self) -> list[ListenerState]:
         """The API listener plus the proxy listeners as mitmproxy reports them right now."""

@@ -26,6 +26,9 @@ ROUTABLE_FORMATS = frozenset(
     {"openai-chat", "openai-responses", "anthropic", GEMINI, GEMINI_CLOUDCODE, "ollama", KIRO}
 )
 
+# Streamed answers whose content type the agent's SDK checks (the engine's default is SSE).
+AGENT_MEDIA_TYPES = {KIRO: "application/vnd.amazon.eventstream"}
+
 # Headers the rewritten request carries to the API on loopback.
 H_INTERNAL = "x-omniroute-internal"
 H_SOURCE = "x-omniroute-source"
@@ -81,9 +84,12 @@ def decide(
         return Decision(None)
     agent = match.agent
     wire_format = catalog.is_model_call(agent, method, path, headers)
+    if not agent.routable:
+        # Cursor, Trae: every call is captured and passed through, and the inspector says why.
+        return Decision(agent, wire_format, note=agent.reason)
     if wire_format is None:
         return Decision(agent)  # settings, telemetry, auth: not a model call
-    if wire_format == CONNECT_PROTO or wire_format not in ROUTABLE_FORMATS or not agent.routable:
+    if wire_format == CONNECT_PROTO or wire_format not in ROUTABLE_FORMATS:
         return Decision(agent, wire_format, note=agent.reason or f"{wire_format} is not routable")
     if headers.get("upgrade", "").lower() == "websocket":
         # The model is only known per frame; route the session when the agent has any rule.

@@ -159,19 +159,27 @@ class StreamTranslator:
         out: list[bytes] = []
         for event in self._framer.feed(chunk):
             out.extend(self._events(event))
+            if self._done:
+                break
         return b"".join(out)
 
     def _events(self, event: dict[str, Any]) -> list[bytes]:
         out: list[bytes] = []
         enc, acc = self._encoder, self.accumulator
-        for ev in self._decoder.feed(event):
-            if acc is not None:
-                acc.feed(ev)
-            if isinstance(ev, ir.ErrorEvent):
-                out.extend(enc.error(ev.message, ev.status))
-                self._done = True
-                break
-            out.extend(enc.feed(ev))
+        try:
+            for ev in self._decoder.feed(event):
+                if acc is not None:
+                    acc.feed(ev)
+                if isinstance(ev, ir.ErrorEvent):
+                    out.extend(enc.error(ev.message, ev.status))
+                    self._done = True
+                    break
+                out.extend(enc.feed(ev))
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+            # The upstream is not trusted: an event of the wrong shape ends the client's stream
+            # with an error event in its own format instead of cutting the connection.
+            self._done = True
+            out.extend(enc.error(f"upstream sent a malformed stream event ({exc.__class__.__name__})", 502))
         return out
 
     def finish(self) -> bytes:
