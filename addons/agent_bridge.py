@@ -94,15 +94,6 @@ class AgentBridge:
         else:
             flow.metadata["omniroute.upstream_ip"] = choice.ip
 
-    def responseheaders(self, flow: http.HTTPFlow) -> None:
-        meta, response = flow.metadata.get(METADATA_KEY), flow.response
-        if not meta or not meta.get("routed") or response is None or response.status_code >= 300:
-            return
-        media = bridge.AGENT_MEDIA_TYPES.get(meta.get("wireFormat") or "")
-        if media and meta.get("stream"):
-            # The engine streams Kiro's AWS event-stream frames; Kiro's SDK checks the type.
-            response.headers["content-type"] = media
-
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         """A routed Responses WebSocket names its model per frame: show source → mapped."""
         runtime, meta = self.host.runtime, flow.metadata.get(METADATA_KEY)

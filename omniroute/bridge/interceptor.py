@@ -26,9 +26,6 @@ ROUTABLE_FORMATS = frozenset(
     {"openai-chat", "openai-responses", "anthropic", GEMINI, GEMINI_CLOUDCODE, "ollama", KIRO}
 )
 
-# Streamed answers whose content type the agent's SDK checks (the engine's default is SSE).
-AGENT_MEDIA_TYPES = {KIRO: "application/vnd.amazon.eventstream"}
-
 # Headers the rewritten request carries to the API on loopback.
 H_INTERNAL = "x-omniroute-internal"
 H_SOURCE = "x-omniroute-source"

@@ -37,7 +37,7 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # Formats whose request body carries the model and the stream flag.
 _BODY_MODEL_FORMATS = frozenset({"openai-chat", "openai-responses", "anthropic", "ollama"})
 EMBEDDINGS = "openai-embeddings"
-_STREAM_MEDIA = {"ollama": "application/x-ndjson"}
+_STREAM_MEDIA = {"ollama": "application/x-ndjson", "kiro": "application/vnd.amazon.eventstream"}
 
 
 def stream_media_type(wire_format: str) -> str:
