@@ -188,6 +188,9 @@ class Runtime:
             http="httptools",
             ws="websockets-sansio",
             timeout_graceful_shutdown=2,
+            # Longer than clients' idle expiry (httpx 5 s, Node 4 s): with both at 5 s a client
+            # reuses a connection the server is closing and the request fails (soak: ~0.3 %).
+            timeout_keep_alive=65,
         )
         server = _EmbeddedServer(config)
         self._api_server = server

@@ -1,29 +1,49 @@
-"""Traffic Inspector routes (`/api/tools/traffic-inspector/...`), loopback only."""
+"""Traffic Inspector routes (`/api/tools/traffic-inspector/...`), loopback only.
+
+This module: the captured requests (list with filters, detail with the conversation view,
+clear, annotation). Siblings: `inspector_replay` (replay through the engine), `inspector_live`
+(WebSocket, HAR export, ingest), `inspector_sessions` (recording sessions), `inspector_capture`
+(custom hosts, capture modes).
+
+Deviation from the seed, on purpose: `GET requests` answers `{"requests": [...], "total",
+"nextCursor"}` rather than a bare array, so a client can page through a 1000-row ring
+(`limit`, `offset`, `cursor`); the UI and the foundation tests rely on that shape.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from omniroute.api.deps import runtime_of
 from omniroute.api.guards import loopback_only
 from omniroute.engine.errors import BadRequest, EngineError
+from omniroute.inspector.conversation import conversation_view
 from omniroute.inspector.flowfilter import FlowFilterError, compile_filter
+from omniroute.inspector.model import InterceptedRequest
 from omniroute.inspector.ring import RingFilter
 
-router = APIRouter(
-    prefix="/api/tools/traffic-inspector", tags=["Traffic Inspector"], dependencies=[Depends(loopback_only)]
-)
+PREFIX = "/api/tools/traffic-inspector"
+MAX_ANNOTATION = 10_000
+
+router = APIRouter(prefix=PREFIX, tags=["Traffic Inspector"], dependencies=[Depends(loopback_only)])
 
 
 class RequestNotFound(EngineError):
     status = 404
 
 
-@router.get("/requests")
-async def list_requests(
-    request: Request,
+class AnnotationPut(BaseModel):
+    # The limit is checked by hand: the seed wants 400 beyond 10000 characters, not 422.
+    annotation: str | None
+
+
+def ring_filter(
     profile: str | None = None,
     host: str | None = None,
     agent: str | None = None,
@@ -31,26 +51,92 @@ async def list_requests(
     source: str | None = None,
     sessionId: str | None = None,
     q: str | None = None,
-    filter: str | None = None,
-    limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
-    cursor: str | None = None,
-) -> dict[str, Any]:
+    filter: str | None = Query(None, description="mitmproxy flow-filter expression, e.g. `~d api.openai.com & ~c 429`"),
+) -> RingFilter:
+    """The filters shared by `requests` and `export.har` (a FastAPI dependency)."""
     predicate = None
     if filter:
         try:
             predicate = compile_filter(filter)
         except FlowFilterError as exc:
             raise BadRequest(str(exc), param="filter") from None
-    page = runtime_of(request).ring.query(
-        RingFilter(profile, host, agent, status, source, sessionId, q, predicate), limit, offset, cursor
-    )
+    if profile == "all":
+        profile = None
+    return RingFilter(profile, host, agent, status, source, sessionId, q, predicate)
+
+
+@router.get("/requests")
+async def list_requests(
+    request: Request,
+    filt: Annotated[RingFilter, Depends(ring_filter)],
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = runtime_of(request).ring.query(filt, limit, offset, cursor)
     return {"requests": [row.to_dict() for row in page.items], "total": page.total, "nextCursor": page.next_cursor}
+
+
+@router.delete("/requests", status_code=204)
+async def clear_requests(request: Request) -> Response:
+    """Clear the in-memory buffer (recorded session rows stay in the database)."""
+    runtime_of(request).ring.clear()
+    return Response(status_code=204)
+
+
+async def find_row(request: Request, request_id: str) -> InterceptedRequest:
+    """From the ring, else from a recording session in the database."""
+    runtime = runtime_of(request)
+    row = runtime.ring.get(request_id)
+    if row is None:
+        row = await asyncio.to_thread(runtime.inspector_sessions.stored_row, request_id)
+    if row is None:
+        raise RequestNotFound(f"captured request {request_id!r} not found (it may have left the ring)")
+    return row
+
+
+def _parsed(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def conversation_of(row: InterceptedRequest) -> dict[str, Any] | None:
+    """The normalized conversation (system, messages, tool calls, usage) of a model call."""
+    if not row.wire_format or row.request_body_encoding != "text":
+        return None
+    body = _parsed(row.request_body)
+    if not isinstance(body, dict):
+        return None
+    if row.merged is not None:
+        response = row.merged.get("message")
+    else:
+        response = _parsed(row.response_body) if row.response_body_encoding == "text" else None
+    try:
+        return conversation_view(body, response, row.wire_format)
+    except (AttributeError, KeyError, TypeError, ValueError):  # an odd shape must not break the view
+        return None
 
 
 @router.get("/requests/{request_id}")
 async def get_request(request: Request, request_id: str) -> dict[str, Any]:
-    row = runtime_of(request).ring.get(request_id)
-    if row is None:
+    row = await find_row(request, request_id)
+    return {**row.to_dict(internal=True), "conversation": conversation_of(row)}
+
+
+@router.put("/requests/{request_id}/annotation")
+async def put_annotation(request: Request, request_id: str, payload: AnnotationPut) -> dict[str, Any]:
+    text = payload.annotation or None
+    if text is not None and len(text) > MAX_ANNOTATION:
+        raise BadRequest(f"annotation is {len(text)} characters; the limit is {MAX_ANNOTATION}", param="annotation")
+    runtime = runtime_of(request)
+    row = runtime.ring.get(request_id)
+    if row is not None:
+        runtime.ring.update(row, annotation=text)  # live viewers get an update event
+    stored = await asyncio.to_thread(runtime.inspector_sessions.annotate, request_id, text)
+    if row is None and not stored:
         raise RequestNotFound(f"captured request {request_id!r} not found (it may have left the ring)")
-    return row.to_dict(internal=True)
+    return {"id": request_id, "annotation": text}

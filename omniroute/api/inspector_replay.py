@@ -1,0 +1,88 @@
+"""`POST /api/tools/traffic-inspector/requests/{id}/replay`: re-send a captured call.
+
+The captured request goes through the engine (`Router.dispatch`) in its own wire format, with
+the model taken from, in order: the `model` override, the model the call was mapped to, the
+model the agent asked for. The replay is recorded like any engine call (a usage row with source
+`replay`). What is replayed, and what is not:
+
+- the body as stored, i.e. masked: secrets in the body (rare in model calls) stay masked, and a
+  body cut at the capture cap cannot be replayed (400);
+- no headers: the agent's credentials were never stored; the engine uses the connection's key;
+- not the original host: the engine picks the provider for the model.
+
+The answer is the engine's reply, streamed when the call streams (as `/v1` would answer it).
+"""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from omniroute.api.deps import runtime_of
+from omniroute.api.guards import loopback_only
+from omniroute.api.inspector import PREFIX, find_row
+from omniroute.bridge.interceptor import ROUTABLE_FORMATS
+from omniroute.engine.errors import BadRequest
+from omniroute.engine.router import Call, CallContext
+from omniroute.inspector.detect import extract_model
+from omniroute.inspector.model import InterceptedRequest
+
+router = APIRouter(prefix=PREFIX, tags=["Traffic Inspector"], dependencies=[Depends(loopback_only)])
+
+GEMINI_FORMATS = ("gemini", "gemini-cloudcode")
+
+
+class ReplayPost(BaseModel):
+    model: str | None = Field(default=None, max_length=512)
+    stream: bool | None = None  # default: as the captured call
+
+
+def replay_call(row: InterceptedRequest, model: str | None, stream: bool | None) -> Call:
+    """The engine call that replays a row (BadRequest when it cannot be replayed)."""
+    fmt = row.wire_format
+    if fmt not in ROUTABLE_FORMATS:
+        raise BadRequest(f"only model calls can be replayed; this one is {fmt or 'not a model call'}")
+    if row.request_truncated or row.request_body_encoding != "text":
+        raise BadRequest("the captured request body was truncated or is binary; it cannot be replayed")
+    try:
+        body = json.loads(row.request_body or "")
+    except ValueError:
+        raise BadRequest("the captured request body is not JSON; it cannot be replayed") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the captured request body is not a JSON object; it cannot be replayed")
+    target = (model or "").strip() or row.mapped_model or row.source_model or extract_model(row.path, body)
+    if not target:
+        raise BadRequest("no model known for this request; pass one as 'model'", param="model")
+    if "model" in body and fmt not in GEMINI_FORMATS:
+        body["model"] = target
+    if stream is None:
+        stream = (":streamGenerateContent" in row.path) if fmt in GEMINI_FORMATS else bool(
+            body.get("stream", row.stream if fmt != "ollama" else True))
+    if fmt not in GEMINI_FORMATS and "stream" in body:
+        body["stream"] = stream
+    ctx = CallContext(source="replay", agent=row.agent, original_host=row.host)
+    return Call(fmt, body, target, stream, ctx)
+
+
+@router.post("/requests/{request_id}/replay")
+async def replay(request: Request, request_id: str, payload: ReplayPost | None = None) -> Response:
+    """Re-send a captured model call through the engine (consumes quota; usage source `replay`).
+
+    The stored body is replayed as stored — masked, so masked secrets stay masked; a body cut at
+    the capture cap is refused. Headers are not replayed (the agent's credentials were never
+    stored; the engine uses the connection's key). Model: `model` if given, else the model the
+    call was mapped to, else the one the agent asked for.
+    """
+    row = await find_row(request, request_id)
+    options = payload or ReplayPost()
+    call = replay_call(row, options.model, options.stream)
+    reply = await runtime_of(request).router.dispatch(call)
+    headers = {**reply.headers, "x-omniroute-replay-of": row.id, "x-omniroute-replay-model": call.model}
+    if reply.stream is not None:
+        return StreamingResponse(reply.stream, reply.status, {**headers, "cache-control": "no-cache"},
+                                 media_type=reply.media_type)
+    return Response(reply.body, reply.status, headers, media_type=reply.media_type)
+
