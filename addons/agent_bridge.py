@@ -32,7 +32,8 @@ class AgentBridge:
         if runtime is None or not sni:
             return
         dns_mode = is_bridge_mode(data.context.client.proxy_mode.data)
-        if runtime.bypass(sni) or (dns_mode and not runtime.catalog.is_known_host(sni)):
+        ours = runtime.catalog.is_known_host(sni) or runtime.custom_hosts.is_custom(sni)
+        if not runtime.tls_intercept or runtime.bypass(sni) or (dns_mode and not ours):
             data.ignore_connection = True  # tunnelled, never decrypted
         if dns_mode:
             # The hosts file sent the agent here; its SNI names the real upstream, which is

@@ -137,10 +137,15 @@ def key_cache(conn: HTTPConnection) -> KeyCache:
     return conn.app.state.api_keys  # type: ignore[no-any-return]
 
 
+INGEST_PATH = "/api/tools/traffic-inspector/internal/ingest"
+
+
 def route_kind(path: str) -> str | None:
     """'model' for the model APIs, 'management' for `/api/*`, None for the rest (health, UI)."""
     if path.startswith(("/v1/", "/api/v1/", "/v1beta/")) or path in ("/v1", "/api/v1"):
         return "model"
+    if path == INGEST_PATH:
+        return None  # protected by its own ingest token
     if path.startswith("/api/") or path == "/api":
         return "management"
     return None

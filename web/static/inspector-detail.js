@@ -111,7 +111,7 @@
       Omni.clearErrors(form);
       const data = res.data;
       const text = typeof data === "string" ? data : JSON.stringify(data, null, 2);
-      out.replaceChildren(el("p", { class: "muted", text: "Replay result (also captured as a new row):" }), el("pre", { class: "replay-output", text }));
+      out.replaceChildren(el("p", { class: "muted", text: "Replay result (recorded in usage with source replay):" }), el("pre", { class: "replay-output", text }));
     });
     return form;
   }
