@@ -1,0 +1,210 @@
+"""Host and Origin checks against DNS rebinding and cross-site requests from web pages.
+
+Why: OmniRoute sees every prompt and key of a developer, and a web page can reach it. A page
+on ``evil.example`` whose name is re-pointed at 127.0.0.1 (DNS rebinding) reads our API as
+same-origin; its requests still say ``Host: evil.example``. And any page can *send* a
+request to ``http://127.0.0.1:20128`` (a "simple" POST needs no CORS preflight, and our JSON
+routes accept any content type); the browser then says where it came from in ``Origin``.
+
+Rules, on every HTTP request and WebSocket handshake:
+
+* ``Host`` must be a loopback name (``127.0.0.1``, ``localhost``, ``[::1]``) with the API
+  port, an address this server listens on (the bound address; every address of this machine
+  when bound to a wildcard — an IP literal cannot be rebound), or an entry of
+  ``allowed_hosts`` (``name`` for any port, ``name:port`` for one). ``"*"`` turns the Host
+  check off (behind a reverse proxy that checks it). Skipped when the API listener is
+  disabled (``api_port`` 0): the app is then only reachable in-process (tests, embedding).
+* ``Origin``, when present, must be a loopback origin (any port: a page served from this
+  machine is as trusted as a local process, which can call us directly anyway) or have a
+  host of ``allowed_hosts``. ``Origin: null`` (sandboxed frames, ``file:``) is refused.
+* Calls rewritten by our own AgentBridge addon carry the process token and are exempt: their
+  headers are the agent's, not a browser's.
+
+A pure ASGI middleware: no body buffering (streams and WebSockets pass untouched), one pass
+over the header list, set lookups on precomputed byte strings.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from omniroute.api.errors import error_response
+
+if TYPE_CHECKING:
+    from omniroute.runtime import Runtime
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_INTERNAL = b"x-omniroute-internal"
+_WILDCARDS = ("0.0.0.0", "::", "")
+POLICY_VIOLATION = 1008
+
+
+def _bracket(host: str) -> str:
+    """IPv6 literals are written ``[::1]`` in Host and Origin."""
+    host = host.strip().lower()
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]"
+    return host
+
+
+def split_host(value: str) -> tuple[str, int | None]:
+    """``name[:port]`` → (lower-case name, port or None); ``[v6]:port`` keeps its brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        if end < 0:
+            return value, None
+        name, rest = value[: end + 1], value[end + 1 :]
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        name, _, port_text = value.partition(":")
+    if port_text.isdigit() and len(port_text) <= 5:
+        return name, int(port_text)
+    return name, None if not port_text else -1  # -1: a port that is no port never matches
+
+
+def origin_host(origin: str) -> tuple[str, int | None] | None:
+    """The host and port of an ``Origin`` value; None for ``null`` or anything malformed."""
+    scheme, sep, rest = origin.strip().partition("://")
+    if not sep or scheme.lower() not in ("http", "https", "ws", "wss") or not rest or "/" in rest:
+        return None
+    if "@" in rest:
+        return None
+    return split_host(rest)
+
+
+def is_loopback_name(name: str) -> bool:
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class HostPolicy:
+    """Which Host and Origin values this server answers; built once from the settings."""
+
+    def __init__(self, api_port: int, bind_host: str, allowed: list[str], own_addresses: set[str]) -> None:
+        self.check_host = api_port != 0 and "*" not in allowed
+        self.api_port = api_port
+        hosts = {f"{name}:{api_port}" for name in LOOPBACK_NAMES}
+        if api_port == 80:
+            hosts.update(LOOPBACK_NAMES)
+        bind = bind_host.strip().lower()
+        served = set(own_addresses) if bind in _WILDCARDS else {bind}
+        hosts.update(f"{_bracket(addr)}:{api_port}" for addr in served if addr)
+        self.any_port: set[str] = set()  # allowed_hosts names without a port
+        for entry in allowed:
+            if entry == "*" or not entry.strip():
+                continue
+            name, port = split_host(_bracket(entry) if entry.count(":") > 1 and "[" not in entry else entry)
+            if port is None:
+                self.any_port.add(name)
+            elif port > 0:
+                hosts.add(f"{name}:{port}")
+        self.exact = frozenset(h.encode() for h in hosts)
+
+    def host_ok(self, raw: bytes | None) -> bool:
+        if not self.check_host:
+            return True
+        if raw is None:
+            return False  # HTTP/1.1 requires Host; a browser always sends it
+        if raw.lower() in self.exact:
+            return True
+        name, port = split_host(raw.decode("latin-1"))
+        return name in self.any_port and port != -1
+
+    def origin_ok(self, raw: bytes) -> bool:
+        parsed = origin_host(raw.decode("latin-1"))
+        if parsed is None:
+            return False
+        name, port = parsed
+        if port == -1:
+            return False
+        if is_loopback_name(name):
+            return True
+        if name in self.any_port:
+            return True
+        return port is not None and f"{name}:{port}".encode() in self.exact and not is_loopback_name(name)
+
+
+class HostOriginGuard:
+    """Pure ASGI middleware applying :class:`HostPolicy` to HTTP and WebSocket scopes."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime, policy: HostPolicy) -> None:
+        self.app = app
+        self.runtime = runtime
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        host = origin = internal = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif name == b"origin":
+                origin = value
+            elif name == _INTERNAL:
+                internal = value
+        problem = self._problem(host, origin, internal)
+        if problem is None:
+            return await self.app(scope, receive, send)
+        await deny(scope, receive, send, problem)
+
+    def _problem(self, host: bytes | None, origin: bytes | None, internal: bytes | None) -> str | None:
+        policy = self.policy
+        host_ok = policy.host_ok(host)
+        if host_ok and origin is None:
+            return None  # the common case: a CLI or SDK on this machine
+        token = self.runtime.internal_token
+        if internal and token and hmac.compare_digest(internal, token.encode()):
+            return None
+        if not host_ok:
+            shown = (host or b"(none)").decode("latin-1")[:100]
+            return (
+                f"Host {shown!r} is not allowed: OmniRoute answers requests addressed to "
+                f"localhost, 127.0.0.1 or [::1] on port {policy.api_port}, or to a host listed in "
+                "allowed_hosts (OMNIROUTE_ALLOWED_HOSTS); this blocks DNS-rebinding attacks"
+            )
+        if origin is not None and not policy.origin_ok(origin):
+            shown = origin.decode("latin-1")[:100]
+            return (
+                f"Origin {shown!r} is not allowed: only pages served from this machine "
+                "(loopback origins) or from a host listed in allowed_hosts (OMNIROUTE_ALLOWED_HOSTS) "
+                "may call OmniRoute from a browser"
+            )
+        return None
+
+
+async def deny(scope: Scope, receive: Receive, send: Send, message: str) -> None:
+    """403 in the caller's API format; a WebSocket handshake is refused the same way."""
+    if scope["type"] == "http":
+        await error_response(Request(scope), 403, message)(scope, receive, send)
+        return
+    await receive()  # websocket.connect
+    if "websocket.http.response" in scope.get("extensions", {}):
+        response = error_response(Request({**scope, "type": "http"}), 403, message)
+        headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
+        await send({"type": "websocket.http.response.start", "status": 403, "headers": headers})
+        await send({"type": "websocket.http.response.body", "body": bytes(response.body)})
+        return
+    # Closing before accept makes the server answer the handshake with 403.
+    await send({"type": "websocket.close", "code": POLICY_VIOLATION, "reason": message[:120]})
+
+
+def policy_for(runtime: Runtime) -> HostPolicy:
+    s = runtime.settings
+    own = getattr(runtime, "own_addresses", set()) or set()
+    return HostPolicy(s.api_port, s.host, list(s.allowed_hosts), own)
+
+
+def install(app: FastAPI, runtime: Runtime) -> None:
+    app.add_middleware(HostOriginGuard, runtime=runtime, policy=policy_for(runtime))
