@@ -25,6 +25,8 @@ METADATA_KEY = "omniroute"
 class AgentBridge:
     def __init__(self, host: RuntimeHost) -> None:
         self.host = host
+        # (resolved ip, port) → host name, for the upstream TLS SNI of passthrough requests.
+        self._names: dict[tuple[str, int], str] = {}
 
     async def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         runtime = self.host.runtime
@@ -92,8 +94,14 @@ class AgentBridge:
             )
         elif choice.error:
             flow.response = http.Response.make(502, choice.error, {"content-type": "text/plain"})
-        else:
-            flow.metadata["omniroute.upstream_ip"] = choice.ip
+        elif choice.ip:
+            # Connect to the address real DNS gave, while the server still sees its own name
+            # (Host header here, SNI in server_connect). Keeping the IP on the request, not only
+            # on the connection, lets mitmproxy reuse the upstream connection for the next call.
+            host_header = request.host_header
+            self._names[(choice.ip, request.port)] = request.host
+            request.host = choice.ip
+            request.host_header = host_header
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         """A routed Responses WebSocket names its model per frame: show source → mapped."""
@@ -136,6 +144,10 @@ class AgentBridge:
         if runtime is None or data.server.address is None or data.server.error:
             return
         host, port = data.server.address[0], data.server.address[1]
+        name = self._names.get((host, port))
+        if name is not None and data.server.sni in (None, host):
+            data.server.sni = name  # the request hook put the resolved IP on the request
+            return
         choice: UpstreamChoice = await choose_upstream(runtime, host, port)
         if choice.error:
             data.server.error = choice.error
