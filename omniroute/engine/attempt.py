@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from omniroute.engine import failures
+from omniroute.engine.redact import redact
 from omniroute.engine.registry import Connection
 from omniroute.engine.targets import Target
 from omniroute.providers.pool import Upstream
@@ -327,15 +328,16 @@ class Attempt:
             await response.aclose()
         try:
             data = json.loads(content)
-        except ValueError:
+            usage = _usage_of(self.upstream_format, data)
+            if self.upstream_format != self.call.client_format:
+                content = _dumps(translate_response(self.upstream_format, self.call.client_format, data)).encode()
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            # The upstream's fault, not the client's: a 502 (and fallback), never a 400.
             raise self._fail(
                 failures.classify_status(502, now=time.time()),  # type: ignore[arg-type]
-                "upstream answered with malformed JSON",
+                f"upstream answered with a malformed {self.upstream_format} response ({exc.__class__.__name__})",
                 502,
             ) from None
-        usage = _usage_of(self.upstream_format, data)
-        if self.upstream_format != self.call.client_format:
-            content = _dumps(translate_response(self.upstream_format, self.call.client_format, data)).encode()
         return Outcome(200, "application/json", usage, upstream_ms, body=content)
 
     async def _raise_status(self, response: httpx.Response) -> None:
@@ -345,6 +347,8 @@ class Attempt:
             content = b""
         finally:
             await response.aclose()
+        # Providers echo a refused key back; it must not reach the client, the usage row or logs.
+        content = redact(content, self.connection.api_key)
         status = response.status_code
         body: Any
         try:

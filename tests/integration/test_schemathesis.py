@@ -1,0 +1,52 @@
+"""Schemathesis against our own OpenAPI document: no 5xx, no response that breaks its schema.
+
+Runs the schemathesis CLI (bounded: 20 examples per operation, 150 s budget) against
+``/openapi.json`` of a real process whose only provider is the local mock, so nothing leaves
+the machine. Excluded, because fuzzing them changes the machine rather than the API's state:
+listener start/stop (binds ports), capture modes (system proxy settings), API key creation
+(the first admin key closes management to the rest of the run). The model-calling ``/v1``
+POSTs are excluded too: with a provider they only reach the mock, but they are covered by
+``test_bad_input.py`` with precise expectations and would spend the budget on the mock.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from omniroute.testing.harness import OmniRouteProcess
+from omniroute.testing.mock_provider import MockProvider
+
+ST = Path(sys.executable).parent / "schemathesis"
+# One regex: the CLI keeps only the last --exclude-path-regex it is given.
+EXCLUDED = "|".join([  # noqa: FLY002
+    r"^/(api/)?v1(beta)?/.*(completions|messages|responses|embeddings|chat|models/.+)$",
+    r"/agent-bridge/server",
+    r"/capture-modes",
+    r"^/api/keys",
+    r"/internal/ingest",
+])
+
+
+@pytest.mark.skipif(not ST.exists(), reason="schemathesis is not installed in this venv")
+@pytest.mark.timeout(240)
+def test_openapi_fuzz_finds_no_server_errors(tmp_path: Path) -> None:
+    with MockProvider() as mock, OmniRouteProcess(tmp_path / "home", bridge=False) as proc:
+        proc.add_provider("openai", "mk", f"{mock.url}/v1", api_key="sk-schemathesis-0001")
+        cmd = [str(ST), "run", f"{proc.api_url}/openapi.json",
+               "--checks", "not_a_server_error,response_schema_conformance",
+               "--max-examples", "20", "--max-time", "120", "--workers", "2",
+               "--phases", "examples,coverage,fuzzing", "--request-timeout", "20",
+               "--seed", "20128", "--no-color", "--warnings", "off",
+               "--report", "junit", "--report-dir", str(tmp_path / "report")]
+        cmd += ["--exclude-path-regex", EXCLUDED]
+        result = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=220, cwd=tmp_path)
+        log = proc.log()
+    output = result.stdout[-6000:] + result.stderr[-2000:]
+    assert "Traceback" not in log.split("unhandled error")[0] or "unhandled error" not in log, log[-3000:]
+    assert result.returncode == 0, output
+    shutil.rmtree(tmp_path / "report", ignore_errors=True)
