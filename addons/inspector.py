@@ -70,7 +70,7 @@ class Inspector:
         if runtime is None or not isinstance(pending, Pending):
             return
         runtime.capture.attribute(pending.row, flow.metadata.get(BRIDGE_KEY))
-        runtime.capture.error(flow, pending)
+        runtime.capture.error(flow, pending, flow.metadata.get(TEE_KEY))
 
     def tcp_end(self, flow: tcp.TCPFlow) -> None:
         """Connections tunnelled without decryption (bypass list, unknown hosts in DNS mode,

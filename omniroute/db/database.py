@@ -34,7 +34,12 @@ class DatabaseError(Exception):
     """The database cannot be opened or migrated; one line for the user."""
 
 
+def _sqlite_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # no implicit BEGIN/COMMIT from pysqlite
     cursor = dbapi_connection.cursor()
     # WAL lets the inspector and usage writer append while the API reads.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -98,6 +103,10 @@ class Database:
         self.engine: Engine = create_engine(self._url, **engine_options(self._url))
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            # pysqlite commits before every DDL statement on its own, so a migration killed
+            # half-way would leave tables without their alembic stamp. Take transactions over:
+            # SQLite's DDL is transactional once BEGIN is ours (SQLAlchemy's pysqlite recipe).
+            event.listen(self.engine, "begin", _sqlite_begin)
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` (run at every start). On PostgreSQL several

@@ -154,8 +154,13 @@ class Capture:
     def response(self, flow: http.HTTPFlow, pending: Pending, tee: StreamTee | None) -> None:
         self._later(self._complete_response, flow, pending, tee)
 
-    def error(self, flow: http.HTTPFlow, pending: Pending) -> None:
-        self._later(self._complete_error, flow, pending)
+    def error(self, flow: http.HTTPFlow, pending: Pending, tee: StreamTee | None = None) -> None:
+        if flow.response is not None:
+            # The answer had started (often: the client closed right after the last event):
+            # keep its status and what arrived; `error` says how the exchange ended.
+            self._later(self._complete_interrupted, flow, pending, tee)
+        else:
+            self._later(self._complete_error, flow, pending)
 
     def tunnel(self, client: connection.Client, server: connection.Server, source: str) -> InterceptedRequest:
         """A bypassed TLS connection: host and timing only, never content."""
@@ -251,6 +256,10 @@ class Capture:
             row.merged = merge_stream(masked, row.wire_format).to_dict()  # masked once, above
         self._timings(flow, row)
         self._finish(row)
+
+    def _complete_interrupted(self, flow: http.HTTPFlow, pending: Pending, tee: StreamTee | None) -> None:
+        pending.row.error = self.masker.mask_text(flow.error.msg if flow.error else "connection closed")
+        self._complete_response(flow, pending, tee)
 
     def _complete_error(self, flow: http.HTTPFlow, pending: Pending) -> None:
         self._fill_request(pending, publish=False)

@@ -38,7 +38,8 @@ def setup_routing(proc: OmniRouteProcess, mock: MockProvider) -> None:
 
 
 def proxied_http(proc: OmniRouteProcess, **kwargs: Any) -> httpx.Client:
-    return httpx.Client(proxy=proc.proxy_url, verify=proc.ssl_context(), trust_env=False, timeout=30, **kwargs)
+    kwargs.setdefault("timeout", 30)
+    return httpx.Client(proxy=proc.proxy_url, verify=proc.ssl_context(), trust_env=False, **kwargs)
 
 
 def openai_client(proc: OmniRouteProcess, api_key: str = "sk-agent-own-key-0001", **kwargs: Any) -> openai.OpenAI:
