@@ -99,7 +99,7 @@ def _filters(model: str | None, provider: str | None, agent: str | None, status:
 async def call_logs(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,  # SQLite integers are 64-bit
     model: str | None = None,
     provider: str | None = None,
     agent: str | None = None,

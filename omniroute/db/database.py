@@ -34,12 +34,7 @@ class DatabaseError(Exception):
     """The database cannot be opened or migrated; one line for the user."""
 
 
-def _sqlite_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None  # no implicit BEGIN/COMMIT from pysqlite
     cursor = dbapi_connection.cursor()
     # WAL lets the inspector and usage writer append while the API reads.
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -103,10 +98,6 @@ class Database:
         self.engine: Engine = create_engine(self._url, **engine_options(self._url))
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            # pysqlite commits before every DDL statement on its own, so a migration killed
-            # half-way would leave tables without their alembic stamp. Take transactions over:
-            # SQLite's DDL is transactional once BEGIN is ours (SQLAlchemy's pysqlite recipe).
-            event.listen(self.engine, "begin", _sqlite_begin)
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` (run at every start). On PostgreSQL several
@@ -114,6 +105,9 @@ class Database:
         the advisory lock below makes them take turns instead of racing on CREATE TABLE."""
         config = alembic_config()
         try:
+            if self.dialect == "sqlite":
+                self._migrate_sqlite(config, revision)
+                return
             with self.engine.begin() as connection:
                 if self.dialect == "postgresql":
                     # Transaction-scoped: released at commit/rollback of this migration.
@@ -126,6 +120,27 @@ class Database:
             raise DatabaseError(
                 f"cannot migrate database {self.safe_url}: {exc.__class__.__name__}: {detail_line}"
             ) from None
+
+    def _migrate_sqlite(self, config: Config, revision: str) -> None:
+        """The whole upgrade in one SQLite transaction, so `kill -9` mid-migration leaves the
+        old schema intact. pysqlite commits before every DDL statement on its own; with its
+        implicit transactions off for this one connection, our BEGIN covers the DDL too."""
+        with self.engine.connect() as connection:
+            raw = connection.connection.dbapi_connection
+            assert raw is not None
+            previous = raw.isolation_level
+            raw.isolation_level = None
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                connection.exec_driver_sql("COMMIT")
+            except BaseException:
+                if raw.in_transaction:
+                    raw.rollback()
+                raise
+            finally:
+                raw.isolation_level = previous
 
     def downgrade(self, revision: str = "base") -> None:
         """Undo migrations down to ``revision`` (tests and operators; never at start)."""
