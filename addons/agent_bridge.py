@@ -9,17 +9,27 @@ import asyncio
 import json
 import logging
 
-from mitmproxy import http, tls
+from mitmproxy import connection, http, tls
 from mitmproxy.proxy import server_hooks
 from runtime_host import RuntimeHost
 
 from omniroute.bridge import interceptor as bridge
-from omniroute.bridge.upstream import UpstreamChoice, choose_upstream
+from omniroute.bridge import zed
+from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice, choose_upstream
+from omniroute.bridge.wire import ZED
 from omniroute.listeners import is_bridge_mode
 
 log = logging.getLogger("omniroute.bridge")
 
 METADATA_KEY = "omniroute"
+ZED_REPLY_KEY = "omniroute.zed"  # a routed Zed call: how its client wants the stream framed
+
+
+def _dns_mode_arrival(client: connection.Client) -> str | None:
+    """The local address a DNS-mode client connected to (None in HTTP_PROXY mode)."""
+    if not is_bridge_mode(client.proxy_mode.data) or not client.sockname:
+        return None
+    return str(client.sockname[0])
 
 
 class AgentBridge:
@@ -41,13 +51,13 @@ class AgentBridge:
             # The hosts file sent the agent here; its SNI names the real upstream, which is
             # resolved with real DNS (the hosts file would point back at us).
             data.context.server.sni = sni
-            choice = await choose_upstream(runtime, sni, 443)
-            data.context.server.address = (choice.ip or sni, 443)
+            choice = await choose_upstream(runtime, sni, AGENT_PORT, _dns_mode_arrival(data.context.client))
+            data.context.server.address = (choice.ip or sni, AGENT_PORT)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if is_bridge_mode(flow.client_conn.proxy_mode.data) and flow.client_conn.sni:
             flow.request.host = flow.client_conn.sni
-            flow.request.port = 443
+            flow.request.port = AGENT_PORT
             flow.request.scheme = "https"
 
     async def request(self, flow: http.HTTPFlow) -> None:
@@ -78,6 +88,10 @@ class AgentBridge:
                 "stream": decision.stream,
                 "note": decision.note,
             }
+        if decision.reply is not None:
+            reply = decision.reply
+            flow.response = http.Response.make(reply.status, reply.body, {"content-type": reply.content_type})
+            return
         if decision.websocket and not runtime.settings.bridge_websocket:
             flow.metadata[METADATA_KEY]["note"] = "WebSocket refused (bridge_websocket off): HTTPS fallback"
             flow.response = http.Response.make(
@@ -87,7 +101,7 @@ class AgentBridge:
         if decision.route:
             self._route(flow, decision, original_host)
             return
-        choice = await choose_upstream(runtime, request.host, request.port)
+        choice = await choose_upstream(runtime, request.host, request.port, _dns_mode_arrival(flow.client_conn))
         if choice.loop:
             flow.response = http.Response.make(
                 508, choice.error or "loop detected", {"content-type": "text/plain"}
@@ -137,6 +151,30 @@ class AgentBridge:
         if decision.target_model is not None:
             request.headers[bridge.H_MODEL] = decision.target_model
             request.headers[bridge.H_STREAM] = "1" if decision.stream else "0"
+        if decision.engine_body is not None:
+            request.content = decision.engine_body
+        if decision.wire_format == ZED:
+            flow.metadata[ZED_REPLY_KEY] = zed.ZedReplyFormat.from_headers(request.headers)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        """A routed Zed call: the engine's SSE becomes the JSON lines Zed reads."""
+        reply: zed.ZedReplyFormat | None = flow.metadata.get(ZED_REPLY_KEY)
+        response = flow.response
+        if reply is None or response is None or not 200 <= response.status_code < 300:
+            return
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            return
+        response.headers.update(reply.response_headers())
+        before = response.stream if callable(response.stream) else None
+        response.stream = zed.ZedLineFramer(reply, before)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        """A routed Zed call that failed: the error in Zed's own shape."""
+        response = flow.response
+        if ZED_REPLY_KEY not in flow.metadata or response is None or response.status_code < 400 or response.stream:
+            return
+        response.content = zed.error_body(response.status_code, response.content)
+        response.headers["content-type"] = "application/json"
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         """Connect passthrough traffic to the address real DNS gives, never the hosts file's."""
@@ -148,7 +186,7 @@ class AgentBridge:
         if name is not None and data.server.sni in (None, host):
             data.server.sni = name  # the request hook put the resolved IP on the request
             return
-        choice: UpstreamChoice = await choose_upstream(runtime, host, port)
+        choice: UpstreamChoice = await choose_upstream(runtime, host, port, _dns_mode_arrival(data.client))
         if choice.error:
             data.server.error = choice.error
         elif choice.ip:

@@ -11,12 +11,13 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 import uvicorn
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from omniroute import __version__
@@ -31,17 +32,20 @@ from omniroute.db.database import Database
 from omniroute.db.kv import kv_get, kv_set
 from omniroute.db.tables import ProviderConnection
 from omniroute.engine.registry import Registry
+from omniroute.engine.resilience import ResilienceState
 from omniroute.engine.router import Router
 from omniroute.engine.usage import UsageRecorder
 from omniroute.inspector.capture import Capture
 from omniroute.inspector.custom_hosts import CustomHosts
 from omniroute.inspector.ingest import ingest_token
-from omniroute.inspector.sessions import SessionStore
-from omniroute.inspector.system_proxy import SystemProxy
 from omniroute.inspector.masking import Masker
 from omniroute.inspector.ring import Ring
+from omniroute.inspector.sessions import SessionStore
+from omniroute.inspector.system_proxy import SystemProxy
 from omniroute.providers.pool import ClientPool
 from omniroute.providers.secrets import SecretBox
+from omniroute.shared.events import InspectorEventBridge
+from omniroute.shared.state import open_shared_state
 
 log = logging.getLogger("omniroute")
 
@@ -97,9 +101,19 @@ class Runtime:
         self.registry = Registry(self.db, self.secrets)
         self.pool = ClientPool()
         self.usage = UsageRecorder(self.db)
-        self.router = Router(self.registry, self.pool, self.usage)
+        # Breakers, cooldowns, strategy counters and config-change events: in memory, or in
+        # Redis when `REDIS_URL` makes several instances one service.
+        self.shared = open_shared_state(s.redis_url)
+        self.router = Router(
+            self.registry,
+            self.pool,
+            self.usage,
+            # Wall-clock times: records shared through Redis must mean the same on every machine.
+            resilience=ResilienceState(store=self.shared.resilience, clock=time.time),
+            strategy_state=self.shared.strategy,
+        )
         self.catalog = AgentCatalog()
-        self.mappings = MappingStore(self.db)
+        self.mappings = MappingStore(self.db, on_change=lambda: self.config_changed("mappings"))
         self.ca = CertificateAuthority(s.certs_dir)
         self.ca.ensure()
         self.resolver = UpstreamResolver(s.upstream_dns or None, s.upstream_dns_port)
@@ -110,7 +124,9 @@ class Runtime:
         self.capture = Capture(self.ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled)
         # Inspector: recording sessions (persisted off the hot path), custom capture hosts,
         # the system-proxy capture mode, the token of POST .../internal/ingest.
-        self.inspector_sessions = SessionStore(self.db, self.capture)
+        self.inspector_sessions = SessionStore(
+            self.db, self.capture, on_change=lambda: self.config_changed("inspector-session")
+        )
         self.custom_hosts = CustomHosts(self.db, s.hosts_file)
         self.system_proxy = SystemProxy(s.home / "system-proxy.backup.json", s.host)
         self.ingest_token = ingest_token(s)
@@ -132,6 +148,14 @@ class Runtime:
         }
         self._api_server: uvicorn.Server | None = None
         self._api_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inspector_bridge: InspectorEventBridge | None = None
+        # What another instance's "config changed" message makes this one reload (kind → reload).
+        self._followers: dict[str, list[Callable[[], None]]] = {}
+        self.follow_config("registry", self._reload_registry_here)
+        self.follow_config("mappings", self.mappings.reload)
+        self.follow_config("bypass", self._reload_bypass_here)
+        self.follow_config("inspector-session", self.inspector_sessions.refresh_active)
 
     # -- demo ----------------------------------------------------------------------------
     def ensure_demo_provider(self) -> None:
@@ -144,7 +168,10 @@ class Runtime:
                 session.add(
                     ProviderConnection(provider="demo", name=DEMO_CONNECTION, url="http://demo.invalid")
                 )
-                session.commit()
+                try:
+                    session.commit()
+                except IntegrityError:  # another instance on the same database registered it first
+                    session.rollback()
 
     def _register_in_process_transports(self) -> None:
         demo = [c for c in self.registry.snapshot.connections.values() if c.provider == "demo"]
@@ -164,16 +191,63 @@ class Runtime:
         rows = combined_patterns(patterns)  # validates; raises ValueError naming the pattern
         kv_set(self.db, BYPASS_KEY, [p for p, source in rows if source == "user"])
         self.bypass = BypassMatcher(p for p, _ in rows)
+        self.config_changed("bypass")
+
+    def _reload_bypass_here(self) -> None:
+        self.bypass = BypassMatcher(p for p, _ in combined_patterns(self.user_bypass_patterns()))
 
     def reload_registry(self) -> None:
+        """After a provider, combo or alias write: reload here, tell the other instances."""
+        self._reload_registry_here()
+        self.config_changed("registry")
+
+    def _reload_registry_here(self) -> None:
         self.registry.reload()
         self._register_in_process_transports()
+
+    # -- configuration shared between instances ---------------------------------------------
+    def follow_config(self, kind: str, reload: Callable[[], None]) -> None:
+        """Run ``reload`` (in a worker thread) when another instance changes ``kind``."""
+        self._followers.setdefault(kind, []).append(reload)
+
+    def config_changed(self, kind: str) -> None:
+        """Tell the other instances that ``kind`` changed. Safe from any thread."""
+        loop = self._loop
+        if loop is None or not self.shared.shared:
+            return
+        try:
+            on_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            on_loop = False
+        if on_loop:
+            self.shared.config.changed(kind)
+        else:
+            loop.call_soon_threadsafe(self.shared.config.changed, kind)
+
+    def _on_config_change(self, kind: str) -> None:
+        # "*" after a Redis outage: messages may have been missed, reload everything.
+        kinds = list(self._followers) if kind == "*" else [kind]
+        loop = asyncio.get_running_loop()
+        for name in kinds:
+            for reload in self._followers.get(name, ()):
+                loop.run_in_executor(None, _reload_logged, name, reload)
+
+    async def _start_shared(self) -> None:
+        if self._loop is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        await self.shared.start()
+        self.shared.config.on_change(self._on_config_change)
+        if self.shared.shared:  # the UI on each instance shows what every instance captures
+            self._inspector_bridge = InspectorEventBridge(self.shared.bus, self.ring)
+            await self._inspector_bridge.start()
 
     # -- API server on the current event loop ---------------------------------------------
     async def start_api(self) -> None:
         """Serve the ASGI app on mitmproxy's loop; mitmproxy owns the signal handlers."""
         listener = self.listeners["api"]
         if not self.settings.api_port or self._api_task is not None:
+            await self._start_shared()
             return
         await self.system_proxy.restore_after_crash()
         from omniroute.api.app import create_app
@@ -204,6 +278,8 @@ class Runtime:
             return
         listener.state = "running"
         log.info("OmniRoute API listening on http://%s:%d", self.settings.host, self.settings.api_port)
+        # After the app is built: a connect timed against a loop busy building it would fail.
+        await self._start_shared()
 
     async def stop(self) -> None:
         server, task = self._api_server, self._api_task
@@ -219,12 +295,20 @@ class Runtime:
         await self.pool.aclose()
         await asyncio.to_thread(self.usage.close)
         await self._stop_inspector()
+        await self._stop_shared()
         self.db.dispose()
+
+    async def _stop_shared(self) -> None:
+        if self._inspector_bridge is not None:
+            await self._inspector_bridge.aclose()
+            self._inspector_bridge = None
+        await self.shared.aclose()
+        self._loop = None
 
     async def _stop_inspector(self) -> None:
         try:  # never leave the machine pointed at a proxy that is going away
             await self.system_proxy.revert()
-        except Exception as exc:  # unsupported OS, gsettings failure: said in the log
+        except Exception as exc:  # noqa: BLE001 - unsupported OS, gsettings failure: said in the log
             log.warning("system proxy not reverted: %s", exc)
         await asyncio.to_thread(self.inspector_sessions.close)
 
@@ -236,12 +320,23 @@ class Runtime:
         return static + proxies
 
     def health(self) -> dict[str, Any]:
+        link = self.shared.link
         return {
             "status": "ok",
             "version": __version__,
             "uptime": round(time.time() - self.started_at, 3),
             "listeners": [listener.as_dict() for listener in self.listener_states()],
+            # Where breakers, counters and events live; `up: false` while Redis is away (this
+            # instance then serves from local state and catches up when it returns).
+            "sharedState": {"backend": "redis", "up": link.up} if link else {"backend": "memory", "up": True},
         }
+
+
+def _reload_logged(kind: str, reload: Callable[[], None]) -> None:
+    try:
+        reload()
+    except Exception as exc:  # noqa: BLE001 - database away: the next change (or restart) catches up
+        log.warning("could not reload %s after another instance changed it: %s", kind, exc)
 
 
 class _EmbeddedServer(uvicorn.Server):

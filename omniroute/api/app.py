@@ -53,4 +53,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     # Saved user settings go into the engine before the first request is served.
     pricing.apply_overrides(runtime)
     resilience.apply_stored(runtime)
+    # ... and again whenever another instance behind the same balancer changes them.
+    runtime.follow_config("pricing", lambda: pricing.apply_overrides(runtime))
+    runtime.follow_config("resilience", lambda: resilience.apply_stored(runtime))
+    runtime.follow_config("keys", app.state.api_keys.invalidate)
     return app

@@ -73,6 +73,7 @@ async def create_key(request: Request, payload: ApiKeyCreate) -> dict[str, Any]:
         session.add(row)
         session.commit()
     key_cache(request).invalidate()
+    runtime_of(request).config_changed("keys")
     return {
         **key_json(row),
         "key": secret,
@@ -99,6 +100,7 @@ async def update_key(request: Request, key_id: str, payload: ApiKeyUpdate) -> di
         session.add(row)
         session.commit()
     key_cache(request).invalidate()
+    runtime_of(request).config_changed("keys")
     return key_json(row)
 
 
@@ -108,4 +110,5 @@ async def delete_key(request: Request, key_id: str) -> dict[str, Any]:
         session.delete(_get(session, key_id))
         session.commit()
     key_cache(request).invalidate()
+    runtime_of(request).config_changed("keys")
     return {"deleted": True, "id": key_id}

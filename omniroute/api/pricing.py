@@ -85,6 +85,7 @@ async def set_pricing(
             overrides[model] = _price(model, value)
     write_setting(runtime.db, SETTING, overrides)
     apply_overrides(runtime)
+    runtime.config_changed("pricing")
     return {"unit": UNIT, "pricing": runtime.router.prices.entries(), "overrides": overrides}
 
 

@@ -161,6 +161,7 @@ async def update_resilience(request: Request, patch: ResiliencePatch) -> dict[st
     config = patched_config(state.config, patch)  # raises before anything is stored
     write_setting(runtime.db, SETTING, _merge(read_setting(runtime.db, SETTING, {}) or {}, patch))
     state.config = config
+    runtime.config_changed("resilience")
     return _view(runtime)
 
 

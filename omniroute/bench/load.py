@@ -13,8 +13,10 @@ import asyncio
 import json
 import multiprocessing as mp
 import ssl
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -241,6 +243,18 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
                 else:
                     result.samples.append(row)
     return {name: asdict(r) for name, r in results.items()}
+
+
+def generate_load(spec: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
+    """Run this module as its own process with ``spec``; the raw samples per arm."""
+    timeout = float(spec.get("max_seconds", 60.0)) * len(spec["arms"]) + 120
+    done = subprocess.run([sys.executable, "-m", "omniroute.bench.load"], check=False, input=json.dumps(spec),
+                          capture_output=True, text=True, timeout=timeout)
+    if done.stderr.strip():
+        log(done.stderr.strip()[-800:])
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed ({done.returncode}): {done.stderr[-2000:]}")
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
 
 
 def main() -> int:

@@ -22,7 +22,9 @@ from typing import Any
 import httpx
 
 from omniroute.bench import targets as t
-from omniroute.bench.report import summarize, write_report
+from omniroute.bench.load import generate_load
+from omniroute.bench.report import RoundTotals, summarize, write_report
+from omniroute.bench.scale_out import run_scale_out
 from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess
 
 MODEL = "gpt-4o-mini"
@@ -182,14 +184,7 @@ class Bench:
         spec = {"arms": [arms[n] for n in names if n in arms], "requests": requests, "concurrency": concurrency,
                 "processes": 2 if concurrency > 1 else 1, "rounds": rounds, "max_seconds": max_seconds,
                 "warmup": max(5, concurrency)}
-        timeout = max_seconds * len(spec["arms"]) + 120
-        done = subprocess.run([sys.executable, "-m", "omniroute.bench.load"], check=False, input=json.dumps(spec),
-                              capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
-        if done.stderr.strip():
-            self.log(done.stderr.strip()[-800:])
-        if done.returncode != 0:
-            raise RuntimeError(f"load generator failed ({done.returncode}): {done.stderr[-2000:]}")
-        raw: dict[str, Any] = json.loads(done.stdout)
+        raw = generate_load(spec, self.log)
         for name in ("ours", "ours_sse", "ours_messages", "ours_ws"):
             if name in raw:
                 self.v1_requests += len(raw[name]["samples"]) + raw[name]["warmup"]
@@ -223,7 +218,7 @@ class Bench:
             pids["litellm"] = self.litellm.pid
         names = [n for n in names if n in self.arms()]
         rounds = 1 if o.quick else 2  # interleaved, like the latency arms: drift hits all alike
-        merged: dict[str, dict[str, Any]] = {n: {"samples": [], "wall": 0.0, "errors": [], "cpu": 0.0, "warmup": 0} for n in names}
+        totals = {n: RoundTotals() for n in names}
         for r in range(rounds):
             for name in names:
                 self.log(f"throughput at concurrency {o.concurrency}: {name} (round {r + 1}/{rounds})")
@@ -231,18 +226,17 @@ class Bench:
                            if name.startswith("ours_x") else [pids[name]])
                 cpu0 = sum(t.cpu_seconds(p) for p in watched)
                 raw = self.load([name], o.throughput_requests // rounds, o.concurrency, 1, o.max_seconds / rounds)[name]
-                merged[name]["cpu"] += sum(t.cpu_seconds(p) for p in watched) - cpu0
-                for key in ("samples", "errors"):
-                    merged[name][key] += raw[key]
-                merged[name]["wall"] += raw["wall"]
-                merged[name]["warmup"] += raw["warmup"]
-        out: dict[str, Any] = {}
-        for name, raw in merged.items():
-            stats = summarize(raw)
-            served = stats["n"] + raw["warmup"]  # the warm-up requests ran on the same CPU clock
-            stats["cpu_ms_per_request"] = 1000 * raw["cpu"] / served if served else None
-            out[name] = stats
+                totals[name].add(raw, sum(t.cpu_seconds(p) for p in watched) - cpu0)
+        out = {name: total.summary() for name, total in totals.items()}
         self.results["throughput"] = out
+
+    def scale_out(self) -> None:
+        o = self.opts
+        counts = (1, 2) if o.quick else (1, 2, 4)
+        self.log(f"scale-out: {', '.join(map(str, counts))} instances behind nginx (PostgreSQL + Redis shared)")
+        self.results["scale_out"] = run_scale_out(
+            self.work, self.mock_url, counts=counts, requests=o.throughput_requests,
+            concurrency=o.concurrency, rounds=1 if o.quick else 2, max_seconds=o.max_seconds, log=self.log)
 
     # -- memory, start-up, profile ------------------------------------------------------------
     def captured(self) -> int:
@@ -360,6 +354,7 @@ class Bench:
             self.idle_memory()
             self.latency()
             self.throughput()
+            self.scale_out()
             self.memory()
             self.profile()
             self.procs.remove(self.ours)

@@ -5,26 +5,27 @@ Pure decisions over the catalog and the mapping store; the addon applies them to
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from omniroute.bridge.catalog import (
+from omniroute.bridge import zed
+from omniroute.bridge.catalog import AgentCatalog, AgentSpec
+from omniroute.bridge.mapping_store import MappingStore
+from omniroute.bridge.wire import (
     CONNECT_PROTO,
+    ENGINE_FORMATS,
     GEMINI,
     GEMINI_CLOUDCODE,
     KIRO,
-    AgentCatalog,
-    AgentSpec,
+    OLLAMA,
+    ZED,
     extract_model,
+    json_object,
 )
-from omniroute.bridge.mapping_store import MappingStore
 
-# Formats the engine can take from an agent (everything but Cursor's protobuf and Zed's wrapper).
-ROUTABLE_FORMATS = frozenset(
-    {"openai-chat", "openai-responses", "anthropic", GEMINI, GEMINI_CLOUDCODE, "ollama", KIRO}
-)
+# Formats the engine's `/v1/bridge/{format}` route takes (Zed's envelope is unwrapped first).
+ROUTABLE_FORMATS = ENGINE_FORMATS
 
 # Headers the rewritten request carries to the API on loopback.
 H_INTERNAL = "x-omniroute-internal"
@@ -35,10 +36,22 @@ H_MODEL = "x-omniroute-model"
 H_STREAM = "x-omniroute-stream"
 H_LOOP_GUARD = "x-omniroute-hop"
 
+ZED_WEBSOCKET_NOTE = "WebSocket refused: Zed falls back to HTTP /completions, which is routed"
+
+
+@dataclass(frozen=True, slots=True)
+class DirectReply:
+    """An answer the bridge gives the agent itself, in the agent's own format."""
+
+    status: int
+    body: bytes
+    content_type: str
+
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """`route` is True when the call goes to the engine; otherwise it passes through."""
+    """`route` is True when the call goes to the engine; otherwise it passes through, unless
+    `reply` answers it on the spot."""
 
     agent: AgentSpec | None
     wire_format: str | None = None
@@ -47,21 +60,28 @@ class Decision:
     stream: bool = False
     note: str | None = None  # why a model call was not routed, shown in the inspector
     websocket: bool = False  # a Responses WebSocket session: each frame's model is mapped by the API
+    # Set when the engine gets another format and body than the agent sent (Zed's envelope,
+    # unwrapped to its provider payload).
+    engine_format: str | None = None
+    engine_body: bytes | None = None
+    reply: DirectReply | None = None
 
     @property
     def route(self) -> bool:
-        return self.target_model is not None or self.websocket
+        return self.reply is None and (self.target_model is not None or self.websocket)
 
     def engine_path(self) -> str:
-        return "/v1/responses" if self.websocket else f"/v1/bridge/{self.wire_format}"
+        if self.websocket:
+            return "/v1/responses"
+        return f"/v1/bridge/{self.engine_format or self.wire_format}"
 
 
 def wants_stream(wire_format: str, path: str, body: Mapping[str, Any] | None) -> bool:
     if wire_format in (GEMINI, GEMINI_CLOUDCODE):
         return ":streamGenerateContent" in path
-    if wire_format == KIRO:
-        return True  # CodeWhisperer always answers with an event stream
-    if wire_format == "ollama":
+    if wire_format in (KIRO, ZED):
+        return True  # CodeWhisperer answers with an event stream; Zed always reads a stream
+    if wire_format == OLLAMA:
         return bool(body.get("stream", True)) if body else True
     return bool(body.get("stream", False)) if body else False
 
@@ -86,13 +106,15 @@ def decide(
         return Decision(agent, wire_format, note=agent.reason)
     if wire_format is None:
         return Decision(agent)  # settings, telemetry, auth: not a model call
+    if wire_format == ZED:
+        return _decide_zed(agent, mappings, headers, body)
     if wire_format == CONNECT_PROTO or wire_format not in ROUTABLE_FORMATS:
         return Decision(agent, wire_format, note=agent.reason or f"{wire_format} is not routable")
-    if headers.get("upgrade", "").lower() == "websocket":
+    if _is_websocket(headers):
         # The model is only known per frame; route the session when the agent has any rule.
         routed = bool(mappings.rules(agent.id))
         return Decision(agent, wire_format, websocket=routed, note=None if routed else "unmapped")
-    data = _json(body)
+    data = json_object(body)
     source_model = extract_model(wire_format, data if data is not None else body, path)
     target = mappings.target_for(agent.id, source_model)
     stream = wants_stream(wire_format, path, data)
@@ -101,11 +123,33 @@ def decide(
     return Decision(agent, wire_format, source_model, target, stream)
 
 
-def _json(body: bytes | None) -> dict[str, Any] | None:
-    if not body:
-        return None
+def _decide_zed(
+    agent: AgentSpec, mappings: MappingStore, headers: Mapping[str, str], body: bytes | None
+) -> Decision:
+    if _is_websocket(headers):
+        # `/completions/session` frames are envelopes around Responses turns; Zed retries a
+        # refused session over HTTP, so mapped OpenAI calls reach the routed path below.
+        if not mappings.rules(agent.id):
+            return Decision(agent, ZED, note="unmapped")
+        refusal = DirectReply(426, ZED_WEBSOCKET_NOTE.encode(), "text/plain")
+        return Decision(agent, ZED, note=ZED_WEBSOCKET_NOTE, reply=refusal)
+    data = json_object(body)
+    source_model = extract_model(ZED, data)
+    target = mappings.target_for(agent.id, source_model)
+    if target is None:
+        return Decision(agent, ZED, source_model, stream=True, note="unmapped")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+        call = zed.parse_completion(data)
+    except zed.UnknownZedProvider as exc:
+        return Decision(agent, ZED, source_model, stream=True, note=str(exc))
+    except zed.ZedEnvelopeError as exc:
+        error = DirectReply(400, zed.error_body(400, str(exc)), "application/json")
+        return Decision(agent, ZED, source_model, note=str(exc), reply=error)
+    return Decision(
+        agent, ZED, source_model, target, stream=True,
+        engine_format=call.inner_format, engine_body=call.engine_body(),
+    )
+
+
+def _is_websocket(headers: Mapping[str, str]) -> bool:
+    return headers.get("upgrade", "").lower() == "websocket"

@@ -46,7 +46,8 @@ def pattern_kind(pattern: str) -> PatternKind:
 
 def _check_text(value: str, what: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{what} must be a string, got {type(value).__name__}")
+        # ValueError like every other bad rule: callers turn it into the API's 400.
+        raise ValueError(f"{what} must be a string, got {type(value).__name__}")  # noqa: TRY004
     if not value:
         raise ValueError(f"{what} is empty")
     if len(value) > MAX_PATTERN_LENGTH:

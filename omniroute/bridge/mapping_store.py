@@ -6,7 +6,7 @@ in-memory copy that every write replaces.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -18,8 +18,10 @@ from omniroute.db.tables import AgentMapping, utcnow
 
 
 class MappingStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, on_change: Callable[[], None] | None = None) -> None:
+        """``on_change`` runs after every committed write (other instances reload then)."""
         self.db = db
+        self._on_change = on_change
         self._rules: Mapping[str, tuple[MappingRule, ...]] = MappingProxyType({})
         self.reload()
 
@@ -64,6 +66,8 @@ class MappingStore:
             )
             session.commit()
         self.reload()
+        if self._on_change is not None:
+            self._on_change()
         return valid
 
     def upsert(self, agent_id: str, source: str, target: str) -> None:

@@ -6,7 +6,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from omniroute.bridge.upstream_dns import UpstreamDNSError, is_loopback_or_self
+from omniroute.bridge.upstream_dns import UpstreamDNSError, listener_accepts, same_address
 
 if TYPE_CHECKING:
     from omniroute.runtime import Runtime
@@ -27,15 +27,32 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def loops_back(ip: str, port: int, own_ports: set[int], own_addresses: set[str]) -> bool:
-    """Connecting to (ip, port) would reach one of our own proxy listeners."""
-    return port in own_ports and is_loopback_or_self(ip, own_addresses)
+# Agents reach the DNS-mode listener through the hosts file, so on the HTTPS port.
+AGENT_PORT = 443
 
 
-async def choose_upstream(runtime: Runtime, host: str, port: int) -> UpstreamChoice:
-    own_ports = {p for p in (runtime.settings.proxy_port, runtime.settings.bridge_port) if p}
+def loops_back(runtime: Runtime, ip: str, port: int, arrived_at: str | None = None) -> bool:
+    """Connecting to (ip, port) would reach one of our own proxy listeners.
+
+    Both proxy listeners count (HTTP_PROXY and DNS mode), on the address they are bound to;
+    the API does not, since it answers instead of proxying again (and routed calls go to it).
+    ``arrived_at`` is the local address a DNS-mode client connected to: the hosts file sends
+    agents there on port 443, which reaches our DNS-mode listener directly or through a port
+    forward, so port 443 at that address is us whichever port the listener is bound to.
+    """
+    if arrived_at is not None and port == AGENT_PORT and same_address(ip, arrived_at):
+        return True
+    s = runtime.settings
+    own_ports = {p for p in (s.proxy_port, s.bridge_port) if p}
+    return port in own_ports and listener_accepts(s.host, ip, runtime.own_addresses)
+
+
+async def choose_upstream(
+    runtime: Runtime, host: str, port: int, arrived_at: str | None = None
+) -> UpstreamChoice:
+    """The address to connect to for ``host``; ``arrived_at`` as in ``loops_back``."""
     if _is_ip(host):
-        if loops_back(host, port, own_ports, runtime.own_addresses):
+        if loops_back(runtime, host, port, arrived_at):
             return UpstreamChoice(error=f"loop: {host}:{port} is OmniRoute itself", loop=True)
         return UpstreamChoice()
     if host == "localhost":
@@ -46,7 +63,7 @@ async def choose_upstream(runtime: Runtime, host: str, port: int) -> UpstreamCho
         servers = ", ".join(runtime.resolver.nameservers) or "system resolvers"
         return UpstreamChoice(error=f"cannot resolve {host} with upstream DNS ({servers}): {exc}")
     ip = addresses[0]
-    if loops_back(ip, port, own_ports, runtime.own_addresses):
+    if loops_back(runtime, ip, port, arrived_at):
         return UpstreamChoice(
             error=(
                 f"loop: {host} resolves to {ip}, which is OmniRoute itself; set "

@@ -4,8 +4,8 @@ In DNS mode the hosts file points agent hosts at 127.0.0.1, so the system resolv
 passthrough traffic straight back to us. This resolver asks real DNS servers (configured, or
 the ones in resolv.conf) with dnspython, which never reads the hosts file. A and AAAA are
 queried concurrently; answers are cached for their TTL (clamped to 1 s .. 1 h), failures
-briefly. ``is_loopback_or_self`` is the loop guard: the caller answers 508 when an upstream
-resolves back to this machine.
+briefly. ``listener_accepts`` and ``same_address`` serve the loop guard: the caller answers 508
+when an upstream resolves back to one of our own listeners.
 """
 
 from __future__ import annotations
@@ -164,23 +164,43 @@ class UpstreamResolver:
         return _Result([str(rdata.address) for rdata in answer.rrset], ttl=ttl)
 
 
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP literal (brackets and zone ignored, IPv4-mapped IPv6 as IPv4), else None."""
+    try:
+        addr = ipaddress.ip_address(text.split("%", 1)[0].strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
 def is_loopback_or_self(ip: str, own_addresses: Iterable[str] = ()) -> bool:
     """True when connecting to ``ip`` would reach this machine (so: us, in a loop)."""
-    try:
-        addr = ipaddress.ip_address(ip.strip("[]"))
-    except ValueError:
+    addr = _address(ip)
+    if addr is None:
         return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
     if addr.is_loopback or addr.is_unspecified:
         return True
-    own: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
-    for item in own_addresses:
-        try:
-            own.add(ipaddress.ip_address(item.split("%", 1)[0].strip("[]")))
-        except ValueError:
-            continue
-    return addr in own
+    return addr in {own for item in own_addresses if (own := _address(item)) is not None}
+
+
+def same_address(a: str, b: str) -> bool:
+    """``a`` and ``b`` are the same IP (``::ffff:127.0.0.1`` is ``127.0.0.1``)."""
+    first = _address(a)
+    return first is not None and first == _address(b)
+
+
+def listener_accepts(bind_host: str, ip: str, own_addresses: Iterable[str] = ()) -> bool:
+    """Would a listener bound to ``bind_host`` take a connection to ``ip``?
+
+    Bound to one address, only that address; bound to a wildcard (or a name, which may stand
+    for several), any address of this machine.
+    """
+    bind = _address(bind_host)
+    if bind is None or bind.is_unspecified:
+        return is_loopback_or_self(ip, own_addresses)
+    return _address(ip) == bind
 
 
 def local_addresses() -> set[str]:

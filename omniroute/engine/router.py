@@ -29,7 +29,7 @@ from omniroute.engine.pricing import PriceTable, format_cost
 from omniroute.engine.registry import Registry
 from omniroute.engine.resilience import ResilienceState
 from omniroute.engine.resolve import Resolution, resolve
-from omniroute.engine.strategies import InMemoryStrategyState, order_targets
+from omniroute.engine.strategies import InMemoryStrategyState, StrategyStateStore, order_targets
 from omniroute.engine.targets import Target
 from omniroute.engine.usage import UsageRecord, UsageRecorder
 from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
@@ -85,13 +85,16 @@ class Router:
         resilience: ResilienceState | None = None,
         prices: PriceTable | None = None,
         rng: random.Random | None = None,
+        strategy_state: StrategyStateStore | None = None,
     ) -> None:
         self.registry = registry
         self.pool = pool
         self.usage = usage
         # Wall-clock times: state shared through Redis must mean the same on every machine.
         self.resilience = resilience or ResilienceState(clock=time.time)
-        self.strategy_state = InMemoryStrategyState()
+        # Round-robin cursors, least-used counters, latency samples: in memory, or in Redis
+        # when several instances serve one team (`omniroute.shared`).
+        self.strategy_state: StrategyStateStore = strategy_state or InMemoryStrategyState()
         self.prices = prices or PriceTable()
         self.rng = rng or random.Random()
 

@@ -12,6 +12,7 @@ Every method except ``record`` touches the database: call them from a worker thr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,18 +74,26 @@ def _write_rows(session: Session, batch: list[dict[str, Any]]) -> None:
 
 
 class SessionStore:
-    def __init__(self, db: Database, capture: Capture) -> None:
+    def __init__(
+        self, db: Database, capture: Capture, on_change: Callable[[], None] | None = None
+    ) -> None:
+        """``on_change`` runs after a session starts, stops or is deleted: other instances
+        sharing the database then ``refresh_active()``, so one session records on all."""
         self.db = db
         self.capture = capture
+        self._on_change = on_change or (lambda: None)
         self.writer: BackgroundWriter[dict[str, Any]] = BackgroundWriter(db, _write_rows, name="inspector")
         capture.sink = self.record
-        with db.session() as s:
+        self.refresh_active()  # still recording when the process stopped: carry on
+
+    def refresh_active(self) -> None:
+        """Record into the open session in the database, if any (worker thread)."""
+        with self.db.session() as s:
             open_ = s.exec(
                 select(InspectorSession).where(col(InspectorSession.stopped_at).is_(None))
                 .order_by(col(InspectorSession.started_at).desc())
             ).first()
-        if open_ is not None:  # still recording when the process stopped: carry on
-            self._activate(open_)
+        self._activate(open_)
 
     # -- hot side (event loop) -------------------------------------------------------------
     def record(self, row: InterceptedRequest) -> None:
@@ -111,6 +120,7 @@ class SessionStore:
             s.add(row)
             s.commit()
         self._activate(row)
+        self._on_change()
         return session_dict(row, self.active_id)
 
     def stop(self, session_id: str) -> dict[str, Any]:
@@ -124,6 +134,7 @@ class SessionStore:
                 row.stopped_at = utcnow()
                 s.add(row)
                 s.commit()
+            self._on_change()
         return session_dict(row, self.active_id)
 
     def rename(self, session_id: str, name: str) -> dict[str, Any]:
@@ -145,6 +156,7 @@ class SessionStore:
             s.execute(delete(CapturedRequest).where(col(CapturedRequest.session_id) == session_id))
             s.execute(delete(InspectorSession).where(col(InspectorSession.id) == session_id))
             s.commit()
+        self._on_change()
 
     # -- reading (worker thread) -----------------------------------------------------------
     def list(self) -> list[dict[str, Any]]:

@@ -137,6 +137,7 @@ class RedisEventBus:
         self._tasks: list[asyncio.Task[None]] = []
         self._up = False
         self._ever_up = False
+        self._failed = False
         self.connected = asyncio.Event()  # set while subscribed (tests wait on it)
 
     def publish(self, channel: str, message: Message) -> None:
@@ -204,7 +205,9 @@ class RedisEventBus:
         self._handlers.dispatch(channel, envelope.get("data") or {})
 
     def _came_up(self) -> None:
-        recovering = self._ever_up and not self._up
+        # After any failed attempt, messages may have been missed (even before the first
+        # success: another instance may have changed the configuration meanwhile).
+        recovering = not self._up and (self._ever_up or self._failed)
         self._up = self._ever_up = True
         self.connected.set()
         self.health.recovered("events")
@@ -219,6 +222,7 @@ class RedisEventBus:
         if self._up or not self._ever_up:
             self.health.down("events", exc)
         self._up = False
+        self._failed = True
         self.connected.clear()
 
     async def aclose(self) -> None:

@@ -74,6 +74,15 @@ class PostgresServer:
             str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-A", "trust",
             "-U", "postgres", "-E", "UTF8", "--no-sync", "--no-instructions",
         )
+        self.resume()
+        self._run(
+            str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
+            "-U", "postgres", self.database,
+        )
+        return self
+
+    def resume(self) -> None:
+        """Start the server on its cluster (after ``start()`` created it, or after ``pause()``)."""
         # Socket in our own dir: /var/run/postgresql may not exist outside a service setup.
         options = (
             f"-p {self.port} -k {self._tmp} -c listen_addresses=127.0.0.1 "
@@ -84,13 +93,14 @@ class PostgresServer:
             "-l", str(self.log_path), "-w", "-t", "60", "start",
         )
         self._started = True
-        self._run(
-            str(self.bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port),
-            "-U", "postgres", self.database,
-        )
-        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data, port and databases (an outage, for tests)."""
+        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        self._started = False
 
     def stop(self) -> None:
+        """Stop the server and remove its cluster."""
         if self._started:
             self._started = False
             try:

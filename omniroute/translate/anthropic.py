@@ -1,4 +1,5 @@
-"""Anthropic Messages (``/v1/messages``) ↔ IR. Streams: anthropic_stream.
+"""Anthropic Messages (``/v1/messages``) ↔ IR. Content blocks: anthropic_wire; streams:
+anthropic_stream.
 
 Deliberate choices:
 * ``max_tokens`` is required by Anthropic: when the source has none we send
@@ -27,25 +28,31 @@ from __future__ import annotations
 from typing import Any
 
 from .anthropic_stream import Framer, StreamDecoder, StreamEncoder, usage_from_ir, usage_to_ir
+from .anthropic_wire import (
+    FORMAT,
+    STOP_FROM_IR,
+    STOP_TO_IR,
+    block_to_ir,
+    blocks_to_ir,
+    client_signature,
+    part_from_ir,
+    signed,
+    text_block,
+)
 from .base import (
     check_passthrough,
-    dump_arguments,
     effort_to_budget,
     fill_tool_result_names,
     new_id,
     parse_arguments,
     same_format_metadata,
-    tag_signature,
-    untag_signature,
 )
 from .errors import TranslationError
 from .ir import (
     FinishReason,
-    ImagePart,
     IRRequest,
     IRResponse,
     Message,
-    Part,
     Reasoning,
     RedactedThinkingPart,
     ResponseFormat,
@@ -55,10 +62,8 @@ from .ir import (
     Tool,
     ToolCallPart,
     ToolChoice,
-    ToolResultPart,
 )
 
-FORMAT = "anthropic"
 DEFAULT_MAX_TOKENS = 8192
 JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else."
 
@@ -74,23 +79,6 @@ _HANDLED = {
     "model", "system", "messages", "tools", "tool_choice", "max_tokens", "temperature",
     "top_p", "top_k", "stop_sequences", "thinking", "stream", "output_format", *_METADATA_KEYS,
 }  # fmt: skip
-
-STOP_TO_IR = {
-    "end_turn": FinishReason.STOP,
-    "stop_sequence": FinishReason.STOP,
-    "pause_turn": FinishReason.STOP,
-    "max_tokens": FinishReason.LENGTH,
-    "model_context_window_exceeded": FinishReason.LENGTH,
-    "tool_use": FinishReason.TOOL_CALLS,
-    "refusal": FinishReason.CONTENT_FILTER,
-}
-STOP_FROM_IR = {
-    FinishReason.STOP: "end_turn",
-    FinishReason.LENGTH: "max_tokens",
-    FinishReason.TOOL_CALLS: "tool_use",
-    FinishReason.CONTENT_FILTER: "refusal",
-    FinishReason.ERROR: "end_turn",
-}
 
 
 # ---------------------------------------------------------------- request → IR
@@ -108,11 +96,11 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
         if role == "system":
             # Claude Code (2.1.x) sends mid-conversation system messages; like OpenAI chat's
             # system/developer messages, their text joins the system prompt.
-            ir.system.extend(p for p in _blocks_to_ir(msg.get("content"), f"messages[{i}]") if isinstance(p, TextPart))
+            ir.system.extend(p for p in blocks_to_ir(msg.get("content"), f"messages[{i}]") if isinstance(p, TextPart))
             continue
         if role not in ("user", "assistant"):
             raise TranslationError(f"messages[{i}].role", f"unsupported role {role!r}")
-        ir.messages.append(Message(role, _blocks_to_ir(msg.get("content"), f"messages[{i}]")))
+        ir.messages.append(Message(role, blocks_to_ir(msg.get("content"), f"messages[{i}]")))
     fill_tool_result_names(ir.messages)
     ir.tools = [_tool_to_ir(t, f"tools[{i}]") for i, t in enumerate(body.get("tools") or [])]
     ir.tool_choice = _tool_choice_to_ir(body.get("tool_choice"))
@@ -147,45 +135,6 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
     ir.passthrough = {k: v for k, v in body.items() if k not in _HANDLED}
     ir.passthrough_format = FORMAT
     return ir
-
-
-def _blocks_to_ir(content: Any, where: str) -> list[Part]:
-    if isinstance(content, str):
-        return [TextPart(content)] if content else []
-    parts: list[Part] = []
-    for j, block in enumerate(content or []):
-        parts.append(_block_to_ir(block, f"{where}.content[{j}]"))
-    return parts
-
-
-def _block_to_ir(block: dict[str, Any], where: str) -> Part:
-    kind = block.get("type")
-    cache = block.get("cache_control")
-    if kind == "text":
-        return TextPart(block.get("text", ""), cache)
-    if kind == "image":
-        src = block.get("source") or {}
-        if src.get("type") == "base64":
-            return ImagePart(data=src.get("data"), media_type=src.get("media_type"), cache=cache)
-        if src.get("type") == "url":
-            return ImagePart(url=src.get("url"), cache=cache)
-        raise TranslationError(f"{where}.source.type", f"image source {src.get('type')!r}")
-    if kind == "tool_use":
-        return ToolCallPart(block.get("id", ""), block.get("name", ""), dump_arguments(block.get("input")), cache)
-    if kind == "tool_result":
-        inner = block.get("content")
-        result: list[TextPart | ImagePart] = []
-        for k, item in enumerate([] if inner is None else _blocks_to_ir(inner, where)):
-            if not isinstance(item, (TextPart, ImagePart)):
-                raise TranslationError(f"{where}.content[{k}]", "tool results hold text and images")
-            result.append(item)
-        return ToolResultPart(block.get("tool_use_id", ""), result, bool(block.get("is_error")), cache=cache)
-    if kind == "thinking":
-        sig, fmt = untag_signature(block.get("signature") or "", FORMAT)
-        return ThinkingPart(block.get("thinking", ""), sig or None, fmt)
-    if kind == "redacted_thinking":
-        return RedactedThinkingPart(block.get("data", ""))
-    raise TranslationError(where, f"content block type {kind!r} not supported")
 
 
 def _tool_to_ir(tool: dict[str, Any], where: str) -> Tool:
@@ -229,7 +178,7 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
         if len(system) == 1 and system[0].cache is None:
             body["system"] = system[0].text
         else:
-            body["system"] = [_text_block(p) for p in system]
+            body["system"] = [text_block(p) for p in system]
     thinking = _thinking_from_ir(ir)
     max_tokens = s.max_tokens
     if max_tokens is None:
@@ -281,72 +230,23 @@ def _thinking_from_ir(ir: IRRequest) -> int | None:
     last = next((m for m in reversed(ir.messages) if m.role == "assistant"), None)
     if last is not None and any(isinstance(p, ToolCallPart) for p in last.content):
         first = last.content[0] if last.content else None
-        signed = (isinstance(first, ThinkingPart) and _signed(first)) or isinstance(
+        replayable = (isinstance(first, ThinkingPart) and signed(first)) or isinstance(
             first, RedactedThinkingPart
         )
-        if not signed:
+        if not replayable:
             return None
     return max(1024, r.budget_tokens or effort_to_budget(r.effort))
-
-
-def _signed(part: ThinkingPart) -> bool:
-    return bool(part.signature) and part.signature_format in (FORMAT, None)
-
-
-def _text_block(part: TextPart) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "text", "text": part.text}
-    if part.cache is not None:
-        block["cache_control"] = part.cache
-    return block
-
-
-def _image_block(part: ImagePart) -> dict[str, Any]:
-    if part.data is not None:
-        src = {"type": "base64", "media_type": part.media_type or "image/png", "data": part.data}
-    else:
-        src = {"type": "url", "url": part.url or ""}
-    block: dict[str, Any] = {"type": "image", "source": src}
-    if part.cache is not None:
-        block["cache_control"] = part.cache
-    return block
 
 
 def _message_from_ir(msg: Message) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     for part in msg.content:
-        block = _part_from_ir(part)
+        block = part_from_ir(part)
         if block is not None:
             blocks.append(block)
     if len(blocks) == 1 and blocks[0]["type"] == "text" and "cache_control" not in blocks[0]:
         return {"role": msg.role, "content": blocks[0]["text"]}
     return {"role": msg.role, "content": blocks}
-
-
-def _part_from_ir(part: Part) -> dict[str, Any] | None:
-    if isinstance(part, TextPart):
-        return _text_block(part) if part.text else None  # empty text blocks are rejected
-    if isinstance(part, ImagePart):
-        return _image_block(part)
-    if isinstance(part, ToolCallPart):
-        block = {"type": "tool_use", "id": part.id, "name": part.name, "input": parse_arguments(part.arguments)}
-        if part.cache is not None:
-            block["cache_control"] = part.cache
-        return block
-    if isinstance(part, ToolResultPart):
-        content = [_text_block(p) if isinstance(p, TextPart) else _image_block(p) for p in part.content]
-        block = {"type": "tool_result", "tool_use_id": part.tool_call_id, "content": content}
-        if part.is_error:
-            block["is_error"] = True
-        if part.cache is not None:
-            block["cache_control"] = part.cache
-        return block
-    if isinstance(part, ThinkingPart):
-        if not _signed(part):
-            return None  # see module docstring: unsigned thinking cannot be replayed
-        return {"type": "thinking", "thinking": part.text, "signature": part.signature}
-    if isinstance(part, RedactedThinkingPart):
-        return {"type": "redacted_thinking", "data": part.data}
-    return None
 
 
 def _tool_from_ir(tool: Tool) -> dict[str, Any]:
@@ -366,7 +266,7 @@ def response_to_ir(body: dict[str, Any]) -> IRResponse:
     for j, block in enumerate(body.get("content") or []):
         if block.get("type") in ("server_tool_use", "web_search_tool_result"):
             raise TranslationError(f"content[{j}]", "server tool results cannot be translated")
-        resp.content.append(_block_to_ir(block, f"content[{j}]"))
+        resp.content.append(block_to_ir(block, f"content[{j}]"))
     resp.finish_reason = STOP_TO_IR.get(body.get("stop_reason") or "end_turn", FinishReason.STOP)
     resp.stop_sequence = body.get("stop_sequence")
     resp.usage = usage_to_ir(body.get("usage") or {})
@@ -384,7 +284,7 @@ def response_from_ir(ir: IRResponse) -> dict[str, Any]:
             content.append({"type": "tool_use", "id": part.id, "name": part.name,
                             "input": parse_arguments(part.arguments)})  # fmt: skip
         else:
-            block = _part_from_ir(part)
+            block = part_from_ir(part)
             if block is not None:
                 content.append(block)
     return {
@@ -397,13 +297,3 @@ def response_from_ir(ir: IRResponse) -> dict[str, Any]:
         "stop_sequence": ir.stop_sequence,
         "usage": usage_from_ir(ir.usage),
     }
-
-
-def client_signature(signature: str | None, fmt: str | None) -> str:
-    """The signature to show an Anthropic client: ours as is, a foreign one tagged with its
-    family so it is recognised (and routed only to that family) when it comes back; "" when
-    there is none (the SDK requires the field)."""
-    if not signature:
-        return ""
-    return signature if fmt in (FORMAT, None) else tag_signature(signature, fmt)
-

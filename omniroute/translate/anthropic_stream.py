@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import new_id, tag_signature, untag_signature
+from .anthropic_wire import FORMAT, STOP_FROM_IR, STOP_TO_IR, client_signature
+from .base import new_id, untag_signature
 from .errors import anthropic_error_type
 from .ir import (
     BlockStop,
@@ -26,24 +27,7 @@ from .ir import (
 from .sse import SSEFramer
 
 Framer = SSEFramer
-FORMAT = "anthropic"
 
-_STOP_TO_IR = {
-    "end_turn": FinishReason.STOP,
-    "stop_sequence": FinishReason.STOP,
-    "pause_turn": FinishReason.STOP,
-    "max_tokens": FinishReason.LENGTH,
-    "model_context_window_exceeded": FinishReason.LENGTH,
-    "tool_use": FinishReason.TOOL_CALLS,
-    "refusal": FinishReason.CONTENT_FILTER,
-}
-_STOP_FROM_IR = {
-    FinishReason.STOP: "end_turn",
-    FinishReason.LENGTH: "max_tokens",
-    FinishReason.TOOL_CALLS: "tool_use",
-    FinishReason.CONTENT_FILTER: "refusal",
-    FinishReason.ERROR: "end_turn",
-}
 _ERROR_STATUS = {
     "invalid_request_error": 400,
     "authentication_error": 401,
@@ -158,7 +142,7 @@ class StreamDecoder:
                 out.append(UsageEvent(_usage({**self._input, **event["usage"]})))
             d = event.get("delta") or {}
             if d.get("stop_reason"):
-                reason = _STOP_TO_IR.get(d["stop_reason"], FinishReason.STOP)
+                reason = STOP_TO_IR.get(d["stop_reason"], FinishReason.STOP)
                 out.append(Finish(reason, d.get("stop_sequence")))
             return out
         if kind == "error" or (kind is None and "error" in event):
@@ -236,9 +220,7 @@ class StreamEncoder:
                 if ev.text:
                     out.append(self._delta('{"type":"thinking_delta","thinking":' + _dumps(ev.text) + "}"))
                 if ev.signature:
-                    sig = ev.signature
-                    if ev.signature_format not in (FORMAT, None):
-                        sig = tag_signature(sig, ev.signature_format)
+                    sig = client_signature(ev.signature, ev.signature_format)
                     out.append(self._delta('{"type":"signature_delta","signature":' + _dumps(sig) + "}"))
             case ToolCallStart():
                 self._has_tool = True
@@ -273,7 +255,7 @@ class StreamEncoder:
             seq = None
         else:
             seq = fin.stop_sequence
-            stop = "stop_sequence" if seq else _STOP_FROM_IR[fin.reason]
+            stop = "stop_sequence" if seq else STOP_FROM_IR[fin.reason]
         usage = usage_from_ir(self._usage)
         delta = {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": seq}, "usage": usage}
         out.append(b"event: message_delta\ndata: " + _dumps(delta).encode() + b"\n\n")

@@ -11,11 +11,11 @@ import json
 from typing import Any, Protocol, runtime_checkable
 
 from .ir import (
-    ImagePart,
     BlockStop,
     ErrorEvent,
     Finish,
     FinishReason,
+    ImagePart,
     IREvent,
     IRRequest,
     IRResponse,
@@ -147,7 +147,7 @@ class ResponseAccumulator:
     format repeats the full output at the end (Responses ``response.completed``).
     """
 
-    __slots__ = ("response", "_open", "error")
+    __slots__ = ("_open", "error", "response")
 
     def __init__(self) -> None:
         self.response = IRResponse()

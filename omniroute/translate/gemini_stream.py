@@ -27,17 +27,16 @@ from .ir import (
     BlockStop,
     ErrorEvent,
     Finish,
-    FinishReason,
     IREvent,
     MessageStart,
-    RedactedThinkingBlock,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
+    ToolCallPart,
     ToolCallStart,
-    Usage,
     UsageEvent,
 )
+from .stream_blocks import BlockNumberer, WholeCallEncoder
 
 __all__ = ["Framer", "StreamDecoder", "StreamEncoder"]
 
@@ -54,8 +53,7 @@ class StreamDecoder:
         self._model = model
         self._started = False
         self._done = False
-        self._index = -1
-        self._open: str | None = None  # "text" | "thinking" while a block is open
+        self._blocks = BlockNumberer()
         self._calls = 0
         self._id = ""
 
@@ -89,7 +87,7 @@ class StreamDecoder:
         reason = cand.get("finishReason")
         blocked = (chunk.get("promptFeedback") or {}).get("blockReason")
         if reason or blocked:
-            self._close(out)
+            self._blocks.close(out)
             out.append(Finish(finish_to_ir(reason or "SAFETY", self._calls > 0)))
         return out
 
@@ -98,64 +96,46 @@ class StreamDecoder:
         if sig:
             sig, family = signature_from_client(sig)
         if part.get("thought"):
-            self._ensure("thinking", out)
-            out.append(ThinkingDelta(self._index, part.get("text", ""), sig, family))
+            index = self._blocks.continue_block("thinking", out)
+            out.append(ThinkingDelta(index, part.get("text", ""), sig, family))
             return
         if sig:
             # Signature on a normal part: a signature-only thinking block placed before it
             # (mirrors gemini_wire.parts_to_ir so streamed and non-streamed agree).
-            self._close(out)
-            self._ensure("thinking", out)
-            out.append(ThinkingDelta(self._index, "", sig, family))
-            self._close(out)
+            index = self._blocks.whole_block(out)
+            out += [ThinkingDelta(index, "", sig, family), BlockStop(index)]
         if "text" in part:
             if part["text"]:
-                self._ensure("text", out)
-                out.append(TextDelta(self._index, part["text"]))
+                index = self._blocks.continue_block("text", out)
+                out.append(TextDelta(index, part["text"]))
         elif "functionCall" in part:
             call = part["functionCall"]
-            self._close(out)
-            self._index += 1
+            index = self._blocks.whole_block(out)
             seed = self._id or json.dumps(call, sort_keys=True)
             call_id = call.get("id") or response_call_id(seed, self._calls)
             self._calls += 1
             args = json.dumps(call.get("args") or {}, ensure_ascii=False, separators=(",", ":"))
             out += [
-                ToolCallStart(self._index, call_id, call.get("name", "")),
-                ToolCallDelta(self._index, args),
-                BlockStop(self._index),
+                ToolCallStart(index, call_id, call.get("name", "")),
+                ToolCallDelta(index, args),
+                BlockStop(index),
             ]
         else:
             kinds = ",".join(sorted(part)) or "empty part"
             out.append(ErrorEvent(f"unsupported Gemini output part ({kinds})", 502))
             self._done = True
 
-    def _ensure(self, kind: str, out: list[IREvent]) -> None:
-        if self._open != kind:
-            self._close(out)
-            self._index += 1
-            self._open = kind
 
-    def _close(self, out: list[IREvent]) -> None:
-        if self._open is not None:
-            out.append(BlockStop(self._index))
-            self._open = None
-
-
-class StreamEncoder:
+class StreamEncoder(WholeCallEncoder):
     """IR events → Gemini SSE chunks (``data: {GenerateContentResponse}``)."""
 
     _error_format = "gemini"
 
     def __init__(self, model: str, response_id: str = "") -> None:
-        self._model = model
+        super().__init__(model)
         self._id = response_id
-        self._usage = Usage()
-        self._reason = FinishReason.STOP
-        self._tool: list[Any] | None = None  # [index, id, name, argument fragments]
         self._pending_sig: str | None = None
         self._thought_text: set[int] = set()  # thinking blocks that carried text
-        self._done = False
 
     def _wrap(self, chunk: dict[str, Any]) -> dict[str, Any]:
         return chunk
@@ -175,80 +155,37 @@ class StreamEncoder:
             body["usageMetadata"] = usage
         return sse.encode(self._wrap(body))
 
-    def feed(self, ev: IREvent) -> list[bytes]:
-        if self._done:
-            return []
-        out: list[bytes] = []
-        match ev:
-            case MessageStart():
-                self._id = self._id or ev.id
-                self._model = self._model or ev.model
-                if ev.usage is not None:
-                    ev.usage.merge_into(self._usage)
-            case TextDelta():
-                self._flush_tool(out)
-                if ev.text:
-                    out.append(self._chunk([{"text": ev.text}]))
-            case ThinkingDelta():
-                self._flush_tool(out)
-                if ev.signature:
-                    # Going to a Gemini client: foreign signatures travel base64-wrapped.
-                    sig = own_signature(ev.signature, ev.signature_format, to_client=True)
-                    ev = ThinkingDelta(ev.index, ev.text, sig)
-                if ev.text:
-                    self._thought_text.add(ev.index)
-                    part: dict[str, Any] = {"text": ev.text, "thought": True}
-                    if ev.signature:
-                        part["thoughtSignature"] = ev.signature
-                    out.append(self._chunk([part]))
-                elif ev.signature and ev.index in self._thought_text:
-                    part = {"text": "", "thought": True, "thoughtSignature": ev.signature}
-                    out.append(self._chunk([part]))
-                elif ev.signature:
-                    self._pending_sig = ev.signature  # belongs to the next part
-            case RedactedThinkingBlock():
-                pass  # opaque to anyone but its issuer; Gemini has no slot for it
-            case ToolCallStart():
-                self._flush_tool(out)
-                self._tool = [ev.index, ev.id, ev.name, []]
-            case ToolCallDelta():
-                if self._tool is not None and self._tool[0] == ev.index:
-                    self._tool[3].append(ev.arguments)
-            case BlockStop():
-                if self._tool is not None and self._tool[0] == ev.index:
-                    self._flush_tool(out)
-            case UsageEvent():
-                ev.usage.merge_into(self._usage)
-            case Finish():
-                self._reason = ev.reason
-            case ErrorEvent():
-                out += self.error(ev.message, ev.status)
-        return out
+    def _start(self, ev: MessageStart) -> None:
+        self._id = self._id or ev.id
+        super()._start(ev)
 
-    def _flush_tool(self, out: list[bytes]) -> None:
-        if self._tool is None:
-            return
-        _, call_id, name, frags = self._tool
-        self._tool = None
-        args = parse_arguments("".join(frags))  # invalid JSON is kept wrapped, not dropped
-        out.append(self._chunk([{"functionCall": {"id": call_id, "name": name, "args": args}}]))
+    def _text_chunk(self, text: str) -> bytes:
+        return self._chunk([{"text": text}])
 
-    def finish(self) -> list[bytes]:
-        if self._done:
-            return []
-        self._done = True
-        out: list[bytes] = []
-        self._flush_tool(out)
-        parts: list[dict[str, Any]] = [{"text": ""}]
-        out.append(
-            self._chunk(
-                parts, finishReason=finish_from_ir(self._reason), _usage=usage_from_ir(self._usage)
-            )
-        )
-        return out
+    def _thinking_chunks(self, ev: ThinkingDelta) -> list[bytes]:
+        if ev.signature:
+            # Going to a Gemini client: foreign signatures travel base64-wrapped.
+            sig = own_signature(ev.signature, ev.signature_format, to_client=True)
+            ev = ThinkingDelta(ev.index, ev.text, sig)
+        if ev.text:
+            self._thought_text.add(ev.index)
+            part: dict[str, Any] = {"text": ev.text, "thought": True}
+            if ev.signature:
+                part["thoughtSignature"] = ev.signature
+            return [self._chunk([part])]
+        if ev.signature and ev.index in self._thought_text:
+            return [self._chunk([{"text": "", "thought": True, "thoughtSignature": ev.signature}])]
+        if ev.signature:
+            self._pending_sig = ev.signature  # belongs to the next part
+        return []
 
-    def error(self, message: str, status: int) -> list[bytes]:
-        if self._done:
-            return []
-        self._done = True
-        return [sse.encode(error_body(self._error_format, status, message))]
+    def _tool_call_chunk(self, call: ToolCallPart) -> bytes:
+        args = parse_arguments(call.arguments)  # invalid JSON is kept wrapped, not dropped
+        return self._chunk([{"functionCall": {"id": call.id, "name": call.name, "args": args}}])
+
+    def _last_chunk(self) -> bytes:
+        usage = usage_from_ir(self._usage)
+        return self._chunk([{"text": ""}], finishReason=finish_from_ir(self._reason), _usage=usage)
+
+    def _error_chunk(self, message: str, status: int) -> bytes:
+        return sse.encode(error_body(self._error_format, status, message))

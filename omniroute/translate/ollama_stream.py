@@ -22,15 +22,15 @@ from .ir import (
     FinishReason,
     IREvent,
     MessageStart,
-    RedactedThinkingBlock,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
+    ToolCallPart,
     ToolCallStart,
-    Usage,
     UsageEvent,
     UsagePartial,
 )
+from .stream_blocks import BlockNumberer, WholeCallEncoder
 
 __all__ = ["Framer", "StreamDecoder", "StreamEncoder", "call_id_for_response"]
 
@@ -71,8 +71,7 @@ class StreamDecoder:
         self._model = model
         self._started = False
         self._done = False
-        self._index = -1
-        self._open: str | None = None
+        self._blocks = BlockNumberer()
         self._calls = 0
 
     def feed(self, event: dict[str, Any]) -> list[IREvent]:
@@ -94,14 +93,13 @@ class StreamDecoder:
             )
         msg = event.get("message") or {}
         if msg.get("thinking"):
-            self._ensure("thinking", out)
-            out.append(ThinkingDelta(self._index, msg["thinking"]))
+            index = self._blocks.continue_block("thinking", out)
+            out.append(ThinkingDelta(index, msg["thinking"]))
         if msg.get("content"):
-            self._ensure("text", out)
-            out.append(TextDelta(self._index, msg["content"]))
+            index = self._blocks.continue_block("text", out)
+            out.append(TextDelta(index, msg["content"]))
         for call in msg.get("tool_calls") or []:
-            self._close(out)
-            self._index += 1
+            index = self._blocks.whole_block(out)
             fn = call.get("function", {})
             args = fn.get("arguments")
             args_s = (
@@ -112,13 +110,13 @@ class StreamDecoder:
             call_id = call.get("id") or call_id_for_response(created_at, self._calls)
             self._calls += 1
             out += [
-                ToolCallStart(self._index, call_id, fn.get("name", "")),
-                ToolCallDelta(self._index, args_s),
-                BlockStop(self._index),
+                ToolCallStart(index, call_id, fn.get("name", "")),
+                ToolCallDelta(index, args_s),
+                BlockStop(index),
             ]
         if event.get("done"):
             self._done = True
-            self._close(out)
+            self._blocks.close(out)
             usage = UsagePartial(event.get("prompt_eval_count"), event.get("eval_count"))
             if usage.input_tokens is not None or usage.output_tokens is not None:
                 out.append(UsageEvent(usage))
@@ -129,27 +127,9 @@ class StreamDecoder:
             out.append(Finish(reason))
         return out
 
-    def _ensure(self, kind: str, out: list[IREvent]) -> None:
-        if self._open != kind:
-            self._close(out)
-            self._index += 1
-            self._open = kind
 
-    def _close(self, out: list[IREvent]) -> None:
-        if self._open is not None:
-            out.append(BlockStop(self._index))
-            self._open = None
-
-
-class StreamEncoder:
+class StreamEncoder(WholeCallEncoder):
     """IR events → Ollama NDJSON lines."""
-
-    def __init__(self, model: str) -> None:
-        self._model = model
-        self._usage = Usage()
-        self._reason = FinishReason.STOP
-        self._tool: list[Any] | None = None
-        self._done = False
 
     def _line(self, message: dict[str, Any], **extra: Any) -> bytes:
         obj = {
@@ -163,70 +143,26 @@ class StreamEncoder:
         }
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
-    def feed(self, ev: IREvent) -> list[bytes]:
-        if self._done:
-            return []
-        out: list[bytes] = []
-        match ev:
-            case MessageStart():
-                self._model = self._model or ev.model
-                if ev.usage is not None:
-                    ev.usage.merge_into(self._usage)
-            case TextDelta():
-                self._flush_tool(out)
-                if ev.text:
-                    out.append(self._line({"content": ev.text}))
-            case ThinkingDelta():
-                self._flush_tool(out)
-                if ev.text:  # a signature has no Ollama field and no Ollama model to check it
-                    out.append(self._line({"thinking": ev.text}))
-            case RedactedThinkingBlock():
-                pass  # opaque to everyone but its issuer
-            case ToolCallStart():
-                self._flush_tool(out)
-                self._tool = [ev.index, ev.name, []]
-            case ToolCallDelta():
-                if self._tool is not None and self._tool[0] == ev.index:
-                    self._tool[2].append(ev.arguments)
-            case BlockStop():
-                if self._tool is not None and self._tool[0] == ev.index:
-                    self._flush_tool(out)
-            case UsageEvent():
-                ev.usage.merge_into(self._usage)
-            case Finish():
-                self._reason = ev.reason
-            case ErrorEvent():
-                out += self.error(ev.message, ev.status)
-        return out
+    def _text_chunk(self, text: str) -> bytes:
+        return self._line({"content": text})
 
-    def _flush_tool(self, out: list[bytes]) -> None:
-        if self._tool is None:
-            return
-        _, name, frags = self._tool
-        self._tool = None
-        call = {"function": {"name": name, "arguments": parse_arguments("".join(frags))}}
-        out.append(self._line({"tool_calls": [call]}))
+    def _thinking_chunks(self, ev: ThinkingDelta) -> list[bytes]:
+        # A signature has no Ollama field and no Ollama model to check it.
+        return [self._line({"thinking": ev.text})] if ev.text else []
 
-    def finish(self) -> list[bytes]:
-        if self._done:
-            return []
-        self._done = True
-        out: list[bytes] = []
-        self._flush_tool(out)
+    def _tool_call_chunk(self, call: ToolCallPart) -> bytes:
+        function = {"name": call.name, "arguments": parse_arguments(call.arguments)}
+        return self._line({"tool_calls": [{"function": function}]})
+
+    def _last_chunk(self) -> bytes:
         reason = "length" if self._reason is FinishReason.LENGTH else "stop"
-        out.append(
-            self._line(
-                {},
-                done=True,
-                done_reason=reason,
-                prompt_eval_count=self._usage.input_tokens,
-                eval_count=self._usage.output_tokens,
-            )
+        return self._line(
+            {},
+            done=True,
+            done_reason=reason,
+            prompt_eval_count=self._usage.input_tokens,
+            eval_count=self._usage.output_tokens,
         )
-        return out
 
-    def error(self, message: str, status: int) -> list[bytes]:
-        if self._done:
-            return []
-        self._done = True
-        return [json.dumps({"error": message}, ensure_ascii=False).encode() + b"\n"]
+    def _error_chunk(self, message: str, status: int) -> bytes:
+        return json.dumps({"error": message}, ensure_ascii=False).encode() + b"\n"

@@ -27,7 +27,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
 
 
-def _fresh_pg_database(server: PostgresServer) -> str:
+def fresh_pg_database(server: PostgresServer) -> str:
     name = f"t{next(_names)}"
     admin = f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
     with psycopg.connect(admin, autocommit=True) as conn:
@@ -41,4 +41,4 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'omniroute.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    return _fresh_pg_database(server)
+    return fresh_pg_database(server)

@@ -39,7 +39,8 @@ def upstream() -> Iterator[TLSUpstream]:
 
 @pytest.fixture(scope="module")
 def fake_dns(upstream: TLSUpstream) -> Iterator[FakeDNS]:
-    with FakeDNS(upstream.host, {"loop.example.test": "127.0.0.1"}) as server:
+    # chatgpt.com: real DNS answering with the address the hosts file sends agents to.
+    with FakeDNS(upstream.host, {"loop.example.test": "127.0.0.1", "chatgpt.com": "127.0.0.1"}) as server:
         yield server
 
 
@@ -138,3 +139,12 @@ def test_loop_back_to_ourselves_gets_508(bridge: OmniRouteProcess) -> None:
         tls = client.get(f"https://loop.example.test:{bridge.bridge_port}/")
     assert plain.status_code == 508 and "loop" in plain.text
     assert tls.status_code == 508 and "OmniRoute itself" in tls.text
+
+
+def test_dns_mode_upstream_at_the_address_agents_arrive_on_gets_508(bridge: OmniRouteProcess) -> None:
+    # The client reached the DNS-mode listener on 127.0.0.1; port 443 there is where the hosts
+    # file sends agents, so us (bound there or port-forwarded) although this listener is bound
+    # to another port: passing the call through would come straight back in.
+    body = {"model": "gpt-5", "input": []}
+    status, data, _ = _post(bridge, "chatgpt.com", "/backend-api/codex/responses", body, _ours(bridge))
+    assert status == 508 and b"chatgpt.com resolves to 127.0.0.1, which is OmniRoute itself" in data

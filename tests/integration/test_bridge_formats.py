@@ -3,54 +3,46 @@
 Request bodies follow each agent's documented format (see ARCHITECTURE.md's agent table and
 the translate modules' docstrings): Copilot's chat / Anthropic / Responses calls on
 api.githubcopilot.com, Antigravity's Cloud Code `v1internal` envelope, Kiro's CodeWhisperer
-`generateAssistantResponse` (answered as an AWS event stream), OpenCode on openrouter.ai, and
-Zed's LLM-service wrapper, which is not routable yet and passes through with a note.
+`generateAssistantResponse` (answered as an AWS event stream) and OpenCode on openrouter.ai.
+Zed's LLM-service envelope has its own module, test_bridge_zed.py.
 """
 
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from omniroute.testing.fake_upstream import FakeDNS, NoLoopbackAlias, TLSUpstream
+from omniroute.testing.fake_upstream import TLSUpstream
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
 from omniroute.translate.eventstream import EventStreamDecoder
 
+from .bridge_support import proxied_omniroute, proxy_client, stand_in_upstream
+
 PROMPT = "hello in my own format"
 REPLY = f"mock reply from gpt-mapped: {PROMPT}"
+MAPPINGS = {agent: {"*": "mock/gpt-mapped"} for agent in ("copilot", "antigravity", "kiro", "open-code")}
 
 
 @pytest.fixture(scope="module")
 def upstream() -> Iterator[TLSUpstream]:
-    try:
-        server = TLSUpstream()
-    except NoLoopbackAlias as exc:
-        pytest.skip(f"the stand-in upstream needs 127.0.0.N:443: {exc}")
-    with server:
+    with stand_in_upstream() as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def omni(upstream: TLSUpstream, mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
-    with FakeDNS(upstream.host) as dns, OmniRouteProcess(env=dns.env(), bridge=False) as process:
-        with process.api() as api:
-            api.post("/api/tools/agent-bridge/upstream-ca", json={"path": str(upstream.ca_file)}).raise_for_status()
-        process.add_provider("openai", "mock", f"{mock_provider.url}/v1", api_key="sk-test-provider-key-0001")
-        for agent in ("copilot", "antigravity", "kiro", "zed", "open-code"):
-            process.map_models(agent, {"*": "mock/gpt-mapped"})
+    with proxied_omniroute(upstream, mock_provider, MAPPINGS) as process:
         yield process
 
 
 @pytest.fixture()
 def client(omni: OmniRouteProcess) -> Iterator[httpx.Client]:
-    context = ssl.create_default_context(cafile=str(omni.ca_cert))
-    with httpx.Client(proxy=omni.proxy_url, verify=context, trust_env=False, timeout=30) as c:
+    with proxy_client(omni) as c:
         yield c
 
 
@@ -173,25 +165,6 @@ def test_open_code_openrouter_chat_stream(omni: OmniRouteProcess, client: httpx.
     assert _mock_saw(mock) == ["gpt-mapped"]
     row = _row(omni, "open-code", "/api/v1/chat/completions")
     assert (row["sourceModel"], row["mappedModel"]) == ("anthropic/claude-sonnet-4", "mock/gpt-mapped")
-
-
-# -- zed ---------------------------------------------------------------------------------------------
-def test_zed_wrapper_passes_through_with_a_note(
-    omni: OmniRouteProcess, client: httpx.Client, mock: MockProvider, upstream: TLSUpstream
-) -> None:
-    """Zed's LLM service wraps provider payloads; unwrapping is not implemented, so the call
-    reaches Zed's own service unchanged (here the stand-in) and the inspector says why."""
-    upstream.clear()
-    body = {"thread_id": "t-1", "prompt_id": "p-1", "provider": "anthropic", "model": "claude-sonnet-4",
-            "provider_request": {"model": "claude-sonnet-4", "max_tokens": 100,
-                                 "messages": [{"role": "user", "content": PROMPT}]}}
-    reply = client.post("https://llm.zed.dev/completions", json=body, headers={"user-agent": "Zed/0.190.0"})
-    assert reply.status_code == 404  # the stand-in does not implement Zed's service
-    seen = upstream.requests_to("/completions")
-    assert len(seen) == 1 and seen[0]["body"] == body and seen[0]["headers"]["host"] == "llm.zed.dev"
-    assert _mock_saw(mock) == []
-    row = _row(omni, "zed", "/completions")
-    assert row["mappedModel"] is None and "not routable" in (row["note"] or "")
 
 
 # -- cursor (not routable) -----------------------------------------------------------------------

@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.translate import StreamTranslator, TranslationError, translate_request, translate_response
+from omniroute.translate import (
+    StreamTranslator,
+    TranslationError,
+    translate_request,
+    translate_response,
+)
 from omniroute.translate import anthropic as an
 from omniroute.translate.base import ResponseAccumulator
 from omniroute.translate.ir import FinishReason, ThinkingPart, ToolCallPart

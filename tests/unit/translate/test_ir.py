@@ -58,8 +58,8 @@ def test_encode() -> None:
 
 def test_accumulator_and_response_events_are_inverse() -> None:
     resp = IRResponse("r1", "m", [ThinkingPart("hm", "sig", "anthropic"), TextPart("hello world"),
-                                  ToolCallPart("call_1", "f", '{"a": [1, 2]}')],  # fmt: skip
-                      FinishReason.TOOL_CALLS, Usage(10, 5, 2, 1, 3))
+                                  ToolCallPart("call_1", "f", '{"a": [1, 2]}')],
+                      FinishReason.TOOL_CALLS, Usage(10, 5, 2, 1, 3))  # fmt: skip
     acc = ResponseAccumulator()
     for ev in response_events(resp, chunk=3):
         acc.feed(ev)

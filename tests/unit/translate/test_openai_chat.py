@@ -7,7 +7,12 @@ import json
 
 import pytest
 
-from omniroute.translate import StreamTranslator, TranslationError, translate_request, translate_response
+from omniroute.translate import (
+    StreamTranslator,
+    TranslationError,
+    translate_request,
+    translate_response,
+)
 from omniroute.translate import openai_chat as oc
 from omniroute.translate.ir import FinishReason, ImagePart, TextPart, ToolResultPart
 

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.translate import StreamTranslator, TranslationError, translate_request, translate_response
+from omniroute.translate import (
+    StreamTranslator,
+    TranslationError,
+    translate_request,
+    translate_response,
+)
 from omniroute.translate import openai_responses as orsp
 from omniroute.translate.ir import RedactedThinkingPart, ThinkingPart, ToolCallPart, ToolResultPart
 

@@ -67,8 +67,8 @@ def _client_stream(src: str, dst: str, split: int = 13) -> bytes:
     return out + t.finish()
 
 
-def _transport(payload: bytes, content_type: str = "text/event-stream", lib=httpx):  # noqa: ANN001
-    def handler(request):  # noqa: ANN001, ANN202
+def _transport(payload: bytes, content_type: str = "text/event-stream", lib=httpx):
+    def handler(request):
         return lib.Response(200, content=payload, headers={"content-type": content_type})
 
     return lib.MockTransport(handler)

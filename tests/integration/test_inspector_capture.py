@@ -1,8 +1,8 @@
-"""Traffic Inspector API, driven by real traffic: SDK clients through the HTTP_PROXY listener.
+"""Traffic Inspector API, driven by real traffic through the HTTP_PROXY listener: what is
+captured (rows, merged streams, conversations), how it is filtered and pushed live over the
+WebSocket, and the capture settings (custom hosts, capture modes, ingest).
 
-Mapped calls (agent codex / claude-code, `*` mapping) go to https://api.openai.com and
-https://api.anthropic.com through the proxy and are routed to the mock provider; unmapped calls go
-through the proxy to the mock itself (plain HTTP on 127.0.0.1), or to a closed port (an error).
+Calls and routing as described in inspector_fixtures.py.
 """
 
 from __future__ import annotations
@@ -11,14 +11,10 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
@@ -28,40 +24,22 @@ from omniroute.testing.inspector_support import (
     BASE,
     SYSTEM,
     anthropic_client,
-    cli,
     finished_row,
-    gsettings_env,
-    har_validates,
     mapped_call,
     marker,
-    mitmdump_reads,
     openai_client,
     proxied_http,
     rows,
-    setup_routing,
     unmapped_call,
     wait_for,
     with_text,
 )
 from omniroute.testing.mock_provider import MockProvider
 
-START_TIMEOUT = 180.0  # a loaded CI machine can take a while to import mitmproxy and migrate
-
-
-@pytest.fixture(scope="module")
-def proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OmniRouteProcess]:
-    root = tmp_path_factory.mktemp("inspector")
-    process = OmniRouteProcess(demo=True, env=gsettings_env(root)).start(timeout=START_TIMEOUT)
-    try:
-        yield process
-    finally:
-        process.close()
-
-
-@pytest.fixture()
-def routed(proc: OmniRouteProcess, mock: MockProvider) -> OmniRouteProcess:
-    setup_routing(proc, mock)
-    return proc
+from .inspector_fixtures import (
+    proc_fixture,  # noqa: F401 (a fixture, used by name)
+    routed_fixture,  # noqa: F401 (a fixture, used by name)
+)
 
 
 # -- captured rows, merged streams, conversation --------------------------------------------
@@ -233,96 +211,6 @@ def test_websocket_rejects_foreign_origins(routed: OmniRouteProcess) -> None:
         assert json.loads(ws.recv(timeout=10))["type"] == "snapshot"
 
 
-# -- annotation, replay -----------------------------------------------------------------------
-def test_annotation_is_saved_and_limited_to_10000_characters(routed: OmniRouteProcess) -> None:
-    text = marker()
-    mapped_call(routed, text)
-    row = finished_row(routed, with_text(text))
-    url = f"{BASE}/requests/{row['id']}/annotation"
-    with routed.api() as api:
-        assert api.put(url, json={"annotation": "a" * 10_000}).status_code == 200
-        assert api.get(f"{BASE}/requests/{row['id']}").json()["annotation"] == "a" * 10_000
-        too_long = api.put(url, json={"annotation": "a" * 10_001})
-        assert too_long.status_code == 400 and "10000" in too_long.json()["error"]["message"]
-        assert api.put(url, json={"annotation": "why this call failed"}).json()["annotation"] == "why this call failed"
-        assert api.get(f"{BASE}/requests/{row['id']}").json()["annotation"] == "why this call failed"
-        assert api.put(f"{BASE}/requests/{uuid.uuid4()}/annotation", json={"annotation": "x"}).status_code == 404
-        assert api.get(f"{BASE}/requests/{uuid.uuid4()}").status_code == 404
-    assert rows(routed, q="why this call failed")[0]["id"] == row["id"]
-
-
-def test_replay_goes_through_the_engine_with_a_model_override(routed: OmniRouteProcess, mock: MockProvider) -> None:
-    text, streamed = marker(), marker()
-    mapped_call(routed, text)
-    mapped_call(routed, streamed, stream=True)
-    row = finished_row(routed, with_text(text))
-    stream_row = finished_row(routed, with_text(streamed))
-    with routed.api() as api:
-        replayed = api.post(f"{BASE}/requests/{row['id']}/replay", json={"model": "mock/gpt-replayed"})
-        assert replayed.status_code == 200, replayed.text
-        assert replayed.json()["choices"][0]["message"]["content"] == f"mock reply from gpt-replayed: {text}"
-        assert mock.requests[-1]["body"]["model"] == "gpt-replayed"
-        # Headers are not replayed: the provider gets the connection's key, never the agent's.
-        assert mock.requests[-1]["headers"]["authorization"] == "Bearer sk-test-provider-key-0001"
-        default = api.post(f"{BASE}/requests/{row['id']}/replay")
-        assert default.json()["model"] == "gpt-mapped"
-        as_stream = api.post(f"{BASE}/requests/{stream_row['id']}/replay", json={"model": "mock/gpt-replayed"})
-        assert as_stream.headers["content-type"].startswith("text/event-stream")
-        assert "data: [DONE]" in as_stream.text and "gpt-replayed" in as_stream.text
-        logs = wait_for(lambda: api.get("/api/usage/call-logs", params={"source": "replay"}).json()["items"],
-                        lambda items: len(items) >= 3)
-        assert {item["modelRequested"] for item in logs} >= {"mock/gpt-replayed", "mock/gpt-mapped"}
-        missing = api.post(f"{BASE}/requests/{uuid.uuid4()}/replay")
-        assert missing.status_code == 404
-
-
-def test_replay_refuses_calls_that_are_not_model_calls(routed: OmniRouteProcess) -> None:
-    path = f"/not-a-model-{marker()}"
-    with proxied_http(routed) as client:
-        client.get(f"http://127.0.0.1:{free_port()}{path}")
-    row = finished_row(routed, lambda r: r["path"] == path)
-    with routed.api() as api:
-        response = api.post(f"{BASE}/requests/{row['id']}/replay", json={})
-    assert response.status_code == 400 and "model calls" in response.json()["error"]["message"]
-
-
-# -- HAR export -------------------------------------------------------------------------------
-def test_har_export_is_valid_and_reads_back_into_mitmdump(routed: OmniRouteProcess, mock: MockProvider,
-                                                          tmp_path: Path) -> None:
-    text = marker()
-    mapped_call(routed, text, stream=True)
-    unmapped_call(routed, mock, marker())
-    finished_row(routed, with_text(text))
-    with routed.api() as api:
-        response = api.get(f"{BASE}/export.har", params={"filter": "~d api.openai.com & ~c 200"})
-        everything = api.get(f"{BASE}/export.har")
-    assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
-    har = response.json()
-    entries = har["log"]["entries"]
-    assert entries and all(e["request"]["url"].startswith("https://api.openai.com/") for e in entries)
-    assert all(e["response"]["status"] == 200 for e in entries)
-    mine = next(e for e in entries if text in e["request"]["postData"]["text"])
-    assert (mine["_source"], mine["_agent"], mine["_sourceModel"], mine["_mappedModel"]) == (
-        "http-proxy", "codex", "gpt-4o", "mock/gpt-mapped")
-    assert mine["_contextKey"] == hashlib.sha256(SYSTEM.encode()).hexdigest()[:12]
-    assert "data: " in mine["response"]["content"]["text"]  # SSE kept as text
-    assert [e["startedDateTime"] for e in entries] == sorted(e["startedDateTime"] for e in entries)
-    for name, body in (("filtered.har", response.content), ("all.har", everything.content)):
-        path = tmp_path / name
-        path.write_bytes(body)
-        read = mitmdump_reads(path)
-        assert read.returncode == 0, read.stderr + read.stdout
-        valid = har_validates(path)
-        assert valid.returncode == 0 and "valid" in valid.stdout, valid.stderr
-    cli = tmp_path / "cli.har"
-    proc = subprocess.run(
-        [str(Path(sys.executable).parent / "omniroute"), "har", "export", "--filter", "~d api.openai.com",
-         "-o", str(cli), "--api-port", str(routed.api_port)],
-        check=False, capture_output=True, text=True, timeout=60, env={**os.environ, "OMNIROUTE_HOME": str(routed.home)})
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(cli.read_text())["log"]["entries"] and "entries" in proc.stdout
-
-
 # -- custom hosts, capture modes, ingest --------------------------------------------------------
 def test_custom_hosts_edit_the_hosts_file_and_label_captures(routed: OmniRouteProcess, mock: MockProvider) -> None:
     hosts_file = routed.home / "hosts"
@@ -413,79 +301,3 @@ def test_ingest_needs_the_token_and_masks_what_it_stores(routed: OmniRouteProces
     assert secret not in json.dumps(stored) and secret[8:] not in json.dumps(stored)
 
 
-# -- recording sessions -------------------------------------------------------------------------
-def _session(proc: OmniRouteProcess, session_id: str) -> httpx.Response:
-    with proc.api() as api:
-        return api.get(f"{BASE}/sessions/{session_id}")
-
-
-def test_sessions_lifecycle_and_restart_survival(mock: MockProvider, tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    first = OmniRouteProcess(home, env=gsettings_env(tmp_path)).start(timeout=START_TIMEOUT)
-    try:
-        setup_routing(first, mock)
-        with first.api() as api:
-            started = api.post(f"{BASE}/sessions", json={"name": "run 1"})
-            assert started.status_code == 201
-            one = started.json()
-            assert (one["name"], one["request_count"], one["ended_at"], one["active"]) == ("run 1", 0, None, True)
-        texts = [marker() for _ in range(3)]
-        mapped_call(first, texts[0])
-        mapped_call(first, texts[1], stream=True)
-        unmapped_call(first, mock, texts[2])
-        wait_for(lambda: _session(first, one["id"]).json()["request_count"], lambda n: n == 3)
-        with first.api() as api:
-            renamed = api.patch(f"{BASE}/sessions/{one['id']}", json={"action": "rename", "name": "renamed run"})
-            assert renamed.json()["name"] == "renamed run"
-            stopped = api.patch(f"{BASE}/sessions/{one['id']}", json={"action": "stop"}).json()
-            assert stopped["ended_at"] and stopped["active"] is False
-            assert api.patch(f"{BASE}/sessions/{one['id']}", json={"action": "rename"}).status_code == 400
-        mapped_call(first, marker())  # after stop: not recorded
-        with first.api() as api:
-            two = api.post(f"{BASE}/sessions", json={"name": "run 2", "profile": "llm"}).json()
-        after = marker()
-        mapped_call(first, after)
-        finished_row(first, with_text(after))
-        wait_for(lambda: _session(first, two["id"]).json()["request_count"], lambda n: n == 1)
-        detail = _session(first, one["id"]).json()
-        assert detail["request_count"] == 3 and len(detail["requests"]) == 3
-        assert {json.loads(r["requestBody"])["messages"][-1]["content"] for r in detail["requests"]} == set(texts)
-        har = tmp_path / "session.har"
-        with first.api() as api:
-            har.write_bytes(api.get(f"{BASE}/sessions/{one['id']}/export.har").content)
-            assert api.get(f"{BASE}/sessions/{uuid.uuid4()}/export.har").status_code == 404
-        assert len(json.loads(har.read_text())["log"]["entries"]) == 3
-        assert mitmdump_reads(har).returncode == 0
-        assert har_validates(har).returncode == 0
-        row_ids = {r["id"] for r in detail["requests"]}
-    finally:
-        first.stop()
-
-    # Same home, new process: sessions, counts and rows are all still there; run 2 keeps recording.
-    second = OmniRouteProcess(home, env=gsettings_env(tmp_path)).start(timeout=START_TIMEOUT)
-    try:
-        with second.api() as api:
-            listed = {s["id"]: s for s in api.get(f"{BASE}/sessions").json()}
-            assert listed[one["id"]]["request_count"] == 3 and listed[one["id"]]["name"] == "renamed run"
-            assert listed[two["id"]]["active"] is True and listed[two["id"]]["request_count"] == 1
-            assert rows(second) == [] or not (row_ids & {r["id"] for r in rows(second)})
-            restored = api.get(f"{BASE}/requests/{min(row_ids)}")  # from the database
-            assert restored.status_code == 200 and restored.json()["sessionId"] == one["id"]
-        setup_routing(second, mock)
-        mapped_call(second, marker())
-        wait_for(lambda: _session(second, two["id"]).json()["request_count"], lambda n: n == 2)
-        cli_sessions = cli("sessions", home=home)
-        assert cli_sessions.returncode == 0, cli_sessions.stderr
-        assert "renamed run" in cli_sessions.stdout and "run 2" in cli_sessions.stdout
-        out = tmp_path / "cli-session.har"
-        exported = cli("har", "export", "--session", one["id"], "-o", str(out),
-                        "--api-port", str(second.api_port), home=home)
-        assert exported.returncode == 0, exported.stderr
-        assert len(json.loads(out.read_text())["log"]["entries"]) == 3
-        with second.api() as api:
-            assert api.delete(f"{BASE}/sessions/{one['id']}").status_code == 204
-            assert api.get(f"{BASE}/sessions/{one['id']}").status_code == 404
-            assert api.delete(f"{BASE}/sessions/{one['id']}").status_code == 404
-            assert one["id"] not in {s["id"] for s in api.get(f"{BASE}/sessions").json()}
-    finally:
-        second.close()

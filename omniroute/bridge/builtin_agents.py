@@ -1,0 +1,126 @@
+"""The built-in agent table (ARCHITECTURE.md's agent table, as data)."""
+
+from __future__ import annotations
+
+from omniroute.bridge.agent_spec import (
+    GENERIC_MODEL_CALLS,
+    NODE_EXTRA_CA_CERTS,
+    SSL_CERT_FILE,
+    WS_UPGRADE,
+    AgentSpec,
+    ModelCallRule,
+    post,
+)
+from omniroute.bridge.wire import (
+    ANTHROPIC,
+    CONNECT_PROTO,
+    GEMINI,
+    GEMINI_CLOUDCODE,
+    KIRO,
+    OPENAI_CHAT,
+    OPENAI_RESPONSES,
+    ZED,
+)
+
+# What Zed's hosted service offers that a routed call cannot; `omniroute.bridge.zed` has the
+# protocol details and sources.
+ZED_LIMITS = (
+    ("Zed's OpenAI WebSocket session (/completions/session) is refused while Zed has mappings, "
+     "so Zed uses its HTTP /completions fallback, which is routed."),
+    ("Token counting (/count_tokens), context compaction (/completions/compact), the model list "
+     "(/models) and edit predictions go to Zed's own service unchanged: the engine has no "
+     "equivalent of these Zed endpoints."),
+    "Routed replies carry no Zed plan or usage headers: Zed reads them as optional.",
+)
+
+BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
+    AgentSpec(
+        id="claude-code", name="Claude Code", hosts=("api.anthropic.com",),
+        wire_formats=(ANTHROPIC,), routable=True, env=(NODE_EXTRA_CA_CERTS,),
+        # /v1/messages/count_tokens and /api/claude_code/settings are not generations.
+        model_calls=(post("/v1/messages", ANTHROPIC),),
+        user_agents=("claude-cli/", "claude-code/"),
+    ),
+    AgentSpec(
+        id="codex", name="Codex", hosts=("api.openai.com", "chatgpt.com"),
+        wire_formats=(OPENAI_RESPONSES, OPENAI_CHAT), routable=True, env=(SSL_CERT_FILE,),
+        model_calls=(
+            post("/v1/responses", OPENAI_RESPONSES),
+            post("/backend-api/codex/responses", OPENAI_RESPONSES),
+            ModelCallRule("GET", "/v1/responses", OPENAI_RESPONSES, WS_UPGRADE),
+            ModelCallRule("GET", "/backend-api/codex/responses", OPENAI_RESPONSES, WS_UPGRADE),
+            post("/v1/chat/completions", OPENAI_CHAT),
+        ),
+        user_agents=("codex_cli_rs", "codex_exec", "codex-tui", "codex_vscode"),
+    ),
+    AgentSpec(
+        id="copilot", name="GitHub Copilot",
+        hosts=("api.githubcopilot.com", "api.individual.githubcopilot.com",
+               "api.business.githubcopilot.com", "api.enterprise.githubcopilot.com",
+               "copilot-proxy.githubusercontent.com"),
+        wire_formats=(OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES), routable=True,
+        env=(NODE_EXTRA_CA_CERTS,),
+        model_calls=(
+            post("/chat/completions", OPENAI_CHAT), post("/v1/chat/completions", OPENAI_CHAT),
+            post("/v1/messages", ANTHROPIC),
+            post("/responses", OPENAI_RESPONSES), post("/v1/responses", OPENAI_RESPONSES),
+        ),
+        user_agents=("GithubCopilot", "GitHubCopilotChat", "copilot/"),
+    ),
+    AgentSpec(
+        id="antigravity", name="Antigravity",
+        hosts=("cloudcode-pa.googleapis.com", "daily-cloudcode-pa.googleapis.com"),
+        wire_formats=(GEMINI_CLOUDCODE,), routable=True,
+        env=(NODE_EXTRA_CA_CERTS, SSL_CERT_FILE),
+        model_calls=(
+            post("/v1internal:generateContent", GEMINI_CLOUDCODE),
+            post("/v1internal:streamGenerateContent", GEMINI_CLOUDCODE),
+        ),
+        user_agents=("antigravity",),
+    ),
+    AgentSpec(
+        id="kiro", name="Kiro",
+        hosts=("q.us-east-1.amazonaws.com", "codewhisperer.us-east-1.amazonaws.com",
+               "prod.kiro.aws", "api.anthropic.com"),
+        wire_formats=(KIRO, ANTHROPIC), routable=True, env=(NODE_EXTRA_CA_CERTS,),
+        model_calls=(
+            post("*/generateAssistantResponse", KIRO),
+            ModelCallRule("POST", "*", KIRO, ("x-amz-target", "*GenerateAssistantResponse")),
+            post("/v1/messages", ANTHROPIC),
+        ),
+        user_agents=("KiroIDE", "Kiro/", "kiro-"),
+    ),
+    AgentSpec(
+        id="zed", name="Zed", hosts=("api.zed.dev", "llm.zed.dev", "cloud.zed.dev"),
+        wire_formats=(ZED, ANTHROPIC, OPENAI_CHAT, OPENAI_RESPONSES, GEMINI), routable=True,
+        env=(SSL_CERT_FILE,),
+        model_calls=(
+            post("/completions", ZED), post("/completion", ZED),
+            ModelCallRule("GET", "/completions/session", ZED, WS_UPGRADE),
+            *GENERIC_MODEL_CALLS,
+        ),
+        user_agents=("Zed/",),
+        limits=ZED_LIMITS,
+    ),
+    AgentSpec(
+        id="open-code", name="OpenCode", hosts=("opencode.ai", "openrouter.ai"),
+        wire_formats=(OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES), routable=True,
+        env=(NODE_EXTRA_CA_CERTS, SSL_CERT_FILE), model_calls=GENERIC_MODEL_CALLS,
+        user_agents=("opencode",),
+    ),
+    AgentSpec(
+        id="cursor", name="Cursor", hosts=("api2.cursor.sh", "api3.cursor.sh"),
+        wire_formats=(CONNECT_PROTO,), routable=False,
+        reason=("Cursor speaks Connect/gRPC protobuf with an undocumented schema: its calls are "
+                "captured and passed through to Cursor unchanged, never rerouted."),
+        env=(NODE_EXTRA_CA_CERTS,),
+        model_calls=(post("/aiserver.v1.ChatService/*", CONNECT_PROTO),),
+        user_agents=("Cursor/",),
+    ),
+    AgentSpec(
+        id="trae", name="Trae", hosts=(), wire_formats=(), routable=False,
+        reason=("Trae's protocol is not documented: its calls are captured and passed through "
+                "unchanged, never rerouted. Add its hosts once seen in captures."),
+        env=(NODE_EXTRA_CA_CERTS,), user_agents=("Trae/", "TraeAI"),
+    ),
+)
