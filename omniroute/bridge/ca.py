@@ -185,7 +185,11 @@ class CertificateAuthority:
                 f"{self.key_path} cannot be read ({exc.strerror}); fix its permissions"
             ) from exc
         try:
-            key = serialization.load_pem_private_key(raw, password=None)
+            # The key is one this class generated (mode 0600), checked against the certificate
+            # below; OpenSSL's RSA consistency check would add ~35 ms to every start.
+            key = serialization.load_pem_private_key(
+                raw, password=None, unsafe_skip_rsa_key_validation=True
+            )
             cert = x509.load_pem_x509_certificates(raw)[0]
         except (ValueError, TypeError, IndexError) as exc:
             raise CAError(f"{self.key_path} is corrupt ({exc}); {REGENERATE_HINT}") from exc

@@ -7,17 +7,20 @@ Decimal costs), so nothing is dialect-specific above this module.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, create_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -45,9 +48,68 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def alembic_config() -> Config:
+    # alembic is imported only when a migration runs: importing it costs more than the rest
+    # of a start at head.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
+
+
+@cache
+def head_revision() -> str | None:
+    """The newest revision in ``migrations/versions``, read from each file's ``revision`` and
+    ``down_revision`` as alembic reads them, without importing alembic; None unless that is
+    one plain answer (several heads, a computed id), and then alembic decides."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        if path.name.startswith(("__init__", ".#")):
+            continue
+        ids = _literal_assignments(path, ("revision", "down_revision"))
+        revision, down = ids.get("revision"), ids.get("down_revision")
+        if not isinstance(revision, str) or not isinstance(down, str | tuple | list | None):
+            return None
+        revisions.add(revision)
+        parents.update([down] if isinstance(down, str) else down or ())
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _literal_assignments(path: Path, names: tuple[str, ...]) -> dict[str, Any]:
+    """Module-level ``name = <literal>`` (or ``name: T = <literal>``) values of a source file."""
+    found: dict[str, Any] = {}
+    for node in ast.parse(path.read_bytes(), str(path)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in names:
+            try:
+                found[target.id] = ast.literal_eval(value)
+            except ValueError:
+                found[target.id] = ...  # computed: not a plain id
+    return found
+
+
+def stored_revision(connection: Connection) -> str | None:
+    """The revision alembic recorded in the database; None before the first migration."""
+    if not connection.dialect.has_table(connection, "alembic_version"):
+        return None
+    rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
+
+
+def _alembic(action: Literal["upgrade", "downgrade"], connection: Connection, revision: str) -> None:
+    """Run an alembic command on ``connection`` (migrations/env.py uses it as it is)."""
+    from alembic import command
+
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    getattr(command, action)(config, revision)
 
 
 def normalize_url(url: str) -> URL:
@@ -103,17 +165,17 @@ class Database:
         """Bring the schema to ``revision`` (run at every start). On PostgreSQL several
         instances may start at once; alembic's version row makes the second a no-op, and
         the advisory lock below makes them take turns instead of racing on CREATE TABLE."""
-        config = alembic_config()
         try:
+            if revision == "head" and self._at_head():
+                return  # the usual start: nothing to do, so alembic is not even imported
             if self.dialect == "sqlite":
-                self._migrate_sqlite(config, revision)
+                self._migrate_sqlite(revision)
                 return
             with self.engine.begin() as connection:
                 if self.dialect == "postgresql":
                     # Transaction-scoped: released at commit/rollback of this migration.
                     connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7261020128)")
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
+                _alembic("upgrade", connection, revision)
         except SQLAlchemyError as exc:
             detail = exc.orig if getattr(exc, "orig", None) is not None else exc
             detail_line = " ".join(str(detail).split())  # drivers add hint lines; keep one
@@ -121,7 +183,14 @@ class Database:
                 f"cannot migrate database {self.safe_url}: {exc.__class__.__name__}: {detail_line}"
             ) from None
 
-    def _migrate_sqlite(self, config: Config, revision: str) -> None:
+    def _at_head(self) -> bool:
+        head = head_revision()
+        if head is None:
+            return False
+        with self.engine.connect() as connection:
+            return stored_revision(connection) == head
+
+    def _migrate_sqlite(self, revision: str) -> None:
         """The whole upgrade in one SQLite transaction, so `kill -9` mid-migration leaves the
         old schema intact. pysqlite commits before every DDL statement on its own; with its
         implicit transactions off for this one connection, our BEGIN covers the DDL too."""
@@ -132,8 +201,7 @@ class Database:
             raw.isolation_level = None
             try:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
+                _alembic("upgrade", connection, revision)
                 connection.exec_driver_sql("COMMIT")
             except BaseException:
                 if raw.in_transaction:
@@ -144,10 +212,8 @@ class Database:
 
     def downgrade(self, revision: str = "base") -> None:
         """Undo migrations down to ``revision`` (tests and operators; never at start)."""
-        config = alembic_config()
         with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, revision)
+            _alembic("downgrade", connection, revision)
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from omniroute.engine.resilience_model import InMemoryResilienceStore, ResilienceStore
 from omniroute.engine.strategies import InMemoryStrategyState, StrategyStateStore
-from omniroute.shared.events import (
-    ConfigNotifier,
-    EventBus,
-    InMemoryEventBus,
-    RedisEventBus,
-)
-from omniroute.shared.link import RedisHealth, RedisLink
-from omniroute.shared.redis_state import RedisResilienceStore, RedisStrategyState
+from omniroute.shared.events import ConfigNotifier, EventBus, InMemoryEventBus
+
+if TYPE_CHECKING:
+    from omniroute.shared.link import RedisLink
 
 
 @dataclass
@@ -55,6 +52,11 @@ def open_shared_state(redis_url: str | None, *, namespace: str = "omniroute") ->
     another, and monotonic clocks differ between machines."""
     if not redis_url:
         return SharedState(InMemoryStrategyState(), InMemoryResilienceStore(), InMemoryEventBus())
+    # Imported here: a single instance never loads redis-py.
+    from omniroute.shared.link import RedisHealth, RedisLink
+    from omniroute.shared.redis_events import RedisEventBus
+    from omniroute.shared.redis_state import RedisResilienceStore, RedisStrategyState
+
     health = RedisHealth(redis_url)
     link = RedisLink(redis_url, health=health)
     return SharedState(

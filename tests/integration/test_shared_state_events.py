@@ -26,8 +26,8 @@ from omniroute.shared.events import (
     InMemoryEventBus,
     InMemoryHub,
     InspectorEventBridge,
-    RedisEventBus,
 )
+from omniroute.shared.redis_events import RedisEventBus
 from omniroute.shared.redis_state import RedisResilienceStore
 from omniroute.shared.state import open_shared_state
 from omniroute.testing.harness import free_port

@@ -1,0 +1,55 @@
+"""What a start does and skips: no alembic at head, mitmproxy's onboarding on our CA."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from alembic.script import ScriptDirectory
+
+from omniroute.db.database import Database, alembic_config, head_revision
+from omniroute.testing.harness import OmniRouteProcess
+
+MIGRATE_AND_REPORT = (
+    "import sys; from omniroute.db.database import Database; "
+    "db = Database(sys.argv[1]); db.migrate(); print('alembic' in sys.modules, db.current_revision())"
+)
+
+
+def _migrate_in_fresh_process(url: str) -> tuple[bool, str]:
+    out = subprocess.run([sys.executable, "-c", MIGRATE_AND_REPORT, url], capture_output=True,
+                         text=True, check=True, timeout=120).stdout.split()
+    return out[0] == "True", out[1]
+
+
+def test_head_revision_is_the_one_alembic_finds() -> None:
+    assert head_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def test_a_database_at_head_starts_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'omniroute.db'}"
+    assert _migrate_in_fresh_process(url) == (True, head_revision())  # created: alembic ran
+    assert _migrate_in_fresh_process(url) == (False, head_revision())  # at head: skipped
+
+
+def test_a_database_one_revision_behind_is_upgraded(tmp_path: Path) -> None:
+    head = head_revision()
+    assert head is not None
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head).down_revision
+    assert isinstance(previous, str)
+    db = Database(f"sqlite:///{tmp_path / 'omniroute.db'}")
+    db.migrate(previous)
+    assert db.current_revision() == previous
+    db.migrate()
+    assert db.current_revision() == head
+    db.dispose()
+
+
+def test_mitm_it_serves_our_ca_through_the_http_proxy(omniroute: OmniRouteProcess) -> None:
+    # mitmproxy's onboarding page stays on in `omniroute run`, and hands out OmniRoute's CA.
+    with httpx.Client(proxy=omniroute.proxy_url, trust_env=False, timeout=10) as client:
+        response = client.get("http://mitm.it/cert/pem")
+    assert response.status_code == 200
+    assert response.content == omniroute.ca_cert.read_bytes()
