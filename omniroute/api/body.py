@@ -1,4 +1,4 @@
-"""Reading JSON request bodies: size-limited, and bad JSON is a clear 400."""
+"""Request bodies: size-limited on every route, and bad JSON is a clear 400."""
 
 from __future__ import annotations
 
@@ -6,22 +6,72 @@ import json
 from typing import Any
 
 from fastapi import Request
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from omniroute.api.errors import error_response
 from omniroute.engine.errors import BadRequest, PayloadTooLarge
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
+def too_large(limit: int) -> str:
+    return f"request body is larger than the limit of {limit} bytes"
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive``: an HTTPException, so FastAPI's body parsing passes it on
+    (any other exception there becomes a 400 "error parsing the body")."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, too_large(limit))
+
+
+class BodyLimit:
+    """Pure ASGI: no route reads more than ``limit`` request-body bytes.
+
+    Why: FastAPI reads a management route's whole body into memory before validating it, so
+    without a cap any local process could make us allocate without bound. A declared
+    Content-Length over the limit is refused before the app runs; a chunked body is cut off
+    at the limit. Either way the caller gets 413 in its own API format, naming the limit.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limit
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await error_response(Request(scope), 413, too_large(limit))(scope, receive, send)
+                return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+
 async def json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
+        raise PayloadTooLarge(too_large(limit))
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
+            raise PayloadTooLarge(too_large(limit))
         chunks.append(chunk)
     raw = b"".join(chunks)
     if not raw.strip():
@@ -30,6 +80,8 @@ async def json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    except RecursionError:  # the C decoder's depth guard: ~1,000 nested arrays/objects
+        raise BadRequest("request body nests arrays or objects too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
     return data

@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniroute.engine.errors import EngineError
@@ -53,9 +55,23 @@ def error_response(
     if fmt is None:
         response = management_error(status, message, code, details)
     else:
-        response = JSONResponse(error_body(fmt, status, message, param=param), status_code=status)
+        response = JSONResponse(_format_error_body(fmt, status, message, param), status_code=status)
     response.headers.update(headers or {})
     return response
+
+
+# Formats with no error shape of their own answer in the shape their clients parse.
+_ERROR_SHAPE = {"openai-embeddings": "openai-chat"}
+
+
+def _format_error_body(fmt: str, status: int, message: str, param: str | None) -> dict[str, Any]:
+    # This runs inside the exception handlers: it must never raise itself, or the client
+    # gets a bare "Internal Server Error" instead of the error it caused.
+    try:
+        return error_body(_ERROR_SHAPE.get(fmt, fmt), status, message, param=param)
+    except ValueError:
+        log.warning("no error shape for format %r; answering in OpenAI's", fmt)
+        return error_body("openai-chat", status, message, param=param)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
@@ -86,6 +102,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+        # Locked past its busy timeout, or the server is down: say so in one line. A handler
+        # here (not the catch-all below) also keeps the client's keep-alive connection open.
+        detail = getattr(exc, "orig", None) or exc
+        line = " ".join(str(detail).split())[:300]
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, line)
+        return error_response(request, 503, f"database unavailable: {line}", headers={"retry-after": "5"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -34,6 +34,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from omniroute.api.body import BodyLimit
 from omniroute.api.errors import error_response
 
 if TYPE_CHECKING:
@@ -207,4 +208,6 @@ def policy_for(runtime: Runtime) -> HostPolicy:
 
 
 def install(app: FastAPI, runtime: Runtime) -> None:
+    """The request guards: Host/Origin first (outermost), then the request-body cap."""
+    app.add_middleware(BodyLimit)
     app.add_middleware(HostOriginGuard, runtime=runtime, policy=policy_for(runtime))

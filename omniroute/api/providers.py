@@ -46,6 +46,13 @@ def _check_url(url: str) -> str:
         raise ValueError(f"is not a valid URL ({exc})") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ValueError("must be an absolute http(s) URL, e.g. https://api.openai.com/v1")
+    # URLs are stored and shown as given; a secret in one would be in plaintext. Keys go in
+    # `apiKey` (encrypted at rest). Request paths are appended to the base URL, so a query or
+    # fragment there would end up in the wrong place anyway.
+    if parsed.userinfo:
+        raise ValueError("must not carry credentials (user:password@); put the key in apiKey")
+    if parsed.query or parsed.fragment or "?" in url or "#" in url:
+        raise ValueError("must be a base URL without a query string or fragment; put the key in apiKey")
     return url.rstrip("/")
 
 
