@@ -15,8 +15,8 @@ from omniroute.api.body import json_object
 from omniroute.api.deps import runtime_of
 from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
-from omniroute.providers.adapters import EMBEDDINGS
 from omniroute.engine.router import Call, CallContext
+from omniroute.providers.adapters import EMBEDDINGS
 from omniroute.translate import count_tokens
 
 router = APIRouter()
@@ -24,16 +24,26 @@ router = APIRouter()
 # Client headers that switch on upstream features; forwarded when no translation happens.
 FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version", "openai-beta")
 INTERNAL_HEADER = H_INTERNAL
+_FORWARDED_RAW = {name.encode("latin-1"): name for name in FORWARDED_HEADERS}
+_INTERNAL_RAW = INTERNAL_HEADER.encode("latin-1")
 
 
 def _context(request: Request) -> CallContext:
     runtime = runtime_of(request)
+    # One pass over the raw ASGI headers (names are lower-case there) instead of a scan per
+    # header looked up; the first of repeated headers counts, as in `request.headers.get`.
+    forward: dict[str, str] = {}
+    token: str | None = None
+    for raw_name, raw_value in request.scope["headers"]:
+        if (name := _FORWARDED_RAW.get(raw_name)) is not None:
+            forward.setdefault(name, raw_value.decode("latin-1"))
+        elif raw_name == _INTERNAL_RAW and token is None:
+            token = raw_value.decode("latin-1")
     ctx = CallContext(
-        forward_headers={h: v for h in FORWARDED_HEADERS if (v := request.headers.get(h))},
+        forward_headers={name: value for name, value in forward.items() if value},
         api_key_id=getattr(request.state, "api_key_id", None),  # set by the auth middleware
     )
     # Attribution headers count only when the AgentBridge addon (same process) set them.
-    token = request.headers.get(INTERNAL_HEADER)
     if token and runtime.internal_token and token == runtime.internal_token:
         ctx.source = request.headers.get("x-omniroute-source", "agent-bridge")
         ctx.agent = request.headers.get("x-omniroute-agent")

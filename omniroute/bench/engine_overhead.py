@@ -15,10 +15,13 @@ that alternates the same request sent directly to the mock and through OmniRoute
   (time from first to last byte through OmniRoute − directly) / events (target < 0.1 ms);
 * the same stream translated (Anthropic client, OpenAI provider), for reference;
 * CPU time per request of each process (Linux /proc), steadier than latency on a busy machine;
-* the engine alone: ``Router.dispatch`` CPU per call against an in-memory upstream.
+* the engine alone: ``Router.dispatch`` CPU per call against an in-memory upstream
+  (`omniroute.bench.engine_inprocess`).
 
 Prints a markdown table headed by the command line. ``--profile FILE`` instead samples the
 request path in-process with pyinstrument (``pip install pyinstrument``) and writes the report.
+This module runs the processes, the load and the report; the in-process measurements are in
+`omniroute.bench.engine_inprocess`.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from typing import Any, Self
 
 import httpx
 
+from omniroute.bench.engine_inprocess import ENGINE_EVENTS, engine_only, profile
 from omniroute.testing.harness import OmniRouteProcess
 
 MODEL = "bench-model"
@@ -138,126 +142,6 @@ class _MockProcess:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
-
-
-async def _profile(scenario: Scenario, mock_url: str, requests: int, report: Path) -> None:
-    """The request path in this process (ASGI app, engine, upstream client over a real socket
-    to the mock), sampled by pyinstrument: where OmniRoute's own CPU time goes per request."""
-    import tempfile
-
-    from pyinstrument import Profiler
-
-    from omniroute.api.app import create_app
-    from omniroute.config import Settings
-    from omniroute.runtime import Runtime
-
-    with tempfile.TemporaryDirectory(prefix="omniroute-bench-") as home:
-        settings = Settings(home=Path(home), api_port=0, proxy_port=0, bridge_port=0,
-                            hosts_file=Path(home) / "hosts")
-        runtime = Runtime(settings)
-        app = create_app(runtime)
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-            created = await client.post("/api/providers", json={
-                "provider": "openai", "name": CONNECTION, "url": f"{mock_url}/v1", "apiKey": "sk-bench-0001"})
-            created.raise_for_status()
-            payload = json.dumps(scenario.body).encode()
-            headers = {"content-type": "application/json"}
-
-            async def run(n: int) -> None:
-                for _ in range(n):
-                    response = await client.post(scenario.path, content=payload, headers=headers)
-                    if response.status_code != 200:
-                        raise RuntimeError(f"{scenario.path} answered {response.status_code}: {response.text}")
-
-            await run(50)
-            profiler = Profiler(interval=0.0002, async_mode="disabled")
-            profiler.start()
-            await run(requests)
-            profiler.stop()
-        await runtime.stop()
-    # Flat: self time per function, the waits in select() included; read it without them.
-    report.write_text(profiler.output_text(flat=True, show_all=True) + "\n\n"
-                      + profiler.output_text(show_all=False))
-
-
-# --------------------------------------------------------------------------- engine only
-
-ENGINE_EVENTS = 40
-
-
-def _canned(request: httpx.Request) -> httpx.Response:
-    """An OpenAI upstream answering from memory: a reply, or a stream of ENGINE_EVENTS chunks
-    (plus the usage chunk when asked for), each chunk arriving on its own."""
-    body = json.loads(request.content)
-    usage = {"prompt_tokens": 40, "completion_tokens": 44, "total_tokens": 84}
-    if not body.get("stream"):
-        reply = {"id": "c1", "object": "chat.completion", "created": 1, "model": MODEL, "usage": usage,
-                 "choices": [{"index": 0, "finish_reason": "stop",
-                              "message": {"role": "assistant", "content": PROMPT}}]}
-        return httpx.Response(200, content=json.dumps(reply).encode(), headers={"content-type": "application/json"})
-    with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        data: dict[str, Any] = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
-                                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
-        if with_usage:
-            data["usage"] = None
-        return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
-
-    frames = [chunk({"role": "assistant", "content": ""})]
-    frames += [chunk({"content": f"word{i} "}) for i in range(ENGINE_EVENTS - 2)]
-    frames.append(chunk({}, "stop"))
-    if with_usage:
-        frames.append(b"data: " + json.dumps({"id": "c1", "object": "chat.completion.chunk", "choices": [],
-                                              "usage": usage}).encode() + b"\n\n")
-    frames.append(b"data: [DONE]\n\n")
-
-    async def stream() -> Any:
-        for frame in frames:  # built up front: the upstream's own cost stays out of the figure
-            yield frame
-
-    return httpx.Response(200, content=stream(), headers={"content-type": "text/event-stream"})
-
-
-async def _engine_only(requests: int) -> dict[str, float]:
-    """Router.dispatch CPU per call against an in-memory upstream: the engine's own cost, with
-    no sockets, ASGI server or web framework (and no usage row writes: those are off-path)."""
-    import tempfile
-
-    from omniroute.config import Settings
-    from omniroute.db.tables import ProviderConnection
-    from omniroute.engine.router import Call, CallContext
-    from omniroute.runtime import Runtime
-
-    out: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="omniroute-bench-") as home:
-        runtime = Runtime(Settings(home=Path(home), api_port=0, proxy_port=0, bridge_port=0,
-                                   hosts_file=Path(home) / "hosts"))
-        with runtime.db.session() as session:
-            row = ProviderConnection(provider="openai", name="canned", url="http://canned.invalid/v1")
-            session.add(row)
-            session.commit()
-            connection_id = row.id
-        runtime.registry.reload()
-        runtime.pool.register_transport(connection_id, httpx.MockTransport(_canned))
-        router, runtime.router.usage = runtime.router, None
-        for stream in (False, True):
-            async def once(stream: bool = stream) -> None:
-                body = {"model": "canned/m", "messages": [{"role": "user", "content": PROMPT}], "stream": stream}
-                reply = await router.dispatch(Call("openai-chat", body, "canned/m", stream, CallContext()))
-                if reply.stream is not None:
-                    async for _ in reply.stream:
-                        pass
-
-            for _ in range(min(200, requests)):
-                await once()
-            started = time.process_time()
-            for _ in range(requests):
-                await once()
-            out["stream" if stream else "json"] = (time.process_time() - started) / requests * 1e6
-        await runtime.stop()
-    return out
 
 
 # --------------------------------------------------------------------------- report
@@ -382,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with _MockProcess(args.delay_ms, args.event_delay_ms) as mock:
         if args.profile:
-            asyncio.run(_profile(chosen[0], mock.url, chosen[0].requests, args.profile))
+            provider = {"provider": "openai", "name": CONNECTION, "url": f"{mock.url}/v1",
+                        "apiKey": "sk-bench-0001"}
+            asyncio.run(profile(chosen[0].path, chosen[0].body, provider, chosen[0].requests, args.profile))
             print(f"profile of {chosen[0].name}: {args.profile}")
             return 0
         with OmniRouteProcess(proxy=False, bridge=False) as process:
@@ -400,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                     cpu = {name: end - start for name, start in before.items()
                            if start is not None and (end := after[name]) is not None}
                     results.append((scenario, samples, cpu))
-    engine = asyncio.run(_engine_only(min(args.engine_requests, 100_000))) if args.engine_requests else None
+    engine = asyncio.run(engine_only(min(args.engine_requests, 100_000), PROMPT)) if args.engine_requests else None
     print(_report(results, args, engine))
     return 0
 

@@ -1,9 +1,14 @@
 """A background database writer: the hot path appends to a queue, one thread writes batches.
 
-Used for usage rows (`engine.usage`) and recorded inspector rows (`inspector.store`). The
-caller gives a `write(session, batch)` function; the writer batches whatever is queued, commits,
-and on failure (database locked or away) keeps the batch and retries, so nothing is lost while
-the process lives. `flush()` waits until everything queued so far is written.
+Used for usage rows (`engine.usage`) and recorded inspector rows (`inspector.sessions`). The
+caller gives a `write(session, batch)` function. After the first item of a batch the thread
+lingers (``linger`` seconds, or until ``batch_size`` items), so a busy process commits one
+transaction per batch instead of one per request, and wakes once per batch rather than once
+per item. On failure (database locked or away) the batch is kept and retried, so nothing is
+lost while the process lives; a row the database refuses outright (a constraint, a value the
+column cannot hold) is dropped and logged, alone, instead of blocking the rows behind it.
+`flush()` waits until everything queued before it is written, cutting the linger short;
+`close()` drains the queue and stops the thread.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import Session
 
 from omniroute.db.database import Database
@@ -23,6 +29,16 @@ log = logging.getLogger(__name__)
 type BatchWrite[T] = Callable[[Session, list[T]], None]
 
 
+class _Flush:
+    """A queue marker: set once every item queued before it is written."""
+
+    __slots__ = ("done", "stop")
+
+    def __init__(self, stop: bool = False) -> None:
+        self.done = threading.Event()
+        self.stop = stop  # close(): the thread ends after this batch
+
+
 class BackgroundWriter[T]:
     def __init__(
         self,
@@ -30,55 +46,74 @@ class BackgroundWriter[T]:
         write: BatchWrite[T],
         *,
         name: str,
-        batch_size: int = 200,
+        batch_size: int = 500,
+        linger: float = 0.1,
         retry_delay: float = 1.0,
     ) -> None:
         self._db = db
         self._write_batch = write
         self._name = name
-        self._queue: queue.Queue[T | None] = queue.Queue()
+        # SimpleQueue.put is one C call with no Python-level lock: cheap on the event loop.
+        self._queue: queue.SimpleQueue[T | _Flush] = queue.SimpleQueue()
         self._batch_size = batch_size
+        self._linger = linger
         self._retry_delay = retry_delay
-        self._pending = 0
-        self._idle = threading.Condition()
+        self._hurry = threading.Event()  # set by flush()/close(): stop lingering now
         self._thread = threading.Thread(target=self._run, name=f"omniroute-{name}", daemon=True)
         self._thread.start()
 
     def put(self, item: T) -> None:
         """Never blocks: safe on the event loop."""
-        with self._idle:
-            self._pending += 1
-        self._queue.put_nowait(item)
+        self._queue.put(item)
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued item is written (tests, shutdown, readers that need it)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+        """Wait until every item queued so far is written (tests, shutdown, readers that need
+        it); False if that took longer than ``timeout`` (the database is still away)."""
+        return self._mark(_Flush(), timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        self.flush(timeout)
-        self._queue.put(None)
-        self._thread.join(timeout)
+        """Write what is queued (waiting up to ``timeout``) and stop the thread."""
+        if self._thread.is_alive() and self._mark(_Flush(stop=True), timeout):
+            self._thread.join(timeout)  # returns at once: the thread ends after the marker
+
+    def _mark(self, marker: _Flush, timeout: float) -> bool:
+        if not self._thread.is_alive():  # closed: nothing will be written any more
+            return self._queue.empty()
+        self._queue.put(marker)
+        self._hurry.set()
+        return marker.done.wait(timeout)
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._batch_size:
+            batch: list[T] = []
+            markers: list[_Flush] = []
+            stop = self._take(self._queue.get(), batch, markers)
+            if not markers:
+                # Linger for company, unless a backlog already fills the batch.
+                if self._queue.qsize() + 1 < self._batch_size:
+                    self._hurry.wait(self._linger)
+                self._hurry.clear()  # before draining: a later flush's marker sets it again
+            while not stop and len(batch) < self._batch_size:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-            self._write(batch)
+                stop = self._take(item, batch, markers)  # after close(): not ours to write
+            if batch:
+                self._write(batch)
+            for marker in markers:
+                marker.done.set()
             if stop:
                 return
+
+    @staticmethod
+    def _take(item: T | _Flush, batch: list[T], markers: list[_Flush]) -> bool:
+        """File ``item`` under the batch or the markers; True for a close() marker."""
+        if isinstance(item, _Flush):
+            markers.append(item)
+            return item.stop
+        batch.append(item)
+        return False
 
     def _write(self, batch: list[T]) -> None:
         while True:
@@ -86,11 +121,29 @@ class BackgroundWriter[T]:
                 with self._db.session() as session:
                     self._write_batch(session, batch)
                     session.commit()
-                break
+                return
             except Exception as exc:  # noqa: BLE001 - locked/unavailable/any: keep the rows, retry
-                log.warning("%s rows queued, database unavailable: %s: %s",
-                            self._name, exc.__class__.__name__, exc)
+                if _refused(exc):
+                    self._write_apart(batch, exc)
+                    return
+                log.warning("%d %s rows queued, database unavailable: %s: %s",
+                            len(batch), self._name, exc.__class__.__name__, exc)
                 time.sleep(self._retry_delay)
-        with self._idle:
-            self._pending -= len(batch)
-            self._idle.notify_all()
+
+    def _write_apart(self, batch: list[T], exc: Exception) -> None:
+        """The database refused a row of ``batch``: write the rows one by one, so only the row
+        it refuses on its own is dropped; retried, it would hold back every row behind it."""
+        if len(batch) > 1:
+            for item in batch:
+                self._write([item])
+            return
+        log.error("%s row dropped, the database refuses it: %s: %s",
+                  self._name, exc.__class__.__name__, " ".join(str(exc).split())[:500])
+
+
+def _refused(exc: Exception) -> bool:
+    """The rows themselves were refused (a constraint, a value the column cannot hold), as
+    opposed to the database being locked or away, which a retry outlasts."""
+    if isinstance(exc, DBAPIError):
+        return isinstance(exc, DataError | IntegrityError)
+    return isinstance(exc, StatementError)  # a value our own column types cannot bind

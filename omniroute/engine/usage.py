@@ -1,20 +1,24 @@
 """Usage rows: one per request, written off the hot path by a background writer thread.
 
-The request path only appends to a queue. The writer batches inserts; when the database is
-locked or away, rows stay queued and are retried, so none is lost while the process lives.
+The request path only appends to a queue. The writer inserts each batch with one executemany
+statement; when the database is locked or away, rows stay queued and are retried, so none is
+lost while the process lives. A row's ``created_at`` is when its request ended, not when the
+writer got to it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, insert
 from sqlmodel import Session
 
 from omniroute.db.database import Database
-from omniroute.db.tables import UsageLog
+from omniroute.db.tables import UsageLog, utcnow
 from omniroute.db.writer import BackgroundWriter
 
 log = logging.getLogger(__name__)
@@ -41,20 +45,47 @@ class UsageRecord:
     status: int = 0
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=utcnow)
 
-    def row(self) -> UsageLog:
-        data = asdict(self)
-        data.pop("extra")
-        data["cost"] = str(self.cost)
-        return UsageLog(**data)
+    def row(self) -> dict[str, Any]:
+        """The `usage_logs` row (without its autoincrement id); cost as exact decimal text."""
+        return {
+            "request_id": self.request_id,
+            "created_at": self.created_at,
+            "agent": _text(self.agent),
+            "source": _text(self.source),
+            "client_format": self.client_format,
+            "model_requested": _text(self.model_requested),
+            "model_used": _text(self.model_used),
+            "provider": self.provider,
+            "connection_id": self.connection_id,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "tokens_cached": self.tokens_cached,
+            "cost": str(self.cost),
+            "latency_ms": self.latency_ms,
+            "upstream_latency_ms": self.upstream_latency_ms,
+            "fallback_attempts": self.fallback_attempts,
+            "status": self.status,
+            "error": _text(self.error),
+            "api_key_id": self.api_key_id,
+        }
+
+
+def _text(value: str | None) -> str | None:
+    """Text from clients or upstreams (model names, error messages) may hold NUL bytes, which
+    PostgreSQL text refuses: they are stored as U+FFFD, so the row is kept."""
+    return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
 
 
 class UsageRecorder:
     """Usage rows through the shared background writer (`omniroute.db.writer`)."""
 
-    def __init__(self, db: Database, batch_size: int = 200, retry_delay: float = 1.0) -> None:
+    def __init__(
+        self, db: Database, batch_size: int = 500, linger: float = 0.1, retry_delay: float = 1.0
+    ) -> None:
         self._writer: BackgroundWriter[UsageRecord] = BackgroundWriter(
-            db, _write_usage, name="usage", batch_size=batch_size, retry_delay=retry_delay
+            db, _write_usage, name="usage", batch_size=batch_size, linger=linger, retry_delay=retry_delay
         )
 
     def record(self, record: UsageRecord) -> None:
@@ -68,5 +99,9 @@ class UsageRecorder:
         self._writer.close(timeout)
 
 
+# Core, not the ORM: one executemany per batch, no unit of work or identity map per row.
+_INSERT_USAGE = insert(cast(Table, UsageLog.__table__))  # type: ignore[attr-defined]
+
+
 def _write_usage(session: Session, batch: list[UsageRecord]) -> None:
-    session.add_all([record.row() for record in batch])
+    session.execute(_INSERT_USAGE, [record.row() for record in batch])

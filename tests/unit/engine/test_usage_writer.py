@@ -1,0 +1,138 @@
+"""Usage rows through the background writer, on a real SQLite file and a real PostgreSQL:
+batched into one transaction, written exactly, flushed on demand, drained on close, kept while
+the database is locked, and a row the database refuses does not hold back the others."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import select
+
+from omniroute.db.database import Database
+from omniroute.db.tables import UsageLog
+from omniroute.engine.usage import UsageRecord, UsageRecorder
+from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
+
+
+@pytest.fixture()
+def db(database_url: str) -> Iterator[Database]:  # noqa: F811
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture()
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'usage.db'}")
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+def commits(db: Database) -> list[float]:
+    seen: list[float] = []
+    event.listen(db.engine, "commit", lambda _conn: seen.append(time.monotonic()))
+    return seen
+
+
+def record(i: int, **fields: object) -> UsageRecord:
+    fields.setdefault("request_id", f"req-{i}")
+    return UsageRecord(source="api", client_format="openai-chat", model_requested="alpha/m",
+                       **fields)  # type: ignore[arg-type]
+
+
+def rows(db: Database) -> list[UsageLog]:
+    with db.session() as session:
+        return list(session.exec(select(UsageLog).order_by(UsageLog.id)))  # type: ignore[arg-type]
+
+
+def test_rows_written_exactly_in_one_transaction_when_flushed(db: Database) -> None:
+    seen = commits(db)
+    recorder = UsageRecorder(db, linger=30.0)  # only flush() ends this linger
+    full = record(0, agent="codex", api_key_id="key-1", model_used="m", provider="openai",
+                  connection_id="conn-1", tokens_in=12, tokens_out=34, tokens_cached=5,
+                  cost=Decimal("0.000085"), latency_ms=12.5, upstream_latency_ms=7.25,
+                  fallback_attempts=1, status=200)
+    recorder.record(full)
+    for i in range(1, 50):
+        recorder.record(record(i, status=502, error="upstream broke"))
+    started = time.monotonic()
+    assert recorder.flush(10.0)
+    assert time.monotonic() - started < 5.0
+    assert len(seen) == 1
+    stored = rows(db)
+    assert [row.request_id for row in stored] == [f"req-{i}" for i in range(50)]
+    first = stored[0]
+    assert (first.agent, first.api_key_id, first.model_used, first.provider, first.connection_id) == (
+        "codex", "key-1", "m", "openai", "conn-1")
+    assert (first.tokens_in, first.tokens_out, first.tokens_cached) == (12, 34, 5)
+    assert Decimal(first.cost) == Decimal("0.000085") and first.cost == "0.000085"
+    assert (first.latency_ms, first.upstream_latency_ms, first.fallback_attempts, first.status) == (
+        12.5, 7.25, 1, 200)
+    assert first.created_at.replace(tzinfo=UTC) == full.created_at  # when the request ended
+    assert (stored[1].status, stored[1].error, stored[1].cost, stored[1].model_used) == (
+        502, "upstream broke", "0", None)
+    recorder.close()
+
+
+def test_rows_arriving_together_share_a_transaction_without_flush(db: Database) -> None:
+    seen = commits(db)
+    recorder = UsageRecorder(db, linger=0.5)
+    for i in range(20):
+        recorder.record(record(i))
+    deadline = time.monotonic() + 10.0
+    while len(rows(db)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(rows(db)) == 20 and len(seen) == 1
+    recorder.close()
+
+
+def test_close_drains_the_queue_and_stops_the_thread(db: Database) -> None:
+    recorder = UsageRecorder(db, linger=30.0)
+    for i in range(10):
+        recorder.record(record(i))
+    recorder.close(10.0)
+    assert len(rows(db)) == 10
+    assert "omniroute-usage" not in {thread.name for thread in threading.enumerate()}
+    assert recorder.flush(0.1)  # closed and empty: nothing to wait for
+
+
+def test_locked_database_keeps_rows_until_the_lock_goes(sqlite_db: Database, tmp_path: Path) -> None:
+    db = sqlite_db
+    recorder = UsageRecorder(db, linger=0.01, retry_delay=0.05)
+    lock = sqlite3.connect(tmp_path / "usage.db", timeout=10, isolation_level=None)
+    try:
+        lock.execute("BEGIN EXCLUSIVE")
+        started = time.monotonic()
+        for i in range(30):
+            recorder.record(record(i))
+        assert time.monotonic() - started < 0.5, "record() must not wait for the database"
+        assert not recorder.flush(1.0)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert recorder.flush(15.0)
+    assert [row.request_id for row in rows(db)] == [f"req-{i}" for i in range(30)]
+    recorder.close()
+
+
+def test_a_refused_row_is_dropped_alone_and_nul_text_is_kept(db: Database) -> None:
+    recorder = UsageRecorder(db, linger=30.0, retry_delay=0.05)
+    recorder.record(record(0))
+    recorder.record(record(1, request_id=None))  # NOT NULL: no retry ever writes it
+    recorder.record(record(2, status=400, error="mk answered 400: bad \x00 request"))
+    recorder.record(record(3))
+    assert recorder.flush(15.0)
+    stored = rows(db)
+    assert [row.request_id for row in stored] == ["req-0", "req-2", "req-3"]
+    assert stored[1].error == "mk answered 400: bad \ufffd request"  # PostgreSQL text refuses NUL
+    recorder.close()
