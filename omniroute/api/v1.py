@@ -6,6 +6,9 @@ the engine does the rest, so every client format reaches every provider type.
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +18,7 @@ from omniroute.api.body import json_object
 from omniroute.api.deps import runtime_of
 from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
-from omniroute.engine.router import Call, CallContext
+from omniroute.engine.router import Call, CallContext, Reply
 from omniroute.providers.adapters import EMBEDDINGS
 from omniroute.translate import count_tokens
 
@@ -44,7 +47,7 @@ def _context(request: Request) -> CallContext:
         api_key_id=getattr(request.state, "api_key_id", None),  # set by the auth middleware
     )
     # Attribution headers count only when the AgentBridge addon (same process) set them.
-    if token and runtime.internal_token and token == runtime.internal_token:
+    if token and runtime.internal_token and hmac.compare_digest(token, runtime.internal_token):
         ctx.source = request.headers.get("x-omniroute-source", "agent-bridge")
         ctx.agent = request.headers.get("x-omniroute-agent")
         ctx.original_host = request.headers.get("x-omniroute-original-host")
@@ -60,11 +63,47 @@ def _model(body: dict[str, Any]) -> str:
 
 async def dispatch(request: Request, fmt: str, body: dict[str, Any], model: str, stream: bool) -> Response:
     request.state.client_format = fmt
-    reply = await runtime_of(request).router.dispatch(Call(fmt, body, model, stream, _context(request)))
+    call = Call(fmt, body, model, stream, _context(request))
+    reply = await _unless_client_leaves(request, runtime_of(request).router.dispatch(call))
+    if reply is None:
+        return Response(status_code=499)  # nobody reads it; uvicorn drops it with the connection
     if reply.stream is not None:
         headers = {**reply.headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
         return StreamingResponse(reply.stream, reply.status, headers, media_type=reply.media_type)
     return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
+
+
+async def _unless_client_leaves(request: Request, work: Coroutine[Any, Any, Reply]) -> Reply | None:
+    """Await ``work`` (the engine, up to the upstream's first byte); ``None`` if the client
+    hung up meanwhile, which cancels it: a model can think for minutes, and nobody is
+    waiting any more. Once a streamed reply starts, StreamingResponse watches instead."""
+    me = asyncio.current_task()
+    assert me is not None
+    gone = False
+
+    def hang_up(watcher: asyncio.Future[None]) -> None:
+        nonlocal gone
+        if not watcher.cancelled():
+            gone = True
+            me.cancel()  # the engine records the call as 499 and closes the upstream request
+
+    watcher = asyncio.ensure_future(_client_gone(request))
+    watcher.add_done_callback(hang_up)
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if gone and me.uncancel() == 0:  # our own cancellation, not the server shutting down
+            return None
+        raise
+    finally:
+        watcher.remove_done_callback(hang_up)
+        watcher.cancel()
+
+
+async def _client_gone(request: Request) -> None:
+    # The body has been read, so the next ASGI message can only be the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _body_call(request: Request, fmt: str, default_stream: bool = False) -> Response:
@@ -179,7 +218,7 @@ async def bridged_call(request: Request, wire_format: str) -> Response:
     """Agent calls rewritten by the AgentBridge addon: body untouched, target in headers."""
     runtime = runtime_of(request)
     token = request.headers.get(INTERNAL_HEADER)
-    if not token or token != runtime.internal_token:
+    if not token or not hmac.compare_digest(token, runtime.internal_token):
         raise Forbidden("this route only takes calls rewritten by OmniRoute's AgentBridge")
     if wire_format not in ROUTABLE_FORMATS:
         raise BadRequest(f"wire format {wire_format!r} cannot be routed")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from omniroute.engine.errors import ModelNotFound
+from omniroute.engine.errors import BadRequest, ModelNotFound
 from omniroute.engine.registry import ChainEntry, ComboSpec, Connection, Snapshot
 from omniroute.engine.targets import Target
 
@@ -63,6 +63,10 @@ def _chain_targets(
 
 
 def resolve(model: str, snapshot: Snapshot) -> Resolution:
+    # Model names travel in URLs and response headers (x-omniroute-model): a control or
+    # non-ASCII character there would split a header or fail to encode. Real names are ASCII.
+    if not model.isascii() or not model.isprintable():
+        raise BadRequest(f"model name {model!r} must be printable ASCII (no control characters)", param="model")
     name = model
     for _ in range(MAX_ALIAS_DEPTH):
         combo = snapshot.combos.get(name)

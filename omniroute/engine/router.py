@@ -159,6 +159,13 @@ class Router:
             except TranslationError as exc:
                 self.strategy_state.on_finish(combo_name, target, ok=False)
                 raise BadRequest(str(exc), param=exc.field) from None
+            except asyncio.CancelledError:
+                # The client hung up before the first byte (the API cancels the call): not the
+                # upstream's fault, so no resilience verdict; recorded as 499 like a mid-stream
+                # hang-up. Cancelling the attempt closed its upstream connection.
+                self.strategy_state.on_finish(combo_name, target, ok=True)
+                self._record(call, target, None, 499, attempts, error="client disconnected")
+                raise
             except BaseException:
                 self.strategy_state.on_finish(combo_name, target, ok=False)
                 raise

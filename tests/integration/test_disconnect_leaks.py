@@ -161,9 +161,6 @@ def test_hang_up_mid_stream_leaves_no_task_connection_or_descriptor(served: Any)
     _assert_nothing_left(runtime, mock, baseline, "hangup-stream", len(ROUTES) * 3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product gap: a hang-up while OmniRoute waits for the upstream's first byte is not noticed; "
-    "the upstream call is waited out and its usage row says 200 (see docs/RELIABILITY.md)"))
 def test_hang_up_before_the_first_byte_cancels_the_upstream_call(served: Any) -> None:
     runtime, mock = served
     baseline = _settle(runtime, mock)
