@@ -14,7 +14,7 @@ from mitmproxy.proxy import server_hooks
 from runtime_host import RuntimeHost
 
 from omniroute.bridge import interceptor as bridge
-from omniroute.bridge import zed
+from omniroute.bridge import in_process, zed
 from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice, choose_upstream
 from omniroute.bridge.wire import ZED
 from omniroute.listeners import is_bridge_mode
@@ -99,6 +99,13 @@ class AgentBridge:
             )
             return
         if decision.route:
+            if in_process.answers_in_process(decision):
+                answer = await in_process.answer(
+                    runtime.router, decision, original_host=original_host,
+                    body=request.raw_content, headers=request.headers,
+                )
+                flow.response = http.Response.make(answer.status, answer.body, answer.headers)
+                return
             self._route(flow, decision, original_host)
             return
         choice = await choose_upstream(runtime, request.host, request.port, _dns_mode_arrival(flow.client_conn))

@@ -13,7 +13,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from omniroute.engine.errors import EngineError
-from omniroute.translate import TranslationError, error_body
+from omniroute.translate import TranslationError
+from omniroute.translate.errors import client_error_body
 
 log = logging.getLogger("omniroute.api")
 
@@ -55,23 +56,9 @@ def error_response(
     if fmt is None:
         response = management_error(status, message, code, details)
     else:
-        response = JSONResponse(_format_error_body(fmt, status, message, param), status_code=status)
+        response = JSONResponse(client_error_body(fmt, status, message, param), status_code=status)
     response.headers.update(headers or {})
     return response
-
-
-# Formats with no error shape of their own answer in the shape their clients parse.
-_ERROR_SHAPE = {"openai-embeddings": "openai-chat"}
-
-
-def _format_error_body(fmt: str, status: int, message: str, param: str | None) -> dict[str, Any]:
-    # This runs inside the exception handlers: it must never raise itself, or the client
-    # gets a bare "Internal Server Error" instead of the error it caused.
-    try:
-        return error_body(_ERROR_SHAPE.get(fmt, fmt), status, message, param=param)
-    except ValueError:
-        log.warning("no error shape for format %r; answering in OpenAI's", fmt)
-        return error_body("openai-chat", status, message, param=param)
 
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, str]]:

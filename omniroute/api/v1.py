@@ -18,14 +18,12 @@ from omniroute.api.body import json_object
 from omniroute.api.deps import runtime_of
 from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
-from omniroute.engine.router import Call, CallContext, Reply
+from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply
 from omniroute.providers.adapters import EMBEDDINGS
 from omniroute.translate import count_tokens
 
 router = APIRouter()
 
-# Client headers that switch on upstream features; forwarded when no translation happens.
-FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version", "openai-beta")
 INTERNAL_HEADER = H_INTERNAL
 _FORWARDED_RAW = {name.encode("latin-1"): name for name in FORWARDED_HEADERS}
 _INTERNAL_RAW = INTERNAL_HEADER.encode("latin-1")

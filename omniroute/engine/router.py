@@ -45,6 +45,10 @@ def new_request_id() -> str:
     return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
+# Client headers that switch on upstream features; forwarded when no translation happens.
+FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version", "openai-beta")
+
+
 @dataclass(slots=True)
 class CallContext:
     source: str = "api"  # api | agent-bridge | replay

@@ -8,7 +8,10 @@ example ``n > 1`` towards Anthropic); callers answer 400 in the *client's* forma
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
+
+log = logging.getLogger("omniroute.translate")
 
 
 class TranslationError(ValueError):
@@ -159,3 +162,17 @@ def _sse(data: dict[str, Any], event: str | None = None) -> bytes:
     payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     head = f"event: {event}\n" if event else ""
     return f"{head}data: {payload}\n\n".encode()
+
+
+# Formats with no error shape of their own answer in the shape their clients parse.
+_ERROR_SHAPE = {"openai-embeddings": "openai-chat"}
+
+
+def client_error_body(fmt: str, status: int, message: str, param: str | None = None) -> dict[str, Any]:
+    """``error_body`` for any client format, falling back to OpenAI's shape. Never raises: it
+    runs inside error handlers, where raising would leave the client a bare 500."""
+    try:
+        return error_body(_ERROR_SHAPE.get(fmt, fmt), status, message, param=param)
+    except ValueError:
+        log.warning("no error shape for format %r; answering in OpenAI's", fmt)
+        return error_body("openai-chat", status, message, param=param)

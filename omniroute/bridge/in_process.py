@@ -1,0 +1,85 @@
+"""Mapped, non-streamed agent calls answered on mitmproxy's own loop, without the API hop.
+
+A mapped call otherwise goes to ``/v1/bridge/{format}`` on loopback: a second HTTP exchange
+(mitmproxy's client side, uvicorn, the middleware stack) before the engine runs. For a call
+answered in one piece the addon can run the engine itself and set the flow's response. A
+streamed call still takes the loopback route: mitmproxy cannot stream a response an addon
+makes, and the API's StreamingResponse can.
+
+Same engine call as the API's route: same context (source, agent, original host, forwarded
+headers), same error bodies in the agent's own format.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from omniroute.bridge.interceptor import Decision
+from omniroute.bridge.wire import ZED
+from omniroute.engine.errors import BadRequest, EngineError
+from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply, Router
+from omniroute.translate import TranslationError
+from omniroute.translate.errors import client_error_body
+
+log = logging.getLogger("omniroute.bridge")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def answers_in_process(decision: Decision) -> bool:
+    """A routed call that wants one JSON answer (Zed's envelope always streams)."""
+    return (decision.route and decision.target_model is not None and not decision.stream
+            and not decision.websocket and decision.wire_format != ZED)
+
+
+async def answer(router: Router, decision: Decision, *, original_host: str, body: bytes | None,
+                 headers: Mapping[str, str]) -> Answer:
+    assert decision.agent is not None and decision.target_model is not None
+    fmt = decision.engine_format or decision.wire_format or "openai-chat"
+    ctx = CallContext(
+        source="agent-bridge", agent=decision.agent.id, original_host=original_host,
+        forward_headers={name: value for name in FORWARDED_HEADERS if (value := headers.get(name))},
+    )
+    try:
+        call = Call(fmt, _json_object(decision.engine_body or body), decision.target_model, False, ctx)
+        return await _collect(await router.dispatch(call))
+    except EngineError as exc:
+        return _error(fmt, exc.status, exc.message, exc.param, exc.headers)
+    except TranslationError as exc:
+        return _error(fmt, 400, str(exc), exc.field)
+    except Exception as exc:  # the agent gets one clear line, the log the traceback
+        log.exception("in-process dispatch failed for %s", original_host)
+        return _error(fmt, 500, f"internal error ({exc.__class__.__name__}); see the OmniRoute log")
+
+
+def _json_object(raw: bytes | None) -> dict[str, object]:
+    if not raw or not raw.strip():
+        raise BadRequest("request body is empty; send a JSON object")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc.__class__.__name__}") from None
+    if not isinstance(data, dict):
+        raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+async def _collect(reply: Reply) -> Answer:
+    body = reply.body
+    if body is None:  # a provider that streamed anyway: the agent asked for one piece
+        body = b"".join([chunk async for chunk in reply.stream]) if reply.stream is not None else b""
+    return Answer(reply.status, {**reply.headers, "content-type": reply.media_type}, body)
+
+
+def _error(fmt: str, status: int, message: str, param: str | None = None,
+           headers: Mapping[str, str] | None = None) -> Answer:
+    payload = json.dumps(client_error_body(fmt, status, message, param)).encode()
+    return Answer(status, {**(headers or {}), "content-type": "application/json"}, payload)
