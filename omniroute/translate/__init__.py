@@ -91,6 +91,11 @@ def available_formats() -> list[Format]:
     return out
 
 
+# The conversation field of each request format, which must be a JSON array.
+_LIST_FIELDS = {Format.OPENAI_CHAT: "messages", Format.ANTHROPIC: "messages", Format.OLLAMA: "messages",
+                Format.GEMINI: "contents"}
+
+
 def translate_request(src: str | Format, dst: str | Format, body: dict[str, Any]) -> dict[str, Any]:
     """Client request body in ``src`` → upstream request body in ``dst``.
 
@@ -99,6 +104,10 @@ def translate_request(src: str | Format, dst: str | Format, body: dict[str, Any]
     """
     if not isinstance(body, dict):
         raise TranslationError("body", f"a {src} request must be a JSON object")
+    field = _LIST_FIELDS.get(str(src))
+    if field is not None and field in body and not isinstance(body[field], list):
+        # The commonest malformed body; named here, where a generic type error would not.
+        raise TranslationError(field, f"'{field}' must be a list, got {type(body[field]).__name__}")
     try:
         return get_format(dst).request_from_ir(get_format(src).request_to_ir(body))
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
