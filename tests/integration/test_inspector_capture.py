@@ -72,13 +72,13 @@ def test_mapped_calls_are_captured_with_models_bodies_and_merged_streams(routed:
 def test_anthropic_stream_is_merged_into_one_message(routed: OmniRouteProcess) -> None:
     text = marker()
     with anthropic_client(routed).messages.stream(
-        model="claude-sonnet-4-5", max_tokens=100, system=SYSTEM, messages=[{"role": "user", "content": text}]
+        model="claude-opus-4-1", max_tokens=100, system=SYSTEM, messages=[{"role": "user", "content": text}]
     ) as stream:
         reply = "".join(stream.text_stream)
     assert reply == f"mock reply from claude-mapped: {text}"
     row = finished_row(routed, with_text(text))
     assert (row["host"], row["path"], row["agent"]) == ("api.anthropic.com", "/v1/messages", "claude-code")
-    assert (row["sourceModel"], row["mappedModel"]) == ("claude-sonnet-4-5", "mock/claude-mapped")
+    assert (row["sourceModel"], row["mappedModel"]) == ("claude-opus-4-1", "mock/claude-mapped")
     assert row["contextKey"] == hashlib.sha256(SYSTEM.encode()).hexdigest()[:12]
     with routed.api() as api:
         detail = api.get(f"{BASE}/requests/{row['id']}").json()
