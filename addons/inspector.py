@@ -1,7 +1,7 @@
 """Traffic Inspector: every flow the proxy sees becomes a captured row, live.
 
 Hooks only; building rows (masking, caps, timings, stream merge) is `omniroute.inspector.capture`,
-which keeps the hooks cheap and defers body work until after the flow is forwarded.
+which keeps the hooks O(1): headers and bodies are kept as they are and masked when first read.
 Loaded before the AgentBridge so the row records what the agent sent, before any rewrite.
 Setting `inspector_enabled = false` (or pausing capture at runtime) stops new captures.
 """
@@ -40,11 +40,17 @@ class Inspector:
         runtime = self._capturing()
         if runtime is None:
             return
-        host = flow.request.pretty_host
-        match = runtime.catalog.identify(host, flow.request.path, flow.request.headers.get("user-agent"))
-        flow.metadata[ROW_KEY] = runtime.capture.request(
-            flow, _source(runtime, flow.client_conn.proxy_mode.data, host), match.agent.id if match else None
-        )
+        request, catalog = flow.request, runtime.catalog
+        host, path, user_agent = request.pretty_host, request.path, request.headers.get("user-agent")
+
+        def identify() -> str | None:
+            # ~0.2 ms, so only when the row is read before the AgentBridge's decision names
+            # the agent (it identifies every flow the same way).
+            match = catalog.identify(host, path, user_agent)
+            return match.agent.id if match else None
+
+        source = _source(runtime, flow.client_conn.proxy_mode.data, host)
+        flow.metadata[ROW_KEY] = runtime.capture.request(flow, source, identify=identify)
 
     # A flow whose request was captured is completed even if capture was paused meanwhile.
     def responseheaders(self, flow: http.HTTPFlow) -> None:

@@ -1,21 +1,25 @@
 """What the Traffic Inspector's capture costs: latency added to a proxied call, and memory.
 
 ``python -m omniroute.bench.capture_overhead [--requests 600] [--flows 10000] [--body-kb 100]
-[--ring-size 1000] [--concurrency 4] [--baseline]``
+[--ring-size 1000] [--concurrency 4] [--baseline] [--against DIR]``
 
 Processes on loopback: the mock provider and a real ``omniroute run`` mapping agent codex (``*``)
 to it, so each call is an agent call made through the HTTP_PROXY listener to
 https://api.openai.com (TLS intercepted, rewritten, routed by the engine to the mock) with a
 ``--body-kb`` request body. ``--baseline`` adds a process started with
-``OMNIROUTE_INSPECTOR_ENABLED=false`` for a memory comparison.
+``OMNIROUTE_INSPECTOR_ENABLED=false`` for a memory comparison. ``--against DIR`` compares two
+versions side by side in one run: DIR is another source tree (``git archive <rev> | tar -x -C
+DIR``), run with ``PYTHONPATH=DIR``; its calls and this tree's take turns block by block, so
+both see the same machine load.
 
 1. Latency: one process, capture switched off and on (``capture-modes/capture``, the runtime
    form of ``inspector_enabled``) between blocks of 10 sequential calls on one keep-alive client,
    so the same process, heap and connections serve both sides and machine load drifts over both
    alike. (Two processes, one started with ``inspector_enabled=false``, differ by ±1.5 ms from
    each other even with capture off in both: that is why.) Reported: p50/p99 of each side and the
-   added p50 (target < 0.3 ms). Also, in this process, the time spent inside the capture hooks on
-   a real mitmproxy flow (what runs before the flow is forwarded) vs the deferred body work.
+   added p50 (target < 0.3 ms). Also, in a fresh interpreter per tree, the time spent inside the
+   capture hooks on a real mitmproxy flow (what runs before the flow is forwarded), the deferred
+   step after the response, and the first read of the finished row (what the list API does).
 2. Memory: ``--flows`` calls with ``--body-kb`` bodies through the capture-on process; its
    resident memory is sampled as they go. The ring keeps ``--ring-size`` rows, so memory must
    plateau once the ring is full instead of growing with the number of flows.
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -38,7 +43,7 @@ from typing import Any
 
 import httpx
 
-from omniroute.testing.harness import OmniRouteProcess
+from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess
 
 URL = "https://api.openai.com/v1/chat/completions"
 BASE = "/api/tools/traffic-inspector"
@@ -72,9 +77,14 @@ def _start_mock() -> tuple[subprocess.Popen[str], str]:
     raise RuntimeError("mock provider did not start")
 
 
-def _omniroute(mock_url: str, enabled: bool, ring_size: int) -> OmniRouteProcess:
+def _tree_env(tree: Path | None) -> dict[str, str]:
+    return {"PYTHONPATH": str(tree)} if tree is not None else {}
+
+
+def _omniroute(mock_url: str, enabled: bool, ring_size: int, tree: Path | None = None) -> OmniRouteProcess:
     env = {**EXTRA_ENV, "OMNIROUTE_INSPECTOR_ENABLED": "true" if enabled else "false",
-           "OMNIROUTE_INSPECTOR_RING_SIZE": str(ring_size), "OMNIROUTE_LOG_LEVEL": "warning"}
+           "OMNIROUTE_INSPECTOR_RING_SIZE": str(ring_size), "OMNIROUTE_LOG_LEVEL": "warning",
+           **_tree_env(tree)}
     proc = OmniRouteProcess(bridge=False, env=env).start(timeout=300)
     proc.add_provider("openai", "bench", f"{mock_url}/v1", api_key="sk-bench-provider-0001")
     proc.map_models("codex", {"*": "bench/bench-model"})
@@ -110,7 +120,10 @@ def _rss_mb(pid: int) -> float:
 
 # -- in-process: the hooks themselves ----------------------------------------------------------
 def hook_costs(body: bytes, rounds: int = 300) -> dict[str, float]:
-    """p50 µs of the request hook (before forwarding) and of the deferred work, on real flows."""
+    """p50 µs of the hooks (before forwarding), of the deferred step after the response, and of
+    the first read of the finished row (``to_dict``, as the list API does), on real flows."""
+    import asyncio
+
     from mitmproxy.test import tflow, tutils
 
     from omniroute.inspector.capture import DEFER_DELAY, Capture
@@ -125,77 +138,108 @@ def hook_costs(body: bytes, rounds: int = 300) -> dict[str, float]:
 
     capture = TimedCapture(Ring(1000), Masker(), 1024 * 1024)
     capture_time: list[float] = []
-    hot, deferred = [], []
+    hot, deferred, read = [], [], []
+
+    async def once(flow: Any) -> None:
+        t0 = time.perf_counter()
+        pending = capture.request(flow, "http-proxy", "codex")
+        capture.response(flow, pending, None)
+        t1 = time.perf_counter()
+        await asyncio.sleep(DEFER_DELAY * 2)  # the loop runs the deferred step meanwhile
+        t2 = time.perf_counter()
+        pending.row.to_dict()
+        read.append((time.perf_counter() - t2) * 1e6)
+        hot.append((t1 - t0) * 1e6)
+        deferred.append(capture_time[-1] * 1e6)
+
     for _ in range(rounds):
         flow = tflow.tflow(req=tutils.treq(host="api.openai.com", path="/v1/chat/completions",
                                            method=b"POST", content=body,
                                            headers=((b"authorization", b"Bearer sk-agent-bench-0001"),
                                                     (b"content-type", b"application/json"))))
         flow.response = tutils.tresp(content=b'{"choices": []}')
-        # Inside a running loop the hook defers; time the hook and the deferred part apart.
-        import asyncio
+        asyncio.run(once(flow))
+    return {"hook_p50_us": statistics.median(hot), "deferred_p50_us": statistics.median(deferred),
+            "read_p50_us": statistics.median(read)}
 
-        async def once(flow: Any = flow) -> None:
-            t0 = time.perf_counter()
-            pending = capture.request(flow, "http-proxy", "codex")
-            capture.response(flow, pending, None)
-            t1 = time.perf_counter()
-            await asyncio.sleep(DEFER_DELAY * 2)  # the loop runs the deferred work meanwhile
-            hot.append((t1 - t0) * 1e6)
-            deferred.append(capture_time[-1] * 1e6)
 
-        asyncio.run(once())
-    return {"hook_p50_us": statistics.median(hot), "deferred_p50_us": statistics.median(deferred)}
+def hook_costs_of(tree: Path | None, body_kb: int) -> dict[str, float]:
+    """``hook_costs`` of a source tree, in a fresh interpreter (the tree's own ``hook_costs``)."""
+    code = ("import json, sys; from omniroute.bench.capture_overhead import _body, hook_costs; "
+            "print(json.dumps(hook_costs(_body(int(sys.argv[1])))))")
+    env = {**os.environ, **_tree_env(tree)}
+    out = subprocess.run([sys.executable, "-c", code, str(body_kb)], cwd=tree or REPO_ROOT, env=env,
+                         capture_output=True, text=True, check=True, timeout=600)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 # -- phases -------------------------------------------------------------------------------------
-def latency(proc: OmniRouteProcess, body: bytes, requests: int, gap_s: float = 0.0, block: int = 10) -> dict[str, Any]:
-    """One process, capture switched on and off between blocks of calls (the `capture` mode):
-    the same process, connections and heap serve both sides, so only capture differs."""
-    samples: dict[str, list[float]] = {"on": [], "off": []}
-    cycle_diffs: list[float] = []
+def latency(procs: dict[str, OmniRouteProcess], body: bytes, requests: int, gap_s: float = 0.0,
+            block: int = 10) -> dict[str, dict[str, Any]]:
+    """Per process, capture switched on and off between blocks of calls (the `capture` mode):
+    the same process, connections and heap serve both sides, so only capture differs. With
+    several processes (trees), their blocks take turns too."""
     toggle = f"{BASE}/capture-modes/capture"
-    with _client(proc) as client, proc.api() as api:
-        for _ in range(20):  # warm up: TLS, connections, caches
-            _call(client, body)
+    samples = {name: {"on": [], "off": []} for name in procs}
+    cycle_diffs: dict[str, list[float]] = {name: [] for name in procs}
+    clients = {name: _client(proc) for name, proc in procs.items()}
+    apis = {name: proc.api() for name, proc in procs.items()}
+    try:
+        for name, client in clients.items():
+            for _ in range(20):  # warm up: TLS, connections, caches
+                _call(client, body)
         for cycle in range(max(requests // block, 1)):
-            medians = {}
-            for side in (("on", "off") if cycle % 2 == 0 else ("off", "on")):  # neither always first
-                api.post(toggle, json={"enabled": side == "on"}).raise_for_status()
-                times = []
-                for _ in range(block):
-                    times.append(_call(client, body))
-                    time.sleep(gap_s)  # an agent's think time; 0 = back to back
-                samples[side] += times
-                medians[side] = statistics.median(times)
-            cycle_diffs.append(medians["on"] - medians["off"])
-        api.post(toggle, json={"enabled": True}).raise_for_status()
-    out: dict[str, Any] = {name: {"p50": statistics.median(v), "p99": _pct(v, 0.99), "n": len(v)}
-                           for name, v in samples.items()}
-    out["paired"] = statistics.median(cycle_diffs)  # adjacent blocks: slow drift cancels
+            names = list(procs) if cycle % 2 == 0 else list(reversed(procs))
+            for name in names:
+                medians = {}
+                for side in (("on", "off") if cycle % 2 == 0 else ("off", "on")):  # neither always first
+                    apis[name].post(toggle, json={"enabled": side == "on"}).raise_for_status()
+                    times = []
+                    for _ in range(block):
+                        times.append(_call(clients[name], body))
+                        time.sleep(gap_s)  # an agent's think time; 0 = back to back
+                    samples[name][side] += times
+                    medians[side] = statistics.median(times)
+                cycle_diffs[name].append(medians["on"] - medians["off"])
+        for api in apis.values():
+            api.post(toggle, json={"enabled": True}).raise_for_status()
+    finally:
+        for closable in (*clients.values(), *apis.values()):
+            closable.close()
+    out: dict[str, dict[str, Any]] = {}
+    for name, sides in samples.items():
+        out[name] = {side: {"p50": statistics.median(v), "p99": _pct(v, 0.99), "n": len(v)}
+                     for side, v in sides.items()}
+        out[name]["paired"] = statistics.median(cycle_diffs[name])  # adjacent blocks: slow drift cancels
     return out
 
 
-def memory(proc: OmniRouteProcess, body: bytes, flows: int, concurrency: int) -> list[dict[str, Any]]:
-    assert proc.process is not None
-    pid = proc.process.pid
-    with proc.api() as api:
-        ring0 = api.get(f"{BASE}/requests", params={"limit": 1}).json()["total"]
-    points = [{"flows": 0, "rss": _rss_mb(pid), "ring": ring0}]
+def memory(procs: dict[str, OmniRouteProcess], body: bytes, flows: int,
+           concurrency: int) -> dict[str, list[dict[str, Any]]]:
+    """``flows`` calls per process, in steps that take turns between processes; RSS per step."""
+    def sample(name: str, done: int) -> dict[str, Any]:
+        proc = procs[name]
+        assert proc.process is not None
+        with proc.api() as api:
+            ring = api.get(f"{BASE}/requests", params={"limit": 1}).json()["total"]
+        return {"flows": done, "rss": _rss_mb(proc.process.pid), "ring": ring}
+
+    points = {name: [sample(name, 0)] for name in procs}
     step = max(flows // 10, 1)
-    clients = [_client(proc) for _ in range(concurrency)]
+    clients = {name: [_client(proc) for _ in range(concurrency)] for name, proc in procs.items()}
     done = 0
     try:
         with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
             while done < flows:
                 batch = min(step, flows - done)
-                list(pool.map(lambda i: _call(clients[i % concurrency], body), range(batch)))
+                for name in procs:
+                    pool_clients = clients[name]
+                    list(pool.map(lambda i, c=pool_clients: _call(c[i % concurrency], body), range(batch)))
+                for name in procs:
+                    points[name].append(sample(name, done + batch))
                 done += batch
-                with proc.api() as api:
-                    ring = api.get(f"{BASE}/requests", params={"limit": 1}).json()["total"]
-                points.append({"flows": done, "rss": _rss_mb(pid), "ring": ring})
     finally:
-        for client in clients:
+        for client in (c for cs in clients.values() for c in cs):
             client.close()
     return points
 
@@ -211,62 +255,80 @@ def main(argv: list[str] | None = None) -> int:
                         help="pause between calls for the second latency run (the first is back to back)")
     parser.add_argument("--baseline", action="store_true",
                         help="also run the memory phase on a process started with inspector_enabled=false")
+    parser.add_argument("--against", type=Path, metavar="DIR",
+                        help="another source tree (with omniroute/ and addons/) to measure side by side")
     args = parser.parse_args(argv)
     body = _body(args.body_kb)
     command = "python -m omniroute.bench.capture_overhead " + shlex.join(sys.argv[1:] if argv is None else argv)
+    here = os.environ.get("PYTHONPATH") or str(REPO_ROOT)
+    trees: dict[str, Path | None] = {here: None}
+    if args.against is not None:
+        if not (args.against / "omniroute" / "__init__.py").is_file():
+            parser.error(f"--against {args.against}: no omniroute package there")
+        trees[str(args.against.resolve())] = args.against.resolve()
 
     mock, mock_url = _start_mock()
-    procs: list[OmniRouteProcess] = []
+    procs: dict[str, OmniRouteProcess] = {}
     try:
-        on = _omniroute(mock_url, True, args.ring_size)
-        procs.append(on)
-        hooks = hook_costs(body)
-        lat = {gap: latency(on, body, args.requests, gap / 1000) for gap in (0, args.gap_ms)}
-        mem = memory(on, body, args.flows, args.concurrency) if args.flows else []
-        base: list[dict[str, Any]] = []
+        for name, tree in trees.items():
+            procs[name] = _omniroute(mock_url, True, args.ring_size, tree)
+        hooks = {name: hook_costs_of(tree, args.body_kb) for name, tree in trees.items()}
+        lat = {gap: latency(procs, body, args.requests, gap / 1000) for gap in (0, args.gap_ms)}
+        mem = memory(procs, body, args.flows, args.concurrency) if args.flows else {}
         if args.baseline and args.flows:
-            off = _omniroute(mock_url, False, args.ring_size)
-            procs.append(off)
-            base = memory(off, body, args.flows, args.concurrency)
+            procs["capture off"] = _omniroute(mock_url, False, args.ring_size, trees[here])
+            mem.update(memory({"capture off": procs["capture off"]}, body, args.flows, args.concurrency))
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.close()
         mock.terminate()
         mock.wait(10)
-    _print(command, args, hooks, lat, mem, base)
+    _print(command, args, hooks, lat, mem)
     return 0
 
 
-def _print(command: str, args: argparse.Namespace, hooks: dict[str, float], lats: dict[float, dict[str, Any]],
-           mem: list[dict[str, Any]], base: list[dict[str, Any]]) -> None:
+def _print(command: str, args: argparse.Namespace, hooks: dict[str, dict[str, float]],
+           lats: dict[float, dict[str, dict[str, Any]]], mem: dict[str, list[dict[str, Any]]]) -> None:
     print(f"\n`{command}`\n")
-    n = next(iter(lats.values()))["on"]["n"]
+    first = next(iter(next(iter(lats.values())).values()))
     print(f"Latency: mapped agent call (codex → https://api.openai.com through the HTTP_PROXY listener, "
-          f"routed to the mock), {args.body_kb} KB request body, one process, capture switched off/on "
-          f"between blocks of 10 sequential calls; {n} calls per side and run.\n")
-    print("| calls | capture off p50 / p99 ms | capture on p50 / p99 ms | added p50 ms (target < 0.3) | adjacent-block median diff ms |")
-    print("|---|---:|---:|---:|---:|")
-    for gap, lat in lats.items():
-        added = lat["on"]["p50"] - lat["off"]["p50"]
+          f"routed to the mock), {args.body_kb} KB request body, one process per tree, capture switched "
+          f"off/on between blocks of 10 sequential calls; {first['on']['n']} calls per side and run.\n")
+    print("| tree | calls | capture off p50 / p99 ms | capture on p50 / p99 ms | added p50 ms (target < 0.3) "
+          "| adjacent-block median diff ms |")
+    print("|---|---|---:|---:|---:|---:|")
+    for gap, per_tree in lats.items():
         label = "back to back" if not gap else f"{gap:g} ms apart"
-        verdict = "PASS" if added < 0.3 else "FAIL"
-        print(f"| {label} | {lat['off']['p50']:.3f} / {lat['off']['p99']:.3f} | {lat['on']['p50']:.3f} / "
-              f"{lat['on']['p99']:.3f} | **{added:+.3f}** {verdict} | {lat['paired']:+.3f} |")
-    print(f"\nIn-process, same body, real mitmproxy flows: capture hooks (before the flow is forwarded) "
-          f"p50 {hooks['hook_p50_us']:.1f} µs; deferred body work (masking, encoding, JSON, context key) "
-          f"p50 {hooks['deferred_p50_us']:.1f} µs, run after the flow is forwarded / the response relayed.\n")
-    for title, points in (("capture on", mem), ("capture off (`inspector_enabled=false`), baseline", base)):
-        if not points:
-            continue
-        print(f"Memory, {title}: {args.flows} flows of {args.body_kb} KB, ring size {args.ring_size}, "
-              f"{args.concurrency} clients.\n")
-        print("| flows | RSS MB | rows in ring |")
-        print("|---:|---:|---:|")
-        for point in points:
-            print(f"| {point['flows']} | {point['rss']:.0f} | {point['ring']} |")
+        for tree, lat in per_tree.items():
+            added = lat["on"]["p50"] - lat["off"]["p50"]
+            verdict = "PASS" if added < 0.3 else "FAIL"
+            print(f"| {tree} | {label} | {lat['off']['p50']:.3f} / {lat['off']['p99']:.3f} | "
+                  f"{lat['on']['p50']:.3f} / {lat['on']['p99']:.3f} | **{added:+.3f}** {verdict} | "
+                  f"{lat['paired']:+.3f} |")
+    print("\nIn-process, same body, real mitmproxy flows, p50 µs: the capture hooks (before the flow is "
+          "forwarded), the deferred step (after the response is relayed) and the first read of the "
+          "finished row (`to_dict`, as the list API does).\n")
+    print("| tree | hooks | deferred step | first read |")
+    print("|---|---:|---:|---:|")
+    for tree, cost in hooks.items():
+        read = cost.get("read_p50_us")
+        print(f"| {tree} | {cost['hook_p50_us']:.1f} | {cost['deferred_p50_us']:.1f} | "
+              f"{'-' if read is None else f'{read:.1f}'} |")
+    if not mem:
+        return
+    print(f"\nMemory: {args.flows} flows of {args.body_kb} KB per process, ring size {args.ring_size}, "
+          f"{args.concurrency} clients; steps take turns between processes. RSS MB (rows in ring).\n")
+    names = list(mem)
+    print("| flows | " + " | ".join(names) + " |")
+    print("|---:|" + "---:|" * len(names))
+    for i, point in enumerate(mem[names[0]]):
+        cells = [f"{mem[n][i]['rss']:.0f} ({mem[n][i]['ring']})" for n in names]
+        print(f"| {point['flows']} | " + " | ".join(cells) + " |")
+    print()
+    for name, points in mem.items():
         tail = [p["rss"] for p in points[len(points) // 2:]]
-        print(f"\nSecond half of the run: {min(tail):.0f}-{max(tail):.0f} MB "
-              f"({tail[-1] - tail[0]:+.0f} MB over {points[-1]['flows'] - points[len(points) // 2]['flows']} flows).\n")
+        print(f"- {name}: second half {min(tail):.0f}-{max(tail):.0f} MB "
+              f"({tail[-1] - tail[0]:+.0f} MB over {points[-1]['flows'] - points[len(points) // 2]['flows']} flows)")
 
 
 if __name__ == "__main__":

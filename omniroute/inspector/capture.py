@@ -1,22 +1,22 @@
 """Turning mitmproxy flows into `InterceptedRequest` rows: masked, capped, timed.
 
-The capture addon calls these at each hook. Only cheap work happens inside a hook (the hook
-runs before the flow is forwarded, so its cost is added to every proxied request): the row goes
-into the ring at once, in flight, with masked headers, sizes and a host/path detection.
-The expensive part — masking, capping and encoding bodies (~0.3-0.5 ms for 100 KB), parsing
-JSON (~0.1 ms), the context key, merging a stream — is deferred with ``loop.call_later`` so it
-runs after the request was handed on (request body: once the response is in, or after
-``REQUEST_FILL_DELAY`` while a slow upstream is still working) and after the response was
-relayed (``DEFER_DELAY``). Each step updates the row in the ring.
+The capture addon calls these at each hook. A hook runs before the flow is forwarded, so its
+cost is added to every proxied request: it does O(1) work. The row goes into the ring at once,
+in flight, with sizes and a host/path detection; headers and body are kept as mitmproxy holds
+them (references, no copies). The response hook only schedules the rest, which runs after the
+response was relayed (``DEFER_DELAY``) and is O(1) again: status, timings, references to the
+response's headers and body. Everything else — masking (~0.3-0.5 ms per 100 KB body, ~40 µs
+for a dozen headers), JSON parsing (~0.1 ms), the context key, merging a stream, naming the
+agent — is done when a field is first read (``deferred.DeferredFields``); finished bodies are
+compressed by a background thread (``bodies.StoredBody``). Watchers still get live updates: an
+``update`` event after ``REQUEST_FILL_DELAY`` while a slow upstream works, and on completion.
 
-Streamed responses are teed chunk by chunk into a bounded buffer while they are relayed, then
-merged into one final message.
+Streamed responses are teed chunk by chunk into a bounded buffer while they are relayed.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,21 +24,21 @@ from typing import Any
 
 from mitmproxy import connection, http
 
-from omniroute.inspector.conversation import context_key, system_prompt
+from omniroute.inspector.bodies import StoredBody
+from omniroute.inspector.deferred import DeferredFields
 from omniroute.inspector.detect import detect
 from omniroute.inspector.masking import Masker
-from omniroute.inspector.merge import merge_stream
-from omniroute.inspector.model import ERROR, InterceptedRequest, encode_body
+from omniroute.inspector.model import ERROR, InterceptedRequest
 from omniroute.inspector.ring import Ring
 
 STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/vnd.amazon.eventstream")
 RowSink = Callable[[InterceptedRequest], None]
-# A request body still unprocessed this long after the request is filled in while the upstream
-# works; fast calls never hit it (their response does the work, after it was relayed).
+# Watchers (live-event subscribers) get an `update` with the request body this long into a call
+# still waiting on its upstream; fast calls never hit it (their completion publishes the row).
 REQUEST_FILL_DELAY = 0.05
 # Response-side work waits this long: measured, work scheduled with call_soon from the response
-# hook still ran before the client had the whole response (+2-5 ms per 100 KB call on a loaded
-# machine); 5 ms later it no longer shows in the call's latency.
+# hook still ran before the client had the whole response; 5 ms later it no longer shows in the
+# call's latency (and watchers' events, which mask bodies, are built then).
 DEFER_DELAY = 0.005
 
 
@@ -71,17 +71,18 @@ class StreamTee:
         return chunk
 
     def body(self) -> bytes:
-        return b"".join(self.chunks)
+        joined = b"".join(self.chunks)
+        self.chunks = [joined]  # one copy, not the chunks and their join
+        return joined
 
 
 @dataclass(slots=True)
 class Pending:
-    """A captured flow whose deferred work is not done yet (kept in ``flow.metadata``)."""
+    """A captured flow not completed yet (kept in ``flow.metadata``)."""
 
     row: InterceptedRequest
-    raw: bytes | None  # the request body as received; dropped once processed
-    timer: asyncio.TimerHandle | None = None
-    filled: bool = False
+    fields: DeferredFields
+    timer: asyncio.TimerHandle | None = None  # publishes the request body to watchers
 
 
 def _loop() -> asyncio.AbstractEventLoop | None:
@@ -103,13 +104,15 @@ class Capture:
         self.session_profile: str | None = None  # llm | custom | all/None: what it records
 
     # -- hooks -----------------------------------------------------------------------------
-    def request(self, flow: http.HTTPFlow, source: str, agent: str | None) -> Pending:
-        """Hot path: an in-flight row with masked headers; bodies are filled in later."""
+    def request(self, flow: http.HTTPFlow, source: str, agent: str | None = None, *,
+                identify: Callable[[], str | None] | None = None) -> Pending:
+        """Hot path: an in-flight row; headers and body are kept as they are. ``identify``
+        names the agent if the row is read before ``attribute`` does."""
         request = flow.request
         raw = request.raw_content
         host = request.pretty_host
         path, _, query = request.path.partition("?")
-        # Without the body: host and path rules only (a body scan is deferred work).
+        # Host and path only: the body's shape and the Accept header are read when needed.
         detection = detect(host, request.method, path)
         row = InterceptedRequest(
             id=flow.id,
@@ -119,7 +122,6 @@ class Capture:
             path=path,
             started_at=request.timestamp_start,
             agent=agent,
-            request_headers=self.masker.mask_headers(request.headers.items(multi=True)),
             request_size=len(raw or b""),
             detected_kind=detection.kind,
             session_id=self.session_id,
@@ -128,28 +130,30 @@ class Capture:
             query=self.masker.mask_url("?" + query)[1:] if query else "",
             http_version=request.http_version,
             wire_format=detection.wire_format,
+            stream=detection.stream,
             request_end_at=request.timestamp_end,
         )
-        self.ring.add(row)
-        pending = Pending(row, raw)
+        pending = Pending(row, DeferredFields(self.masker))
+        pending.fields.add_request_headers(row, request.headers.fields, None if agent else identify)
+        self.ring.add(row)  # the `new` event: no body yet, so watchers never mask one here
+        body = StoredBody(raw, self.body_cap, self.masker) if raw else None
+        pending.fields.add_request_body(row, body)
         loop = _loop()
-        if loop is None:
-            self._fill_request(pending, publish=False)
-        elif raw:
-            pending.timer = loop.call_later(REQUEST_FILL_DELAY, self._fill_request, pending)
-        else:
-            pending.filled = True
+        if body is not None and loop is not None and self.ring.watched:
+            pending.timer = loop.call_later(REQUEST_FILL_DELAY, self._publish_request, pending)
         return pending
 
     def attribute(self, row: InterceptedRequest, meta: dict[str, Any] | None) -> None:
         """Agent, models and routing note from the AgentBridge's decision."""
         if not meta:
             return
-        row.agent = meta.get("agent") or row.agent
+        if meta.get("agent"):  # only set: reading a deferred agent would identify it here
+            row.agent = meta["agent"]
         row.source_model = meta.get("sourceModel")
         row.mapped_model = meta.get("mappedModel")
         row.note = meta.get("note")
-        row.wire_format = meta.get("wireFormat") or row.wire_format
+        if meta.get("wireFormat"):  # only set: reading a deferred format would parse the body here
+            row.wire_format = meta["wireFormat"]
 
     def response(self, flow: http.HTTPFlow, pending: Pending, tee: StreamTee | None) -> None:
         self._later(self._complete_response, flow, pending, tee)
@@ -196,79 +200,49 @@ class Capture:
             # After the hook returns mitmproxy relays the response (and its last bytes); then this.
             loop.call_later(DEFER_DELAY, fn, *args)
 
-    def _body(self, raw: bytes | None) -> tuple[str | None, str, bool]:
-        return self._masked_body(raw)[:3]  # type: ignore[return-value]
+    def _publish_request(self, pending: Pending) -> None:
+        pending.timer = None
+        self.ring.update(pending.row)
 
-    def _masked_body(self, raw: bytes | None) -> tuple[str | None, str, bool, bytes]:
-        """(stored text, encoding, truncated, masked bytes) — the bytes for stream merging."""
-        if not raw:
-            return None, "text", False, b""
-        # Mask before the cut (encode_body caps): a cut must not leave an unmaskable fragment.
-        masked = self.masker.mask_bytes(raw[: self.body_cap + 1])
-        return (*encode_body(masked, self.body_cap), masked)
-
-    def _fill_request(self, pending: Pending, publish: bool = True) -> None:
-        if pending.filled:
-            return
-        pending.filled = True
+    def _request_done(self, pending: Pending) -> None:
         if pending.timer is not None:
             pending.timer.cancel()
             pending.timer = None
-        raw, pending.raw = pending.raw, None
-        row = pending.row
-        text, encoding, truncated = self._body(raw)
-        row.request_body = text
-        row.request_body_encoding = encoding  # type: ignore[assignment]
-        row.request_truncated = truncated
-        # One JSON parse serves detection (format, stream flag: no regex scan of the body) and
-        # the context key.
-        parsed = _json(raw) if raw and (row.wire_format or row.method == "POST") else None
-        detection = detect(row.host, row.method, row.path, row.request_headers,
-                           parsed if isinstance(parsed, dict) else raw)
-        row.detected_kind = detection.kind
-        row.wire_format = row.wire_format or detection.wire_format
-        row.stream = row.stream or detection.stream
-        if isinstance(parsed, dict) and row.wire_format:
-            row.context_key = context_key(system_prompt(parsed, row.wire_format))
-        if publish:
-            self.ring.update(row)
 
     def _complete_response(self, flow: http.HTTPFlow, pending: Pending, tee: StreamTee | None) -> None:
-        self._fill_request(pending, publish=False)
+        self._request_done(pending)
         row, response = pending.row, flow.response
         if response is None:  # replaced by an error since the hook
             self._complete_error(flow, pending)
             return
         raw = tee.body() if tee is not None else response.raw_content
-        size = tee.size if tee is not None else len(raw or b"")
-        body_text, encoding, truncated, masked = self._masked_body(raw)
         row.status = response.status_code
         row.reason = response.reason
-        row.response_headers = self.masker.mask_headers(response.headers.items(multi=True))
-        row.response_body = body_text
-        row.response_body_encoding = encoding  # type: ignore[assignment]
-        row.response_truncated = truncated or (tee is not None and tee.size > tee.kept)
-        row.response_size = size
+        row.response_size = tee.size if tee is not None else len(raw or b"")
         row.response_start_at = (tee.first_byte_at if tee and tee.first_byte_at else response.timestamp_start)
         row.response_end_at = response.timestamp_end or time.time()
         if tee is not None and raw:
             row.stream = True
-            row.merged = merge_stream(masked, row.wire_format).to_dict()  # masked once, above
+        body = StoredBody(raw, self.body_cap, self.masker) if raw else None
+        pending.fields.add_response(row, response.headers.fields, body, streamed=tee is not None,
+                                    cut=tee is not None and tee.size > tee.kept)
         self._timings(flow, row)
         self._finish(row)
+        pending.fields.pack(row)  # after watchers' events: those mask, and the masked bytes are packed
 
     def _complete_interrupted(self, flow: http.HTTPFlow, pending: Pending, tee: StreamTee | None) -> None:
         pending.row.error = self.masker.mask_text(flow.error.msg if flow.error else "connection closed")
         self._complete_response(flow, pending, tee)
 
     def _complete_error(self, flow: http.HTTPFlow, pending: Pending) -> None:
-        self._fill_request(pending, publish=False)
+        self._request_done(pending)
         row = pending.row
         row.status = ERROR
         row.error = self.masker.mask_text(flow.error.msg if flow.error else "connection failed")
         row.response_end_at = (flow.error.timestamp if flow.error else None) or time.time()
         self._timings(flow, row)
         self._finish(row)
+        pending.fields.pack(row)
 
     # -- internals -------------------------------------------------------------------------
     def _timings(self, flow: http.HTTPFlow, row: InterceptedRequest) -> None:
@@ -296,11 +270,3 @@ class Capture:
         if self.sink is not None and row.session_id is not None and self.records(row):
             self.sink(row)
 
-
-def _json(raw: bytes | None) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return None

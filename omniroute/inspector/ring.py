@@ -83,7 +83,7 @@ class Page:
 
 
 class _Subscriber:
-    __slots__ = ("queue", "dropped")
+    __slots__ = ("dropped", "queue")
 
     def __init__(self, maxsize: int) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
@@ -190,6 +190,11 @@ class Ring:
 
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         self._subs.pop(queue, None)
+
+    @property
+    def watched(self) -> bool:
+        """Whether anyone subscribed to live events."""
+        return bool(self._subs)
 
     def dropped(self, queue: asyncio.Queue[Event]) -> int:
         sub = self._subs.get(queue)

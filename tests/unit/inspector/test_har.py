@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,8 +12,8 @@ import pytest
 from omniroute.inspector.har import export_har, har_bytes
 from omniroute.inspector.masking import mask_headers, mask_text, mask_url
 from omniroute.inspector.model import InterceptedRequest, encode_body
+from omniroute.testing.inspector_support import har_validator_script, mitmdump_reads
 
-VENV_BIN = Path(__file__).resolve().parents[3] / ".venv" / "bin"
 CANARY = "sk-ant-api03-HARCANARY0123456789abcdefghijk"
 T0 = 1_760_000_000.0
 
@@ -101,8 +98,7 @@ def har_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_mitmdump_reads_it_back(har_file: Path) -> None:
-    proc = subprocess.run([str(VENV_BIN / "mitmdump"), "-nr", str(har_file)],
-                          capture_output=True, text=True, timeout=120)
+    proc = mitmdump_reads(har_file)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     out = proc.stdout
     assert "POST https://api.anthropic.com/v1/messages?beta=true" in out
@@ -110,37 +106,14 @@ def test_mitmdump_reads_it_back(har_file: Path) -> None:
     assert CANARY not in out
 
 
-_VALIDATE_JS = """
-const fs = require('fs');
-const validate = require('har-validator');
-validate.har(JSON.parse(fs.readFileSync(process.argv[2], 'utf8')))
-  .then(() => console.log('valid'))
-  .catch((e) => { console.error(JSON.stringify(e.errors || e.message)); process.exit(1); });
-"""
-
-
 @pytest.fixture(scope="session")
 def har_validator() -> Path:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        pytest.skip("npm/node not installed: cannot run the independent har-validator check")
-    # Cached outside the repo so the suite installs it once per machine, not per run.
-    root = Path(os.environ.get("OMNIROUTE_HAR_VALIDATOR_DIR",
-                               Path(tempfile.gettempdir()) / "omniroute-har-validator"))
-    root.mkdir(parents=True, exist_ok=True)
-    if not (root / "node_modules" / "har-validator").exists():
-        (root / "package.json").write_text('{"name": "har-check", "private": true}')
-        proc = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "har-validator"],
-                              cwd=root, capture_output=True, text=True, timeout=300)
-        if proc.returncode != 0:
-            pytest.fail(f"npm install har-validator failed: {proc.stderr[-2000:]}")
-    script = root / "validate.js"
-    script.write_text(_VALIDATE_JS)
-    return script
+    return har_validator_script()
 
 
 def test_passes_npm_har_validator(har_file: Path, har_validator: Path) -> None:
     proc = subprocess.run(["node", str(har_validator), str(har_file)], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, check=False)
     assert proc.returncode == 0 and "valid" in proc.stdout, proc.stderr
 
 
@@ -151,7 +124,7 @@ def test_validator_rejects_broken_har(tmp_path: Path, har_validator: Path) -> No
     bad = tmp_path / "bad.har"
     bad.write_text(json.dumps(har))
     proc = subprocess.run(["node", str(har_validator), str(bad)], capture_output=True,
-                          text=True, timeout=60)
+                          text=True, timeout=60, check=False)
     assert proc.returncode != 0
 
 
@@ -173,6 +146,5 @@ def test_tunnel_rows_export_and_read_back(tmp_path: Path) -> None:
     assert har["log"]["entries"][0]["request"]["url"] == "https://api2.cursor.sh:443/"
     path = tmp_path / "t.har"
     path.write_bytes(har_bytes([tunnel]))
-    proc = subprocess.run([str(VENV_BIN / "mitmdump"), "-nr", str(path)], capture_output=True,
-                          text=True, timeout=120)
+    proc = mitmdump_reads(path)
     assert proc.returncode == 0, proc.stderr

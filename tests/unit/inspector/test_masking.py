@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omniroute.inspector.masking import (
-    MaskConfig, Masker, mask_bytes, mask_headers, mask_text, mask_url,
+    MaskConfig,
+    Masker,
+    mask_bytes,
+    mask_headers,
+    mask_text,
+    mask_url,
 )
 
 CANARY = "sk-ant-api03-CANARYcanary0123456789abcdefXYZ"

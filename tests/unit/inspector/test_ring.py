@@ -15,9 +15,9 @@ from omniroute.inspector.ring import RESYNC, Ring, RingFilter
 
 
 def row(i: int = 0, **kw) -> InterceptedRequest:
-    base = dict(id=str(uuid.uuid4()), source="http-proxy", method="POST",
-                host="api.openai.com", path="/v1/chat/completions", started_at=1.7e9 + i,
-                status=200, detected_kind="llm")
+    base = {"id": str(uuid.uuid4()), "source": "http-proxy", "method": "POST",
+            "host": "api.openai.com", "path": "/v1/chat/completions", "started_at": 1.7e9 + i,
+            "status": 200, "detected_kind": "llm"}
     base.update(kw)
     return InterceptedRequest(**base)
 
