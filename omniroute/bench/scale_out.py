@@ -144,12 +144,7 @@ class ScaleOut:
         return {str(count): total.summary() for count, total in totals.items()}
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            try:
-                proc.close() if isinstance(proc, OmniRouteProcess) else proc.stop()
-            except Exception as exc:  # noqa: BLE001 - keep stopping the others
-                self.log(f"stopping {proc}: {exc}")
-        self.procs.clear()
+        t.stop_all(self.procs, self.log)
 
 
 def _wait_routable(proc: OmniRouteProcess, timeout: float = 30.0) -> None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from omniroute.testing.harness import free_port
+from omniroute.testing.harness import OmniRouteProcess, free_port
 
 VENV_BIN = Path(sys.executable).parent
 LITELLM_VENV = Path("/tmp/omniroute-bench-litellm")
@@ -123,6 +123,16 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
+
+
+def stop_all(procs: list[Any], log: Callable[[str], None]) -> None:
+    """Stop every target, last started first; one that fails to stop does not keep the rest up."""
+    for proc in reversed(procs):
+        try:
+            proc.close() if isinstance(proc, OmniRouteProcess) else proc.stop()
+        except Exception as exc:  # noqa: BLE001 - keep stopping the others
+            log(f"stopping {proc}: {exc}")
+    procs.clear()
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -45,3 +45,24 @@ def proxy_client(omni: OmniRouteProcess) -> httpx.Client:
     """An HTTP client sent through the HTTP_PROXY listener, trusting OmniRoute's CA."""
     context = ssl.create_default_context(cafile=str(omni.ca_cert))
     return httpx.Client(proxy=omni.proxy_url, verify=context, trust_env=False, timeout=30)
+
+
+# Module fixtures for the agent-format tests; each test module names its agents' `MAPPINGS`.
+@pytest.fixture(scope="module", name="upstream")
+def upstream_fixture() -> Iterator[TLSUpstream]:
+    with stand_in_upstream() as server:
+        yield server
+
+
+@pytest.fixture(scope="module", name="omni")
+def omni_fixture(
+    request: pytest.FixtureRequest, upstream: TLSUpstream, mock_provider: MockProvider
+) -> Iterator[OmniRouteProcess]:
+    with proxied_omniroute(upstream, mock_provider, request.module.MAPPINGS) as process:
+        yield process
+
+
+@pytest.fixture(name="client")
+def client_fixture(omni: OmniRouteProcess) -> Iterator[httpx.Client]:
+    with proxy_client(omni) as c:
+        yield c

@@ -10,40 +10,20 @@ Zed's LLM-service envelope has its own module, test_bridge_zed.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from omniroute.testing.fake_upstream import TLSUpstream
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
 from omniroute.translate.eventstream import EventStreamDecoder
 
-from .bridge_support import proxied_omniroute, proxy_client, stand_in_upstream
+from .bridge_support import client_fixture, omni_fixture, upstream_fixture  # noqa: F401 - fixtures
 
 PROMPT = "hello in my own format"
 REPLY = f"mock reply from gpt-mapped: {PROMPT}"
 MAPPINGS = {agent: {"*": "mock/gpt-mapped"} for agent in ("copilot", "antigravity", "kiro", "open-code")}
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[TLSUpstream]:
-    with stand_in_upstream() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def omni(upstream: TLSUpstream, mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
-    with proxied_omniroute(upstream, mock_provider, MAPPINGS) as process:
-        yield process
-
-
-@pytest.fixture()
-def client(omni: OmniRouteProcess) -> Iterator[httpx.Client]:
-    with proxy_client(omni) as c:
-        yield c
 
 
 def _sse(text: str) -> list[dict[str, Any]]:

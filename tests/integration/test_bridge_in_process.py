@@ -8,7 +8,6 @@ the same inspector row (source → mapped model).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
 
-from .bridge_support import proxied_omniroute, proxy_client, stand_in_upstream
+from .bridge_support import omni_fixture, proxy_client, upstream_fixture  # noqa: F401 - fixtures
 
 HEADERS = {"authorization": "Bearer ghu_agent_token", "editor-version": "vscode/1.99.0",
            "copilot-integration-id": "vscode-chat", "user-agent": "GitHubCopilotChat/0.26.0"}
@@ -24,12 +23,6 @@ CHAT = "https://api.githubcopilot.com/chat/completions"
 MESSAGES = "https://api.githubcopilot.com/v1/messages"
 # `gone-*` maps to a connection that does not exist: the engine answers 404.
 MAPPINGS = {"copilot": {"gone-*": "nowhere/model", "*": "mock/gpt-mapped"}}
-
-
-@pytest.fixture(scope="module")
-def omni(mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
-    with stand_in_upstream() as upstream, proxied_omniroute(upstream, mock_provider, MAPPINGS) as process:
-        yield process
 
 
 def _log(omni: OmniRouteProcess, request_id: str) -> dict[str, Any]:

@@ -9,18 +9,16 @@ asks for status messages (see `omniroute.bridge.zed` for the sources).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from omniroute.bridge.zed import H_CLIENT_STATUS, H_CLIENT_STREAM_ENDED, H_SERVER_STATUS
 from omniroute.testing.fake_upstream import TLSUpstream
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
 
-from .bridge_support import proxied_omniroute, proxy_client, stand_in_upstream
+from .bridge_support import client_fixture, omni_fixture, upstream_fixture  # noqa: F401 - fixtures
 
 PROMPT = "hello from zed's agent panel"
 REPLY = f"mock reply from gpt-mapped: {PROMPT}"
@@ -30,24 +28,6 @@ ZED = {"user-agent": "Zed/0.205.4 (macos; aarch64)", "authorization": "Bearer ze
 # Current Zed asks for status messages and the closing `stream_ended` status.
 ZED_WITH_STATUS = {**ZED, H_CLIENT_STATUS: "true", H_CLIENT_STREAM_ENDED: "true"}
 MAPPINGS = {"zed": {"*": "mock/gpt-mapped", "broken-*": "nosuch/model"}}
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[TLSUpstream]:
-    with stand_in_upstream() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def omni(upstream: TLSUpstream, mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
-    with proxied_omniroute(upstream, mock_provider, MAPPINGS) as process:
-        yield process
-
-
-@pytest.fixture()
-def client(omni: OmniRouteProcess) -> Iterator[httpx.Client]:
-    with proxy_client(omni) as c:
-        yield c
 
 
 def _envelope(provider: str, model: str, provider_request: Any) -> dict[str, Any]:
