@@ -7,6 +7,7 @@ and hosts are plain dicts so the database layer can store them (``AgentSpec.to_d
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -181,9 +182,15 @@ class AgentMatch:
     host: str  # normalised host that was matched
 
 
-def _token_in(token: str, text: str) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _token_pattern(token: str) -> re.Pattern[str]:
     # A token must start a word ("Zed/" must not match "Authorized/1.0").
-    return re.search(r"(?<![A-Za-z0-9])" + re.escape(token), text, re.IGNORECASE) is not None
+    return re.compile(r"(?<![A-Za-z0-9])" + re.escape(token), re.IGNORECASE)
+
+
+def _token_in(token: str, text: str) -> bool:
+    # Compiled once per token: this runs for every agent on every proxied request.
+    return _token_pattern(token).search(text) is not None
 
 
 def normalize_host(host: str) -> str:

@@ -128,7 +128,8 @@ def test_property_any_secret_in_secret_headers(secret: str, name: str) -> None:
     value = {"Authorization": f"Bearer {secret}", "Proxy-Authorization": f"Basic {secret}",
              "Cookie": f"a=1; sid={secret}", "Set-Cookie": f"sid={secret}; Path=/"}.get(name,
                                                                                       secret)
-    assert secret not in json.dumps(mask_headers([(name, value)]), ensure_ascii=False)
+    # The values only: a generated "secret" may be part of the header's own name.
+    assert secret not in json.dumps(list(mask_headers([(name, value)]).values()), ensure_ascii=False)
     assert secret not in mask_url(f"https://h/p?x=1&api_key={secret}")
 
 
