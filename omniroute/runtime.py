@@ -118,7 +118,7 @@ class Runtime:
         self.ca.ensure()
         self.resolver = UpstreamResolver(s.upstream_dns or None, s.upstream_dns_port)
         self.own_addresses = local_addresses()
-        self.bypass = BypassMatcher(p for p, _ in combined_patterns(self.user_bypass_patterns()))
+        self._reload_bypass_here()
         self.agent_states = AgentStates(self.db)
         self.ring = Ring(s.inspector_ring_size)
         self.capture = Capture(self.ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import Request
@@ -10,7 +9,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omniroute.api.errors import error_response
-from omniroute.engine.errors import BadRequest, PayloadTooLarge
+from omniroute.engine.body import parse_json_object
+from omniroute.engine.errors import PayloadTooLarge
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -73,15 +73,4 @@ async def json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str
         if size > limit:
             raise PayloadTooLarge(too_large(limit))
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        raise BadRequest("request body is empty; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc}") from None
-    except RecursionError:  # the C decoder's depth guard: ~1,000 nested arrays/objects
-        raise BadRequest("request body nests arrays or objects too deeply") from None
-    if not isinstance(data, dict):
-        raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
-    return data
+    return parse_json_object(b"".join(chunks))

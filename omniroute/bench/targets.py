@@ -9,7 +9,6 @@ upstream (a TLS mock on 127.0.0.N:443 plus a UDP DNS server answering that addre
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import os
 import signal
@@ -213,46 +212,19 @@ def start_litellm(log_dir: Path, work: Path, mock_url: str, log: Callable[[str],
 
 
 # -- the stand-in upstream (runs in its own process) -------------------------------------
-def _free_loopback_443() -> str:
-    # High addresses: parallel test runs take 127.0.0.2 upwards for their own stand-ins.
-    for n in range(200, 250):
-        ip = f"127.0.0.{n}"
-        with socket.socket() as probe:
-            try:
-                probe.bind((ip, 443))
-            except OSError as exc:
-                if exc.errno in (errno.EACCES, errno.EPERM):
-                    raise SystemExit("the TLS upstream needs port 443 (run as root)") from None
-                continue
-        return ip
-    raise SystemExit("no free 127.0.0.N:443")
-
-
 def _serve_upstream(work: Path, delay_ms: float) -> None:
-    from omniroute.bridge.ca import CertificateAuthority
-    from omniroute.testing.fake_upstream import FakeDNS
-    from omniroute.testing.mock_provider import MockProvider
+    from omniroute.testing.fake_upstream import FakeDNS, NoLoopbackAlias, TLSUpstream
 
-    ip = _free_loopback_443()
-    ca = CertificateAuthority(work / "upstream-ca")
-    ca.ensure()
-    cert, key = ca.issue_leaf([*UPSTREAM_NAMES, ip])
-    (work / "leaf.pem").write_bytes(cert)
-    (work / "leaf.key").write_bytes(key)
-
-    class TLSMock(MockProvider):
-        def _run(self, sock: socket.socket) -> None:
-            assert self._server is not None
-            self._server.config.ssl_certfile = str(work / "leaf.pem")
-            self._server.config.ssl_keyfile = str(work / "leaf.key")
-            super()._run(sock)
-
+    try:  # high addresses: parallel test runs take 127.0.0.2 upwards for their own stand-ins
+        upstream = TLSUpstream(UPSTREAM_NAMES, first_address=200, delay_ms=delay_ms)
+    except NoLoopbackAlias as exc:
+        raise SystemExit(f"the TLS upstream needs 127.0.0.N:443: {exc}") from None
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    # TTL 300: a real resolver's answer is cached too; FakeDNS answers every name with ip.
-    with TLSMock(host=ip, port=443, delay_ms=delay_ms), FakeDNS(ip, ttl=300) as dns:
+    # TTL 300: a real resolver's answer is cached too; FakeDNS answers every name with the address.
+    with upstream, FakeDNS(upstream.host, ttl=300) as dns:
         (work / "upstream.json").write_text(json.dumps(
-            {"ip": ip, "port": 443, "ca_file": str(ca.cert_path), "dns_port": dns.port}))
+            {"ip": upstream.host, "port": 443, "ca_file": str(upstream.ca_file), "dns_port": dns.port}))
         done.wait()
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from omniroute.bridge.interceptor import Decision
 from omniroute.bridge.wire import ZED
-from omniroute.engine.errors import BadRequest, EngineError
+from omniroute.engine.body import parse_json_object
+from omniroute.engine.errors import EngineError
 from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply, Router
 from omniroute.translate import TranslationError
 from omniroute.translate.errors import client_error_body
@@ -49,7 +50,7 @@ async def answer(router: Router, decision: Decision, *, original_host: str, body
         forward_headers={name: value for name in FORWARDED_HEADERS if (value := headers.get(name))},
     )
     try:
-        call = Call(fmt, _json_object(decision.engine_body or body), decision.target_model, False, ctx)
+        call = Call(fmt, parse_json_object(decision.engine_body or body), decision.target_model, False, ctx)
         return await _collect(await router.dispatch(call))
     except EngineError as exc:
         return _error(fmt, exc.status, exc.message, exc.param, exc.headers)
@@ -58,18 +59,6 @@ async def answer(router: Router, decision: Decision, *, original_host: str, body
     except Exception as exc:  # the agent gets one clear line, the log the traceback
         log.exception("in-process dispatch failed for %s", original_host)
         return _error(fmt, 500, f"internal error ({exc.__class__.__name__}); see the OmniRoute log")
-
-
-def _json_object(raw: bytes | None) -> dict[str, object]:
-    if not raw or not raw.strip():
-        raise BadRequest("request body is empty; send a JSON object")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise BadRequest(f"request body is not valid JSON: {exc.__class__.__name__}") from None
-    if not isinstance(data, dict):
-        raise BadRequest(f"request body must be a JSON object, got {type(data).__name__}")
-    return data
 
 
 async def _collect(reply: Reply) -> Answer:

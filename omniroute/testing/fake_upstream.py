@@ -57,17 +57,20 @@ def _free_loopback_443(first: int = 2, last: int = 250) -> str:
 class TLSUpstream(MockProvider):
     """The mock provider over TLS on 127.0.0.N:443, with its own CA."""
 
-    def __init__(self, names: Iterable[str] = DEFAULT_NAMES, **kwargs: Any) -> None:
+    def __init__(self, names: Iterable[str] = DEFAULT_NAMES, *, first_address: int = 2, **kwargs: Any) -> None:
+        """``first_address``: the lowest N of 127.0.0.N to try (the benchmark starts high, out
+        of the way of parallel test runs). The leaf names ``names`` and the address itself."""
+        host = _free_loopback_443(first_address)
         self._tmp = tempfile.TemporaryDirectory(prefix="omniroute-upstream-ca-")
         self.ca = CertificateAuthority(Path(self._tmp.name) / "ca")
         self.ca.ensure()
-        cert_pem, key_pem = self.ca.issue_leaf(list(names))
+        cert_pem, key_pem = self.ca.issue_leaf([*names, host])
         self.cert_pem = cert_pem
         self.cert_file = Path(self._tmp.name) / "leaf.pem"
         self.key_file = Path(self._tmp.name) / "leaf.key"
         self.cert_file.write_bytes(cert_pem)
         self.key_file.write_bytes(key_pem)
-        super().__init__(host=_free_loopback_443(), port=443, **kwargs)
+        super().__init__(host=host, port=443, **kwargs)
 
     @property
     def ca_file(self) -> Path:

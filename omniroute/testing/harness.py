@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
@@ -127,7 +128,7 @@ class OmniRouteProcess:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- API helpers ------------------------------------------------------------------------
@@ -152,3 +153,13 @@ class OmniRouteProcess:
         with self.api() as client:
             response = client.put(f"/api/tools/agent-bridge/agents/{agent}/mappings", json={"mappings": rows})
         response.raise_for_status()
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:
+    """Poll ``check`` until true; fail naming ``what`` (a callable to describe the last state)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            detail = what() if callable(what) else f"waiting for {what}"
+            raise AssertionError(f"timed out after {timeout}s: {detail}")
+        time.sleep(0.05)

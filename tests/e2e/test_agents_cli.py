@@ -22,9 +22,10 @@ from typing import Any
 
 import pytest
 
-from omniroute.testing.fake_upstream import FakeDNS, NoLoopbackAlias, TLSUpstream
+from omniroute.testing.fake_upstream import FakeDNS, TLSUpstream
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
+from tests.integration.bridge_support import upstream_fixture  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -52,16 +53,6 @@ def agent_bin() -> Path:
         if result.returncode != 0:
             pytest.skip(f"npm install failed: {result.stderr[-500:]}")
     return CACHE / "node_modules" / ".bin"
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[TLSUpstream]:
-    try:
-        server = TLSUpstream()
-    except NoLoopbackAlias as exc:
-        pytest.skip(f"the stand-in upstream needs 127.0.0.N:443: {exc}")
-    with server:
-        yield server
 
 
 @pytest.fixture(scope="module")

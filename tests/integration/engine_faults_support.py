@@ -13,7 +13,6 @@ and the autouse ``fresh`` one.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,13 +157,6 @@ def messages(engine: Engine, model: str, stream: bool = False) -> Answer:
     body = {"model": model, "max_tokens": 64, "messages": MESSAGES}
     return _send(engine.api, "/v1/messages", body, stream, _anthropic_text)
 
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module", name="engine")

@@ -17,24 +17,15 @@ import pytest
 
 from omniroute.testing.fake_upstream import (
     FakeDNS,
-    NoLoopbackAlias,
     PinnedHTTPSConnection,
     TLSUpstream,
 )
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
 
+from .bridge_support import upstream_fixture  # noqa: F401 - fixture
+
 PROMPT = "hello through the hosts file"
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[TLSUpstream]:
-    try:
-        server = TLSUpstream()
-    except NoLoopbackAlias as exc:
-        pytest.skip(f"the stand-in upstream needs 127.0.0.N:443: {exc}")
-    with server:
-        yield server
 
 
 @pytest.fixture(scope="module")

@@ -14,26 +14,19 @@ import os
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
+from omniroute.testing.harness import OmniRouteProcess, wait_until
 from omniroute.testing.mock_provider import MockProvider
 from omniroute.testing.servers import PostgresServer, ServerUnavailable
 
 MSG = [{"role": "user", "content": "is the database there?"}]
 SQLITE_BUSY_TIMEOUT_S = 5.0  # PRAGMA busy_timeout in omniroute/db/database.py
 
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def model_call(api: httpx.Client, i: int) -> httpx.Response:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -22,7 +22,7 @@ import pytest
 
 from omniroute.config import Settings
 from omniroute.runtime import Runtime
-from omniroute.testing.harness import free_port
+from omniroute.testing.harness import free_port, wait_until
 from omniroute.testing.mock_provider import MockProvider
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
@@ -72,13 +72,6 @@ class ServedRuntime:
             self._thread.join(10)
             self.loop.close()
 
-
-def wait_until(check: Callable[[], bool], timeout: float, what: Callable[[], str]) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s: {what()}")
-        time.sleep(0.05)
 
 
 def upstream_sockets(port: int) -> int:

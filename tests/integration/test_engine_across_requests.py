@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from omniroute.testing.harness import wait_until
+
 from .engine_faults_support import (
     TEXT,
     Answer,
@@ -17,7 +19,6 @@ from .engine_faults_support import (
     fresh_fixture,  # noqa: F401 (a fixture, used by name)
     messages,
     reply_text,
-    wait_until,
 )
 
 MILLION = Decimal(1_000_000)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from omniroute.testing.harness import wait_until
+
 from .engine_faults_support import (
     STREAMS,
     Engine,
@@ -13,7 +15,6 @@ from .engine_faults_support import (
     fresh_fixture,  # noqa: F401 (a fixture, used by name)
     messages,
     reply_text,
-    wait_until,
 )
 
 # --------------------------------------------------------------------------- fallback

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from omniroute.testing.harness import wait_until
 from omniroute.testing.mock_provider import MockProvider
 
 from .engine_faults_support import (
@@ -18,7 +19,6 @@ from .engine_faults_support import (
     fresh_fixture,  # noqa: F401 (a fixture, used by name)
     messages,
     reply_text,
-    wait_until,
 )
 
 # --------------------------------------------------------------------------- after the first byte

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,20 +23,13 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess, free_port
+from omniroute.testing.harness import OmniRouteProcess, free_port, wait_until
 from omniroute.testing.inspector_support import BASE, proxied_http
 from omniroute.testing.mock_provider import MockProvider
 
 MSG = [{"role": "user", "content": "fault test"}]
 OMNIROUTE = str(Path(sys.executable).parent / "omniroute")
 
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def fd_count(pid: int) -> int:
