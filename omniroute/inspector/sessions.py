@@ -54,9 +54,16 @@ def session_dict(row: InspectorSession, active_id: str | None = None) -> dict[st
 
 
 def _write_rows(session: Session, batch: list[dict[str, Any]]) -> None:
-    wanted = {data["sessionId"] for data in batch}
-    # A row finishing after its session was deleted is dropped, not resurrected.
-    live = {sid for sid in wanted if session.get(InspectorSession, sid) is not None}
+    # Each session's row is locked before its rows are added and counted: instances sharing
+    # one database then count in turn, so two writing at once cannot both store a stale count.
+    # Sorted, so two writers lock several sessions in the same order. A row finishing after its
+    # session was deleted is dropped, not resurrected.
+    live = {
+        sid for sid in sorted({data["sessionId"] for data in batch})
+        if session.exec(
+            select(InspectorSession.id).where(col(InspectorSession.id) == sid).with_for_update()
+        ).first() is not None
+    }
     for data in batch:
         if data["sessionId"] in live:
             session.merge(CapturedRequest(
