@@ -16,6 +16,8 @@ from omniroute.api.deps import runtime_of
 from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.providers.adapters import ADAPTERS, adapter_for
+from omniroute.providers.cloud_auth import AuthorizationFailed
+from omniroute.providers.clouds import SESSION_TOKEN_KEY, SETTING_KEYS, URL_REQUIRED, service_account_info
 from omniroute.providers.pool import TIMEOUT_KEY
 from omniroute.providers.secrets import preview
 
@@ -81,10 +83,27 @@ def _check_key(key: str) -> str:
     return key
 
 
-ApiKeyText = Annotated[str, Field(max_length=4096), AfterValidator(_check_key)]
+# 16 KiB: a Vertex service-account JSON (with its private key) is the longest secret.
+ApiKeyText = Annotated[str, Field(max_length=16384), AfterValidator(_check_key)]
+# Cloud connection settings: plain identifiers that end up in URLs and signatures.
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+SessionToken = Annotated[str, Field(max_length=8192), AfterValidator(_check_key)]
 
 
-class ProviderConnectionCreate(BaseModel):
+class CloudSettings(BaseModel):
+    """Settings of cloud provider types (stored in the connection's `extra`)."""
+
+    region: Identifier | None = None  # bedrock, vertex
+    project: Identifier | None = None  # vertex (default: the service account's project)
+    apiVersion: Identifier | None = None  # azure
+    accessKeyId: Identifier | None = None  # bedrock: the secret access key goes in apiKey
+    sessionToken: SessionToken | None = None  # bedrock temporary credentials (write-only)
+    tenantId: Identifier | None = None  # azure Entra ID: with clientId, apiKey is the client secret
+    clientId: Identifier | None = None
+    authorityUrl: UpstreamUrl | None = None  # azure Entra ID authority (sovereign clouds)
+
+
+class ProviderConnectionCreate(CloudSettings):
     model_config = ConfigDict(extra="forbid")
 
     provider: ProviderType
@@ -98,7 +117,7 @@ class ProviderConnectionCreate(BaseModel):
     timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
 
 
-class ProviderConnectionUpdate(BaseModel):
+class ProviderConnectionUpdate(CloudSettings):
     model_config = ConfigDict(extra="forbid")
 
     name: ConnectionName | None = None
@@ -122,8 +141,31 @@ def connection_json(row: ProviderConnection) -> dict[str, Any]:
         "testStatus": row.test_status,
         "keyPreview": row.key_preview,
         "timeoutSeconds": (row.extra or {}).get(TIMEOUT_KEY),
+        **{key: (row.extra or {}).get(key) for key in SETTING_KEYS if (row.extra or {}).get(key)},
         "createdAt": row.created_at.isoformat(),
     }
+
+
+def _apply_settings(runtime: Any, payload: CloudSettings, extra: dict[str, Any]) -> dict[str, Any]:
+    """The connection's `extra` with the settings the payload sets (null clears one)."""
+    extra = dict(extra)
+    for key in (*SETTING_KEYS, "sessionToken"):
+        if key not in payload.model_fields_set:
+            continue
+        value = getattr(payload, key)
+        stored = SESSION_TOKEN_KEY if key == "sessionToken" else key
+        extra.pop(stored, None)
+        if value:
+            extra[stored] = runtime.secrets.encrypt(value) if key == "sessionToken" else value
+    return extra
+
+
+def _key_preview(provider: str, key: str) -> str:
+    if provider == "vertex":  # a service-account file: show whose it is, not its tail
+        info = service_account_info(key)
+        if info and info.get("client_email"):
+            return str(info["client_email"])
+    return preview(key)
 
 
 def _get(session: Any, connection_id: str) -> ProviderConnection:
@@ -156,9 +198,18 @@ async def list_connections(request: Request) -> dict[str, Any]:
 async def create_connection(request: Request, payload: ProviderConnectionCreate) -> dict[str, Any]:
     runtime = runtime_of(request)
     adapter = adapter_for(payload.provider)
+    if payload.provider in URL_REQUIRED and not payload.url:
+        raise BadRequest(f"a {payload.provider} connection needs its endpoint url, "
+                         "e.g. https://<resource>.openai.azure.com", param="url")
+    if payload.provider == "vertex" and not payload.project and not (
+        payload.apiKey and (service_account_info(payload.apiKey) or {}).get("project_id")
+    ):
+        raise BadRequest("a vertex connection needs project (or a service-account JSON naming one in apiKey)",
+                         param="project")
     with runtime.db.session() as session:
         name = payload.name or payload.provider
         _unique_name(session, name)
+        extra = {TIMEOUT_KEY: payload.timeoutSeconds} if payload.timeoutSeconds else {}
         row = ProviderConnection(
             provider=payload.provider,
             name=name,
@@ -166,11 +217,11 @@ async def create_connection(request: Request, payload: ProviderConnectionCreate)
             is_active=payload.isActive,
             max_concurrent=payload.maxConcurrent,
             priority=payload.priority,
-            extra={TIMEOUT_KEY: payload.timeoutSeconds} if payload.timeoutSeconds else {},
+            extra=_apply_settings(runtime, payload, extra),
         )
         if payload.apiKey:
             row.api_key_encrypted = runtime.secrets.encrypt(payload.apiKey)
-            row.key_preview = preview(payload.apiKey)
+            row.key_preview = _key_preview(payload.provider, payload.apiKey)
         session.add(row)
         session.commit()
     await _changed(request, row.id)
@@ -197,7 +248,7 @@ async def update_connection(
             row.url = payload.url
         if payload.apiKey is not None:
             row.api_key_encrypted = runtime.secrets.encrypt(payload.apiKey) if payload.apiKey else None
-            row.key_preview = preview(payload.apiKey) if payload.apiKey else None
+            row.key_preview = _key_preview(row.provider, payload.apiKey) if payload.apiKey else None
         for field, attr in (("isActive", "is_active"), ("maxConcurrent", "max_concurrent"), ("priority", "priority")):
             if field in payload.model_fields_set:
                 setattr(row, attr, getattr(payload, field))
@@ -207,6 +258,7 @@ async def update_connection(
             if payload.timeoutSeconds:
                 extra[TIMEOUT_KEY] = payload.timeoutSeconds
             row.extra = extra
+        row.extra = _apply_settings(runtime, payload, row.extra or {})
         row.updated_at = utcnow()
         session.add(row)
         session.commit()
@@ -231,12 +283,18 @@ async def _probe(request: Request, connection_id: str) -> dict[str, Any]:
     if connection is None:
         raise NotFound(f"provider connection {connection_id!r} not found")
     adapter = connection.adapter
+    url = adapter.models_url(connection.url, connection.extra)
+    if url is None:  # no model list endpoint: the key is first checked by a real call
+        return {"ok": True, "checked": False, "models": list(adapter.models)}
     client = runtime.pool.get(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
     started = time.perf_counter()
     try:
-        response = await client.get(
-            connection.url.rstrip("/") + adapter.models_path, headers=adapter.headers(connection.api_key)
-        )
+        headers = adapter.headers(None if connection.auth is not None else connection.api_key)
+        if connection.auth is not None:
+            headers = await connection.auth.authorize("GET", url, b"", headers)
+        response = await client.get(url, headers=headers)
+    except AuthorizationFailed as exc:
+        return {"ok": False, "error": str(exc), "models": []}
     except httpx.HTTPError as exc:
         return {"ok": False, "error": f"cannot reach {connection.url}: {exc.__class__.__name__}", "models": []}
     latency = round((time.perf_counter() - started) * 1000, 1)
@@ -247,8 +305,7 @@ async def _probe(request: Request, connection_id: str) -> dict[str, Any]:
         data = response.json()
     except ValueError:
         return {"ok": False, "error": "upstream model list is not JSON", "models": []}
-    raw = data.get("data") or data.get("models") or []
-    models = [str(m.get("id") or m.get("name") or "") for m in raw if isinstance(m, dict)]
+    models = adapter.model_ids(data)
     return {"ok": True, "status": response.status_code, "latencyMs": latency, "models": [m for m in models if m]}
 
 
@@ -264,7 +321,8 @@ def _set_status(request: Request, connection_id: str, ok: bool) -> None:
 @router.post("/{connection_id}/test")
 async def test_connection(request: Request, connection_id: str) -> dict[str, Any]:
     result = await _probe(request, connection_id)
-    _set_status(request, connection_id, result["ok"])
+    if result.get("checked", True):
+        _set_status(request, connection_id, result["ok"])
     return {"id": connection_id, **{k: v for k, v in result.items() if k != "models"}}
 
 

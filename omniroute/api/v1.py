@@ -176,7 +176,8 @@ async def ollama_chat(request: Request) -> Response:
 
 async def gemini_call(request: Request, target: str) -> Response:
     request.state.client_format = "gemini"
-    model, _, action = target.partition(":")
+    # rpartition: model ids may contain ':' themselves (Bedrock's "...-v1:0").
+    model, _, action = target.rpartition(":")
     if action not in ("generateContent", "streamGenerateContent") or not model:
         raise ModelNotFound(
             f"unknown Gemini method {target!r}; use models/<model>:generateContent or :streamGenerateContent"

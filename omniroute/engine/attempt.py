@@ -19,6 +19,7 @@ from omniroute.engine import failures
 from omniroute.engine.redact import redact
 from omniroute.engine.registry import Connection
 from omniroute.engine.targets import Target
+from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.pool import Upstream
 from omniroute.translate import (
     StreamTranslator,
@@ -251,7 +252,7 @@ class Attempt:
         self.connection = connection
         self.target = target
         self.upstream = upstream
-        self.upstream_format = connection.adapter.upstream_format(call.client_format)
+        self.upstream_format = connection.adapter.upstream_format(call.client_format, target.model)
         self.strip_usage = False  # set by _body: usage asked for on the client's behalf
 
     def _body(self) -> dict[str, Any]:
@@ -277,7 +278,9 @@ class Attempt:
         return body
 
     def _headers(self) -> dict[str, str]:
-        headers = self.connection.adapter.headers(self.connection.api_key)
+        # A connection with per-request auth never sends its secret as a static header.
+        connection = self.connection
+        headers = connection.adapter.headers(None if connection.auth is not None else connection.api_key)
         headers["content-type"] = "application/json"
         if self.upstream_format == self.call.client_format:
             headers.update(self.call.ctx.forward_headers)
@@ -288,11 +291,18 @@ class Attempt:
 
     async def run(self) -> Outcome:
         adapter, call = self.connection.adapter, self.call
-        url = adapter.endpoint(self.connection.url, self.upstream_format, self.target.model, call.stream)
-        payload = _dumps(self._body()).encode()
+        connection = self.connection
+        url = adapter.endpoint(connection.url, self.upstream_format, self.target.model, call.stream, connection.extra)
+        payload = _dumps(adapter.finish_body(self.upstream_format, self._body())).encode()
+        headers = self._headers()
         started = time.perf_counter()
         try:
-            response = await self.upstream.post(url, payload, self._headers())
+            if connection.auth is not None:
+                headers = await connection.auth.authorize("POST", url, payload, headers)
+            response = await self.upstream.post(url, payload, headers)
+        except AuthorizationFailed as exc:
+            raise self._fail(failures.classify_status(401, now=time.time()),  # type: ignore[arg-type]
+                             f"{connection.name}: {exc}", 401) from None
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc) from None
         upstream_ms = (time.perf_counter() - started) * 1000

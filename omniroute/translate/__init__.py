@@ -36,6 +36,7 @@ class Format(StrEnum):
     GEMINI_CLOUDCODE = "gemini-cloudcode"
     OLLAMA = "ollama"
     KIRO = "kiro"
+    BEDROCK = "bedrock"
 
 
 # Modules are imported on first use: a format whose module is missing or broken must not
@@ -48,6 +49,7 @@ _MODULES: dict[Format, tuple[str, ...]] = {
     Format.GEMINI_CLOUDCODE: ("gemini_cloudcode", "gemini:cloudcode"),
     Format.OLLAMA: ("ollama",),
     Format.KIRO: ("kiro",),
+    Format.BEDROCK: ("bedrock",),
 }
 _loaded: dict[Format, Any] = {}
 

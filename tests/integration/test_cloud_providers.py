@@ -1,0 +1,192 @@
+"""Bedrock, Vertex AI and Azure OpenAI behind /v1, called by the official SDKs.
+
+Each cloud is a local stand-in that checks what the real service checks (the Bedrock one
+recomputes the SigV4 signature with botocore, the Vertex one verifies the service account's
+JWT at the token endpoint named in its key file and then the bearer, the Azure one the path,
+api-version and key) and has the mock provider answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import httpx
+import openai
+import pytest
+from google import genai
+from google.genai import types as genai_types
+
+from omniroute.testing.harness import OmniRouteProcess
+from omniroute.testing.mock_provider import MockProvider
+from omniroute.testing.standin_azure import AzureStandIn
+from omniroute.testing.standin_bedrock import BedrockStandIn
+from omniroute.testing.standin_vertex import VertexStandIn
+
+AWS_KEY, AWS_SECRET, AWS_TOKEN = "AKIATESTSTANDIN00001", "stand-in/secret+key", "session-token-for-test"
+AZURE_KEY = "azure-key-0123456789"
+CLAUDE_ON_BEDROCK = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+TOOL_SCHEMA = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
+PROMPT = "please use the tool for weather in Paris"
+
+# target model -> the model name the mock saw (its reply says "mock reply from <that>")
+TARGETS = {
+    f"bedrock/{CLAUDE_ON_BEDROCK}": CLAUDE_ON_BEDROCK,
+    "vertex/gemini-m1": "gemini-m1",
+    "vertex/claude-m1": "claude-m1",
+    "azure/gpt-deployment": "gpt-deployment",
+}
+
+
+class Clouds:
+    def __init__(self, mock: MockProvider) -> None:
+        self.bedrock = BedrockStandIn(mock.url, AWS_KEY, AWS_SECRET, "eu-west-3", session_token=AWS_TOKEN)
+        self.vertex = VertexStandIn(mock.url, "test-project", "us-east5")
+        self.azure = AzureStandIn(mock.url, AZURE_KEY, client_secret="entra-secret")
+
+    def __enter__(self) -> Clouds:
+        for s in (self.bedrock, self.vertex, self.azure):
+            s.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s in (self.bedrock, self.vertex, self.azure):
+            s.stop()
+
+
+def _create(process: OmniRouteProcess, body: dict[str, Any]) -> dict[str, Any]:
+    with process.api() as client:
+        response = client.post("/api/providers", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def clouds(mock_provider: MockProvider) -> Iterator[Clouds]:
+    with Clouds(mock_provider) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def server(clouds: Clouds) -> Iterator[OmniRouteProcess]:
+    with OmniRouteProcess(proxy=False, bridge=False) as process:
+        _create(process, {"provider": "bedrock", "name": "bedrock", "url": clouds.bedrock.url, "region": "eu-west-3",
+                          "accessKeyId": AWS_KEY, "apiKey": AWS_SECRET, "sessionToken": AWS_TOKEN})
+        _create(process, {"provider": "vertex", "name": "vertex", "url": clouds.vertex.url, "region": "us-east5",
+                          "apiKey": clouds.vertex.service_account_json()})
+        _create(process, {"provider": "azure", "name": "azure", "url": clouds.azure.url, "apiKey": AZURE_KEY})
+        yield process
+
+
+def _reply(target: str) -> str:
+    return f"mock reply from {TARGETS[target]}: hello world"
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_openai_chat_sdk(server: OmniRouteProcess, clouds: Clouds, target: str) -> None:
+    client = openai.OpenAI(base_url=f"{server.api_url}/v1", api_key="x", max_retries=0)
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello world"}]
+    completion = client.chat.completions.create(model=target, messages=messages)
+    assert completion.choices[0].message.content == _reply(target)
+    assert completion.usage is not None and completion.usage.completion_tokens == 6
+    stream = client.chat.completions.create(model=target, messages=messages, stream=True,
+                                            stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == _reply(target)
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 6
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_anthropic_sdk_with_tools(server: OmniRouteProcess, target: str) -> None:
+    client = anthropic.Anthropic(base_url=server.api_url, api_key="x", max_retries=0)
+    message = client.messages.create(model=target, max_tokens=200, system="be brief",
+                                     messages=[{"role": "user", "content": "hello world"}])
+    assert message.content[0].text == _reply(target)
+    tools = [{"name": "weather", "description": "w", "input_schema": TOOL_SCHEMA}]
+    with client.messages.stream(model=target, max_tokens=200, tools=tools,
+                                messages=[{"role": "user", "content": PROMPT}]) as stream:
+        final = stream.get_final_message()
+    tool_use = [b for b in final.content if b.type == "tool_use"][0]
+    assert final.stop_reason == "tool_use" and tool_use.input == {"query": PROMPT}
+    followup = client.messages.create(model=target, max_tokens=200, tools=tools, messages=[
+        {"role": "user", "content": PROMPT},
+        {"role": "assistant", "content": [tool_use.model_dump()]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool_use.id, "content": "sunny"}]},
+    ])
+    assert followup.content[0].text.startswith(f"mock reply from {TARGETS[target]}")
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_google_genai_sdk(server: OmniRouteProcess, target: str) -> None:
+    client = genai.Client(api_key="x", http_options=genai_types.HttpOptions(base_url=server.api_url))
+    response = client.models.generate_content(model=target, contents="hello world")
+    assert response.text == _reply(target)
+    text = "".join(chunk.text or "" for chunk in client.models.generate_content_stream(model=target, contents="hello world"))
+    assert text == _reply(target)
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_openai_responses_sdk(server: OmniRouteProcess, target: str) -> None:
+    client = openai.OpenAI(base_url=f"{server.api_url}/v1", api_key="x", max_retries=0)
+    assert client.responses.create(model=target, input="hello world").output_text == _reply(target)
+    with client.responses.stream(model=target, input="hello world") as stream:
+        final = stream.get_final_response()
+    assert final.output_text == _reply(target)
+    assert final.usage is not None and final.usage.output_tokens == 6
+
+
+@pytest.mark.parametrize("target", list(TARGETS))
+def test_ollama_client(server: OmniRouteProcess, target: str) -> None:
+    body = {"model": target, "messages": [{"role": "user", "content": "hello world"}], "stream": False}
+    response = httpx.post(f"{server.api_url}/v1/api/chat", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["message"]["content"] == _reply(target)
+
+
+def test_what_each_cloud_saw(server: OmniRouteProcess, clouds: Clouds) -> None:
+    client = openai.OpenAI(base_url=f"{server.api_url}/v1", api_key="x", max_retries=0)
+    for target in TARGETS:
+        client.chat.completions.create(model=target, messages=[{"role": "user", "content": "hi"}])
+    assert clouds.bedrock.verified >= 1 and not clouds.bedrock.rejected
+    paths = [r["path"] for r in clouds.bedrock.requests]
+    assert f"/model/{CLAUDE_ON_BEDROCK}/converse" in paths
+    # One token for the whole module: it is cached until shortly before it expires.
+    assert len(clouds.vertex.tokens_issued) == 1 and not clouds.vertex.rejected
+    vertex_paths = {r["path"] for r in clouds.vertex.requests}
+    assert "/v1/projects/test-project/locations/us-east5/publishers/google/models/gemini-m1:generateContent" in vertex_paths
+    assert "/v1/projects/test-project/locations/us-east5/publishers/anthropic/models/claude-m1:rawPredict" in vertex_paths
+    azure = [r for r in clouds.azure.requests if r["path"] == "/openai/deployments/gpt-deployment/chat/completions"]
+    assert azure and azure[-1]["query"] == "api-version=2025-04-01-preview" and not clouds.azure.rejected
+
+
+@pytest.mark.parametrize("name", ["bedrock", "vertex", "azure"])
+def test_connection_test_and_models(server: OmniRouteProcess, name: str) -> None:
+    with server.api() as client:
+        connection = next(c for c in client.get("/api/providers").json()["connections"] if c["name"] == name)
+        tested = client.post(f"/api/providers/{connection['id']}/test").json()
+        models = client.get(f"/api/providers/{connection['id']}/models")
+    assert tested["ok"] is True, tested
+    assert models.status_code == 200 and models.json()["models"], models.text
+
+
+def test_bad_secret_is_refused_by_the_signature_check(server: OmniRouteProcess, clouds: Clouds) -> None:
+    _create(server, {"provider": "bedrock", "name": "bedrock-bad", "url": clouds.bedrock.url, "region": "eu-west-3",
+                     "accessKeyId": AWS_KEY, "apiKey": "not-the-secret", "sessionToken": AWS_TOKEN})
+    client = openai.OpenAI(base_url=f"{server.api_url}/v1", api_key="x", max_retries=0)
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=f"bedrock-bad/{CLAUDE_ON_BEDROCK}",
+                                       messages=[{"role": "user", "content": "hi"}])
+    assert caught.value.status_code == 403
+    assert "signature" in caught.value.message
+    assert clouds.bedrock.rejected[-1].startswith("InvalidSignatureException")
+
+
+def test_entra_id_token_for_azure(server: OmniRouteProcess, clouds: Clouds) -> None:
+    _create(server, {"provider": "azure", "name": "azure-entra", "url": clouds.azure.url, "tenantId": "test-tenant",
+                     "clientId": "test-client", "apiKey": "entra-secret", "authorityUrl": clouds.azure.url})
+    client = openai.OpenAI(base_url=f"{server.api_url}/v1", api_key="x", max_retries=0)
+    completion = client.chat.completions.create(model="azure-entra/gpt-deployment",
+                                                messages=[{"role": "user", "content": "hello world"}])
+    assert completion.choices[0].message.content == "mock reply from gpt-deployment: hello world"
+    assert clouds.azure.tokens_issued
