@@ -21,6 +21,7 @@ from omniroute.api.guards import loopback_only
 from omniroute.engine.errors import EngineError
 from omniroute.engine.strategies import SUPPORTED_STRATEGIES
 from omniroute.providers.adapters import ADAPTERS
+from omniroute.providers.clouds import CLOUD_FIELDS, KEY_LABELS
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 PAGES: dict[str, str] = {
@@ -102,6 +103,11 @@ async def ui_config(request: Request) -> dict[str, Any]:
         "caBundlePath": str(bundle) if bundle.exists() else None,
         "strategies": list(SUPPORTED_STRATEGIES),
         "providerTypes": sorted(ADAPTERS),
+        "providerTypeInfo": {
+            name: {"defaultUrl": a.default_url, "models": list(a.models), "fields": list(CLOUD_FIELDS.get(name, ())),
+                   "keyLabel": KEY_LABELS.get(name)}
+            for name, a in ADAPTERS.items()
+        },
         "listeners": runtime.health().get("listeners", []),
         "routes": _routes(request),
     }

@@ -168,5 +168,16 @@ CLOUD_ADAPTERS: dict[str, ProviderAdapter] = {
     "vertex": VertexAdapter("vertex", (GEMINI, ANTHROPIC), "", auth_header=None, embeddings_path=None),
     "azure": AzureAdapter("azure", (OPENAI_CHAT, OPENAI_RESPONSES), "", auth_header="api-key", auth_scheme=""),
 }
+# The settings each cloud type takes (the UI shows these fields) and what its API key is.
+CLOUD_FIELDS: dict[str, tuple[str, ...]] = {
+    "bedrock": (REGION, ACCESS_KEY_ID, SESSION_TOKEN),
+    "vertex": (REGION, PROJECT),
+    "azure": (API_VERSION, TENANT_ID, CLIENT_ID, AUTHORITY_URL),
+}
+KEY_LABELS = {
+    "bedrock": "secret access key (with accessKeyId) or Bedrock API key; empty: the AWS credential chain",
+    "vertex": "service-account JSON; empty: Application Default Credentials",
+    "azure": "api-key, or the Entra ID client secret (with tenantId and clientId)",
+}
 # Types whose endpoint is computed from settings rather than required as a URL.
 URL_REQUIRED = frozenset({"azure"})

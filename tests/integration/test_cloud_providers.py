@@ -190,3 +190,28 @@ def test_entra_id_token_for_azure(server: OmniRouteProcess, clouds: Clouds) -> N
                                                 messages=[{"role": "user", "content": "hello world"}])
     assert completion.choices[0].message.content == "mock reply from gpt-deployment: hello world"
     assert clouds.azure.tokens_issued
+
+
+def test_cloud_settings_are_checked_and_secrets_never_shown(server: OmniRouteProcess) -> None:
+    with server.api() as client:
+        no_url = client.post("/api/providers", json={"provider": "azure", "name": "az-nourl", "apiKey": "k"})
+        no_project = client.post("/api/providers", json={"provider": "vertex", "name": "vx-noproj"})
+        bad_region = client.post("/api/providers", json={"provider": "bedrock", "name": "br-bad", "region": "us-east-1/../x"})
+        listed = {c["name"]: c for c in client.get("/api/providers").json()["connections"]}
+    assert no_url.status_code == 400 and "url" in no_url.text
+    assert no_project.status_code == 400 and "project" in no_project.text
+    assert bad_region.status_code in (400, 422) and "region" in bad_region.text
+    bedrock = listed["bedrock"]
+    assert bedrock["region"] == "eu-west-3" and bedrock["accessKeyId"] == AWS_KEY
+    assert AWS_TOKEN not in str(listed) and AWS_SECRET not in str(listed) and "sessionToken" not in str(listed)
+    assert listed["vertex"]["keyPreview"].endswith("iam.gserviceaccount.com")  # whose key, not its tail
+
+
+def test_cloud_sdks_are_loaded_only_for_cloud_connections() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, omniroute.api.app, omniroute.engine.router, omniroute.providers.adapters; "
+            "print(sorted(m for m in ('botocore', 'google.auth', 'google.oauth2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
