@@ -267,7 +267,8 @@ def _image_from_ir(part: ImagePart, where: str) -> dict[str, Any]:
     return {"image": {"format": "jpeg" if fmt == "jpg" else fmt, "source": {"bytes": data}}}
 
 
-def _part_from_ir(part: Part, where: str) -> dict[str, Any] | None:
+def _part_from_ir(part: Part, where: str, replay: bool = True) -> dict[str, Any] | None:
+    """One content block; ``replay`` (a request) leaves out thinking Bedrock cannot verify."""
     if isinstance(part, TextPart):
         return {"text": part.text} if part.text else None
     if isinstance(part, ImagePart):
@@ -280,11 +281,11 @@ def _part_from_ir(part: Part, where: str) -> dict[str, Any] | None:
         return {"toolResult": {"toolUseId": part.tool_call_id, "content": content,
                                "status": "error" if part.is_error else "success"}}  # fmt: skip
     if isinstance(part, ThinkingPart):
-        if not part.signature:
-            return None  # unsigned thinking from another model cannot be replayed
-        sig, family = untag_signature(part.signature, part.signature_format or FORMAT)
+        sig, family = untag_signature(part.signature, part.signature_format or FORMAT) if part.signature else ("", "")
         if family not in OWN_SIGNATURES:
-            return None
+            if replay:
+                return None  # unsigned or foreign thinking cannot be replayed to Bedrock
+            return {"reasoningContent": {"reasoningText": {"text": part.text}}}
         return {"reasoningContent": {"reasoningText": {"text": part.text, "signature": sig}}}
     if isinstance(part, RedactedThinkingPart):
         return {"reasoningContent": {"redactedContent": part.data}}
@@ -315,7 +316,7 @@ def response_to_ir(body: dict[str, Any]) -> IRResponse:
 
 
 def response_from_ir(ir: IRResponse) -> dict[str, Any]:
-    content = [b for j, p in enumerate(ir.content) if (b := _part_from_ir(p, f"content[{j}]")) is not None]
+    content = [b for j, p in enumerate(ir.content) if (b := _part_from_ir(p, f"content[{j}]", False)) is not None]
     return {
         "output": {"message": {"role": "assistant", "content": content}},
         "stopReason": STOP_FROM_IR.get(ir.finish_reason, "end_turn"),
