@@ -23,6 +23,7 @@ GEMINI = "gemini"
 OLLAMA = "ollama"
 EMBEDDINGS = "openai-embeddings"  # not a chat format: passed through, never translated
 BEDROCK = "bedrock"
+BEDROCK_ANTHROPIC = "bedrock-anthropic"
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
 
 

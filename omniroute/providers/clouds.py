@@ -18,6 +18,7 @@ from omniroute.providers import cloud_auth
 from omniroute.providers.adapter_base import (
     ANTHROPIC,
     BEDROCK,
+    BEDROCK_ANTHROPIC,
     GEMINI,
     NO_SETTINGS,
     OPENAI_CHAT,
@@ -46,16 +47,24 @@ def _q(model: str) -> str:
 @dataclass(frozen=True, slots=True)
 class BedrockAdapter(ProviderAdapter):
     """Converse / ConverseStream on bedrock-runtime; the model part is the Bedrock model id
-    (or an inference profile id / ARN)."""
+    (or an inference profile id / ARN). Anthropic clients calling a Claude model use
+    InvokeModel with Anthropic's own body instead, so nothing of theirs is lost in between."""
+
+    def upstream_format(self, client_format: str, model: str = "") -> str:
+        return BEDROCK_ANTHROPIC if client_format == ANTHROPIC and "anthropic." in model else BEDROCK
 
     def base_url(self, url: str, settings: Mapping[str, Any] = NO_SETTINGS) -> str:
         return url or f"https://bedrock-runtime.{settings.get(REGION) or BEDROCK_REGION}.amazonaws.com"
 
     def endpoint(self, base_url: str, wire_format: str, model: str, stream: bool,
                  settings: Mapping[str, Any] = NO_SETTINGS) -> str:
-        if wire_format != BEDROCK:
+        if wire_format == BEDROCK:
+            action = "converse-stream" if stream else "converse"
+        elif wire_format == BEDROCK_ANTHROPIC:
+            action = "invoke-with-response-stream" if stream else "invoke"
+        else:
             raise ValueError(f"provider type bedrock cannot speak {wire_format}")
-        return f"{base_url.rstrip('/')}/model/{_q(model)}/{'converse-stream' if stream else 'converse'}"
+        return f"{base_url.rstrip('/')}/model/{_q(model)}/{action}"
 
     def models_url(self, base_url: str, settings: Mapping[str, Any] = NO_SETTINGS) -> str | None:
         # The model list is on the control plane (bedrock.<region>), not bedrock-runtime;
@@ -164,7 +173,7 @@ class AzureAdapter(ProviderAdapter):
 
 
 CLOUD_ADAPTERS: dict[str, ProviderAdapter] = {
-    "bedrock": BedrockAdapter("bedrock", (BEDROCK,), "", auth_header=None, embeddings_path=None),
+    "bedrock": BedrockAdapter("bedrock", (BEDROCK, BEDROCK_ANTHROPIC), "", auth_header=None, embeddings_path=None),
     "vertex": VertexAdapter("vertex", (GEMINI, ANTHROPIC), "", auth_header=None, embeddings_path=None),
     "azure": AzureAdapter("azure", (OPENAI_CHAT, OPENAI_RESPONSES), "", auth_header="api-key", auth_scheme=""),
 }

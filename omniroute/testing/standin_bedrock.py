@@ -20,6 +20,9 @@ from starlette.routing import BaseRoute, Route
 
 from omniroute.testing.standin_server import StandInServer
 from omniroute.translate import StreamTranslator, translate_request, translate_response
+from omniroute.translate.bedrock_anthropic import ANTHROPIC_VERSION as INVOKE_VERSION
+from omniroute.translate.bedrock_anthropic import chunk_event
+from omniroute.translate.sse import SSEDecoder
 
 _AUTH = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
@@ -47,6 +50,8 @@ class BedrockStandIn(StandInServer):
         return [
             Route("/model/{model_id:path}/converse", self.converse, methods=["POST"]),
             Route("/model/{model_id:path}/converse-stream", self.converse_stream, methods=["POST"]),
+            Route("/model/{model_id:path}/invoke", self.invoke, methods=["POST"]),
+            Route("/model/{model_id:path}/invoke-with-response-stream", self.invoke_stream, methods=["POST"]),
             Route("/foundation-models", self.foundation_models, methods=["GET"]),
         ]
 
@@ -128,6 +133,41 @@ class BedrockStandIn(StandInServer):
             return lambda chunk: translator.finish() if chunk is None else translator.feed(chunk)
 
         return await self.forward("/v1/messages", body, stream, EVENTSTREAM, self._convert, stream_convert)
+
+    async def invoke(self, request: Request) -> Response:
+        return await self._invoke(request, stream=False)
+
+    async def invoke_stream(self, request: Request) -> Response:
+        return await self._invoke(request, stream=True)
+
+    async def _invoke(self, request: Request, stream: bool) -> Response:
+        """Anthropic's body with Bedrock's version and no model or stream field; a stream comes
+        back as ``chunk`` events each carrying one Anthropic event, base64 encoded."""
+        refused, raw = await self._check(request)
+        if refused is not None:
+            return refused
+        body = json.loads(raw)
+        self.requests[-1]["body"] = dict(body)
+        if body.pop("anthropic_version", None) != INVOKE_VERSION or {"model", "stream", "metadata"} & body.keys():
+            return self._refuse(400, "ValidationException", f"anthropic_version must be {INVOKE_VERSION}; "
+                                "model, stream and metadata are not permitted")  # fmt: skip
+        body.update(model=request.path_params["model_id"], stream=stream)
+
+        def stream_convert() -> Any:
+            decoder = SSEDecoder()
+
+            def step(chunk: bytes | None) -> bytes:
+                frames = decoder.flush() if chunk is None else decoder.feed(chunk)
+                return b"".join(chunk_event(data) for _, data in frames if data)
+
+            return step
+
+        def convert(status: int, content: bytes) -> tuple[int, bytes, dict[str, str]]:
+            if status < 400:
+                return status, content, {}
+            return self._convert(status, content)
+
+        return await self.forward("/v1/messages", body, stream, EVENTSTREAM, convert, stream_convert)
 
     async def foundation_models(self, request: Request) -> Response:
         refused, _ = await self._check(request)

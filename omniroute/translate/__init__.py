@@ -37,6 +37,7 @@ class Format(StrEnum):
     OLLAMA = "ollama"
     KIRO = "kiro"
     BEDROCK = "bedrock"
+    BEDROCK_ANTHROPIC = "bedrock-anthropic"
 
 
 # Modules are imported on first use: a format whose module is missing or broken must not
@@ -50,6 +51,7 @@ _MODULES: dict[Format, tuple[str, ...]] = {
     Format.OLLAMA: ("ollama",),
     Format.KIRO: ("kiro",),
     Format.BEDROCK: ("bedrock",),
+    Format.BEDROCK_ANTHROPIC: ("bedrock_anthropic",),
 }
 _loaded: dict[Format, Any] = {}
 

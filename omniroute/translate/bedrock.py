@@ -42,6 +42,7 @@ from .base import (
 from .bedrock_stream import (
     FORMAT,
     OWN_SIGNATURES,
+    SIGNATURE_FAMILY,
     STOP_FROM_IR,
     STOP_TO_IR,
     Framer,
@@ -158,7 +159,7 @@ def _blocks_to_ir(blocks: list[dict[str, Any]], where: str) -> list[Part]:
             else:
                 rt = rc.get("reasoningText") or {}
                 sig = rt.get("signature")
-                parts.append(ThinkingPart(rt.get("text", ""), sig, FORMAT if sig else None))
+                parts.append(ThinkingPart(rt.get("text", ""), sig, SIGNATURE_FAMILY if sig else None))
         else:
             raise TranslationError(f"{where}.content[{j}]", f"block {next(iter(block), '?')!r} cannot be translated")
     return parts

@@ -46,12 +46,14 @@ from .ir import (
 )
 from .kiro_stream import Framer
 
-__all__ = ["FORMAT", "Framer", "STOP_FROM_IR", "STOP_TO_IR", "StreamDecoder", "StreamEncoder",
+__all__ = ["FORMAT", "Framer", "OWN_SIGNATURES", "SIGNATURE_FAMILY", "STOP_FROM_IR", "STOP_TO_IR", "StreamDecoder", "StreamEncoder",
            "usage_from_ir", "usage_to_ir"]
 
 FORMAT = "bedrock"
-# Bedrock serves Claude; a signature Bedrock produced is only replayed to Bedrock.
-OWN_SIGNATURES = ("bedrock",)
+# The signatures in Converse answers are Claude's, valid on every platform serving Claude
+# (Anthropic's API, Bedrock, Vertex AI), so they are tagged and accepted as Anthropic's.
+OWN_SIGNATURES = ("anthropic", "bedrock")
+SIGNATURE_FAMILY = "anthropic"
 STOP_TO_IR = {
     "end_turn": FinishReason.STOP,
     "stop_sequence": FinishReason.STOP,
@@ -186,7 +188,7 @@ class StreamDecoder:
             elif rc.get("text") or rc.get("signature"):
                 self._ensure("thinking", where, out)
                 sig = rc.get("signature")
-                out.append(ThinkingDelta(self._index, rc.get("text", ""), sig, FORMAT if sig else None))
+                out.append(ThinkingDelta(self._index, rc.get("text", ""), sig, SIGNATURE_FAMILY if sig else None))
 
     def _ensure(self, kind: str, where: int, out: list[IREvent]) -> None:
         if self._open != kind or self._blocks.get(where) != self._index:

@@ -1,6 +1,7 @@
 """The real Claude Code CLI through the HTTP_PROXY listener with `*` mapped to an Amazon
-Bedrock connection: OmniRoute turns its Anthropic Messages calls into signed ConverseStream
-calls to the Bedrock stand-in (which verifies each SigV4 signature with botocore)."""
+Bedrock connection: OmniRoute sends its Anthropic Messages calls to Claude on Bedrock as signed
+InvokeModelWithResponseStream calls (Anthropic's body, as Claude Code itself would on Bedrock)
+to the Bedrock stand-in, which verifies each SigV4 signature with botocore."""
 
 from __future__ import annotations
 
@@ -50,6 +51,6 @@ def test_claude_code_on_bedrock(omni: OmniRouteProcess, agent_bin: Path, bedrock
     assert output["is_error"] is False
     assert output["result"].startswith(f"mock reply from {MODEL}: ")
     assert bedrock.verified >= 1 and not bedrock.rejected
-    assert any(r["path"] == f"/model/{MODEL}/converse-stream" for r in bedrock.requests)
+    assert any(r["path"] == f"/model/{MODEL}/invoke-with-response-stream" for r in bedrock.requests)
     calls = [r for r in rows(omni, "claude-code") if r["path"].startswith("/v1/messages") and r["mappedModel"]]
     assert calls and all(r["mappedModel"] == f"bedrock/{MODEL}" for r in calls)

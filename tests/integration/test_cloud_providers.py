@@ -117,6 +117,25 @@ def test_anthropic_sdk_with_tools(server: OmniRouteProcess, target: str) -> None
     assert followup.content[0].text.startswith(f"mock reply from {TARGETS[target]}")
 
 
+def test_anthropic_clients_reach_claude_on_bedrock_through_invoke_model(server: OmniRouteProcess, clouds: Clouds) -> None:
+    """Anthropic's body goes to InvokeModel as it is (bar model/stream), so fields Converse has
+    no place for (here top_k and a beta flag) still reach Claude."""
+    clouds.bedrock.requests.clear()
+    client = anthropic.Anthropic(base_url=server.api_url, api_key="x", max_retries=0)
+    target = f"bedrock/{CLAUDE_ON_BEDROCK}"
+    message = client.messages.create(model=target, max_tokens=50, messages=[{"role": "user", "content": "hello world"}],
+                                     extra_body={"top_k": 5, "anthropic_beta": ["context-1m-2025-08-07"]})
+    assert message.content[0].text == _reply(target) and message.usage.output_tokens == 6
+    with client.messages.stream(model=target, max_tokens=50, messages=[{"role": "user", "content": "hello world"}]) as stream:
+        assert stream.get_final_text() == _reply(target)
+    paths = [r["path"] for r in clouds.bedrock.requests]
+    assert paths == [f"/model/{CLAUDE_ON_BEDROCK}/invoke", f"/model/{CLAUDE_ON_BEDROCK}/invoke-with-response-stream"]
+    first = clouds.bedrock.requests[0]["body"]
+    assert first["top_k"] == 5 and first["anthropic_beta"] == ["context-1m-2025-08-07"]
+    assert first["anthropic_version"] == "bedrock-2023-05-31" and "model" not in first and "stream" not in first
+    assert not clouds.bedrock.rejected
+
+
 @pytest.mark.parametrize("target", list(TARGETS))
 def test_google_genai_sdk(server: OmniRouteProcess, target: str) -> None:
     client = genai.Client(api_key="x", http_options=genai_types.HttpOptions(base_url=server.api_url))

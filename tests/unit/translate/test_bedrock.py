@@ -152,3 +152,26 @@ def test_our_encoder_output_parses_with_botocore() -> None:
     assert names[-2][1] == {"stopReason": "tool_use"}
     tool_start = next(p for n, p in names if n == "contentBlockStart")
     assert tool_start["start"]["toolUse"] == {"toolUseId": "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q", "name": "top_song"}
+
+
+def test_invoke_model_body_is_anthropic_with_bedrock_version() -> None:
+    body = translate_request("anthropic", "bedrock-anthropic", {
+        "model": "claude", "max_tokens": 10, "stream": True, "metadata": {"user_id": "u"},
+        "messages": [{"role": "user", "content": "hi"}], "anthropic_beta": ["context-1m-2025-08-07"]})
+    assert body == {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 10, "anthropic_beta": ["context-1m-2025-08-07"],
+                    "messages": [{"role": "user", "content": "hi"}]}
+
+
+def test_invoke_stream_chunks_and_exceptions() -> None:
+    from omniroute.translate.bedrock_anthropic import chunk_event
+
+    events = [{"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "content": [],
+                                                    "model": "c", "usage": {"input_tokens": 3, "output_tokens": 0}}},
+              {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}]
+    raw = b"".join(chunk_event(json.dumps(e)) for e in events)
+    exception = encode_message(Message({":message-type": "exception", ":exception-type": "modelStreamErrorException",
+                                        ":content-type": "application/json"}, b'{"message":"model failed"}'))
+    translator = StreamTranslator("bedrock-anthropic", "openai-chat", "c")
+    out = translator.feed(raw[:50]) + translator.feed(raw[50:] + exception) + translator.finish()
+    assert b'"content":"Hi"' in out and b"modelStreamErrorException: model failed" in out
