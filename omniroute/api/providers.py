@@ -17,7 +17,12 @@ from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.cloud_auth import AuthorizationFailed
-from omniroute.providers.clouds import SESSION_TOKEN_KEY, SETTING_KEYS, URL_REQUIRED, service_account_info
+from omniroute.providers.clouds import (
+    SESSION_TOKEN_KEY,
+    SETTING_KEYS,
+    URL_REQUIRED,
+    service_account_info,
+)
 from omniroute.providers.pool import TIMEOUT_KEY
 from omniroute.providers.secrets import preview
 

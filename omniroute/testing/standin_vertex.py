@@ -60,7 +60,7 @@ class VertexStandIn(StandInServer):
         return [
             Route("/token", self.token, methods=["POST"]),
             Route("/v1/projects/{project}/locations/{region}/publishers/{publisher}/models/{call:path}",
-                  self.predict, methods=["POST"]),  # fmt: skip
+                  self.predict, methods=["POST"]),
             Route("/v1beta1/publishers/google/models", self.models, methods=["GET"]),
         ]
 

@@ -46,8 +46,18 @@ from .ir import (
 )
 from .kiro_stream import Framer
 
-__all__ = ["FORMAT", "Framer", "OWN_SIGNATURES", "SIGNATURE_FAMILY", "STOP_FROM_IR", "STOP_TO_IR", "StreamDecoder", "StreamEncoder",
-           "usage_from_ir", "usage_to_ir"]
+__all__ = [
+    "FORMAT",
+    "OWN_SIGNATURES",
+    "SIGNATURE_FAMILY",
+    "STOP_FROM_IR",
+    "STOP_TO_IR",
+    "Framer",
+    "StreamDecoder",
+    "StreamEncoder",
+    "usage_from_ir",
+    "usage_to_ir",
+]
 
 FORMAT = "bedrock"
 # The signatures in Converse answers are Claude's, valid on every platform serving Claude

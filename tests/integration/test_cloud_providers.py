@@ -9,7 +9,7 @@ api-version and key) and has the mock provider answer.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import anthropic
 import httpx
@@ -45,7 +45,7 @@ class Clouds:
         self.vertex = VertexStandIn(mock.url, "test-project", "us-east5")
         self.azure = AzureStandIn(mock.url, AZURE_KEY, client_secret="entra-secret")
 
-    def __enter__(self) -> Clouds:
+    def __enter__(self) -> Self:
         for s in (self.bedrock, self.vertex, self.azure):
             s.start()
         return self
@@ -107,7 +107,7 @@ def test_anthropic_sdk_with_tools(server: OmniRouteProcess, target: str) -> None
     with client.messages.stream(model=target, max_tokens=200, tools=tools,
                                 messages=[{"role": "user", "content": PROMPT}]) as stream:
         final = stream.get_final_message()
-    tool_use = [b for b in final.content if b.type == "tool_use"][0]
+    tool_use = next(b for b in final.content if b.type == "tool_use")
     assert final.stop_reason == "tool_use" and tool_use.input == {"query": PROMPT}
     followup = client.messages.create(model=target, max_tokens=200, tools=tools, messages=[
         {"role": "user", "content": PROMPT},

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from omniroute.engine.failures import FailureKind, FallbackAction, classify_status, retry_after_from_headers
+from omniroute.engine.failures import (
+    FailureKind,
+    FallbackAction,
+    classify_status,
+    retry_after_from_headers,
+)
 
 NOW = 1_700_000_000.0
 AMZN = "x-amzn-errortype"
