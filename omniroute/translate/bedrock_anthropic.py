@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from . import anthropic
-from .eventstream import HeaderValue, Message, encode_message
+from .eventstream import json_event
 from .ir import IREvent, IRRequest
 from .kiro_stream import Framer as _EventStreamFramer
 from .sse import data_payloads
@@ -74,11 +74,7 @@ class Framer:
 
 def chunk_event(data: str) -> bytes:
     """One Anthropic stream event (its JSON text) as Bedrock's ``chunk`` message."""
-    headers: dict[str, HeaderValue] = {
-        ":event-type": "chunk", ":content-type": "application/json", ":message-type": "event",
-    }  # fmt: skip
-    payload = json.dumps({"bytes": base64.b64encode(data.encode()).decode()}).encode()
-    return encode_message(Message(headers, payload))
+    return json_event("chunk", {"bytes": base64.b64encode(data.encode()).decode()})
 
 
 class StreamEncoder:

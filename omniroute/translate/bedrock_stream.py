@@ -27,7 +27,7 @@ import json
 from typing import Any
 
 from .base import untag_signature
-from .eventstream import HeaderValue, Message, encode_message
+from .eventstream import json_event, json_exception
 from .ir import (
     BlockStop,
     ErrorEvent,
@@ -213,12 +213,7 @@ class StreamDecoder:
             self._open = None
 
 
-def event_bytes(name: str, payload: dict[str, Any]) -> bytes:
-    headers: dict[str, HeaderValue] = {
-        ":event-type": name, ":content-type": "application/json", ":message-type": "event",
-    }  # fmt: skip
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return encode_message(Message(headers, body))
+event_bytes = json_event
 
 
 class StreamEncoder:
@@ -309,9 +304,4 @@ class StreamEncoder:
         if self._done:
             return []
         self._done = True
-        exc = _STATUS_EXCEPTION.get(status, "internalServerException")
-        headers: dict[str, HeaderValue] = {
-            ":message-type": "exception", ":exception-type": exc, ":content-type": "application/json",
-        }  # fmt: skip
-        body = json.dumps({"message": message}, ensure_ascii=False).encode()
-        return [encode_message(Message(headers, body))]
+        return [json_exception(_STATUS_EXCEPTION.get(status, "internalServerException"), message)]
