@@ -234,3 +234,23 @@ def test_cloud_sdks_are_loaded_only_for_cloud_connections() -> None:
             "print(sorted(m for m in ('botocore', 'google.auth', 'google.oauth2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_bedrock_throttling_falls_back_to_azure(server: OmniRouteProcess, clouds: Clouds) -> None:
+    """A ThrottlingException from Bedrock (HTTP 429 with x-amzn-ErrorType) sends the call on
+    to the next connection of the chain and backs the Bedrock connection off."""
+    chain = [{"provider": "bedrock", "priority": 0, "model": "fail-429"},
+             {"provider": "azure", "priority": 1, "model": "gpt-deployment"}]
+    with server.api() as api:
+        bedrock_id = next(c["id"] for c in api.get("/api/providers").json()["connections"] if c["name"] == "bedrock")
+        api.post("/api/fallback/chains", json={"model": "cloud-chain", "chain": chain}).raise_for_status()
+        response = api.post("/v1/chat/completions", json={"model": "cloud-chain",
+                                                          "messages": [{"role": "user", "content": "hello world"}]})
+        state = api.get("/api/resilience").json()
+        api.post("/api/resilience/reset", json={"scope": "all"}).raise_for_status()  # bedrock back for the rest
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == "mock reply from gpt-deployment: hello world"
+    assert response.headers["x-omniroute-fallback-attempts"] == "1"
+    assert clouds.bedrock.requests[-1]["path"] == "/model/fail-429/converse"
+    bedrock = next(c for c in state["connections"] if c["connectionId"] == bedrock_id)
+    assert bedrock["status"] == "cooldown" and bedrock["lastErrorType"] == "rate_limited", state["connections"]
