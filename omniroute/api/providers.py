@@ -18,9 +18,9 @@ from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.clouds import (
-    SESSION_TOKEN_KEY,
     SETTING_KEYS,
     URL_REQUIRED,
+    apply_settings,
     service_account_info,
 )
 from omniroute.providers.pool import TIMEOUT_KEY
@@ -153,16 +153,8 @@ def connection_json(row: ProviderConnection) -> dict[str, Any]:
 
 def _apply_settings(runtime: Any, payload: CloudSettings, extra: dict[str, Any]) -> dict[str, Any]:
     """The connection's `extra` with the settings the payload sets (null clears one)."""
-    extra = dict(extra)
-    for key in (*SETTING_KEYS, "sessionToken"):
-        if key not in payload.model_fields_set:
-            continue
-        value = getattr(payload, key)
-        stored = SESSION_TOKEN_KEY if key == "sessionToken" else key
-        extra.pop(stored, None)
-        if value:
-            extra[stored] = runtime.secrets.encrypt(value) if key == "sessionToken" else value
-    return extra
+    given = {key: getattr(payload, key) for key in payload.model_fields_set if key in CloudSettings.model_fields}
+    return apply_settings(extra, given, runtime.secrets.encrypt)
 
 
 def _key_preview(provider: str, key: str) -> str:

@@ -9,7 +9,7 @@ whose auth is computed per request (SigV4, OAuth tokens: see `cloud_auth`). A co
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -38,6 +38,21 @@ BEDROCK_REGION = "us-east-1"
 VERTEX_REGION = "us-central1"
 AZURE_API_VERSION = "2025-04-01-preview"  # the first that serves both chat and Responses
 VERTEX_ANTHROPIC_VERSION = "vertex-2023-10-16"
+
+
+def apply_settings(extra: Mapping[str, Any], given: Mapping[str, Any], encrypt: Callable[[str], str]) -> dict[str, Any]:
+    """A connection's `extra` with the cloud settings in ``given`` (API field names; a falsy
+    value clears one). The session token is stored encrypted. Used by the API and the config
+    file alike."""
+    out = dict(extra)
+    for key in (*SETTING_KEYS, SESSION_TOKEN):
+        if key not in given:
+            continue
+        stored = SESSION_TOKEN_KEY if key == SESSION_TOKEN else key
+        out.pop(stored, None)
+        if given[key]:
+            out[stored] = encrypt(given[key]) if key == SESSION_TOKEN else given[key]
+    return out
 
 
 def _q(model: str) -> str:
