@@ -35,6 +35,7 @@ class AzureStandIn(StandInServer):
         return [
             Route("/openai/deployments/{deployment}/chat/completions", self.chat, methods=["POST"]),
             Route("/openai/responses", self.responses, methods=["POST"]),
+            Route("/openai/deployments/{deployment}/embeddings", self.embeddings, methods=["POST"]),
             Route("/openai/models", self.models, methods=["GET"]),
             Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
         ]
@@ -70,6 +71,13 @@ class AzureStandIn(StandInServer):
         body = json.loads(await request.body())
         body["model"] = request.path_params["deployment"]  # the deployment decides the model
         return await self.forward("/v1/chat/completions", body, bool(body.get("stream")))
+
+    async def embeddings(self, request: Request) -> Response:
+        refused = self._refusal(request)
+        if refused is not None:
+            return refused
+        body = {**json.loads(await request.body()), "model": request.path_params["deployment"]}
+        return await self.forward("/v1/embeddings", body, False)
 
     async def responses(self, request: Request) -> Response:
         refused = self._refusal(request)

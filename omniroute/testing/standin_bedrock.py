@@ -40,10 +40,11 @@ def _aws_error(status: int, name: str, message: str) -> tuple[int, bytes, dict[s
 
 class BedrockStandIn(StandInServer):
     def __init__(self, mock_url: str, access_key: str, secret_key: str, region: str = "us-east-1",
-                 session_token: str | None = None) -> None:
+                 session_token: str | None = None, api_key: str | None = None) -> None:
         super().__init__(mock_url)
         self.access_key, self.secret_key, self.region = access_key, secret_key, region
         self.session_token = session_token
+        self.api_key = api_key  # a Bedrock API key, accepted as a bearer token instead of SigV4
         self.verified = 0  # requests whose signature checked out
 
     def routes(self) -> list[BaseRoute]:
@@ -66,7 +67,13 @@ class BedrockStandIn(StandInServer):
 
         body = await request.body()
         self.requests.append({"method": request.method, "path": request.url.path, "query": request.url.query})
-        match = _AUTH.match(request.headers.get("authorization", ""))
+        authorization = request.headers.get("authorization", "")
+        if self.api_key is not None and authorization.startswith("Bearer "):
+            if not hmac.compare_digest(authorization[7:], self.api_key):
+                return self._refuse(403, "UnrecognizedClientException", "The API key is invalid."), body
+            self.verified += 1
+            return None, body
+        match = _AUTH.match(authorization)
         if match is None:
             return self._refuse(403, "MissingAuthenticationTokenException", "Missing Authentication Token"), body
         if match["key"] != self.access_key:

@@ -26,6 +26,7 @@ from omniroute.testing.standin_vertex import VertexStandIn
 
 AWS_KEY, AWS_SECRET, AWS_TOKEN = "AKIATESTSTANDIN00001", "stand-in/secret+key", "session-token-for-test"
 AZURE_KEY = "azure-key-0123456789"
+BEDROCK_API_KEY = "ABSKQmVkcm9ja0FQSUtleS10ZXN0"
 CLAUDE_ON_BEDROCK = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 TOOL_SCHEMA = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}
 PROMPT = "please use the tool for weather in Paris"
@@ -41,7 +42,8 @@ TARGETS = {
 
 class Clouds:
     def __init__(self, mock: MockProvider) -> None:
-        self.bedrock = BedrockStandIn(mock.url, AWS_KEY, AWS_SECRET, "eu-west-3", session_token=AWS_TOKEN)
+        self.bedrock = BedrockStandIn(mock.url, AWS_KEY, AWS_SECRET, "eu-west-3", session_token=AWS_TOKEN,
+                                      api_key=BEDROCK_API_KEY)
         self.vertex = VertexStandIn(mock.url, "test-project", "us-east5")
         self.azure = AzureStandIn(mock.url, AZURE_KEY, client_secret="entra-secret")
 
@@ -70,7 +72,9 @@ def clouds(mock_provider: MockProvider) -> Iterator[Clouds]:
 
 @pytest.fixture(scope="module")
 def server(clouds: Clouds) -> Iterator[OmniRouteProcess]:
-    with OmniRouteProcess(proxy=False, bridge=False) as process:
+    # The standard AWS chain (here: its environment variables) serves keyless Bedrock connections.
+    chain = {"AWS_ACCESS_KEY_ID": AWS_KEY, "AWS_SECRET_ACCESS_KEY": AWS_SECRET, "AWS_SESSION_TOKEN": AWS_TOKEN}
+    with OmniRouteProcess(proxy=False, bridge=False, env=chain) as process:
         _create(process, {"provider": "bedrock", "name": "bedrock", "url": clouds.bedrock.url, "region": "eu-west-3",
                           "accessKeyId": AWS_KEY, "apiKey": AWS_SECRET, "sessionToken": AWS_TOKEN})
         _create(process, {"provider": "vertex", "name": "vertex", "url": clouds.vertex.url, "region": "us-east5",
@@ -254,3 +258,22 @@ def test_bedrock_throttling_falls_back_to_azure(server: OmniRouteProcess, clouds
     assert clouds.bedrock.requests[-1]["path"] == "/model/fail-429/converse"
     bedrock = next(c for c in state["connections"] if c["connectionId"] == bedrock_id)
     assert bedrock["status"] == "cooldown" and bedrock["lastErrorType"] == "rate_limited", state["connections"]
+
+
+@pytest.mark.parametrize(("name", "extra"), [("bedrock-chain", {}), ("bedrock-apikey", {"apiKey": BEDROCK_API_KEY})])
+def test_bedrock_credentials_from_the_aws_chain_or_an_api_key(server: OmniRouteProcess, clouds: Clouds, name: str,
+                                                              extra: dict[str, str]) -> None:
+    _create(server, {"provider": "bedrock", "name": name, "url": clouds.bedrock.url, "region": "eu-west-3", **extra})
+    verified = clouds.bedrock.verified
+    client = openai.OpenAI(base_url=f"{server.api_url}/v1", api_key="x", max_retries=0)
+    completion = client.chat.completions.create(model=f"{name}/{CLAUDE_ON_BEDROCK}",
+                                                messages=[{"role": "user", "content": "hello world"}])
+    assert completion.choices[0].message.content == f"mock reply from {CLAUDE_ON_BEDROCK}: hello world"
+    assert clouds.bedrock.verified == verified + 1
+
+
+def test_azure_embeddings_go_to_the_deployment(server: OmniRouteProcess, clouds: Clouds) -> None:
+    client = openai.OpenAI(base_url=f"{server.api_url}/v1", api_key="x", max_retries=0)
+    result = client.embeddings.create(model="azure/embed-deployment", input=["hello", "world"])
+    assert len(result.data) == 2 and len(result.data[0].embedding) == 8
+    assert clouds.azure.requests[-1]["path"] == "/openai/deployments/embed-deployment/embeddings"
