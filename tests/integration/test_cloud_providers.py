@@ -277,3 +277,22 @@ def test_azure_embeddings_go_to_the_deployment(server: OmniRouteProcess, clouds:
     result = client.embeddings.create(model="azure/embed-deployment", input=["hello", "world"])
     assert len(result.data) == 2 and len(result.data[0].embedding) == 8
     assert clouds.azure.requests[-1]["path"] == "/openai/deployments/embed-deployment/embeddings"
+
+
+def test_patching_cloud_settings(server: OmniRouteProcess, clouds: Clouds) -> None:
+    created = _create(server, {"provider": "bedrock", "name": "bedrock-patch", "url": clouds.bedrock.url,
+                               "region": "us-west-2", "accessKeyId": AWS_KEY, "apiKey": AWS_SECRET})
+    client = openai.OpenAI(base_url=f"{server.api_url}/v1", api_key="x", max_retries=0)
+    with pytest.raises(openai.APIStatusError):  # signed for us-west-2; the stand-in is eu-west-3
+        client.chat.completions.create(model=f"bedrock-patch/{CLAUDE_ON_BEDROCK}", messages=[{"role": "user", "content": "hi"}])
+    assert "region" in clouds.bedrock.rejected[-1]
+    with server.api() as api:
+        patched = api.patch(f"/api/providers/{created['id']}", json={"region": "eu-west-3", "sessionToken": AWS_TOKEN})
+        api.post("/api/resilience/reset", json={"scope": "all"}).raise_for_status()
+    assert patched.status_code == 200 and patched.json()["region"] == "eu-west-3"
+    completion = client.chat.completions.create(model=f"bedrock-patch/{CLAUDE_ON_BEDROCK}",
+                                                messages=[{"role": "user", "content": "hello world"}])
+    assert completion.choices[0].message.content == f"mock reply from {CLAUDE_ON_BEDROCK}: hello world"
+    with server.api() as api:
+        cleared = api.patch(f"/api/providers/{created['id']}", json={"accessKeyId": None}).json()
+    assert "accessKeyId" not in cleared and cleared["region"] == "eu-west-3"
