@@ -17,6 +17,7 @@ from omniroute.api.deps import runtime_of
 from omniroute.bridge.interceptor import H_AGENT, H_INTERNAL, H_ORIGINAL_HOST
 from omniroute.engine.errors import EngineError
 from omniroute.engine.router import Call, CallContext
+from omniroute.inspector.ingest import token_matches
 from omniroute.translate.sse import SSEDecoder
 
 router = APIRouter()
@@ -33,7 +34,7 @@ async def responses_websocket(ws: WebSocket) -> None:
     agent: str | None = None
     original_host: str | None = None
     token = ws.headers.get(H_INTERNAL)
-    if token and token == runtime.internal_token:
+    if runtime.internal_token and token_matches(token, runtime.internal_token):
         agent, original_host = ws.headers.get(H_AGENT), ws.headers.get(H_ORIGINAL_HOST)
     await ws.accept()
     try:
