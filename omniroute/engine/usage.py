@@ -99,11 +99,20 @@ def _text(value: str | None) -> str | None:
     return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
 
 
+# What a crash (kill -9, power loss) may lose: the rows not yet committed, i.e. those of the
+# requests answered during the last linger plus the batch being written, at most one batch
+# (docs/RELIABILITY.md). Rows are queued and committed in the order requests end, so only the
+# newest can be lost.
+BATCH_ROWS = 500
+LINGER_S = 0.1
+
+
 class UsageRecorder:
     """Usage rows through the shared background writer (`omniroute.db.writer`)."""
 
     def __init__(
-        self, db: Database, batch_size: int = 500, linger: float = 0.1, retry_delay: float = 1.0
+        self, db: Database, batch_size: int = BATCH_ROWS, linger: float = LINGER_S,
+        retry_delay: float = 1.0,
     ) -> None:
         self._writer: BackgroundWriter[UsageRecord] = BackgroundWriter(
             db, _write_usage, name="usage", batch_size=batch_size, linger=linger,
