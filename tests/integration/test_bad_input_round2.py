@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from omniroute.engine.body import MAX_JSON_DEPTH
 from omniroute.testing.harness import OmniRouteProcess
@@ -230,3 +231,16 @@ def test_a_body_within_the_nesting_limit_is_served(env: Any, mock: MockProvider)
     body = b'{"model": "mk/m", "messages": [{"role": "user", "content": "hi"}], "metadata_x": %s}' % inner
     response = api.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 200, response.text[:300]
+
+
+def test_a_responses_websocket_frame_nested_past_the_limit_is_an_error_frame(env: Any, mock: MockProvider) -> None:
+    proc, _ = env
+    frame = b'{"type": "response.create", "model": "mk/m", "input": %s}' % deep(5_000)
+    with connect(f"ws://127.0.0.1:{proc.api_port}/v1/responses", open_timeout=15) as ws:
+        ws.send(frame.decode())
+        error = json.loads(ws.recv(timeout=15))
+        assert error["type"] == "error", error
+        assert f"more than {MAX_JSON_DEPTH} levels" in json.dumps(error)
+        ws.send(json.dumps({"type": "response.create", "model": "mk/m", "input": "still here"}))
+        assert json.loads(ws.recv(timeout=15))["type"] != "error"  # the socket serves the next frame
+    assert not [r for r in mock.requests if r["method"] == "POST" and "still here" not in json.dumps(r["body"])]
