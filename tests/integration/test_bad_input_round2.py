@@ -244,3 +244,13 @@ def test_a_responses_websocket_frame_nested_past_the_limit_is_an_error_frame(env
         ws.send(json.dumps({"type": "response.create", "model": "mk/m", "input": "still here"}))
         assert json.loads(ws.recv(timeout=15))["type"] != "error"  # the socket serves the next frame
     assert not [r for r in mock.requests if r["method"] == "POST" and "still here" not in json.dumps(r["body"])]
+
+
+@pytest.mark.parametrize("log_id", [str(10**30), "²", "9" * 19])
+def test_a_call_log_id_past_the_database_integers_is_404(env: Any, log_id: str) -> None:
+    """Was a 500 (OverflowError from the driver) that also reset the connection."""
+    _, api = env
+    response = api.get(f"/api/usage/call-logs/{log_id}")
+    assert response.status_code == 404, response.text
+    assert "not found" in error_of("management", response)["message"]
+    same_connection(api, response)
