@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,9 +20,11 @@ import openai
 import pytest
 
 from omniroute.bridge.upstream_dns import local_addresses
-from omniroute.testing.fake_upstream import FakeDNS
+from omniroute.testing.fake_upstream import FakeDNS, TLSUpstream
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
+
+from .bridge_support import stand_in_upstream
 
 CREDENTIALS = "lan-user:lan-secret-0001"
 REFUSED = "does not relay clients from other machines to this machine"
@@ -203,3 +206,35 @@ def test_a_wide_listener_never_starts_open_silently(proxy: bool, bridge: bool, a
 def test_a_wide_listener_starts_once_closed_or_explicitly_open(args: list[str], env: dict[str, str]) -> None:
     with OmniRouteProcess(bridge=False, args=["--host", "0.0.0.0", *args], env=env) as process, process.api() as api:
         assert api.get("/health").status_code == 200
+
+
+# --------------------------------------------------------------------------- DNS-mode listener
+
+
+@pytest.fixture(scope="module")
+def stand_in() -> Iterator[TLSUpstream]:
+    with stand_in_upstream() as server:
+        yield server
+
+
+def test_the_dns_mode_listener_never_relays_a_lan_client_into_this_machine(lan: str, stand_in: TLSUpstream) -> None:
+    """Its upstream comes from the SNI: a name real DNS points at loopback (here the stand-in on
+    127.0.0.N:443) is refused, and so is ``localhost``; no byte reaches the loopback service."""
+    with FakeDNS(None, {LOOPBACK_NAME: stand_in.host}) as dns, OmniRouteProcess(
+        proxy=False, env=dns.env(), args=["--host", "0.0.0.0", "--allow-open-proxy", "--allow-open-v1"]
+    ) as process:
+        trust = ssl.create_default_context(cafile=str(stand_in.ca_file))
+        trust.check_hostname = False
+        for sni in (LOOPBACK_NAME, "localhost"):
+            stand_in.clear()
+            with socket.create_connection((lan, process.bridge_port), timeout=15) as raw:
+                with pytest.raises((ssl.SSLError, ConnectionError)):
+                    with trust.wrap_socket(raw, server_hostname=sni) as tls:
+                        tls.sendall(f"GET /v1/models HTTP/1.1\r\nhost: {sni}\r\nconnection: close\r\n\r\n".encode())
+                        tls.recv(4096)
+            assert stand_in.requests_to("/v1/models") == []
+        # The control: from this machine the same name reaches the stand-in (loopback is local).
+        with socket.create_connection(("127.0.0.1", process.bridge_port), timeout=15) as raw:
+            with trust.wrap_socket(raw, server_hostname=LOOPBACK_NAME) as tls:
+                tls.sendall(f"GET /v1/models HTTP/1.1\r\nhost: {LOOPBACK_NAME}\r\nconnection: close\r\n\r\n".encode())
+                assert tls.recv(4096).startswith(b"HTTP/1.1 200")
