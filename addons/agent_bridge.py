@@ -246,7 +246,8 @@ class AgentBridge:
                 data.server.error = choice.error
                 return
             if choice.ip:
-                data.server.address = (host, port) = (choice.ip, port)
+                host = choice.ip
+                data.server.address = (host, port)
         # Every connection, whatever opened it (tunnels, DNS mode): the last word on relaying.
         ours = data.client.id in self._routed_clients and (host, port) == ("127.0.0.1", runtime.settings.api_port)
         if not ours and (reason := self._relay_refusal(data.client, host, port)):

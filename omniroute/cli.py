@@ -116,8 +116,6 @@ def _proxy_addons() -> list[Any]:
     the console dumper) would only cost start-up time. Proxy authentication is ours
     (`--proxy-auth`), on the HTTP proxy listener only.
     """
-    from omniroute.bridge.proxy_auth import ProxyListenerAuth
-
     from mitmproxy.addons import (
         block,
         core,
@@ -129,6 +127,8 @@ def _proxy_addons() -> list[Any]:
         tlsconfig,
         update_alt_svc,
     )
+
+    from omniroute.bridge.proxy_auth import ProxyListenerAuth
 
     return [
         core.Core(),

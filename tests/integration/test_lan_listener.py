@@ -39,11 +39,12 @@ def _lan_address() -> str:
     pytest.skip("this machine has no non-loopback IPv4 address to stand in for the LAN")
 
 
-class _Counter(BaseHTTPRequestHandler):
-    hits: list[str] = []
+HITS: list[str] = []  # paths the loopback service was asked for
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        _Counter.hits.append(self.path)
+
+class _Counter(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        HITS.append(self.path)
         self.send_response(200)
         self.send_header("content-length", "2")
         self.end_headers()
@@ -122,7 +123,7 @@ def test_a_lan_client_is_never_relayed_to_our_api(wide: OmniRouteProcess, lan: s
 def test_a_lan_client_is_never_relayed_to_other_loopback_services(
     wide: OmniRouteProcess, lan: str, loopback_service: int
 ) -> None:
-    _Counter.hits.clear()
+    HITS.clear()
     with _lan_proxy(wide, lan) as client:
         for url in (f"http://127.0.0.1:{loopback_service}/secret",
                     f"http://{LOOPBACK_NAME}:{loopback_service}/secret"):  # a name real DNS points home
@@ -131,7 +132,7 @@ def test_a_lan_client_is_never_relayed_to_other_loopback_services(
         # The control: the same service is there, and this machine's own clients may use it.
         with httpx.Client(proxy=f"http://{CREDENTIALS}@127.0.0.1:{wide.proxy_port}", trust_env=False) as local:
             assert local.get(f"http://127.0.0.1:{loopback_service}/control").text == "ok"
-    assert _Counter.hits == ["/control"]
+    assert HITS == ["/control"]
 
 
 @pytest.mark.parametrize("target", ["127.0.0.1:{api}", "localhost:{api}", "[::1]:{api}", "{lan}:{api}", "127.0.0.1:22"])
@@ -227,14 +228,18 @@ def test_the_dns_mode_listener_never_relays_a_lan_client_into_this_machine(lan: 
         trust.check_hostname = False
         for sni in (LOOPBACK_NAME, "localhost"):
             stand_in.clear()
-            with socket.create_connection((lan, process.bridge_port), timeout=15) as raw:
-                with pytest.raises((ssl.SSLError, ConnectionError)):
-                    with trust.wrap_socket(raw, server_hostname=sni) as tls:
-                        tls.sendall(f"GET /v1/models HTTP/1.1\r\nhost: {sni}\r\nconnection: close\r\n\r\n".encode())
-                        tls.recv(4096)
+            with (
+                socket.create_connection((lan, process.bridge_port), timeout=15) as raw,
+                pytest.raises((ssl.SSLError, ConnectionError)),
+                trust.wrap_socket(raw, server_hostname=sni) as tls,
+            ):
+                tls.sendall(f"GET /v1/models HTTP/1.1\r\nhost: {sni}\r\nconnection: close\r\n\r\n".encode())
+                tls.recv(4096)
             assert stand_in.requests_to("/v1/models") == []
         # The control: from this machine the same name reaches the stand-in (loopback is local).
-        with socket.create_connection(("127.0.0.1", process.bridge_port), timeout=15) as raw:
-            with trust.wrap_socket(raw, server_hostname=LOOPBACK_NAME) as tls:
-                tls.sendall(f"GET /v1/models HTTP/1.1\r\nhost: {LOOPBACK_NAME}\r\nconnection: close\r\n\r\n".encode())
-                assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+        with (
+            socket.create_connection(("127.0.0.1", process.bridge_port), timeout=15) as raw,
+            trust.wrap_socket(raw, server_hostname=LOOPBACK_NAME) as tls,
+        ):
+            tls.sendall(f"GET /v1/models HTTP/1.1\r\nhost: {LOOPBACK_NAME}\r\nconnection: close\r\n\r\n".encode())
+            assert tls.recv(4096).startswith(b"HTTP/1.1 200")
