@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Annotated, Any
@@ -9,13 +10,13 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import select
 
 from omniroute.api.deps import runtime_of
 from omniroute.api.fields import Count32, Int32, no_control
 from omniroute.db.tables import ProviderConnection, utcnow
-from omniroute.engine.errors import EngineError
+from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.clouds import (
@@ -96,6 +97,21 @@ SessionToken = Annotated[str, Field(max_length=8192), AfterValidator(_check_key)
 
 class CloudSettings(BaseModel):
     """Settings of cloud provider types (stored in the connection's `extra`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compact_key_file(cls, data: Any) -> Any:
+        # A key file (Vertex's service-account JSON) arrives with line breaks, which the key
+        # check refuses (keys become header values); stored compact it means the same.
+        key = data.get("apiKey") if isinstance(data, dict) else None
+        if isinstance(key, str) and key.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(key)
+            except ValueError:
+                return data
+            if isinstance(parsed, dict):
+                return {**data, "apiKey": json.dumps(parsed, separators=(",", ":"))}
+        return data
 
     region: Identifier | None = None  # bedrock, vertex
     project: Identifier | None = None  # vertex (default: the service account's project)

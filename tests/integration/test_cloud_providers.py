@@ -8,6 +8,7 @@ api-version and key) and has the mock provider answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, Self
 
@@ -77,8 +78,10 @@ def server(clouds: Clouds) -> Iterator[OmniRouteProcess]:
     with OmniRouteProcess(proxy=False, bridge=False, env=chain) as process:
         _create(process, {"provider": "bedrock", "name": "bedrock", "url": clouds.bedrock.url, "region": "eu-west-3",
                           "accessKeyId": AWS_KEY, "apiKey": AWS_SECRET, "sessionToken": AWS_TOKEN})
+        # The key file as it is on disk (indented, line breaks).
+        key_file = json.dumps(json.loads(clouds.vertex.service_account_json()), indent=2)
         _create(process, {"provider": "vertex", "name": "vertex", "url": clouds.vertex.url, "region": "us-east5",
-                          "apiKey": clouds.vertex.service_account_json()})
+                          "apiKey": key_file})
         _create(process, {"provider": "azure", "name": "azure", "url": clouds.azure.url, "apiKey": AZURE_KEY})
         yield process
 
