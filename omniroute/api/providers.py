@@ -20,6 +20,7 @@ from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.clouds import (
+    CLOUD_FIELDS,
     SETTING_KEYS,
     URL_REQUIRED,
     apply_settings,
@@ -172,6 +173,13 @@ def _apply_settings(runtime: Any, payload: CloudSettings, extra: dict[str, Any])
     return apply_settings(extra, given, runtime.secrets.encrypt)
 
 
+def _check_settings_apply(provider: str, payload: CloudSettings) -> None:
+    """A setting the provider type does not read is refused, not stored to no effect."""
+    for key in payload.model_fields_set & CloudSettings.model_fields.keys():
+        if key not in CLOUD_FIELDS.get(provider, ()) and getattr(payload, key) is not None:
+            raise BadRequest(f"{key} does not apply to provider type {provider}", param=key)
+
+
 def _key_preview(provider: str, key: str) -> str:
     if provider == "vertex":  # a service-account file: show whose it is, not its tail
         info = service_account_info(key)
@@ -210,6 +218,7 @@ async def list_connections(request: Request) -> dict[str, Any]:
 async def create_connection(request: Request, payload: ProviderConnectionCreate) -> dict[str, Any]:
     runtime = runtime_of(request)
     adapter = adapter_for(payload.provider)
+    _check_settings_apply(payload.provider, payload)
     if payload.provider in URL_REQUIRED and not payload.url:
         raise BadRequest(f"a {payload.provider} connection needs its endpoint url, "
                          "e.g. https://<resource>.openai.azure.com", param="url")
@@ -253,6 +262,7 @@ async def update_connection(
     runtime = runtime_of(request)
     with runtime.db.session() as session:
         row = _get(session, connection_id)
+        _check_settings_apply(row.provider, payload)
         if payload.name is not None and payload.name != row.name:
             _unique_name(session, payload.name, exclude_id=row.id)
             row.name = payload.name

@@ -299,3 +299,12 @@ def test_patching_cloud_settings(server: OmniRouteProcess, clouds: Clouds) -> No
     with server.api() as api:
         cleared = api.patch(f"/api/providers/{created['id']}", json={"accessKeyId": None}).json()
     assert "accessKeyId" not in cleared and cleared["region"] == "eu-west-3"
+
+
+def test_a_setting_the_type_does_not_read_is_refused(server: OmniRouteProcess) -> None:
+    with server.api() as api:
+        created = api.post("/api/providers", json={"provider": "openai", "name": "oa-region", "region": "us-east-1"})
+        azure_id = next(c["id"] for c in api.get("/api/providers").json()["connections"] if c["name"] == "azure")
+        patched = api.patch(f"/api/providers/{azure_id}", json={"project": "p"})
+    assert created.status_code == 400 and "region does not apply to provider type openai" in created.text
+    assert patched.status_code == 400 and "project" in patched.text
