@@ -166,6 +166,8 @@ class AzureAdapter(ProviderAdapter):
     def endpoint(self, base_url: str, wire_format: str, model: str, stream: bool,
                  settings: Mapping[str, Any] = NO_SETTINGS) -> str:
         base, version = base_url.rstrip("/"), quote(str(settings.get(API_VERSION) or AZURE_API_VERSION), safe="")
+        if base.endswith("/openai/v1"):  # the v1 API: OpenAI's paths, the deployment in the body
+            return ProviderAdapter.endpoint(self, base, wire_format, model, stream, settings)
         if wire_format == OPENAI_CHAT:
             return f"{base}/openai/deployments/{_q(model)}/chat/completions?api-version={version}"
         if wire_format == OPENAI_RESPONSES:
@@ -175,6 +177,8 @@ class AzureAdapter(ProviderAdapter):
         raise ValueError(f"provider type azure cannot speak {wire_format}")
 
     def models_url(self, base_url: str, settings: Mapping[str, Any] = NO_SETTINGS) -> str | None:
+        if base_url.rstrip("/").endswith("/openai/v1"):
+            return base_url.rstrip("/") + "/models"
         version = quote(str(settings.get(API_VERSION) or AZURE_API_VERSION), safe="")
         return f"{base_url.rstrip('/')}/openai/models?api-version={version}"
 
