@@ -31,6 +31,7 @@ from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.kv import kv_get, kv_set
 from omniroute.db.tables import ProviderConnection
+from omniroute.engine.limits import UpstreamLimits
 from omniroute.engine.registry import Registry
 from omniroute.engine.resilience import ResilienceState
 from omniroute.engine.router import Router
@@ -111,6 +112,10 @@ class Runtime:
             # Wall-clock times: records shared through Redis must mean the same on every machine.
             resilience=ResilienceState(store=self.shared.resilience, clock=time.time),
             strategy_state=self.shared.strategy,
+            limits=UpstreamLimits(
+                s.upstream_first_byte_timeout, s.upstream_idle_timeout,
+                s.upstream_max_body_bytes, s.upstream_max_event_bytes,
+            ),
         )
         self.catalog = AgentCatalog()
         self.mappings = MappingStore(self.db, on_change=lambda: self.config_changed("mappings"))
