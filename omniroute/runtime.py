@@ -125,7 +125,7 @@ class Runtime:
         self.own_addresses = local_addresses()
         self._reload_bypass_here()
         self.agent_states = AgentStates(self.db)
-        self.ring = Ring(s.inspector_ring_size)
+        self.ring = Ring(s.inspector_ring_size, s.inspector_listener_queue, s.inspector_max_listeners)
         self.capture = Capture(self.ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled)
         # Inspector: recording sessions (persisted off the hot path), custom capture hosts,
         # the system-proxy capture mode, the token of POST .../internal/ingest.
@@ -256,6 +256,7 @@ class Runtime:
             return
         await self.system_proxy.restore_after_crash()
         from omniroute.api.app import create_app
+        from omniroute.api.http_protocol import protocol_class
 
         config = uvicorn.Config(
             create_app(self),
@@ -264,7 +265,7 @@ class Runtime:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="httptools",
+            http=protocol_class(self.settings.header_timeout),  # httptools, with a header-read timeout
             ws="websockets-sansio",
             timeout_graceful_shutdown=2,
             # Longer than clients' idle expiry (httpx 5 s, Node 4 s): with both at 5 s a client
