@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from omniroute.engine import failures
-from omniroute.engine.limits import ERROR_BODY_CAP, LimitExceeded, UpstreamLimits, Watchdog, read_capped
+from omniroute.engine.limits import (
+    DEFAULT_LIMITS,
+    ERROR_BODY_CAP,
+    LimitExceeded,
+    UpstreamLimits,
+    Watchdog,
+    read_capped,
+)
 from omniroute.engine.redact import redact
 from omniroute.engine.registry import Connection
 from omniroute.engine.targets import Target
@@ -103,7 +110,7 @@ class StreamPipe:
         strip_usage: bool = False,
         *,
         watchdog: Watchdog,
-        limits: UpstreamLimits = UpstreamLimits(),
+        limits: UpstreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self._response = response
         self._chunks = chunks
@@ -114,12 +121,13 @@ class StreamPipe:
         self._events = 0  # complete upstream events seen by the converter
         self._partial = 0  # bytes read since the last complete event
         self.upstream_ms = upstream_ms
+        self._translator: StreamTranslator | None = None
+        self._tap: UsageTap | None = None
+        self._converter: StreamTranslator | UsageTap
         if upstream_format == client_format:
-            self._translator: StreamTranslator | None = None
-            self._tap: UsageTap | None = UsageTap(upstream_format, strip_usage)
+            self._tap = self._converter = UsageTap(upstream_format, strip_usage)
         else:
-            self._translator = StreamTranslator(upstream_format, client_format, model, accumulate=True)
-            self._tap = None
+            self._translator = self._converter = StreamTranslator(upstream_format, client_format, model, accumulate=True)
         self._client_format = client_format
 
     @property
@@ -130,7 +138,7 @@ class StreamPipe:
         return acc.response.usage if acc is not None else ir.Usage()
 
     def _convert(self, chunk: bytes) -> bytes:
-        converter: StreamTranslator | UsageTap = self._translator or self._tap  # type: ignore[assignment]
+        converter = self._converter
         out = converter.feed(chunk)
         if converter.events != self._events:
             self._events = converter.events
@@ -191,7 +199,7 @@ class StreamPipe:
 class Attempt:
     def __init__(
         self, call: Call, connection: Connection, target: Target, upstream: Upstream,
-        limits: UpstreamLimits = UpstreamLimits(),
+        limits: UpstreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self.call = call
         self.connection = connection

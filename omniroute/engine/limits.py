@@ -81,6 +81,9 @@ class UpstreamLimits:
         )
 
 
+DEFAULT_LIMITS = UpstreamLimits()
+
+
 def _seconds(value: float) -> str:
     return f"{value:g} s"
 

@@ -25,7 +25,7 @@ from omniroute import __version__
 from omniroute.engine import failures
 from omniroute.engine.attempt import Attempt, AttemptFailed, Outcome, StreamPipe
 from omniroute.engine.errors import BadRequest, EngineError, UpstreamError
-from omniroute.engine.limits import LimitExceeded, UpstreamLimits
+from omniroute.engine.limits import DEFAULT_LIMITS, LimitExceeded, UpstreamLimits
 from omniroute.engine.pricing import PriceTable, format_cost
 from omniroute.engine.registry import Registry
 from omniroute.engine.resilience import ResilienceState
@@ -94,7 +94,7 @@ class Router:
         limits: UpstreamLimits | None = None,
     ) -> None:
         self.registry = registry
-        self.limits = limits or UpstreamLimits()
+        self.limits = limits or DEFAULT_LIMITS
         self.pool = pool
         self.usage = usage
         # Wall-clock times: state shared through Redis must mean the same on every machine.

@@ -126,6 +126,9 @@ class _Sent:
     async def send(self, scope: Scope, send: Send, piece: bytes) -> bool:
         """Send ``piece``; False once the client is gone."""
         await send({"type": "http.response.body", "body": piece, "more_body": True})
+        # A write to a reset socket neither fails nor waits: yield, so the loop can run the
+        # connection_lost that tells us the client is gone.
+        await asyncio.sleep(0)
         if client_gone(scope):
             self.entry["client_disconnected"] = True
             return False
