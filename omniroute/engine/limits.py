@@ -119,6 +119,8 @@ class Watchdog:
         """From now on: ``idle_s`` between complete events."""
         self._window, self._exceeded = idle_s, exceeded
         self.progress()
+        self.close()  # the timer may be set for a later first-byte deadline
+        self._handle = self._loop.call_at(self.deadline, self._expire)
 
     def progress(self) -> None:
         """A complete event arrived: the idle window starts again."""
