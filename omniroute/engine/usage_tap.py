@@ -31,7 +31,7 @@ class UsageTap:
     after a broken upstream never lands inside half an event.
     """
 
-    __slots__ = ("_decoder", "_framer", "_marks", "_strip", "_tail", "events", "usage")
+    __slots__ = ("_decoder", "_framer", "_held", "_marks", "_strip", "_tail", "events", "usage")
 
     def __init__(self, wire_format: str, strip_usage: bool = False) -> None:
         module = get_format(wire_format)
@@ -40,6 +40,7 @@ class UsageTap:
         self._framer = module.Framer() if self._marks is None else None
         self._strip = strip_usage and wire_format == "openai-chat"
         self._tail = b""  # the bytes after the last event boundary seen
+        self._held: list[bytes] = []  # later chunks of the same unfinished event, not yet joined
         self.events = 0  # grows whenever a feed completes an event (the stream made progress)
         self.usage = ir.Usage()
 
@@ -50,6 +51,12 @@ class UsageTap:
                 self.events += 1
                 self._note(event)
             return chunk
+        if self._tail and b"\n" not in chunk and b"\r" not in chunk:
+            self._held.append(chunk)  # mid-event: joined once it can end, so a long event costs linear time
+            return b""
+        if self._held:
+            self._tail = b"".join((self._tail, *self._held))
+            self._held.clear()
         data = self._tail + chunk if self._tail else chunk
         if b"\r" in data:
             data = data.replace(b"\r\n", b"\n")  # a CR split from its LF stays in the tail
@@ -68,7 +75,8 @@ class UsageTap:
             for event in flush() if flush is not None else ():
                 self._note(event)
             return b""
-        tail, self._tail = self._tail, b""
+        tail, self._tail = b"".join((self._tail, *self._held)), b""
+        self._held.clear()
         if not tail.strip():
             return tail
         return self._events(tail + b"\n\n")
