@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from omniroute.private_home import lock_down
+
 DEFAULT_HOME = Path("~/.omniroute")
 
 
@@ -57,6 +59,12 @@ class Settings(BaseSettings):
             "REQUIRE_API_KEY", "OMNIROUTE_REQUIRE_API_KEY", "require_api_key"
         ),
     )
+    # Beyond loopback (`host` not a loopback address) the proxy listeners and `/v1` refuse to
+    # start open; see `omniroute.exposure`. `proxy_auth` is mitmproxy's `proxyauth` option for
+    # the HTTP proxy listener ("user:pass", "@htpasswd-file", "ldap[s]:…").
+    proxy_auth: str | None = None
+    allow_open_proxy: bool = False  # beyond loopback: proxy listeners without authentication
+    allow_open_v1: bool = False  # beyond loopback: /v1 without REQUIRE_API_KEY
     hosts_file: Path = Path("/etc/hosts")
     # Real resolvers for passthrough traffic; empty means the system's resolv.conf servers.
     # NoDecode: the env value is "1.1.1.1,8.8.8.8", not JSON; `_split_servers` parses it.
@@ -153,13 +161,15 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.api_port}"
 
     def prepare_home(self) -> None:
-        """Create the home layout, or fail with one line saying what is wrong."""
+        """Create the home layout, private to its owner (`omniroute.private_home`), or fail
+        with one line saying what is wrong."""
         try:
             for path in (self.home, self.certs_dir, self.logs_dir):
                 path.mkdir(parents=True, exist_ok=True)
             probe = self.home / ".write-test"
             probe.write_text("ok")
             probe.unlink()
+            lock_down(self)
         except OSError as exc:
             raise SettingsError(
                 f"home directory {self.home} is not usable ({exc.strerror or exc}); "

@@ -23,7 +23,7 @@ from omniroute.engine.limits import (
     Watchdog,
     read_capped,
 )
-from omniroute.engine.redact import redact
+from omniroute.engine.redact import StreamRedactor, redact
 from omniroute.engine.registry import Connection
 from omniroute.engine.targets import Target
 from omniroute.engine.usage_tap import UsageTap
@@ -270,6 +270,8 @@ class Attempt:
         # Raw bytes unless the upstream compressed them: one generator layer less per event.
         encoded = response.headers.get("content-encoding", "identity") != "identity"
         chunks = response.aiter_bytes() if encoded else response.aiter_raw()
+        if (redactor := StreamRedactor.for_secret(self.connection.api_key)) is not None:
+            chunks = redactor.wrap(chunks)  # an echoed key
         pipe = StreamPipe(
             response, chunks, self.upstream_format, call.client_format, self.target.model,
             upstream_ms, self.strip_usage, watchdog=watchdog, limits=self.limits,
@@ -296,6 +298,7 @@ class Attempt:
             raise self._limit_failure(exc) from None
         finally:
             await response.aclose()
+        content = redact(content, self.connection.api_key)  # an echoed key
         try:
             data = json.loads(content)
             usage = _usage_of(self.upstream_format, data)
