@@ -105,6 +105,9 @@ def lan_host() -> Iterator[LanHost]:
         try:
             link = pick_link(pid, _taken_networks())
             host_address, peer_address = (str(a) for a in link.hosts())
+            # Left by a killed run whose pid this process now has: nobody else uses that name.
+            _ip("link", "del", host_end, check=False)
+            _ip("netns", "del", name, check=False)
             _ip("netns", "add", name)
             cleanup.callback(_ip, "netns", "del", name, check=False)
             _ip("link", "add", host_end, "type", "veth", "peer", "name", far_end, "netns", name)
