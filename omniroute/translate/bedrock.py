@@ -35,8 +35,8 @@ from .base import (
     check_passthrough,
     dump_arguments,
     effort_to_budget,
+    inline_image,
     parse_arguments,
-    parse_data_url,
     untag_signature,
 )
 from .bedrock_stream import (
@@ -258,13 +258,7 @@ def _tools_from_ir(tools: list[Tool], choice: ToolChoice | None) -> dict[str, An
 
 
 def _image_from_ir(part: ImagePart, where: str) -> dict[str, Any]:
-    media, data = part.media_type, part.data
-    if data is None:
-        parsed = parse_data_url(part.url or "")
-        if parsed is None:
-            raise TranslationError(where, "Bedrock takes inline (base64) images only, not URLs")
-        media, data = parsed
-    fmt = (media or "image/png").split("/")[-1]
+    fmt, data = inline_image(part, where, "Bedrock")
     return {"image": {"format": "jpeg" if fmt == "jpg" else fmt, "source": {"bytes": data}}}
 
 
