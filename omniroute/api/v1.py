@@ -80,7 +80,7 @@ async def dispatch(request: Request, fmt: str, body: dict[str, Any], model: str,
     if ctx.source == direct.DIRECT and ctx.agent:
         # A direct agent call gets its agent's model mappings, as an intercepted one does.
         mapped = runtime.mappings.target_for(ctx.agent, model)
-        row = direct.start(runtime.capture, request, await request.body(), request_id=ctx.request_id,
+        row = direct.start(runtime.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
                            agent=ctx.agent, wire_format=fmt, stream=stream, source_model=model, mapped_model=mapped)
         model = mapped or model
     call = Call(fmt, body, model, stream, ctx)
