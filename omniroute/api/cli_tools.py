@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +27,6 @@ from omniroute.clitools.tools import UNSUPPORTED, UnknownTool, writer_for
 from omniroute.engine.errors import BadRequest, EngineError
 
 router = APIRouter(prefix="/api/cli-tools", tags=["CLI Tools"], dependencies=[Depends(loopback_only)])
-T = TypeVar("T")
 
 
 class NotFound(EngineError):
@@ -67,7 +66,7 @@ def _writer(name: str) -> Writer:
         raise (BadRequest if name in UNSUPPORTED else NotFound)(str(exc), param="tool") from None
 
 
-async def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+async def _run[T](fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """File and database work in a worker thread; our errors become API errors."""
     try:
         return await asyncio.to_thread(fn, *args, **kwargs)

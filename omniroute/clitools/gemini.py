@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from omniroute.clitools.backups import BackupStore
-from omniroute.clitools.base import APPLY, RESET, UPDATE, JsonWriter, Target, Writer, key_preview, lookup
+from omniroute.clitools.base import (
+    APPLY,
+    RESET,
+    UPDATE,
+    JsonWriter,
+    Target,
+    Writer,
+    key_preview,
+    lookup,
+)
 from omniroute.clitools.formats import Path_, edit_env, parse_env, read_text, remove, write_text
 
 ENV_KEYS = ("GOOGLE_GEMINI_BASE_URL", "GEMINI_API_KEY", "GEMINI_MODEL")
@@ -35,8 +44,8 @@ class _GeminiSettings(JsonWriter):
 
 class GeminiCli(Writer):
     id, slug, name, agent, binary = "gemini-cli", "gemini", "Gemini CLI", "gemini-cli", "gemini"
-    notes = ("Gemini CLI reads ~/.gemini/.env only in a trusted folder (trust it when asked, or "
-             "GEMINI_CLI_TRUST_WORKSPACE=true); a .env in the project wins over it.",)
+    notes = (("Gemini CLI reads ~/.gemini/.env only in a trusted folder (trust it when asked, or "
+              "GEMINI_CLI_TRUST_WORKSPACE=true); a .env in the project wins over it."),)
 
     def __init__(self) -> None:
         self._settings = _GeminiSettings()

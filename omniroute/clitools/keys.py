@@ -32,7 +32,7 @@ class ToolKeys:
 
     def reload(self) -> None:
         with self._db.session() as session:
-            rows = session.exec(select(ApiKey).where(ApiKey.is_active == True)).all()  # noqa: E712
+            rows = session.exec(select(ApiKey).where(ApiKey.is_active == True)).all()
         agents = {}
         for row in rows:
             writer = WRITERS.get(row.label.removeprefix(LABEL_PREFIX)) if row.label.startswith(LABEL_PREFIX) else None
@@ -68,5 +68,5 @@ class ToolKeys:
 
     @staticmethod
     def _active(session: Any, tool_id: str) -> list[ApiKey]:
-        query = select(ApiKey).where(ApiKey.label == label_for(tool_id), ApiKey.is_active == True)  # noqa: E712
+        query = select(ApiKey).where(ApiKey.label == label_for(tool_id), ApiKey.is_active == True)
         return list(session.exec(query).all())

@@ -79,8 +79,8 @@ class CliTools:
                 "defaultModel": writer.default_model, "notes": list(writer.notes),
                 "connect": f"omniroute connect {writer.id} --direct", "disconnect": f"omniroute disconnect {writer.id}",
                 "steps": [
-                    f"POST /api/cli-tools/{writer.slug}-settings (or: omniroute connect {writer.id} --direct): "
-                    "backs up and merges OmniRoute's base URL and a per-tool API key into the files above.",
+                    (f"POST /api/cli-tools/{writer.slug}-settings (or: omniroute connect {writer.id} --direct): "
+                     "backs up and merges OmniRoute's base URL and a per-tool API key into the files above."),
                     f"Map the agent's models: PUT /api/tools/agent-bridge/agents/{writer.agent}/mappings.",
                     f"DELETE /api/cli-tools/{writer.slug}-settings puts the files back as they were.",
                 ]}

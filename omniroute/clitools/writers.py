@@ -21,8 +21,8 @@ class ClaudeCode(JsonWriter):
         ("env", "ANTHROPIC_BASE_URL"), ("env", "ANTHROPIC_AUTH_TOKEN"),
         ("env", "ANTHROPIC_MODEL"), ("env", "ANTHROPIC_DEFAULT_HAIKU_MODEL"),
     )
-    notes = ("An ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL exported in the shell wins over settings.json "
-             "for that variable; unset them.",)
+    notes = (("An ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL exported in the shell wins over settings.json "
+              "for that variable; unset them."),)
 
     def file(self, home: Path) -> Path:
         return home / ".claude" / "settings.json"

@@ -133,14 +133,16 @@ def test_codex_profiles_through_the_api(omni: OmniRouteProcess, home: Path) -> N
         api.post("/api/cli-tools/codex-settings", json={"model": "gpt-5-codex"}).raise_for_status()
         created = api.post("/api/cli-tools/codex-profiles", json={"name": "deep", "model": "big"})
         assert created.status_code == 200
-        assert {"name": "deep", "model": "big", "modelProvider": "omniroute", "active": False, "omniroute": True} in created.json()["profiles"]
+        deep = {"name": "deep", "model": "big", "modelProvider": "omniroute", "omniroute": True,
+                "file": str(home / ".codex" / "deep.config.toml")}
+        assert deep in created.json()["profiles"]
         assert api.post("/api/cli-tools/codex-profiles", json={"name": "deep"}).status_code == 409
         assert api.put("/api/cli-tools/codex-profiles", json={"name": "nope"}).status_code == 404
         assert api.put("/api/cli-tools/codex-profiles", json={"name": "deep", "model": "bigger"}).status_code == 200
         gone = api.delete("/api/cli-tools/codex-profiles", params={"name": "deep"}).json()["profiles"]
         assert "deep" not in {p["name"] for p in gone}
         api.delete("/api/cli-tools/codex-settings").raise_for_status()
-    assert not (home / ".codex" / "config.toml").exists()
+    assert sorted(p.name for p in (home / ".codex").iterdir()) == []
 
 
 def test_unsupported_tools_say_why(omni: OmniRouteProcess) -> None:

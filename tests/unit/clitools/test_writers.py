@@ -116,9 +116,9 @@ DROID = """{
 """
 
 # tool id → {path relative to home: original text}
-FILES: dict[str, dict[str, str]] = {
+FILES: dict[str, dict[str, str | None]] = {
     "claude-code": {".claude/settings.json": CLAUDE},
-    "codex": {".codex/config.toml": CODEX},
+    "codex": {".codex/config.toml": CODEX, ".codex/omniroute.config.toml": None},
     "gemini-cli": {".gemini/.env": GEMINI_ENV, ".gemini/settings.json": GEMINI_SETTINGS},
     "qwen-code": {".qwen/settings.json": QWEN},
     "opencode": {".config/opencode/opencode.json": OPENCODE},
@@ -126,13 +126,15 @@ FILES: dict[str, dict[str, str]] = {
 }
 
 
-def _write(home: Path, files: dict[str, str]) -> None:
+def _write(home: Path, files: dict[str, str | None]) -> None:
     for rel, text in files.items():
+        if text is None:  # a file the writer creates
+            continue
         (home / rel).parent.mkdir(parents=True, exist_ok=True)
         (home / rel).write_text(text, encoding="utf-8")
 
 
-def _snapshot(home: Path, files: dict[str, str]) -> dict[str, bytes | None]:
+def _snapshot(home: Path, files: dict[str, str | None]) -> dict[str, bytes | None]:
     return {rel: (home / rel).read_bytes() if (home / rel).exists() else None for rel in files}
 
 
@@ -217,14 +219,17 @@ def test_codex_keeps_comments_and_tables(tmp_path: Path, backups: BackupStore) -
     WRITERS["codex"].apply(home, TARGET, backups)
     text = (home / ".codex/config.toml").read_text()
     for line in CODEX.splitlines():
-        assert line in text, line
+        if not line.startswith("model = "):
+            assert line in text, line
     doc = tomlkit.parse(text).unwrap()
-    assert doc["profile"] == "omniroute"
+    assert (doc["model_provider"], doc["model"]) == ("omniroute", "mapped-model")
+    assert "profile" not in doc  # Codex 0.169 refuses the legacy selector
     assert doc["model_providers"]["omniroute"] == {
         "name": "OmniRoute", "base_url": "http://127.0.0.1:20128/v1", "wire_api": "responses",
         "experimental_bearer_token": "sk-omni-test-key-0001",
     }
-    assert doc["profiles"]["omniroute"] == {"model_provider": "omniroute", "model": "mapped-model"}
+    profile = tomlkit.parse((home / ".codex/omniroute.config.toml").read_text()).unwrap()
+    assert profile == {"model_provider": "omniroute", "model": "mapped-model"}
     assert doc["profiles"]["fast"] == {"model": "gpt-5-mini"}
 
 
@@ -264,8 +269,11 @@ def test_codex_profiles(tmp_path: Path, backups: BackupStore) -> None:
     codex.put_profile(home, "work", "big-model", backups, create=True)  # type: ignore[attr-defined]
     names = {p["name"]: p for p in codex.profiles(home)}  # type: ignore[attr-defined]
     assert names["work"] == {"name": "work", "model": "big-model", "modelProvider": "omniroute",
-                             "active": False, "omniroute": True}
-    assert names["omniroute"]["active"] and not names["fast"]["omniroute"]
+                             "omniroute": True, "file": str(home / ".codex/work.config.toml")}
+    assert names["omniroute"]["omniroute"] and names["omniroute"]["model"] == "mapped-model"
+    assert names["fast"]["legacy"] and not names["fast"]["omniroute"]
+    with pytest.raises(ValueError, match="invalid profile name"):
+        codex.put_profile(home, "../evil", None, backups, create=True)  # type: ignore[attr-defined]
     codex.delete_profile(home, "work", backups)  # type: ignore[attr-defined]
     assert "work" not in {p["name"] for p in codex.profiles(home)}  # type: ignore[attr-defined]
 
