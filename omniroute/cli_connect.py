@@ -63,7 +63,7 @@ def _through_api(settings: Settings, method: str, path: str, body: dict[str, Any
 
 
 def _locally(settings: Settings, action: Callable[[CliTools], dict[str, Any]]) -> dict[str, Any]:
-    from omniroute.clitools.keys import ToolKeys
+    from omniroute.api.tool_keys import ToolKeys
 
     db = open_db(settings)
     try:

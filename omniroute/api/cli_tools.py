@@ -164,7 +164,7 @@ async def reset_settings(request: Request, tool: str) -> dict[str, Any]:
 
 def install(app: Any, runtime: Any) -> None:
     """The service on ``app.state`` (the per-tool keys are loaded now, and again on key changes)."""
-    from omniroute.clitools.keys import ToolKeys
+    from omniroute.api.tool_keys import ToolKeys
 
     keys = ToolKeys(runtime.db)
     keys.reload()

@@ -10,12 +10,11 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from omniroute.clitools.backups import BackupStore
 from omniroute.clitools.base import Target, Writer
 from omniroute.clitools.codex import Codex
-from omniroute.clitools.keys import ToolKeys
 from omniroute.clitools.tools import UNSUPPORTED, WRITERS
 from omniroute.config import Settings
 
@@ -30,6 +29,14 @@ def user_home() -> Path:
 def base_url(settings: Settings) -> str:
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.api_port}"
+
+
+class ToolKeys(Protocol):
+    """Per-tool OmniRoute API keys (``omniroute.api.tool_keys``)."""
+
+    def issue(self, tool_id: str) -> str: ...
+
+    def revoke(self, tool_id: str) -> int: ...
 
 
 @dataclass
