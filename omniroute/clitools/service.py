@@ -31,7 +31,7 @@ def base_url(settings: Settings) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.api_port}"
 
 
-class ToolKeys(Protocol):
+class KeyIssuer(Protocol):
     """Per-tool OmniRoute API keys (``omniroute.api.tool_keys``)."""
 
     def issue(self, tool_id: str) -> str: ...
@@ -42,7 +42,7 @@ class ToolKeys(Protocol):
 @dataclass
 class CliTools:
     settings: Settings
-    keys: ToolKeys
+    keys: KeyIssuer
     home: Path
 
     @property
