@@ -76,6 +76,10 @@ async def _run[T](fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise NotFound(str(exc)) from None
     except ValueError as exc:
         raise Conflict(str(exc)) from None
+    except OSError as exc:  # a settings folder we may not read or write, a full disk
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise Conflict(f"{where}{exc.strerror or exc} (backups taken before any change: "
+                       "GET /api/cli-tools/backups)") from None
 
 
 def _keys_changed(request: Request) -> None:

@@ -66,11 +66,11 @@ def test_claude_code_settings_round_trip_and_a_direct_call(omni: OmniRouteProces
     path.write_text(CLAUDE_SETTINGS)
     omni.map_models("claude-code", {"*": "mock/claude-direct"})
     with omni.api() as api:
-        applied = api.post("/api/cli-tools/claude-settings", json={"model": "claude-sonnet-4-5"})
+        applied = api.post("/api/cli-tools/claude-settings", json={"model": "claude-opus-4-1"})
         assert applied.status_code == 200, applied.text
         assert applied.json()["configured"] is True and applied.json()["baseUrl"] == omni.api_url
         env = json.loads(path.read_text())["env"]
-        assert env["ANTHROPIC_BASE_URL"] == omni.api_url and env["ANTHROPIC_MODEL"] == "claude-sonnet-4-5"
+        assert env["ANTHROPIC_BASE_URL"] == omni.api_url and env["ANTHROPIC_MODEL"] == "claude-opus-4-1"
         assert env["DISABLE_TELEMETRY"] == "1"
         assert api.get("/api/cli-tools/claude-code-settings").json()["configured"] is True
         runtime = api.get("/api/cli-tools/runtime/claude-code").json()
@@ -86,7 +86,7 @@ def test_claude_code_settings_round_trip_and_a_direct_call(omni: OmniRouteProces
     assert {r["body"]["model"] for r in mock.requests_to("/v1/chat/completions")} == {"claude-direct"}
     rows = [r for r in _inspector(omni, "claude-code") if r["path"] == "/v1/messages"]
     assert rows and rows[0]["source"] == "direct" and rows[0]["status"] == 200
-    assert (rows[0]["sourceModel"], rows[0]["mappedModel"]) == ("claude-sonnet-4-5", "mock/claude-direct")
+    assert (rows[0]["sourceModel"], rows[0]["mappedModel"]) == ("claude-opus-4-1", "mock/claude-direct")
     assert env["ANTHROPIC_AUTH_TOKEN"] not in json.dumps(rows[0])  # masked like a captured row
     usage = _usage(omni, "claude-code")
     assert usage and usage[0]["source"] == "direct" and usage[0]["modelUsed"] == "claude-direct"
@@ -126,6 +126,11 @@ def test_a_settings_file_that_does_not_parse_is_refused(omni: OmniRouteProcess, 
         assert not [k for k in api.get("/api/keys").json()["keys"] if k["label"] == "cli-tool:codex" and k["isActive"]]
         assert api.get("/api/cli-tools/codex-settings").status_code == 409
     path.unlink()
+    (home / ".qwen").write_text("a file where Qwen Code's settings folder belongs")
+    with omni.api() as api:
+        response = api.post("/api/cli-tools/qwen-settings", json={})
+        assert response.status_code == 409 and "Not a directory" in response.json()["error"]["message"]
+    (home / ".qwen").unlink()
 
 
 def test_codex_profiles_through_the_api(omni: OmniRouteProcess, home: Path) -> None:

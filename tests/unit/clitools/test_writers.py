@@ -289,3 +289,39 @@ def test_tools_are_found_by_id_route_name_or_agent() -> None:
 
 def test_writer_type() -> None:
     assert all(isinstance(w, Writer) for w in WRITERS.values())
+
+
+def test_the_users_edits_after_apply_survive_reset(tmp_path: Path, backups: BackupStore) -> None:
+    home, writer = tmp_path / "home", WRITERS["claude-code"]
+    _write(home, FILES["claude-code"])
+    writer.apply(home, TARGET, backups)
+    path = home / ".claude/settings.json"
+    data = json.loads(path.read_text())
+    data["env"]["MY_OWN"] = "kept"
+    data["theme"] = "dark"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    writer.reset(home, backups)
+    after = json.loads(path.read_text())
+    assert after["theme"] == "dark" and after["env"]["MY_OWN"] == "kept"
+    assert after["env"]["ANTHROPIC_MODEL"] == "claude-opus-4-1"  # the user's value before apply
+    assert "ANTHROPIC_BASE_URL" not in after["env"] and "ANTHROPIC_AUTH_TOKEN" not in after["env"]
+
+
+@pytest.mark.parametrize("indent", ["    ", "\t"])
+def test_json_keeps_the_files_indent(indent: str, tmp_path: Path, backups: BackupStore) -> None:
+    home = tmp_path / "home"
+    original = json.dumps({"model": "opus", "env": {"A": "1"}}, indent=indent) + "\n"
+    _write(home, {".claude/settings.json": original})
+    WRITERS["claude-code"].apply(home, TARGET, backups)
+    assert f'\n{indent}"model": "opus",\n' in (home / ".claude/settings.json").read_text()
+    WRITERS["claude-code"].reset(home, backups)
+    assert (home / ".claude/settings.json").read_text() == original
+
+
+def test_dotenv_edits_touch_only_their_lines() -> None:
+    from omniroute.clitools.formats import edit_env, parse_env
+
+    text = "# comment\nexport A=1\nB='two words'\nC=3"
+    assert parse_env(text) == {"A": "1", "B": "two words", "C": "3"}
+    edited = edit_env(text, {"A": None, "C": "x y", "D": "http://127.0.0.1:1"})
+    assert edited == '# comment\nB=\'two words\'\nC="x y"\nD=http://127.0.0.1:1\n'
