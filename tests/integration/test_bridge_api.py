@@ -46,7 +46,7 @@ def test_agents_list_every_agent_with_state_and_why_not_routable(omni: OmniRoute
     with _api(omni) as api:
         rows = {r["agent_id"]: r for r in api.get(f"{BASE}/agents").json()}
     assert set(rows) == {"claude-code", "codex", "copilot", "antigravity", "kiro", "zed", "open-code", "cursor", "trae",
-                    "gemini-cli", "qwen-code", "droid"}
+                          "gemini-cli", "qwen-code", "droid"}
     for key in ("dns_enabled", "cert_trusted", "setup_completed", "last_started_at", "last_error", "last_seen"):
         assert key in rows["codex"]
     assert rows["codex"]["mappings_count"] == 1 and rows["codex"]["routable"] is True
