@@ -78,8 +78,10 @@ async def dispatch(request: Request, fmt: str, body: dict[str, Any], model: str,
     ctx = _context(request)
     row = None
     if ctx.source == direct.DIRECT and ctx.agent:
-        # A direct agent call gets its agent's model mappings, as an intercepted one does.
-        mapped = runtime.mappings.target_for(ctx.agent, model)
+        # A direct agent call gets its agent's model mappings, as an intercepted one does
+        # (and, like one, none for an agent that is never rerouted).
+        routable = ctx.agent in runtime.catalog and runtime.catalog.get(ctx.agent).routable
+        mapped = runtime.mappings.target_for(ctx.agent, model) if routable else None
         row = direct.start(runtime.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
                            agent=ctx.agent, wire_format=fmt, stream=stream, source_model=model, mapped_model=mapped)
         model = mapped or model

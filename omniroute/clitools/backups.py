@@ -18,6 +18,9 @@ from typing import Any
 
 from omniroute.clitools.formats import read_text, remove, write_text
 
+# Why a backup was taken: OmniRoute connecting a tool (its settings as they were before), changing
+# its settings while connected, disconnecting it; "manual", "profile" and "before-restore" too.
+APPLY, UPDATE, RESET = "apply", "update", "reset"
 _ID = re.compile(r"^[0-9]{8}T[0-9]{6}[0-9]{6}Z-[a-z0-9-]{1,40}-[0-9a-f]{6}$")
 
 
@@ -83,8 +86,15 @@ class BackupStore:
                 return read_text(self.root / backup.id / entry["copy"])
         return None
 
-    def latest(self, tool: str, reason: str) -> Backup | None:
-        return next((b for b in self.list(tool) if b.reason == reason), None)
+    def connection(self, tool: str) -> Backup | None:
+        """The backup taken when OmniRoute connected ``tool``; None when it is not connected
+        (never, or reset since): a reset then has nothing of ours to take out."""
+        for backup in self.list(tool):
+            if backup.reason == RESET:
+                return None
+            if backup.reason == APPLY:
+                return backup
+        return None
 
     def restore(self, backup_id: str) -> Backup:
         backup = self.get(backup_id)

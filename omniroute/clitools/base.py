@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from omniroute.clitools.backups import BackupStore
+from omniroute.clitools.backups import APPLY, RESET, UPDATE, BackupStore
 from omniroute.clitools.formats import (
     MISSING,
     Matcher,
@@ -25,8 +25,6 @@ from omniroute.clitools.formats import (
     set_path,
     write_text,
 )
-
-APPLY, UPDATE, RESET = "apply", "update", "reset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,20 +95,18 @@ class JsonWriter(Writer):
 
     def apply(self, home: Path, target: Target, backups: BackupStore) -> None:
         path = self.file(home)
-        ours = self.read(home)["baseUrl"] == self.values_base(target)  # refuses a file that does not parse
-        backups.create(self.id, [path], UPDATE if ours else APPLY)
+        self.read(home)  # refuses a file that does not parse, before any backup or write
+        backups.create(self.id, [path], UPDATE if backups.connection(self.id) else APPLY)
         self.merge(home, target)
 
     def reset(self, home: Path, backups: BackupStore) -> None:
         path = self.file(home)
         self.read(home)
+        if backups.connection(self.id) is None:
+            return  # not connected: the values there are the user's own
         before = self.before(path, backups)
         backups.create(self.id, [path], RESET)
         self.unmerge(home, before)
-
-    def values_base(self, target: Target) -> str:
-        """The base URL as ``describe`` reports it once ``target`` is applied."""
-        return f"{target.base_url}/v1"
 
     def merge(self, home: Path, target: Target) -> None:
         path = self.file(home)
@@ -142,7 +138,7 @@ class JsonWriter(Writer):
 
     def before(self, path: Path, backups: BackupStore) -> tuple[str | None, dict[str, Any]]:
         """The file as it was before OmniRoute first configured it (from that backup)."""
-        backup = backups.latest(self.id, APPLY)
+        backup = backups.connection(self.id)
         text = backups.original(backup, path) if backup else None
         try:
             return text, parse_json(path, text)

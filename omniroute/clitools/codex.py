@@ -17,8 +17,8 @@ from typing import Any
 
 import tomlkit
 
-from omniroute.clitools.backups import BackupStore
-from omniroute.clitools.base import APPLY, RESET, UPDATE, Target, Writer, key_preview
+from omniroute.clitools.backups import APPLY, RESET, UPDATE, BackupStore
+from omniroute.clitools.base import Target, Writer, key_preview
 from omniroute.clitools.formats import SettingsFileError, parse_toml, read_text, remove, write_text
 
 PROVIDER = "omniroute"
@@ -68,8 +68,7 @@ class Codex(Writer):
         path, profile_path = self.files(home)
         _, doc = self._load(path)
         self._load(profile_path)  # refused before any write if it does not parse
-        ours = self.read(home)["baseUrl"] == f"{target.base_url}/v1"
-        backups.create(self.id, [path, profile_path], UPDATE if ours else APPLY)
+        backups.create(self.id, [path, profile_path], UPDATE if backups.connection(self.id) else APPLY)
         provider = tomlkit.table()
         provider.update({"name": "OmniRoute", "base_url": f"{target.base_url}/v1", "wire_api": "responses",
                          "experimental_bearer_token": target.api_key})
@@ -88,9 +87,11 @@ class Codex(Writer):
         path, profile_path = self.files(home)
         text, doc = self._load(path)
         self._load(profile_path)
-        backup = backups.latest(self.id, APPLY)
-        before_text = backups.original(backup, path) if backup else None
-        profile_before = backups.original(backup, profile_path) if backup else None
+        backup = backups.connection(self.id)
+        if backup is None:
+            return  # not connected: the values there are the user's own
+        before_text = backups.original(backup, path)
+        profile_before = backups.original(backup, profile_path)
         try:
             before = parse_toml(path, before_text)
         except SettingsFileError:

@@ -12,17 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from omniroute.clitools.backups import BackupStore
-from omniroute.clitools.base import (
-    APPLY,
-    RESET,
-    UPDATE,
-    JsonWriter,
-    Target,
-    Writer,
-    key_preview,
-    lookup,
-)
+from omniroute.clitools.backups import APPLY, RESET, UPDATE, BackupStore
+from omniroute.clitools.base import JsonWriter, Target, Writer, key_preview, lookup
 from omniroute.clitools.formats import Path_, edit_env, parse_env, read_text, remove, write_text
 
 ENV_KEYS = ("GOOGLE_GEMINI_BASE_URL", "GEMINI_API_KEY", "GEMINI_MODEL")
@@ -63,8 +54,8 @@ class GeminiCli(Writer):
 
     def apply(self, home: Path, target: Target, backups: BackupStore) -> None:
         path = self.env_file(home)
-        ours = self.read(home)["baseUrl"] == target.base_url  # refuses a settings.json that does not parse
-        backups.create(self.id, self.files(home), UPDATE if ours else APPLY)
+        self.read(home)  # refuses a settings.json that does not parse, before any backup or write
+        backups.create(self.id, self.files(home), UPDATE if backups.connection(self.id) else APPLY)
         changes = {"GOOGLE_GEMINI_BASE_URL": target.base_url, "GEMINI_API_KEY": target.api_key}
         if target.model:
             changes["GEMINI_MODEL"] = target.model
@@ -74,8 +65,10 @@ class GeminiCli(Writer):
     def reset(self, home: Path, backups: BackupStore) -> None:
         path = self.env_file(home)
         self.read(home)
-        backup = backups.latest(self.id, APPLY)
-        before_text = backups.original(backup, path) if backup else None
+        backup = backups.connection(self.id)
+        if backup is None:
+            return  # not connected: the values there are the user's own
+        before_text = backups.original(backup, path)
         before = parse_env(before_text)
         json_before = self._settings.before(self._settings.file(home), backups)
         backups.create(self.id, self.files(home), RESET)

@@ -27,9 +27,6 @@ class ClaudeCode(JsonWriter):
     def file(self, home: Path) -> Path:
         return home / ".claude" / "settings.json"
 
-    def values_base(self, target: Target) -> str:
-        return target.base_url
-
     def values(self, target: Target) -> dict[Path_, Any]:
         out: dict[Path_, Any] = {("env", "ANTHROPIC_BASE_URL"): target.base_url,
                                  ("env", "ANTHROPIC_AUTH_TOKEN"): target.api_key}

@@ -325,3 +325,18 @@ def test_dotenv_edits_touch_only_their_lines() -> None:
     assert parse_env(text) == {"A": "1", "B": "two words", "C": "3"}
     edited = edit_env(text, {"A": None, "C": "x y", "D": "http://127.0.0.1:1"})
     assert edited == '# comment\nB=\'two words\'\nC="x y"\nD=http://127.0.0.1:1\n'
+
+
+@pytest.mark.parametrize("tool", sorted(FILES))
+def test_reset_when_not_connected_leaves_the_users_own_values(tool: str, tmp_path: Path, backups: BackupStore) -> None:
+    home, writer = tmp_path / "home", WRITERS[tool]
+    _write(home, FILES[tool])
+    writer.apply(home, TARGET, backups)
+    writer.reset(home, backups)
+    # The user now points the agent somewhere of their own (the same keys, edited by hand: a
+    # store of backups OmniRoute never sees); a second reset must not touch it.
+    own = Target("https://gateway.example", "sk-users-own-9999", model="own-model")
+    writer.apply(home, own, BackupStore(tmp_path / "elsewhere"))
+    theirs = _snapshot(home, FILES[tool])
+    writer.reset(home, backups)
+    assert _snapshot(home, FILES[tool]) == theirs
