@@ -25,6 +25,7 @@ from omniroute.clitools.formats import (
     set_path,
     write_text,
 )
+from omniroute.providers.secrets import preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,8 @@ class Writer(ABC):
 
 
 def key_preview(value: Any) -> str | None:
-    return f"…{value[-4:]}" if isinstance(value, str) and value else None
+    """How a key stored in a settings file is shown: its last 4 characters, as /api/keys does."""
+    return preview(value) if isinstance(value, str) and value else None
 
 
 class JsonWriter(Writer):
