@@ -11,7 +11,8 @@ import pytest
 
 CACHE = Path(__file__).resolve().parent / ".agents"
 CLAUDE_CODE, CODEX, GEMINI_CLI = "@anthropic-ai/claude-code", "@openai/codex", "@google/gemini-cli"
-VERSIONS = {CLAUDE_CODE: "2.1.332", CODEX: "0.169.0", GEMINI_CLI: "0.61.0"}
+QWEN_CODE = "@qwen-code/qwen-code"
+VERSIONS = {CLAUDE_CODE: "2.1.332", CODEX: "0.169.0", GEMINI_CLI: "0.61.0", QWEN_CODE: "0.24.4"}
 
 
 def _installed(name: str) -> str | None:
