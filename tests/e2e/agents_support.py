@@ -11,8 +11,8 @@ import pytest
 
 CACHE = Path(__file__).resolve().parent / ".agents"
 CLAUDE_CODE, CODEX, GEMINI_CLI = "@anthropic-ai/claude-code", "@openai/codex", "@google/gemini-cli"
-QWEN_CODE = "@qwen-code/qwen-code"
-VERSIONS = {CLAUDE_CODE: "2.1.332", CODEX: "0.169.0", GEMINI_CLI: "0.61.0", QWEN_CODE: "0.24.4"}
+QWEN_CODE, OPENCODE = "@qwen-code/qwen-code", "opencode-ai"
+VERSIONS = {CLAUDE_CODE: "2.1.332", CODEX: "0.169.0", GEMINI_CLI: "0.61.0", QWEN_CODE: "0.24.4", OPENCODE: "1.18.33"}
 
 
 def _installed(name: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The real Claude Code, Codex, Gemini CLI and Qwen Code pointed at OmniRoute by `omniroute connect TOOL
+"""The real Claude Code, Codex, Gemini CLI, Qwen Code and opencode pointed at OmniRoute by `omniroute connect TOOL
 --direct` alone: no HTTPS_PROXY, no CA, no key in their environment. Each answers with the mock's
 reply for the model its agent's mapping names, and the call shows in usage and in the inspector
 under that agent, with source `direct`.
@@ -21,7 +21,14 @@ import pytest
 
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
-from tests.e2e.agents_support import CLAUDE_CODE, CODEX, GEMINI_CLI, QWEN_CODE, install_agents
+from tests.e2e.agents_support import (
+    CLAUDE_CODE,
+    CODEX,
+    GEMINI_CLI,
+    OPENCODE,
+    QWEN_CODE,
+    install_agents,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -31,7 +38,7 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PRO
 
 @pytest.fixture(scope="module")
 def agent_bin() -> Path:
-    return install_agents(CLAUDE_CODE, CODEX, GEMINI_CLI, QWEN_CODE)
+    return install_agents(CLAUDE_CODE, CODEX, GEMINI_CLI, QWEN_CODE, OPENCODE)
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +143,16 @@ def test_qwen_code_direct(omni: OmniRouteProcess, home: Path, agent_bin: Path, m
     assert result.stdout.startswith("mock reply from qwen-direct: "), result.stdout
     assert {r["body"]["model"] for r in mock.requests_to("/v1/chat/completions")} == {"qwen-direct"}
     check_attribution(omni, "qwen-code", "mock/qwen-direct")
+
+
+def test_opencode_direct(omni: OmniRouteProcess, home: Path, agent_bin: Path, mock: MockProvider) -> None:
+    omni.map_models("open-code", {"*": "mock/opencode-direct"})
+    connect(omni, home, "opencode")
+    try:
+        result = run_agent(home, [str(agent_bin / "opencode"), "run", PROMPT])
+    finally:
+        omni.map_models("open-code", {})
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
+    assert result.stdout.startswith("mock reply from opencode-direct: "), result.stdout
+    assert {r["body"]["model"] for r in mock.requests_to("/v1/chat/completions")} == {"opencode-direct"}
+    check_attribution(omni, "open-code", "mock/opencode-direct")
