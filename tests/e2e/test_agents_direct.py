@@ -1,5 +1,5 @@
-"""The real Claude Code, Codex, Gemini CLI, Qwen Code and opencode pointed at OmniRoute by `omniroute connect TOOL
---direct` alone: no HTTPS_PROXY, no CA, no key in their environment. Each answers with the mock's
+"""The real Claude Code, Codex, Gemini CLI, Qwen Code and opencode pointed at OmniRoute by
+`omniroute connect TOOL --direct` alone: no HTTPS_PROXY, no CA, no key in their environment. Each answers with the mock's
 reply for the model its agent's mapping names, and the call shows in usage and in the inspector
 under that agent, with source `direct`.
 
@@ -12,8 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from tests.e2e.agents_support import (
     QWEN_CODE,
     install_agents,
 )
+from tests.integration.agents_home_support import home_fixture, omni_fixture  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.e2e
 
@@ -39,23 +38,6 @@ PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PRO
 @pytest.fixture(scope="module")
 def agent_bin() -> Path:
     return install_agents(CLAUDE_CODE, CODEX, GEMINI_CLI, QWEN_CODE, OPENCODE)
-
-
-@pytest.fixture(scope="module")
-def home() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="agents-home-") as tmp:
-        yield Path(tmp)
-
-
-@pytest.fixture(scope="module")
-def omni(home: Path, mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
-    process = OmniRouteProcess(proxy=False, bridge=False, env={"HOME": str(home)}).start()
-    process.add_provider("openai", "mock", f"{mock_provider.url}/v1", api_key="sk-test-provider-key-0001")
-    # Gemini CLI sends generationConfig.topK, which the engine refuses to translate to OpenAI chat:
-    # its mapping names a Gemini-format connection.
-    process.add_provider("gemini", "mockgem", mock_provider.url, api_key="sk-test-provider-key-0002")
-    yield process
-    process.close()
 
 
 def connect(omni: OmniRouteProcess, home: Path, tool: str, *args: str) -> None:
@@ -117,6 +99,8 @@ def test_codex_direct(omni: OmniRouteProcess, home: Path, agent_bin: Path, mock:
 
 
 def test_gemini_cli_direct(omni: OmniRouteProcess, home: Path, agent_bin: Path, mock: MockProvider) -> None:
+    # Gemini CLI sends generationConfig.topK, which the engine refuses to translate to OpenAI
+    # chat: its mapping names the Gemini-format connection.
     omni.map_models("gemini-cli", {"*": "mockgem/gemini-direct"})
     connect(omni, home, "gemini-cli", "--model", "gemini-2.5-flash")
     try:

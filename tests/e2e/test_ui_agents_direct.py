@@ -5,7 +5,6 @@ shows the state the runtime route reports."""
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,16 +12,11 @@ import pytest
 
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
+from tests.integration.agents_home_support import home_fixture  # noqa: F401 - fixture
 
 from .ui_support import Page, browser_fixture, ui_fixture  # noqa: F401 (fixtures, used by name)
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def home() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="ui-agents-home-") as tmp:
-        yield Path(tmp)
 
 
 @pytest.fixture(scope="module", name="process")

@@ -5,17 +5,15 @@ attributed to the agent (its mappings, usage rows, inspector rows)."""
 from __future__ import annotations
 
 import json
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anthropic
 import httpx
-import pytest
 
 from omniroute.testing.harness import OmniRouteProcess
 from omniroute.testing.mock_provider import MockProvider
+from tests.integration.agents_home_support import home_fixture, omni_fixture  # noqa: F401 - fixtures
 
 CLAUDE_SETTINGS = """{
   "permissions": {
@@ -29,20 +27,6 @@ CLAUDE_SETTINGS = """{
   "includeCoAuthoredBy": false
 }
 """
-
-
-@pytest.fixture(scope="module")
-def home() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="agent-home-") as tmp:
-        yield Path(tmp)
-
-
-@pytest.fixture(scope="module")
-def omni(home: Path, mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
-    process = OmniRouteProcess(proxy=False, bridge=False, env={"HOME": str(home)}).start()
-    process.add_provider("openai", "mock", f"{mock_provider.url}/v1", api_key="sk-test-provider-key-0001")
-    yield process
-    process.close()
 
 
 def _claude_file(home: Path) -> Path:
