@@ -33,12 +33,6 @@ CREDENTIALS = "lan-user:lan-secret-0001"
 REFUSED = "does not relay clients from other machines to this machine"
 ADMIN_KEY = {"label": "stolen", "scope": "admin"}
 LOOPBACK_NAME = "sneaky.example"  # real DNS (the stand-in) answers 127.0.0.1
-# This machine's address on an interface that is neither the default route's nor its host name's
-# (a second network card, a bridge, a VPN) is not among the addresses start-up finds
-# (``local_addresses``), so the relay guard lets a LAN client through to it.
-OWN_LAN_ADDRESS_GAP = pytest.mark.xfail(
-    strict=True, reason="gap: the relay guard knows only the default route's and the host name's addresses"
-)
 
 
 HITS: list[str] = []  # paths the loopback service was asked for
@@ -132,7 +126,7 @@ def _raw(machine: LanHost, wide: OmniRouteProcess, lan: str, line: str, host: st
 
 @pytest.mark.parametrize("host", [
     "127.0.0.1", "127.0.0.2", "[::1]", "[::ffff:127.0.0.1]", "0.0.0.0", "[::]", "localhost", "api.localhost",
-    "2130706433", "0x7f.1", pytest.param("LAN", marks=OWN_LAN_ADDRESS_GAP),
+    "2130706433", "0x7f.1", "LAN",
 ])
 def test_a_lan_client_is_never_relayed_to_our_api(
     wide: OmniRouteProcess, other_machine: LanHost, lan: str, host: str
@@ -160,7 +154,7 @@ def test_a_lan_client_is_never_relayed_to_other_loopback_services(
 
 
 @pytest.mark.parametrize("target", [
-    "127.0.0.1:{api}", "localhost:{api}", "[::1]:{api}", pytest.param("{lan}:{api}", marks=OWN_LAN_ADDRESS_GAP),
+    "127.0.0.1:{api}", "localhost:{api}", "[::1]:{api}", "{lan}:{api}",
     "127.0.0.1:22",
 ])
 def test_a_lan_connect_tunnel_into_this_machine_is_refused(
