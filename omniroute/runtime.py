@@ -1,6 +1,6 @@
 """The process-wide state, created once: settings, database, engine, inspector, listeners.
 
-Both entry points build one `Runtime`: `omniroute run` and `mitmdump -s addons/omniroute.py`
+Both entry points build one `Runtime`: `omniroute run` and `mitmdump -s addons/omniroute_addons.py`
 (through the addons). The ASGI app and the addons read the same object, so breaker state,
 the capture ring and live events live in memory once.
 """

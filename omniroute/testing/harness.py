@@ -26,7 +26,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class OmniRouteProcess:
-    """`omniroute run` (or `mitmdump -s addons/omniroute.py`) in a subprocess."""
+    """`omniroute run` (or `mitmdump -s addons/omniroute_addons.py`) in a subprocess."""
 
     def __init__(
         self,
@@ -65,11 +65,12 @@ class OmniRouteProcess:
     def command(self) -> list[str]:
         bin_dir = Path(sys.executable).parent
         if self.via_mitmdump:
+            # mitmproxy's own options set the HTTP_PROXY listener, as for any mitmdump.
             cmd = [
-                str(bin_dir / "mitmdump"), "-q", "-s", str(REPO_ROOT / "addons" / "omniroute.py"),
+                str(bin_dir / "mitmdump"), "-q", "-s", str(REPO_ROOT / "addons" / "omniroute_addons.py"),
+                "--listen-host", "127.0.0.1", "--listen-port", str(self.proxy_port),
                 "--set", f"omniroute_home={self.home}",
                 "--set", f"omniroute_api_port={self.api_port}",
-                "--set", f"omniroute_proxy_port={self.proxy_port}",
                 "--set", f"omniroute_bridge_port={self.bridge_port}",
             ]
             return cmd + (["--set", "omniroute_demo=true"] if self.demo else [])

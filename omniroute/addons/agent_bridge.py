@@ -11,8 +11,8 @@ import logging
 
 from mitmproxy import connection, http, tls
 from mitmproxy.proxy import server_hooks
-from runtime_host import RuntimeHost
 
+from omniroute.addons.runtime_host import RuntimeHost
 from omniroute.bridge import interceptor as bridge
 from omniroute.bridge import in_process, zed
 from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice, choose_upstream

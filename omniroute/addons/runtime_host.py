@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional
+from typing import Any
 
 from mitmproxy import ctx, exceptions
 from mitmproxy.proxy.mode_specs import ProxyMode
 
+from omniroute.addons import options
 from omniroute.bridge.ca import CAError
 from omniroute.bridge.control import apply_stored_upstream_ca
 from omniroute.bridge.upstream_dns import UpstreamDNSError
-from omniroute.config import Settings, SettingsError
+from omniroute.config import SettingsError
 from omniroute.db.database import DatabaseError
-from omniroute.listeners import is_bridge_mode, proxy_modes
+from omniroute.listeners import is_bridge_mode
 from omniroute.runtime import ListenerState, Runtime
 
 log = logging.getLogger("omniroute")
-
-# mitmproxy option → Settings field; unset options leave env/config-file values alone.
-OPTION_FIELDS = {
-    "omniroute_home": "home",
-    "omniroute_api_port": "api_port",
-    "omniroute_proxy_port": "proxy_port",
-    "omniroute_bridge_port": "bridge_port",
-    "omniroute_host": "host",
-    "omniroute_demo": "demo",
-}
 
 
 class RuntimeHost:
@@ -34,38 +25,36 @@ class RuntimeHost:
         self.runtime: Runtime | None = None
 
     def load(self, loader: Any) -> None:
-        loader.add_option("omniroute_home", Optional[str], None, "OmniRoute home directory (db, certs, logs).")
-        loader.add_option("omniroute_host", Optional[str], None, "Address the OmniRoute API listens on.")
-        loader.add_option("omniroute_api_port", Optional[int], None, "Port of the OmniRoute API; 0 disables it.")
-        loader.add_option("omniroute_proxy_port", Optional[int], None, "Port of the HTTP_PROXY listener; 0 disables it.")
-        loader.add_option("omniroute_bridge_port", Optional[int], None, "Port of the DNS-mode listener; 0 disables it.")
-        loader.add_option("omniroute_demo", bool, False, "Register the built-in offline demo provider.")
+        options.add_options(loader)
+
+    def configure(self, updated: set[str]) -> None:
+        if not updated & options.OPTIONS:
+            return
+        if self.runtime is not None:
+            raise exceptions.OptionsError("omniroute_* options apply at start-up; restart to change them")
+        options.settings_from(ctx.options)  # raises OptionsError naming a value that cannot be used
 
     async def running(self) -> None:
         # Built here, not in configure: by now every --set option has been applied.
-        overrides = {
-            field: value
-            for option, field in OPTION_FIELDS.items()
-            if (value := getattr(ctx.options, option)) is not None and value is not False
-        }
+        # mitmproxy's own listeners (listen_host, listen_port, mode) stay as the user set them;
+        # only a DNS-mode listener asked for with `omniroute_bridge_port` is added.
+        modes = options.modes_with_bridge(ctx.options.mode, ctx.options.omniroute_bridge_port)
+        updates: dict[str, Any] = {"mode": modes} if modes != list(ctx.options.mode) else {}
+        if ctx.options.connection_strategy != "lazy":
+            updates["connection_strategy"] = "lazy"  # eager fails offline and costs a round trip
+        if updates:
+            ctx.options.update(**updates)
         try:
-            self.runtime = runtime = Runtime(Settings(**overrides))
-        except (SettingsError, DatabaseError, CAError, UpstreamDNSError) as exc:
+            self.runtime = runtime = Runtime(options.settings_from(ctx.options))
+        except (exceptions.OptionsError, SettingsError, DatabaseError, CAError, UpstreamDNSError) as exc:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()
             return
         runtime.proxy_listener_states = self._proxy_listener_states
         runtime.proxy_host = MitmproxyHost()
-        updates: dict[str, Any] = {}
-        if ctx.options.connection_strategy != "lazy":
-            updates["connection_strategy"] = "lazy"  # eager fails offline and costs a round trip
-        if list(ctx.options.mode) == ["regular"]:  # mitmdump's default: use ours instead
-            updates["mode"] = proxy_modes(runtime.settings)
         if ctx.options.confdir == "~/.mitmproxy":
             # Our CA lives in the home dir; mitmproxy issues per-host certificates from it.
-            updates["confdir"] = str(runtime.settings.certs_dir)
-        if updates:
-            ctx.options.update(**updates)
+            ctx.options.update(confdir=str(runtime.settings.certs_dir))
         try:
             await apply_stored_upstream_ca(runtime)
         except ValueError as exc:  # the saved file was removed or replaced since
@@ -77,7 +66,7 @@ class RuntimeHost:
         states = []
         for instance in getattr(proxyserver, "servers", []):
             name = "agent-bridge" if is_bridge_mode(instance.mode.data) else "http-proxy"
-            port = instance.mode.listen_port() or 0
+            port = instance.mode.listen_port(ctx.options.listen_port) or 0
             error = str(instance.last_exception) if instance.last_exception else None
             state = "running" if instance.is_running else ("error" if error else "stopped")
             states.append(ListenerState(name, port, state, error))

@@ -9,8 +9,8 @@ Setting `inspector_enabled = false` (or pausing capture at runtime) stops new ca
 from __future__ import annotations
 
 from mitmproxy import http, tcp
-from runtime_host import RuntimeHost
 
+from omniroute.addons.runtime_host import RuntimeHost
 from omniroute.inspector.capture import Pending, StreamTee, is_stream_response
 from omniroute.listeners import is_bridge_mode
 from omniroute.runtime import Runtime
