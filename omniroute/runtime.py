@@ -177,10 +177,9 @@ class Runtime:
         demo = [c for c in self.registry.snapshot.connections.values() if c.provider == "demo"]
         if not demo:
             return
-        # Imported only when needed: the demo is the project's mock provider, served in-process.
-        from omniroute.testing.mock_app import create_app as create_mock_app
+        from omniroute.providers.demo import create_app  # only when a demo connection exists
 
-        app = create_mock_app()
+        app = create_app()
         for connection in demo:
             self.pool.register_transport(connection.id, httpx.ASGITransport(app=app))
 

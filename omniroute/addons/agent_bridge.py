@@ -13,8 +13,8 @@ from mitmproxy import connection, http, tls
 from mitmproxy.proxy import server_hooks
 
 from omniroute.addons.runtime_host import RuntimeHost
-from omniroute.bridge import interceptor as bridge
 from omniroute.bridge import in_process, zed
+from omniroute.bridge import interceptor as bridge
 from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice, choose_upstream
 from omniroute.bridge.wire import ZED
 from omniroute.listeners import is_bridge_mode

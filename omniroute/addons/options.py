@@ -9,7 +9,7 @@ environment and the config file in charge (`Settings` precedence).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
 from mitmproxy import exceptions
 from mitmproxy.proxy.mode_specs import ProxyMode, RegularMode, ReverseMode
@@ -30,11 +30,11 @@ OPTIONS = frozenset([*OPTION_FIELDS, BRIDGE_OPTION])
 
 
 def add_options(loader: Any) -> None:
-    loader.add_option("omniroute_home", Optional[str], None, "OmniRoute home directory (db, certs, logs).")
-    loader.add_option("omniroute_host", Optional[str], None, "Address the OmniRoute API listens on.")
-    loader.add_option("omniroute_api_port", Optional[int], None, "Port of the OmniRoute API; 0 disables it.")
+    loader.add_option("omniroute_home", str | None, None, "OmniRoute home directory (db, certs, logs).")
+    loader.add_option("omniroute_host", str | None, None, "Address the OmniRoute API listens on.")
+    loader.add_option("omniroute_api_port", int | None, None, "Port of the OmniRoute API; 0 disables it.")
     loader.add_option(
-        BRIDGE_OPTION, Optional[int], None,
+        BRIDGE_OPTION, int | None, None,
         "Port of the DNS-mode listener, added to mitmproxy's modes; unset or 0: none.",
     )
     loader.add_option("omniroute_demo", bool, False, "Register the built-in offline demo provider.")

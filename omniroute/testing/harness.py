@@ -46,6 +46,7 @@ class OmniRouteProcess:
         self.demo = demo
         self.via_mitmdump = via_mitmdump
         self.extra_env = env or {}
+        self.cwd: Path | None = None  # the child's working directory (default: ours)
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.home / "process.log"
 
@@ -88,7 +89,7 @@ class OmniRouteProcess:
             env.pop(name, None)
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.cwd)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
