@@ -289,17 +289,6 @@ def doctor(home: Home = None) -> None:
     raise typer.Exit(0 if healthy else 1)
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(ctx: typer.Context) -> None:
-    """Benchmarks side by side with direct calls, bare mitmdump, LiteLLM; writes BENCHMARKS.md (see --help of scripts/bench)."""
-    import os
-
-    from omniroute.bench.run import main as bench_main
-
-    os.environ.setdefault("OMNIROUTE_BENCH_PROG", "omniroute bench")  # the command the report shows
-    raise typer.Exit(bench_main(list(ctx.args)))
-
-
 def main() -> None:
     app()
 
