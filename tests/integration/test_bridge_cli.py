@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from omniroute.testing.fake_upstream import FakeDNS
-from omniroute.testing.harness import OmniRouteProcess, free_port
+from tests.support.fake_upstream import FakeDNS
+from tests.support.harness import OmniRouteProcess, free_port
 
 CLI = str(Path(sys.executable).parent / "omniroute")
 

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from omniroute.testing.fake_upstream import TLSUpstream
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.fake_upstream import TLSUpstream
+from tests.support.harness import OmniRouteProcess
 
 from .bridge_support import stand_in_upstream
 

@@ -24,9 +24,9 @@ import pytest
 from sqlalchemy import Engine, event
 
 from omniroute.db.database import Database
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.inspector_support import BASE, proxied_http
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.inspector_support import BASE, proxied_http
+from tests.support.mock_provider import MockProvider
 
 OLD_REVISION = "0001"  # the data is recorded at head, then the schema is taken back to this
 MAX_STATEMENTS = 500  # bounded: a migration is a few dozen statements

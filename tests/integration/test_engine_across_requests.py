@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from omniroute.testing.harness import wait_until
+from tests.support.harness import wait_until
 
 from .engine_faults_support import (
     TEXT,

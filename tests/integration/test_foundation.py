@@ -15,8 +15,8 @@ import httpx
 import openai
 import pytest
 
-from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess, free_port
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import REPO_ROOT, OmniRouteProcess, free_port
+from tests.support.mock_provider import MockProvider
 
 MESSAGES = [{"role": "user", "content": "hello from the foundation test"}]
 

@@ -20,7 +20,7 @@ import httpx
 import openai
 import pytest
 
-from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess
+from tests.support.harness import REPO_ROOT, OmniRouteProcess
 
 UV = REPO_ROOT / ".venv" / "bin" / "uv"
 

@@ -14,8 +14,8 @@ import openai
 import pytest
 
 from omniroute.engine.strategies import SUPPORTED_STRATEGIES
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 MESSAGES = [{"role": "user", "content": "hello from the management test"}]  # 5 words
 KEYS = {"primary": "sk-primary-0001", "backup": "sk-backup-0002", "spare": "sk-spare-0003"}

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess, wait_until
-from omniroute.testing.inspector_support import anthropic_client, finished_row, rows, with_text
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import REPO_ROOT, OmniRouteProcess, wait_until
+from tests.support.inspector_support import anthropic_client, finished_row, rows, with_text
+from tests.support.mock_provider import MockProvider
 
 COMMANDS_SCRIPT = Path(__file__).parent / "scripts" / "call_omniroute_commands.py"
 

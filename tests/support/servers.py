@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Self
 
-from omniroute.testing.harness import free_port
+from tests.support.harness import free_port
 
 
 class ServerUnavailable(RuntimeError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from omniroute.testing.mock_formats import JSON, ReplyPlan, pieces
+from tests.support.mock_formats import JSON, ReplyPlan, pieces
 
 _OLLAMA_TIME = "2024-01-01T00:00:00.000000Z"
 

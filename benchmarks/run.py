@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
-from omniroute.bench import targets as t
-from omniroute.bench.load import generate_load
-from omniroute.bench.report import RoundTotals, summarize, write_report
-from omniroute.bench.scale_out import run_scale_out
-from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess
+from benchmarks import targets as t
+from benchmarks.load import generate_load
+from benchmarks.report import RoundTotals, summarize, write_report
+from benchmarks.scale_out import run_scale_out
+from tests.support.harness import REPO_ROOT, OmniRouteProcess
 
 MODEL = "gpt-4o-mini"
 OURS_MODEL = f"mock/{MODEL}"
@@ -62,7 +62,7 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--with-detail", action="store_true",
                         help="also run engine_overhead and capture_overhead and append their tables")
     args = parser.parse_args(argv)
-    prog = os.environ.get("OMNIROUTE_BENCH_PROG", "python -m omniroute.bench")
+    prog = os.environ.get("OMNIROUTE_BENCH_PROG", "python -m benchmarks")
     opts = Options(quick=args.quick, concurrency=args.concurrency, with_litellm=args.with_litellm,
                    workers=max(1, args.workers), delay_ms=args.delay_ms, out=args.out, detail=args.with_detail,
                    command=" ".join([prog, *argv]))
@@ -265,7 +265,7 @@ class Bench:
             mem["litellm_idle_mb"] = t.rss_mb(self.litellm.pid)
 
     def profile(self) -> None:
-        from omniroute.bench.report import hot_spots
+        from benchmarks.report import hot_spots
 
         spy = t.VENV_BIN / "py-spy"
         if not spy.exists():
@@ -330,9 +330,9 @@ class Bench:
             path = Path(__file__).with_name(f"{module}.py")
             if not path.exists():
                 continue
-            self.log(f"detail: python -m omniroute.bench.{module} {' '.join(args)}")
+            self.log(f"detail: python -m benchmarks.{module} {' '.join(args)}")
             try:
-                done = subprocess.run([sys.executable, "-m", f"omniroute.bench.{module}", *args], check=False, capture_output=True,
+                done = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], check=False, capture_output=True,
                                       text=True, timeout=900, cwd=REPO_ROOT)
                 text = done.stdout.strip() if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr[-500:]}"
             except subprocess.TimeoutExpired:

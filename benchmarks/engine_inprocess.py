@@ -1,4 +1,4 @@
-"""The in-process half of `omniroute.bench.engine_overhead`: no OmniRoute subprocess.
+"""The in-process half of `benchmarks.engine_overhead`: no OmniRoute subprocess.
 
 * `engine_only`: ``Router.dispatch`` CPU per call against an in-memory upstream, the engine's
   own cost with no sockets, ASGI server or web framework (and no usage rows: those are written

@@ -25,7 +25,7 @@ import dns.rdatatype
 import dns.rrset
 
 from omniroute.bridge.ca import CertificateAuthority
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 DEFAULT_NAMES = (
     "api.anthropic.com", "api.openai.com", "chatgpt.com", "llm.zed.dev", "api.zed.dev",

@@ -19,8 +19,8 @@ import httpx
 import openai
 import pytest
 
-from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import REPO_ROOT, OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 BASE = "/api/tools/traffic-inspector"
 SYSTEM = "You are the inspector test agent."

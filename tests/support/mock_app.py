@@ -1,6 +1,6 @@
 """The mock provider's ASGI app: routes, the request path (fault, record, delay, answer).
 
-See ``omniroute.testing.mock_provider`` for the behaviour contract; this module is the
+See ``tests.support.mock_provider`` for the behaviour contract; this module is the
 Starlette wiring around the per-API builders (``mock_openai``, ``mock_anthropic``,
 ``mock_gemini``, ``mock_ollama``) and the fault rules in ``mock_faults``.
 """
@@ -18,14 +18,20 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from omniroute.testing import mock_anthropic, mock_gemini, mock_ollama, mock_openai
-from omniroute.testing.mock_faults import FaultError
-from omniroute.testing.mock_formats import DEFAULT_MODELS, dumps, error_body
-from omniroute.testing.mock_http import RAW_SEND, ResetResponse, Stream, StreamResponse
-from omniroute.testing.mock_http import transport_of
-from omniroute.testing.mock_http import error_response, parse_body
-from omniroute.testing.mock_state import NO_FAULT, MockState
-from omniroute.testing.mock_ws import responses_websocket
+from tests.support import mock_anthropic, mock_gemini, mock_ollama, mock_openai
+from tests.support.mock_faults import FaultError
+from tests.support.mock_formats import DEFAULT_MODELS, dumps, error_body
+from tests.support.mock_http import (
+    RAW_SEND,
+    ResetResponse,
+    Stream,
+    StreamResponse,
+    error_response,
+    parse_body,
+    transport_of,
+)
+from tests.support.mock_state import NO_FAULT, MockState
+from tests.support.mock_ws import responses_websocket
 
 JSON = dict[str, Any]
 

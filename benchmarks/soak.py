@@ -1,6 +1,6 @@
 """Soak: many mixed requests with injected faults; every answer accounted for, nothing leaks.
 
-``python -m omniroute.bench.soak --requests 50000 --fault-rate 0.05 [--concurrency 32]``
+``python -m benchmarks.soak --requests 50000 --fault-rate 0.05 [--concurrency 32]``
 
 Three processes: the mock provider, OmniRoute (``omniroute run``) and this load driver, all
 on loopback. Requests mix OpenAI chat and Anthropic messages, streamed and not. A fraction
@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 FAULT_MODELS = ("fail-429", "fail-500", "fail-503", "reset-2", "malformed-json", "malformed-sse")
 MSG = [{"role": "user", "content": "soak test request with a few words"}]
@@ -137,7 +137,7 @@ async def drive(api_url: str, pid: int, args: argparse.Namespace) -> Tally:
 
 
 def start_mock() -> tuple[subprocess.Popen[str], str]:
-    mock = subprocess.Popen([sys.executable, "-m", "omniroute.testing.mock_provider", "--port", "0"],
+    mock = subprocess.Popen([sys.executable, "-m", "tests.support.mock_provider", "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
     assert mock.stdout is not None
     line = mock.stdout.readline().strip()  # "mock provider listening on http://127.0.0.1:PORT"
@@ -153,7 +153,7 @@ def usage_rows(db: Path) -> Counter[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m omniroute.bench.soak")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.soak")
     parser.add_argument("--requests", type=int, default=50_000)
     parser.add_argument("--fault-rate", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=32)

@@ -1,6 +1,6 @@
 """What the Traffic Inspector's capture costs: latency added to a proxied call, and memory.
 
-``python -m omniroute.bench.capture_overhead [--requests 600] [--flows 10000] [--body-kb 100]
+``python -m benchmarks.capture_overhead [--requests 600] [--flows 10000] [--body-kb 100]
 [--ring-size 1000] [--concurrency 4] [--baseline] [--against DIR]``
 
 Processes on loopback: the mock provider and a real ``omniroute run`` mapping agent codex (``*``)
@@ -43,7 +43,7 @@ from typing import Any
 
 import httpx
 
-from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess
+from tests.support.harness import REPO_ROOT, OmniRouteProcess
 
 URL = "https://api.openai.com/v1/chat/completions"
 BASE = "/api/tools/traffic-inspector"
@@ -68,7 +68,7 @@ def _body(kb: int) -> bytes:
 
 
 def _start_mock() -> tuple[subprocess.Popen[str], str]:
-    mock = subprocess.Popen([sys.executable, "-m", "omniroute.testing.mock_provider", "--port", "0"],
+    mock = subprocess.Popen([sys.executable, "-m", "tests.support.mock_provider", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert mock.stdout is not None
     for line in mock.stdout:
@@ -165,7 +165,7 @@ def hook_costs(body: bytes, rounds: int = 300) -> dict[str, float]:
 
 def hook_costs_of(tree: Path | None, body_kb: int) -> dict[str, float]:
     """``hook_costs`` of a source tree, in a fresh interpreter (the tree's own ``hook_costs``)."""
-    code = ("import json, sys; from omniroute.bench.capture_overhead import _body, hook_costs; "
+    code = ("import json, sys; from benchmarks.capture_overhead import _body, hook_costs; "
             "print(json.dumps(hook_costs(_body(int(sys.argv[1])))))")
     env = {**os.environ, **_tree_env(tree)}
     out = subprocess.run([sys.executable, "-c", code, str(body_kb)], cwd=tree or REPO_ROOT, env=env,
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="another source tree (with omniroute/ and addons/) to measure side by side")
     args = parser.parse_args(argv)
     body = _body(args.body_kb)
-    command = "python -m omniroute.bench.capture_overhead " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = "python -m benchmarks.capture_overhead " + shlex.join(sys.argv[1:] if argv is None else argv)
     here = os.environ.get("PYTHONPATH") or str(REPO_ROOT)
     trees: dict[str, Path | None] = {here: None}
     if args.against is not None:

@@ -1,6 +1,6 @@
 """Mock LLM provider for tests, benchmarks and the demo: real wire formats, no network.
 
-Run it: ``python -m omniroute.testing.mock_provider --port N [--host 127.0.0.1] [--delay-ms D]``
+Run it: ``python -m tests.support.mock_provider --port N [--host 127.0.0.1] [--delay-ms D]``
 (prints ``mock provider listening on http://HOST:PORT`` once ready). In tests use
 :class:`MockProvider`, which serves :func:`create_app` from a background thread.
 
@@ -79,9 +79,9 @@ from typing import Any, Self
 
 import uvicorn
 
-from omniroute.testing.mock_app import MockApp, create_app
-from omniroute.testing.mock_state import MockState
-from omniroute.testing.mock_faults import Fault, FaultRule, MatchKind, MalformedKind, ResetMode
+from tests.support.mock_app import MockApp, create_app
+from tests.support.mock_faults import Fault, FaultRule, MalformedKind, MatchKind, ResetMode
+from tests.support.mock_state import MockState
 
 __all__ = ["MockProvider", "create_app", "main"]
 
@@ -245,7 +245,7 @@ class MockProvider:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m omniroute.testing.mock_provider",
+    parser = argparse.ArgumentParser(prog="python -m tests.support.mock_provider",
                                      description="OmniRoute mock LLM provider")
     parser.add_argument("--port", type=int, required=True, help="port to listen on (0: any)")
     parser.add_argument("--host", default="127.0.0.1")

@@ -1,4 +1,4 @@
-"""Load generator, run as its own process: ``python -m omniroute.bench.load < spec.json``.
+"""Load generator, run as its own process: ``python -m benchmarks.load < spec.json``.
 
 It never shares a process (or a GIL) with what it measures. A spec names *arms* (one target
 each: a URL, optional proxy and CA, a body, a kind), a request count and time budget per arm,
@@ -248,7 +248,7 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
 def generate_load(spec: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     """Run this module as its own process with ``spec``; the raw samples per arm."""
     timeout = float(spec.get("max_seconds", 60.0)) * len(spec["arms"]) + 120
-    done = subprocess.run([sys.executable, "-m", "omniroute.bench.load"], check=False, input=json.dumps(spec),
+    done = subprocess.run([sys.executable, "-m", "benchmarks.load"], check=False, input=json.dumps(spec),
                           capture_output=True, text=True, timeout=timeout)
     if done.stderr.strip():
         log(done.stderr.strip()[-800:])

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
-from omniroute.testing.mock_faults import Fault
-from omniroute.testing.mock_formats import Event, dumps, error_body, format_seconds
+from tests.support.mock_faults import Fault
+from tests.support.mock_formats import Event, dumps, error_body, format_seconds
 
 JSON = dict[str, Any]
 Framing = Literal["sse", "ndjson", "json_array"]

@@ -1,6 +1,6 @@
 """The engine's added latency over calling the provider directly.
 
-``python -m omniroute.bench.engine_overhead [--requests 2000] [--stream-requests 300]
+``python -m benchmarks.engine_overhead [--requests 2000] [--stream-requests 300]
 [--delay-ms 5] [--event-delay-ms 1] [--profile report.txt]``
 
 Three processes on loopback: the mock provider (fixed ``--delay-ms`` before the first byte,
@@ -16,12 +16,12 @@ that alternates the same request sent directly to the mock and through OmniRoute
 * the same stream translated (Anthropic client, OpenAI provider), for reference;
 * CPU time per request of each process (Linux /proc), steadier than latency on a busy machine;
 * the engine alone: ``Router.dispatch`` CPU per call against an in-memory upstream
-  (`omniroute.bench.engine_inprocess`).
+  (`benchmarks.engine_inprocess`).
 
 Prints a markdown table headed by the command line. ``--profile FILE`` instead samples the
 request path in-process with pyinstrument (``pip install pyinstrument``) and writes the report.
 This module runs the processes, the load and the report; the in-process measurements are in
-`omniroute.bench.engine_inprocess`.
+`benchmarks.engine_inprocess`.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from typing import Any, Self
 
 import httpx
 
-from omniroute.bench.engine_inprocess import ENGINE_EVENTS, engine_only, profile
-from omniroute.testing.harness import OmniRouteProcess
+from benchmarks.engine_inprocess import ENGINE_EVENTS, engine_only, profile
+from tests.support.harness import OmniRouteProcess
 
 MODEL = "bench-model"
 CONNECTION = "bench"
@@ -118,7 +118,7 @@ def _worker(scenario: Scenario, mock_url: str, api_url: str, warmup: int) -> dic
 
 class _MockProcess:
     def __init__(self, delay_ms: float, event_delay_ms: float) -> None:
-        self.args = [sys.executable, "-m", "omniroute.testing.mock_provider", "--port", "0",
+        self.args = [sys.executable, "-m", "tests.support.mock_provider", "--port", "0",
                      "--delay-ms", str(delay_ms), "--event-delay-ms", str(event_delay_ms)]
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
@@ -178,7 +178,7 @@ def _row(cells: list[str]) -> str:
 def _report(results: list[tuple[Scenario, dict[str, list[Sample]], dict[str, float]]],
             args: argparse.Namespace, engine: dict[str, float] | None = None) -> str:
     lines = [
-        f"`{shlex.join(['python', '-m', 'omniroute.bench.engine_overhead', *sys.argv[1:]])}`",
+        f"`{shlex.join(['python', '-m', 'benchmarks.engine_overhead', *sys.argv[1:]])}`",
         "",
         (f"mock: {args.delay_ms} ms before the first byte, {args.event_delay_ms} ms between events; "
          "concurrency 1; loopback; times in ms"),
@@ -246,7 +246,7 @@ def scenarios(requests: int, stream_requests: int) -> list[Scenario]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m omniroute.bench.engine_overhead", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.engine_overhead", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=2000, help="non-streamed requests per path")
     parser.add_argument("--stream-requests", type=int, default=300, help="streamed requests per path")

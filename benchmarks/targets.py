@@ -1,7 +1,7 @@
 """What the benchmark measures, each in its own process: mock provider, TLS upstream with its
-DNS, bare mitmdump and LiteLLM's proxy (OmniRoute itself: `omniroute.testing.harness`).
+DNS, bare mitmdump and LiteLLM's proxy (OmniRoute itself: `tests.support.harness`).
 
-``python -m omniroute.bench.targets upstream --dir D --delay-ms N`` is the stand-in "real"
+``python -m benchmarks.targets upstream --dir D --delay-ms N`` is the stand-in "real"
 upstream (a TLS mock on 127.0.0.N:443 plus a UDP DNS server answering that address); it writes
 ``D/upstream.json`` when ready.
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from omniroute.testing.harness import OmniRouteProcess, free_port
+from tests.support.harness import OmniRouteProcess, free_port
 
 VENV_BIN = Path(sys.executable).parent
 LITELLM_VENV = Path("/tmp/omniroute-bench-litellm")
@@ -147,7 +147,7 @@ def http_ok(url: str) -> bool:
 # -- targets -----------------------------------------------------------------------------
 def start_mock(log_dir: Path, delay_ms: float, event_delay_ms: float) -> tuple[Proc, str]:
     port = free_port()
-    proc = Proc("mock", [sys.executable, "-m", "omniroute.testing.mock_provider", "--port", str(port),
+    proc = Proc("mock", [sys.executable, "-m", "tests.support.mock_provider", "--port", str(port),
                          "--delay-ms", str(delay_ms), "--event-delay-ms", str(event_delay_ms)], log_dir)
     url = f"http://127.0.0.1:{port}"
     proc.wait_until(lambda: http_ok(f"{url}/_mock/health"), 30)
@@ -157,7 +157,7 @@ def start_mock(log_dir: Path, delay_ms: float, event_delay_ms: float) -> tuple[P
 def start_upstream(log_dir: Path, work: Path, delay_ms: float) -> tuple[Proc, dict[str, Any]]:
     work.mkdir(parents=True, exist_ok=True)
     info = work / "upstream.json"
-    proc = Proc("upstream", [sys.executable, "-m", "omniroute.bench.targets", "upstream",
+    proc = Proc("upstream", [sys.executable, "-m", "benchmarks.targets", "upstream",
                              "--dir", str(work), "--delay-ms", str(delay_ms)], log_dir)
     proc.wait_until(info.exists, 30)
     return proc, json.loads(info.read_text())
@@ -213,7 +213,7 @@ def start_litellm(log_dir: Path, work: Path, mock_url: str, log: Callable[[str],
 
 # -- the stand-in upstream (runs in its own process) -------------------------------------
 def _serve_upstream(work: Path, delay_ms: float) -> None:
-    from omniroute.testing.fake_upstream import FakeDNS, NoLoopbackAlias, TLSUpstream
+    from tests.support.fake_upstream import FakeDNS, NoLoopbackAlias, TLSUpstream
 
     try:  # high addresses: parallel test runs take 127.0.0.2 upwards for their own stand-ins
         upstream = TLSUpstream(UPSTREAM_NAMES, first_address=200, delay_ms=delay_ms)
@@ -229,7 +229,7 @@ def _serve_upstream(work: Path, delay_ms: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m omniroute.bench.targets")
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.targets")
     parser.add_argument("what", choices=["upstream"])
     parser.add_argument("--dir", type=Path, required=True)
     parser.add_argument("--delay-ms", type=float, default=5.0)

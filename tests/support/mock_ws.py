@@ -10,12 +10,17 @@ from typing import Any
 from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from omniroute.testing.mock_faults import Fault, FaultError, fault_from_model
-from omniroute.testing.mock_formats import dumps, ws_error_event
-from omniroute.testing.mock_http import abort_connection, client_gone, encode_stream
-from omniroute.testing.mock_http import error_response, parse_body
-from omniroute.testing.mock_openai import ResponsesBuilder, plan_responses
-from omniroute.testing.mock_state import NO_FAULT, MockState
+from tests.support.mock_faults import Fault, FaultError, fault_from_model
+from tests.support.mock_formats import dumps, ws_error_event
+from tests.support.mock_http import (
+    abort_connection,
+    client_gone,
+    encode_stream,
+    error_response,
+    parse_body,
+)
+from tests.support.mock_openai import ResponsesBuilder, plan_responses
+from tests.support.mock_state import NO_FAULT, MockState
 
 JSON = dict[str, Any]
 

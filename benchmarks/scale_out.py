@@ -5,7 +5,7 @@ with the same `DATABASE_URL`, `REDIS_URL` and `secret.key`, and a load balancer 
 clients over them. One nginx per instance count (its upstream block lists the first N
 instances, keep-alive to each) so the counts run interleaved in rounds, like every other arm.
 
-Run alone with ``python -m omniroute.bench.scale_out``; ``./scripts/bench`` runs it too and puts
+Run alone with ``python -m benchmarks.scale_out``; ``./scripts/bench`` runs it too and puts
 the table into BENCHMARKS.md.
 """
 
@@ -26,11 +26,11 @@ from typing import Any
 import httpx
 from cryptography.fernet import Fernet
 
-from omniroute.bench import targets as t
-from omniroute.bench.load import generate_load
-from omniroute.bench.report import RoundTotals
-from omniroute.testing.harness import OmniRouteProcess, free_port
-from omniroute.testing.servers import PostgresServer, RedisServer
+from benchmarks import targets as t
+from benchmarks.load import generate_load
+from benchmarks.report import RoundTotals
+from tests.support.harness import OmniRouteProcess, free_port
+from tests.support.servers import PostgresServer, RedisServer
 
 MODEL = "mock/gpt-4o-mini"
 # The name the balancer sends as Host; each instance lists it in `allowed_hosts`, as an
@@ -180,7 +180,7 @@ def _nginx_version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m omniroute.bench.scale_out", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.scale_out", description=__doc__.split("\n")[0])
     parser.add_argument("--instances", default="1,2,4", help="instance counts, comma-separated")
     parser.add_argument("--requests", type=int, default=4000, help="requests per instance count")
     parser.add_argument("--concurrency", type=int, default=64)

@@ -9,9 +9,14 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from omniroute.testing.mock_faults import Fault, FaultStore, MatchKind
-from omniroute.testing.mock_faults import fault_from_model, parse_fault_header
-from omniroute.testing.mock_formats import Ids
+from tests.support.mock_faults import (
+    Fault,
+    FaultStore,
+    MatchKind,
+    fault_from_model,
+    parse_fault_header,
+)
+from tests.support.mock_formats import Ids
 
 JSON = dict[str, Any]
 FAULT_HEADER = "x-mock-fault"
