@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,10 +85,15 @@ def test_listens_where_mitmproxy_is_told_and_routes_a_mapped_call(mitmdump: Plai
 
     row = finished_row(mitmdump, with_text("routed via mitmdump"))
     assert (row["agent"], row["sourceModel"], row["mappedModel"]) == ("claude-code", "claude-agent-model", "mock/claude-mapped")
-    # `omniroute.record.start` opened the session that recorded the call.
-    with mitmdump.api() as api:
-        sessions = api.get("/api/tools/traffic-inspector/sessions").json()
-    assert [s["name"] for s in sessions if s["active"]] == ["from a script"]
+    # `omniroute.record.start` opened the session that recorded the call; `omniroute.record.stop`,
+    # called once the call was answered, closed it.
+    def session() -> dict[str, Any]:
+        with mitmdump.api() as api:
+            return api.get("/api/tools/traffic-inspector/sessions").json()[0]
+
+    wait_until(lambda: not session()["active"], 10, lambda: f"the session stopped: {session()}")
+    stopped = session()
+    assert (stopped["name"], stopped["request_count"]) == ("from a script", 1) and stopped["ended_at"]
     # `omniroute.har`, called from the script's response hook, wrote the live capture.
     har = Path(mitmdump.extra_env["OMNIROUTE_TEST_HAR"])
     wait_until(har.exists, 10, "the HAR written by the omniroute.har command")

@@ -15,6 +15,7 @@ class CallOmniRouteCommands:
     def response(self, flow: http.HTTPFlow) -> None:
         if flow.request.pretty_host == "api.anthropic.com":
             ctx.master.commands.call("omniroute.har", os.environ["OMNIROUTE_TEST_HAR"])
+            ctx.master.commands.call("omniroute.record.stop")
 
 
 addons = [CallOmniRouteCommands()]
