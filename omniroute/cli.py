@@ -16,6 +16,7 @@ import typer
 from omniroute import __version__
 from omniroute.bridge.ca import CAError, CertificateAuthority
 from omniroute.config import Settings, SettingsError
+from omniroute.exposure import exposure_problem
 from omniroute.listeners import listeners, port_problem, proxy_modes
 
 app = typer.Typer(
@@ -56,6 +57,13 @@ def run(
     proxy_port: Annotated[int | None, typer.Option(help="HTTP_PROXY listener port; 0 disables.")] = None,
     bridge_port: Annotated[int | None, typer.Option(help="DNS-mode listener port; 0 disables.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Register the offline demo provider (model demo/echo).")] = False,
+    proxy_auth: Annotated[str | None, typer.Option(
+        help="HTTP proxy listener credentials: USER:PASS, @htpasswd-file or ldap[s]:… "
+        "(mitmproxy's proxyauth). Env OMNIROUTE_PROXY_AUTH.")] = None,
+    allow_open_proxy: Annotated[bool, typer.Option(
+        "--allow-open-proxy", help="Beyond loopback: run the proxy listeners without authentication.")] = False,
+    allow_open_v1: Annotated[bool, typer.Option(
+        "--allow-open-v1", help="Beyond loopback: serve /v1 without REQUIRE_API_KEY.")] = False,
 ) -> None:
     """Start the proxy listeners and the API in one process."""
     # Start-up creates ~200k objects that live as long as the process (modules, classes,
@@ -64,7 +72,8 @@ def run(
     gc.disable()
     settings = build_settings(
         home=home, host=host, api_port=api_port, proxy_port=proxy_port,
-        bridge_port=bridge_port, demo=demo or None,
+        bridge_port=bridge_port, demo=demo or None, proxy_auth=proxy_auth,
+        allow_open_proxy=allow_open_proxy or None, allow_open_v1=allow_open_v1 or None,
     )
     # The addons build their own Settings from these options, as under mitmdump's --set; the
     # proxy listeners are mitmproxy's `mode`, set from `settings` below.
@@ -73,6 +82,8 @@ def run(
         "omniroute_host": host,
         "omniroute_api_port": api_port,
         "omniroute_demo": demo,
+        "omniroute_allow_open_proxy": allow_open_proxy,
+        "omniroute_allow_open_v1": allow_open_v1,
     }
     try:
         settings.prepare_home()
@@ -96,6 +107,9 @@ def run(
         problem = port_problem(settings.host, listener)
         if problem:
             raise fail(problem)
+    exposed = exposure_problem(settings)
+    if exposed:
+        raise fail(exposed)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     code = asyncio.run(_serve(settings, omniroute_options))
     raise typer.Exit(code)
@@ -105,8 +119,9 @@ def _proxy_addons() -> list[Any]:
     """The mitmproxy addons behind OmniRoute's listeners, in mitmproxy's default order.
 
     mitmdump loads every default addon; `omniroute run` accepts no mitmproxy options, so the
-    ones that only act when such an option is set (playback, map/modify, proxy auth, saving,
-    stdin reading, the console dumper) would only cost start-up time.
+    ones that only act when such an option is set (playback, map/modify, saving, stdin reading,
+    the console dumper) would only cost start-up time. Proxy authentication is ours
+    (`--proxy-auth`), on the HTTP proxy listener only.
     """
     from mitmproxy.addons import (
         block,
@@ -120,11 +135,14 @@ def _proxy_addons() -> list[Any]:
         update_alt_svc,
     )
 
+    from omniroute.bridge.proxy_auth import ProxyListenerAuth
+
     return [
         core.Core(),
         block.Block(),  # refuses clients from public addresses unless told otherwise
         disable_h2c.DisableH2C(),
         onboarding.Onboarding(),  # http://mitm.it through the proxy: our CA, for devices
+        ProxyListenerAuth(),  # before our addons: an unauthenticated client gets only its 407
         proxyserver.Proxyserver(),
         next_layer.NextLayer(),
         tlsconfig.TlsConfig(),
@@ -147,6 +165,7 @@ async def _serve(settings: Settings, omniroute_options: dict[str, Any]) -> int:
         mode=proxy_modes(settings),
         connection_strategy="lazy",
         confdir=str(settings.certs_dir),
+        proxyauth=settings.proxy_auth,
     )
     ours = make_addons()
     master.addons.add(*ours)

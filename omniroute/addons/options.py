@@ -1,7 +1,8 @@
 """OmniRoute's mitmproxy options and how they become `Settings` (one way: options → Settings).
 
 mitmproxy's own options stay the user's: the HTTP_PROXY listener is whichever `regular` mode
-mitmproxy runs (`--listen-host`, `--listen-port`, `--mode`), so its port is read from there.
+mitmproxy runs (`--listen-host`, `--listen-port`, `--mode`), so its port is read from there, and
+its authentication is mitmproxy's `proxyauth`.
 `omniroute_*` options carry only what mitmproxy has no option for; unset ones leave the
 environment and the config file in charge (`Settings` precedence).
 """
@@ -24,6 +25,8 @@ OPTION_FIELDS = {
     "omniroute_host": "host",
     "omniroute_api_port": "api_port",
     "omniroute_demo": "demo",
+    "omniroute_allow_open_proxy": "allow_open_proxy",
+    "omniroute_allow_open_v1": "allow_open_v1",
 }
 BRIDGE_OPTION = "omniroute_bridge_port"
 OPTIONS = frozenset([*OPTION_FIELDS, BRIDGE_OPTION])
@@ -38,6 +41,8 @@ def add_options(loader: Any) -> None:
         "Port of the DNS-mode listener, added to mitmproxy's modes; unset or 0: none.",
     )
     loader.add_option("omniroute_demo", bool, False, "Register the built-in offline demo provider.")
+    loader.add_option("omniroute_allow_open_proxy", bool, False, "Beyond loopback: proxy listeners without authentication.")
+    loader.add_option("omniroute_allow_open_v1", bool, False, "Beyond loopback: /v1 without REQUIRE_API_KEY.")
 
 
 def modes_with_bridge(modes: Sequence[str], bridge_port: int | None) -> list[str]:
@@ -70,6 +75,7 @@ def settings_from(options: Any) -> Settings:
     }
     modes = modes_with_bridge(options.mode, options.omniroute_bridge_port)
     fields["proxy_port"], fields["bridge_port"] = listener_ports(modes, options.listen_port)
+    fields["proxy_auth"] = options.proxyauth or None  # mitmproxy's own option guards the proxy
     try:
         return Settings(**fields)
     except ValidationError as exc:

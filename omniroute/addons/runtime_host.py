@@ -14,6 +14,7 @@ from omniroute.bridge.control import apply_stored_upstream_ca
 from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import SettingsError
 from omniroute.db.database import DatabaseError
+from omniroute.exposure import exposure_problem
 from omniroute.listeners import is_bridge_mode
 from omniroute.runtime import ListenerState, Runtime
 
@@ -45,7 +46,12 @@ class RuntimeHost:
         if updates:
             ctx.options.update(**updates)
         try:
-            self.runtime = runtime = Runtime(options.settings_from(ctx.options))
+            settings = options.settings_from(ctx.options)
+            # The proxy listeners bind mitmproxy's listen_host ("" = every interface).
+            exposed = exposure_problem(settings, ctx.options.proxyauth, proxy_host=ctx.options.listen_host)
+            if exposed:
+                raise SettingsError(exposed)
+            self.runtime = runtime = Runtime(settings)
         except (exceptions.OptionsError, SettingsError, DatabaseError, CAError, UpstreamDNSError) as exc:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()
