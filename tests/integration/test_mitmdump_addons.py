@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.harness import REPO_ROOT, OmniRouteProcess, wait_until
+from tests.support.harness import REPO_ROOT, OmniRouteProcess, free_port, wait_until
 from tests.support.inspector_support import anthropic_client, finished_row, rows, with_text
 from tests.support.mock_provider import MockProvider
 
@@ -126,3 +126,15 @@ def test_the_api_stops_and_starts_mitmproxys_own_listener(mitmdump: PlainMitmdum
         assert started.status_code == 200, started.text
     assert started.json()["listeners"][0]["state"] == "running"
     assert proxy in _listening(pid)
+
+
+def test_mitmproxys_default_of_every_interface_needs_proxy_auth(tmp_path: Path) -> None:
+    """Without --listen-host, mitmproxy listens on every interface: an open proxy to the LAN."""
+    result = subprocess.run(
+        [str(REPO_ROOT / ".venv" / "bin" / "mitmdump"), "-q", "-s", str(REPO_ROOT / "addons" / "omniroute_addons.py"),
+         "--listen-port", str(free_port()), "--set", "omniroute_api_port=0", "--set", f"omniroute_home={tmp_path}"],
+        check=False, capture_output=True, text=True, timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "--host (every interface) listens beyond loopback: the HTTP proxy listener would be open" in output

@@ -46,16 +46,18 @@ def test_which_mode_serves_which_listener(name: str, spec: str, expected: bool) 
 def _options(**values: object) -> SimpleNamespace:
     base: dict[str, object] = {
         "omniroute_home": None, "omniroute_host": None, "omniroute_api_port": None,
-        "omniroute_bridge_port": None, "omniroute_demo": False, "mode": ["regular"], "listen_port": None,
+        "omniroute_bridge_port": None, "omniroute_demo": False, "omniroute_allow_open_proxy": False,
+        "omniroute_allow_open_v1": False, "mode": ["regular"], "listen_port": None, "proxyauth": None,
     }
     return SimpleNamespace(**{**base, **values})
 
 
 def test_settings_follow_the_options(tmp_path: Path) -> None:
     settings = settings_from(_options(omniroute_home=str(tmp_path), omniroute_api_port=0, listen_port=26080,
-                                      omniroute_bridge_port=8443, omniroute_demo=True))
+                                      omniroute_bridge_port=8443, omniroute_demo=True, proxyauth="u:p"))
     assert (settings.home, settings.api_port, settings.proxy_port, settings.bridge_port, settings.demo) == (
         tmp_path, 0, 26080, 8443, True)
+    assert settings.proxy_auth == "u:p"  # mitmproxy's proxyauth is what guards its listener
 
 
 def test_an_unusable_value_is_an_options_error_naming_it(tmp_path: Path) -> None:
