@@ -27,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"omniroute: {message}", err=True)
     return typer.Exit(code)
