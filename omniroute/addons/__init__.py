@@ -9,6 +9,7 @@ from __future__ import annotations
 from omniroute.addons.agent_bridge import AgentBridge
 from omniroute.addons.commands import Commands
 from omniroute.addons.inspector import Inspector
+from omniroute.addons.listener_limits import ListenerLimits
 from omniroute.addons.runtime_host import RuntimeHost
 
 
@@ -16,4 +17,4 @@ def make_addons() -> list[object]:
     """The addons in the order they must run (the host first: the others read its runtime)."""
     host = RuntimeHost()
     # The Inspector records each request before the AgentBridge rewrites it.
-    return [host, Commands(host), Inspector(host), AgentBridge(host)]
+    return [host, ListenerLimits(host), Inspector(host), AgentBridge(host), Commands(host)]

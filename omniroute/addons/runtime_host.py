@@ -19,6 +19,7 @@ from omniroute.listeners import is_bridge_mode
 from omniroute.runtime import ListenerState, Runtime
 
 log = logging.getLogger("omniroute")
+MITMPROXY_TCP_TIMEOUT = 600  # its option's default
 
 
 class RuntimeHost:
@@ -58,6 +59,8 @@ class RuntimeHost:
             return
         runtime.proxy_listener_states = self._proxy_listener_states
         runtime.proxy_host = MitmproxyHost()
+        if ctx.options.tcp_timeout == MITMPROXY_TCP_TIMEOUT:  # mitmproxy's default: use ours
+            ctx.options.update(tcp_timeout=runtime.settings.proxy_idle_timeout)
         if ctx.options.confdir == "~/.mitmproxy":
             # Our CA lives in the home dir; mitmproxy issues per-host certificates from it.
             ctx.options.update(confdir=str(runtime.settings.certs_dir))
