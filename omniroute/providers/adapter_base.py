@@ -38,7 +38,7 @@ class ProviderAdapter:
     models_path: str = "/models"
     embeddings_path: str | None = "/embeddings"
     # OpenAI-style bases already end in /v1 (as in the OpenAI SDK's base_url); the demo's
-    # base is a bare origin serving every format, so it adds the prefix itself.
+    # base is a bare origin, so it adds the prefix itself.
     openai_prefix: str = ""
     # Well-known model ids, offered by the UI and returned by `models` when the provider has
     # no model list endpoint (`models_path=None`).

@@ -77,11 +77,11 @@ ADAPTERS: dict[str, ProviderAdapter] = {
         "ollama", (OLLAMA,), "http://127.0.0.1:11434", auth_header=None,
         models_path="/api/tags", embeddings_path=None,
     ),
-    # The built-in offline demo: the project's mock provider served in-process. It speaks
-    # every format natively, so a newcomer's first call needs no key, network or translation.
+    # The built-in offline demo (`providers/demo.py`), served in-process: OpenAI chat only,
+    # the engine translates for the other formats.
     "demo": ProviderAdapter(
         "demo",
-        (OPENAI_CHAT, OPENAI_RESPONSES, ANTHROPIC, GEMINI, OLLAMA),
+        _OPENAI_LIKE,
         "http://demo.invalid",
         auth_header=None,
         models_path="/v1/models",

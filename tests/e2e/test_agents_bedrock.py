@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.fake_upstream import FakeDNS, TLSUpstream
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
-from omniroute.testing.standin_bedrock import BedrockStandIn
 from tests.e2e.test_agents_cli import agent_bin, fake_dns, rows, run_claude  # noqa: F401 - fixtures
 from tests.integration.bridge_support import upstream_fixture  # noqa: F401 - fixture
+from tests.support.fake_upstream import FakeDNS, TLSUpstream
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
+from tests.support.standin_bedrock import BedrockStandIn
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from omniroute.testing.mock_provider import MockProvider
-from omniroute.testing.standin_bedrock import BedrockStandIn
+from tests.support.mock_provider import MockProvider
+from tests.support.standin_bedrock import BedrockStandIn
 
 from .ui_support import (
     Page,

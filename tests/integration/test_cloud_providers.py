@@ -19,11 +19,11 @@ import pytest
 from google import genai
 from google.genai import types as genai_types
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
-from omniroute.testing.standin_azure import AzureStandIn
-from omniroute.testing.standin_bedrock import BedrockStandIn
-from omniroute.testing.standin_vertex import VertexStandIn
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
+from tests.support.standin_azure import AzureStandIn
+from tests.support.standin_bedrock import BedrockStandIn
+from tests.support.standin_vertex import VertexStandIn
 
 AWS_KEY, AWS_SECRET, AWS_TOKEN = "AKIATESTSTANDIN00001", "stand-in/secret+key", "session-token-for-test"
 AZURE_KEY = "azure-key-0123456789"
