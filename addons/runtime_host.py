@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import Any, Optional
 
 from mitmproxy import ctx, exceptions
@@ -12,6 +14,7 @@ from omniroute.bridge.ca import CAError
 from omniroute.bridge.control import apply_stored_upstream_ca
 from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import Settings, SettingsError
+from omniroute.configfile.load import ConfigFileError
 from omniroute.db.database import DatabaseError
 from omniroute.listeners import is_bridge_mode, proxy_modes
 from omniroute.runtime import ListenerState, Runtime
@@ -26,6 +29,7 @@ OPTION_FIELDS = {
     "omniroute_bridge_port": "bridge_port",
     "omniroute_host": "host",
     "omniroute_demo": "demo",
+    "omniroute_config": "config_file",
 }
 
 
@@ -40,6 +44,8 @@ class RuntimeHost:
         loader.add_option("omniroute_proxy_port", Optional[int], None, "Port of the HTTP_PROXY listener; 0 disables it.")
         loader.add_option("omniroute_bridge_port", Optional[int], None, "Port of the DNS-mode listener; 0 disables it.")
         loader.add_option("omniroute_demo", bool, False, "Register the built-in offline demo provider.")
+        loader.add_option("omniroute_config", Optional[str], None,
+                          "OmniRoute config file (YAML): applied at start and on SIGHUP.")
 
     async def running(self) -> None:
         # Built here, not in configure: by now every --set option has been applied.
@@ -54,6 +60,13 @@ class RuntimeHost:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()
             return
+        except ConfigFileError as exc:
+            for line in exc.lines():
+                log.error("OmniRoute cannot start: %s", line)
+            ctx.master.shutdown()
+            return
+        if runtime.settings.config_file is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._reload_config_file)
         runtime.proxy_listener_states = self._proxy_listener_states
         runtime.proxy_host = MitmproxyHost()
         updates: dict[str, Any] = {}
@@ -71,6 +84,22 @@ class RuntimeHost:
         except ValueError as exc:  # the saved file was removed or replaced since
             log.warning("OmniRoute: saved upstream CA not applied: %s", exc)
         await runtime.start_api()
+
+    def _reload_config_file(self) -> None:
+        asyncio.create_task(self._reload_logged(), name="omniroute-config-reload")
+
+    async def _reload_logged(self) -> None:
+        runtime = self.runtime
+        if runtime is None:
+            return
+        try:
+            applied = await runtime.reload_config_file()
+        except ConfigFileError as exc:
+            for line in exc.lines():
+                log.error("config file not applied (nothing changed): %s", line)
+            return
+        log.warning("config file %s applied (SIGHUP): %s", runtime.settings.config_file,
+                    ", ".join(sorted(applied.kinds)) or "no changes")
 
     def _proxy_listener_states(self) -> list[ListenerState]:
         proxyserver = ctx.master.addons.get("proxyserver")

@@ -59,6 +59,7 @@ def run(
     proxy_port: Annotated[int | None, typer.Option(help="HTTP_PROXY listener port; 0 disables.")] = None,
     bridge_port: Annotated[int | None, typer.Option(help="DNS-mode listener port; 0 disables.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Register the offline demo provider (model demo/echo).")] = False,
+    config: Annotated[Path | None, typer.Option(help="Config file (YAML) applied at start and on SIGHUP. Env OMNIROUTE_CONFIG.")] = None,
 ) -> None:
     """Start the proxy listeners and the API in one process."""
     # Start-up creates ~200k objects that live as long as the process (modules, classes,
@@ -67,12 +68,14 @@ def run(
     gc.disable()
     settings = build_settings(
         home=home, host=host, api_port=api_port, proxy_port=proxy_port,
-        bridge_port=bridge_port, demo=demo or None,
+        bridge_port=bridge_port, demo=demo or None, config_file=config,
     )
     try:
         settings.prepare_home()
     except SettingsError as exc:
         raise fail(str(exc)) from None
+    if settings.config_file is not None:
+        _check_config_file(settings.config_file)
     try:
         # Before mitmproxy starts: it issues per-host certificates from this CA.
         CertificateAuthority(settings.certs_dir).ensure()
@@ -94,6 +97,18 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     code = asyncio.run(_serve(settings))
     raise typer.Exit(code)
+
+
+def _check_config_file(path: Path) -> None:
+    """A bad config file stops start-up before any listener opens: one line per problem."""
+    from omniroute.configfile import ConfigFileError, load
+
+    try:
+        load(path)
+    except ConfigFileError as exc:
+        for line in exc.lines():
+            typer.echo(f"omniroute: {line}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _proxy_addons() -> list[Any]:
@@ -155,6 +170,7 @@ async def _serve(settings: Settings) -> int:
         omniroute_proxy_port=settings.proxy_port,
         omniroute_bridge_port=settings.bridge_port,
         omniroute_demo=settings.demo,
+        omniroute_config=str(settings.config_file) if settings.config_file else None,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -347,3 +363,39 @@ def sessions(home: Annotated[Path | None, typer.Option(help="Home directory. Env
     from omniroute import cli_inspector
 
     _inspector(lambda: cli_inspector.sessions_table(build_settings(home=home), typer.echo))
+
+
+# -- config file commands (bodies in omniroute.cli_config) -------------------------------
+config_app = typer.Typer(help="The declarative config file (omniroute run --config FILE).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+def _config(call: Any) -> None:
+    from omniroute.cli_inspector import CommandError
+
+    try:
+        call()
+    except CommandError as exc:
+        for line in str(exc).splitlines():
+            typer.echo(f"omniroute: {line}", err=True)
+        raise typer.Exit(exc.code) from None
+
+
+@config_app.command("export")
+def config_export(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")] = None,
+    home: Home = None,
+) -> None:
+    """Write the current providers, combos, aliases, mappings, ... as a config file (no secrets)."""
+    from omniroute import cli_config
+
+    settings = build_settings(home=home)
+    _config(lambda: cli_config.export_config(settings, output, typer.echo, lambda m: typer.echo(m, err=True)))
+
+
+@config_app.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="Config file to validate.")]) -> None:
+    """Validate a config file without applying it: one line per problem (file:line: key: message)."""
+    from omniroute import cli_config
+
+    _config(lambda: cli_config.check_config(file, typer.echo))

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from omniroute.api.deps import runtime_of
-from omniroute.api.management import Conflict, NotFound, invalid
+from omniroute.api.management import Conflict, NotFound, invalid, refuse_config_entry
 from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.resolve import MAX_ALIAS_DEPTH
 
@@ -32,7 +32,8 @@ class AliasSet(BaseModel):
 
 
 def alias_json(row: ModelAlias) -> dict[str, Any]:
-    return {"alias": row.alias, "target": row.target, "createdAt": row.created_at.isoformat()}
+    return {"alias": row.alias, "target": row.target, "createdAt": row.created_at.isoformat(),
+            "fromConfig": row.from_config}
 
 
 def _check_cycle(aliases: dict[str, str], alias: str, target: str) -> None:
@@ -70,6 +71,7 @@ async def set_alias(request: Request, payload: AliasSet) -> dict[str, Any]:
         rows = session.exec(select(ModelAlias)).all()
         _check_cycle({r.alias: r.target for r in rows if r.alias != alias}, alias, target)
         row = session.get(ModelAlias, alias)
+        refuse_config_entry(row is not None and row.from_config, f"model alias {alias!r}")
         created = row is None
         if row is None:
             row = ModelAlias(alias=alias, target=target)
@@ -87,6 +89,7 @@ async def delete_alias(request: Request, alias: str) -> dict[str, Any]:
         row = session.get(ModelAlias, alias)
         if row is None:
             raise NotFound(f"model alias {alias!r} not found")
+        refuse_config_entry(row.from_config, f"model alias {alias!r}")
         session.delete(row)
         session.commit()
     runtime.reload_registry()
@@ -119,7 +122,8 @@ class ChainDelete(BaseModel):
 
 
 def chain_json(row: FallbackChain) -> dict[str, Any]:
-    return {"model": row.model, "chain": row.chain, "updatedAt": row.updated_at.isoformat()}
+    return {"model": row.model, "chain": row.chain, "updatedAt": row.updated_at.isoformat(),
+            "fromConfig": row.from_config}
 
 
 def _steps(session: Session, steps: list[ChainStep]) -> list[dict[str, Any]]:
@@ -156,6 +160,7 @@ async def set_chain(request: Request, payload: ChainSet) -> dict[str, Any]:
                            param="model")
         steps = _steps(session, payload.chain)
         row = session.get(FallbackChain, model) or FallbackChain(model=model)
+        refuse_config_entry(row.from_config, f"the fallback chain of {model!r}")
         row.chain, row.updated_at = steps, utcnow()
         session.add(row)
         session.commit()
@@ -170,6 +175,7 @@ async def delete_chain(request: Request, payload: ChainDelete) -> dict[str, Any]
         row = session.get(FallbackChain, payload.model)
         if row is None:
             raise NotFound(f"no fallback chain for model {payload.model!r}")
+        refuse_config_entry(row.from_config, f"the fallback chain of {payload.model!r}")
         session.delete(row)
         session.commit()
     runtime.reload_registry()

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from omniroute.api.deps import runtime_of
-from omniroute.api.management import Conflict, NotFound, invalid
+from omniroute.api.management import Conflict, NotFound, invalid, refuse_config_entry
 from omniroute.db.tables import Combo, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.strategies import validate_strategy
 
@@ -72,6 +72,7 @@ def combo_json(row: Combo) -> dict[str, Any]:
         "nodes": row.nodes,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
+        "fromConfig": row.from_config,
     }
 
 
@@ -145,6 +146,7 @@ async def update_combo(request: Request, combo_id: str, payload: ComboUpdate) ->
     runtime = runtime_of(request)
     with runtime.db.session() as session:
         row = _get(session, combo_id)
+        refuse_config_entry(row.from_config, f"combo {row.name!r}")
         if payload.name is not None and payload.name != row.name:
             _unique(session, payload.name, exclude_id=row.id)
             row.name = payload.name
@@ -166,6 +168,7 @@ async def delete_combo(request: Request, combo_id: str) -> dict[str, Any]:
     runtime = runtime_of(request)
     with runtime.db.session() as session:
         row = _get(session, combo_id)
+        refuse_config_entry(row.from_config, f"combo {row.name!r}")
         session.delete(row)
         session.commit()
     runtime.reload_registry()

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Body, Request
 
 from omniroute.api.deps import runtime_of
-from omniroute.api.management import invalid, read_setting, write_setting
+from omniroute.api.management import (
+    invalid, read_setting, refuse_config_entry, setting_from_config, write_setting,
+)
 from omniroute.engine.pricing import DEFAULT_PRICES, PriceTable
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ async def get_pricing(request: Request) -> dict[str, Any]:
         "unit": UNIT,
         "pricing": runtime.router.prices.entries(),
         "overrides": read_setting(runtime.db, SETTING, {}) or {},
+        "overridesFromConfig": setting_from_config(runtime.db, SETTING),
     }
 
 
@@ -75,6 +78,7 @@ async def set_pricing(
     """Merge overrides `{model: {input, output, cached_input}}`; `{model: null}` removes one.
     A partial override keeps the default's other prices."""
     runtime = runtime_of(request)
+    refuse_config_entry(setting_from_config(runtime.db, SETTING), "the pricing overrides")
     overrides: dict[str, dict[str, str]] = dict(read_setting(runtime.db, SETTING, {}) or {})
     for model, value in payload.items():
         if not model.strip():

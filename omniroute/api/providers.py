@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from omniroute.api.deps import runtime_of
+from omniroute.api.management import refuse_config_entry
 from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.providers.adapters import ADAPTERS, adapter_for
@@ -123,6 +124,7 @@ def connection_json(row: ProviderConnection) -> dict[str, Any]:
         "keyPreview": row.key_preview,
         "timeoutSeconds": (row.extra or {}).get(TIMEOUT_KEY),
         "createdAt": row.created_at.isoformat(),
+        "fromConfig": row.from_config,
     }
 
 
@@ -190,6 +192,7 @@ async def update_connection(
     runtime = runtime_of(request)
     with runtime.db.session() as session:
         row = _get(session, connection_id)
+        refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
         if payload.name is not None and payload.name != row.name:
             _unique_name(session, payload.name, exclude_id=row.id)
             row.name = payload.name
@@ -218,6 +221,7 @@ async def update_connection(
 async def delete_connection(request: Request, connection_id: str) -> dict[str, Any]:
     with runtime_of(request).db.session() as session:
         row = _get(session, connection_id)
+        refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
         session.delete(row)
         session.commit()
     await _changed(request, connection_id)

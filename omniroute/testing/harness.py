@@ -37,6 +37,7 @@ class OmniRouteProcess:
         bridge: bool = True,
         env: dict[str, str] | None = None,
         via_mitmdump: bool = False,
+        config: Path | None = None,
     ) -> None:
         self._tmp = None if home else tempfile.TemporaryDirectory(prefix="omniroute-home-")
         self.home = home or Path(self._tmp.name)  # type: ignore[union-attr]
@@ -45,6 +46,7 @@ class OmniRouteProcess:
         self.bridge_port = free_port() if bridge else 0
         self.demo = demo
         self.via_mitmdump = via_mitmdump
+        self.config = config  # the declarative config file (`--config`)
         self.extra_env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.home / "process.log"
@@ -72,12 +74,16 @@ class OmniRouteProcess:
                 "--set", f"omniroute_proxy_port={self.proxy_port}",
                 "--set", f"omniroute_bridge_port={self.bridge_port}",
             ]
+            if self.config is not None:
+                cmd += ["--set", f"omniroute_config={self.config}"]
             return cmd + (["--set", "omniroute_demo=true"] if self.demo else [])
         cmd = [
             str(bin_dir / "omniroute"), "run", "--home", str(self.home),
             "--api-port", str(self.api_port), "--proxy-port", str(self.proxy_port),
             "--bridge-port", str(self.bridge_port),
         ]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
         return cmd + (["--demo"] if self.demo else [])
 
     # -- lifecycle --------------------------------------------------------------------------
