@@ -30,7 +30,8 @@ ADDON_SCRIPT = Path(__file__).resolve().parent.parent / "addons" / "omniroute.py
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"omniroute: {message}", err=True)
+    for line in message.splitlines() or [""]:  # one problem per line, each one prefixed
+        typer.echo(f"omniroute: {line}", err=True)
     return typer.Exit(code)
 
 
@@ -106,9 +107,7 @@ def _check_config_file(path: Path) -> None:
     try:
         load(path)
     except ConfigFileError as exc:
-        for line in exc.lines():
-            typer.echo(f"omniroute: {line}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
 
 
 def _proxy_addons() -> list[Any]:
@@ -370,17 +369,6 @@ config_app = typer.Typer(help="The declarative config file (omniroute run --conf
 app.add_typer(config_app, name="config")
 
 
-def _config(call: Any) -> None:
-    from omniroute.cli_inspector import CommandError
-
-    try:
-        call()
-    except CommandError as exc:
-        for line in str(exc).splitlines():
-            typer.echo(f"omniroute: {line}", err=True)
-        raise typer.Exit(exc.code) from None
-
-
 @config_app.command("export")
 def config_export(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")] = None,
@@ -390,7 +378,7 @@ def config_export(
     from omniroute import cli_config
 
     settings = build_settings(home=home)
-    _config(lambda: cli_config.export_config(settings, output, typer.echo, lambda m: typer.echo(m, err=True)))
+    _inspector(lambda: cli_config.export_config(settings, output, typer.echo, lambda m: typer.echo(m, err=True)))
 
 
 @config_app.command("check")
@@ -398,4 +386,4 @@ def config_check(file: Annotated[Path, typer.Argument(help="Config file to valid
     """Validate a config file without applying it: one line per problem (file:line: key: message)."""
     from omniroute import cli_config
 
-    _config(lambda: cli_config.check_config(file, typer.echo))
+    _inspector(lambda: cli_config.check_config(file, typer.echo))
