@@ -16,6 +16,7 @@ from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import Settings, SettingsError
 from omniroute.configfile.load import ConfigFileError
 from omniroute.db.database import DatabaseError
+from omniroute.exposure import exposure_problem
 from omniroute.listeners import is_bridge_mode, proxy_modes
 from omniroute.runtime import ListenerState, Runtime
 
@@ -30,6 +31,8 @@ OPTION_FIELDS = {
     "omniroute_host": "host",
     "omniroute_demo": "demo",
     "omniroute_config": "config_file",
+    "omniroute_allow_open_proxy": "allow_open_proxy",
+    "omniroute_allow_open_v1": "allow_open_v1",
 }
 
 
@@ -46,6 +49,8 @@ class RuntimeHost:
         loader.add_option("omniroute_demo", bool, False, "Register the built-in offline demo provider.")
         loader.add_option("omniroute_config", Optional[str], None,
                           "OmniRoute config file (YAML): applied at start and on SIGHUP.")
+        loader.add_option("omniroute_allow_open_proxy", bool, False, "Beyond loopback: proxy listeners without authentication.")
+        loader.add_option("omniroute_allow_open_v1", bool, False, "Beyond loopback: /v1 without REQUIRE_API_KEY.")
 
     async def running(self) -> None:
         # Built here, not in configure: by now every --set option has been applied.
@@ -55,7 +60,11 @@ class RuntimeHost:
             if (value := getattr(ctx.options, option)) is not None and value is not False
         }
         try:
-            self.runtime = runtime = Runtime(Settings(**overrides))
+            settings = Settings(**overrides)
+            exposed = exposure_problem(settings, getattr(ctx.options, "proxyauth", None))
+            if exposed:
+                raise SettingsError(exposed)
+            self.runtime = runtime = Runtime(settings)
         except (SettingsError, DatabaseError, CAError, UpstreamDNSError) as exc:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()

@@ -124,6 +124,8 @@ class Runtime:
         self.ca.ensure()
         self.resolver = UpstreamResolver(s.upstream_dns or None, s.upstream_dns_port)
         self.own_addresses = local_addresses()
+        # Local ends of our proxy's connections to our own API: those callers are not local.
+        self.proxied_peers: set[tuple[str, int]] = set()
         self._reload_bypass_here()
         self.agent_states = AgentStates(self.db)
         self.ring = Ring(s.inspector_ring_size)

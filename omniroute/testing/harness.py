@@ -38,7 +38,9 @@ class OmniRouteProcess:
         env: dict[str, str] | None = None,
         via_mitmdump: bool = False,
         config: Path | None = None,
+        args: list[str] | None = None,
     ) -> None:
+        """``args``: more `omniroute run` flags (``--host 0.0.0.0``, ``--proxy-auth U:P``)."""
         self._tmp = None if home else tempfile.TemporaryDirectory(prefix="omniroute-home-")
         self.home = home or Path(self._tmp.name)  # type: ignore[union-attr]
         self.api_port = free_port()
@@ -48,6 +50,7 @@ class OmniRouteProcess:
         self.via_mitmdump = via_mitmdump
         self.config = config  # the declarative config file (`--config`)
         self.extra_env = env or {}
+        self.extra_args = list(args or [])
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.home / "process.log"
 
@@ -84,7 +87,7 @@ class OmniRouteProcess:
         ]
         if self.config is not None:
             cmd += ["--config", str(self.config)]
-        return cmd + (["--demo"] if self.demo else [])
+        return cmd + (["--demo"] if self.demo else []) + self.extra_args
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> Self:
