@@ -61,9 +61,7 @@ def run(
     proxy_port: Annotated[int | None, typer.Option(help="HTTP_PROXY listener port; 0 disables.")] = None,
     bridge_port: Annotated[int | None, typer.Option(help="DNS-mode listener port; 0 disables.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Register the offline demo provider (model demo/echo).")] = False,
-<<<<<<< HEAD
     config: Annotated[Path | None, typer.Option(help="Config file (YAML) applied at start and on SIGHUP. Env OMNIROUTE_CONFIG.")] = None,
-=======
     proxy_auth: Annotated[str | None, typer.Option(
         help="HTTP proxy listener credentials: USER:PASS, @htpasswd-file or ldap[s]:… "
         "(mitmproxy's proxyauth). Env OMNIROUTE_PROXY_AUTH.")] = None,
@@ -71,7 +69,6 @@ def run(
         "--allow-open-proxy", help="Beyond loopback: run the proxy listeners without authentication.")] = False,
     allow_open_v1: Annotated[bool, typer.Option(
         "--allow-open-v1", help="Beyond loopback: serve /v1 without REQUIRE_API_KEY.")] = False,
->>>>>>> main
 ) -> None:
     """Start the proxy listeners and the API in one process."""
     # Start-up creates ~200k objects that live as long as the process (modules, classes,
@@ -80,12 +77,8 @@ def run(
     gc.disable()
     settings = build_settings(
         home=home, host=host, api_port=api_port, proxy_port=proxy_port,
-<<<<<<< HEAD
-        bridge_port=bridge_port, demo=demo or None, config_file=config,
-=======
-        bridge_port=bridge_port, demo=demo or None, proxy_auth=proxy_auth,
+        bridge_port=bridge_port, demo=demo or None, config_file=config, proxy_auth=proxy_auth,
         allow_open_proxy=allow_open_proxy or None, allow_open_v1=allow_open_v1 or None,
->>>>>>> main
     )
     try:
         settings.prepare_home()
@@ -193,12 +186,9 @@ async def _serve(settings: Settings) -> int:
         omniroute_proxy_port=settings.proxy_port,
         omniroute_bridge_port=settings.bridge_port,
         omniroute_demo=settings.demo,
-<<<<<<< HEAD
         omniroute_config=str(settings.config_file) if settings.config_file else None,
-=======
         omniroute_allow_open_proxy=settings.allow_open_proxy,
         omniroute_allow_open_v1=settings.allow_open_v1,
->>>>>>> main
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
