@@ -84,8 +84,10 @@ def run(
         settings.prepare_home()
     except SettingsError as exc:
         raise fail(str(exc)) from None
-    if settings.config_file is not None:
-        _check_config_file(settings.config_file)
+    if settings.config_file is not None:  # a bad file stops start-up before any listener opens
+        from omniroute import cli_config
+
+        _inspector(lambda: cli_config.check_config(settings.config_file, lambda _: None))
     try:
         # Before mitmproxy starts: it issues per-host certificates from this CA.
         CertificateAuthority(settings.certs_dir).ensure()
@@ -110,16 +112,6 @@ def run(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     code = asyncio.run(_serve(settings))
     raise typer.Exit(code)
-
-
-def _check_config_file(path: Path) -> None:
-    """A bad config file stops start-up before any listener opens: one line per problem."""
-    from omniroute.configfile import ConfigFileError, load
-
-    try:
-        load(path)
-    except ConfigFileError as exc:
-        raise fail(str(exc)) from None
 
 
 def _proxy_addons() -> list[Any]:
