@@ -36,7 +36,7 @@ def alias_json(row: ModelAlias) -> dict[str, Any]:
             "fromConfig": row.from_config}
 
 
-def _check_cycle(aliases: dict[str, str], alias: str, target: str) -> None:
+def check_alias_cycle(aliases: dict[str, str], alias: str, target: str) -> None:
     """Follow the would-be alias chain from ``target``; coming back to ``alias`` is a cycle."""
     path, name = [alias, target], target
     while name in aliases:
@@ -69,7 +69,7 @@ async def set_alias(request: Request, payload: AliasSet) -> dict[str, Any]:
             # Combos resolve before aliases: this alias would never be used.
             raise Conflict(f"{alias!r} is already a combo name; pick another alias", param="alias")
         rows = session.exec(select(ModelAlias)).all()
-        _check_cycle({r.alias: r.target for r in rows if r.alias != alias}, alias, target)
+        check_alias_cycle({r.alias: r.target for r in rows if r.alias != alias}, alias, target)
         row = session.get(ModelAlias, alias)
         refuse_config_entry(row is not None and row.from_config, f"model alias {alias!r}")
         created = row is None
@@ -126,7 +126,7 @@ def chain_json(row: FallbackChain) -> dict[str, Any]:
             "fromConfig": row.from_config}
 
 
-def _steps(session: Session, steps: list[ChainStep]) -> list[dict[str, Any]]:
+def stored_chain_steps(session: Session, steps: list[ChainStep]) -> list[dict[str, Any]]:
     connections = session.exec(select(ProviderConnection)).all()
     known = {c.id for c in connections} | {c.name for c in connections}
     stored = []
@@ -158,7 +158,7 @@ async def set_chain(request: Request, payload: ChainSet) -> dict[str, Any]:
             # Combos resolve before chains: this chain would never be used.
             raise Conflict(f"{model!r} is a combo name; a chain for it would never be used",
                            param="model")
-        steps = _steps(session, payload.chain)
+        steps = stored_chain_steps(session, payload.chain)
         row = session.get(FallbackChain, model) or FallbackChain(model=model)
         refuse_config_entry(row.from_config, f"the fallback chain of {model!r}")
         row.chain, row.updated_at = steps, utcnow()

@@ -76,7 +76,7 @@ def combo_json(row: Combo) -> dict[str, Any]:
     }
 
 
-def _nodes(session: Session, nodes: list[ComboNode]) -> list[dict[str, Any]]:
+def stored_nodes(session: Session, nodes: list[ComboNode]) -> list[dict[str, Any]]:
     """Nodes as stored; each must name an existing connection, by id (or by name: resolved
     to the id here, so renaming the connection later keeps the combo working)."""
     by_id = {row.id: row for row in session.exec(select(ProviderConnection)).all()}
@@ -128,7 +128,7 @@ async def create_combo(request: Request, payload: ComboCreate) -> dict[str, Any]
     with runtime.db.session() as session:
         _unique(session, payload.name)
         row = Combo(name=payload.name, model=payload.model, strategy=payload.strategy,
-                    nodes=_nodes(session, payload.nodes))
+                    nodes=stored_nodes(session, payload.nodes))
         session.add(row)
         session.commit()
     runtime.reload_registry()
@@ -155,7 +155,7 @@ async def update_combo(request: Request, combo_id: str, payload: ComboUpdate) ->
         if payload.strategy is not None:
             row.strategy = payload.strategy
         if payload.nodes is not None:
-            row.nodes = _nodes(session, payload.nodes)
+            row.nodes = stored_nodes(session, payload.nodes)
         row.updated_at = utcnow()
         session.add(row)
         session.commit()

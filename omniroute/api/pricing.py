@@ -34,7 +34,7 @@ def apply_overrides(runtime: Runtime) -> dict[str, dict[str, str]]:
     return overrides
 
 
-def _price(model: str, value: Any) -> dict[str, str]:
+def parse_price(model: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise invalid(
             model, 'must be an object like {"input": 2.5, "output": 10, "cached_input": 1.25}'
@@ -86,7 +86,7 @@ async def set_pricing(
         if value is None:
             overrides.pop(model, None)
         else:
-            overrides[model] = _price(model, value)
+            overrides[model] = parse_price(model, value)
     write_setting(runtime.db, SETTING, overrides)
     apply_overrides(runtime)
     runtime.config_changed("pricing")

@@ -19,7 +19,7 @@ from sqlmodel import Session, delete, select
 from omniroute.api import aliases as aliases_api
 from omniroute.api import combos as combos_api
 from omniroute.api.pricing import SETTING as PRICING_KEY
-from omniroute.api.pricing import _price
+from omniroute.api.pricing import parse_price
 from omniroute.api.resilience import SETTING as RESILIENCE_KEY
 from omniroute.api.resilience import patched_config
 from omniroute.bridge.bypass import BYPASS_KEY, combined_patterns
@@ -139,7 +139,7 @@ class _Run:
                 continue
             nodes = [combos_api.ComboNode(connectionId=n.connection, weight=n.weight,
                                           priority=n.priority, model=n.model) for n in entry.nodes]
-            stored = self.rule(("combos", index, "nodes"), combos_api._nodes, self.session, nodes)
+            stored = self.rule(("combos", index, "nodes"), combos_api.stored_nodes, self.session, nodes)
             if stored is None:
                 continue
             row = by_name.get(entry.name) or Combo(name=entry.name, model=entry.model)
@@ -174,7 +174,7 @@ class _Run:
                 self.problem(("fallbacks", index, "model"),
                              f"{entry.model!r} is a combo name; a chain for it would never be used")
                 continue
-            steps = self.rule(("fallbacks", index, "chain"), aliases_api._steps, self.session, entry.chain)
+            steps = self.rule(("fallbacks", index, "chain"), aliases_api.stored_chain_steps, self.session, entry.chain)
             if steps is not None:
                 row = by_model.get(entry.model) or FallbackChain(model=entry.model)
                 self.set(row, "registry", chain=steps)
@@ -218,7 +218,7 @@ class _Run:
         if config.pricing is not None:
             pricing = {}
             for model, price in config.pricing.items():
-                got = self.rule(("pricing", model), _price, model, price.model_dump(exclude_none=True))
+                got = self.rule(("pricing", model), parse_price, model, price.model_dump(exclude_none=True))
                 if got is not None:
                     pricing[model] = got
         self.setting(PRICING_KEY, pricing, "pricing")
@@ -240,7 +240,7 @@ class _Run:
 
 
 def _no_cycle(aliases: dict[str, str], alias: str, target: str) -> bool:
-    aliases_api._check_cycle(aliases, alias, target)  # raises the API's 422 on a cycle
+    aliases_api.check_alias_cycle(aliases, alias, target)  # raises the API's 422 on a cycle
     return True
 
 
