@@ -218,6 +218,8 @@ def test_export_of_api_made_state_round_trips_through_a_second_process(
     mock_provider: MockProvider, tmp_path: Path
 ) -> None:
     with OmniRouteProcess(proxy=False, bridge=False) as first, first.api() as api:
+        no_file = api.post("/api/config/reload")
+        assert no_file.status_code == 409 and "no config file" in no_file.json()["error"]["message"]
         first.add_provider("openai", "team", f"{mock_provider.url}/v1", api_key="sk-team-0042")
         assert api.post("/api/models/alias", json={"alias": "quick", "target": "team/gpt-quick"}).status_code == 200
         assert api.post("/api/combos", json={"name": "pair", "model": "gpt-pair",
@@ -242,3 +244,13 @@ def test_export_of_api_made_state_round_trips_through_a_second_process(
         again = tmp_path / "again.yaml"
         export(second.home, again)
     assert again.read_text() == text
+
+
+def test_mitmdump_entry_point_applies_the_file_too(mock_provider: MockProvider, tmp_path: Path) -> None:
+    config = tmp_path / "omniroute.yaml"
+    write_config(config, mock_provider, "gpt-via-mitmdump")
+    with OmniRouteProcess(proxy=False, bridge=False, via_mitmdump=True, config=config,
+                          env={"CFG_MOCK_KEY": KEY}) as proc, proc.api() as api:
+        assert ask(proc, "fast") == "mock reply from gpt-via-mitmdump: hi"
+        assert api.get("/api/config").json() == {"file": str(config)}
+        assert api.post("/api/config/reload").json()["changed"] == []
