@@ -7,13 +7,14 @@ try, in priority order, for a model name. Every write reloads the registry.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from omniroute.api.deps import runtime_of
+from omniroute.api.fields import Int32, Name
 from omniroute.api.management import Conflict, NotFound, invalid, refuse_config_entry
 from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.resolve import MAX_ALIAS_DEPTH
@@ -21,7 +22,7 @@ from omniroute.engine.resolve import MAX_ALIAS_DEPTH
 router = APIRouter(tags=["Models"])
 chains_router = APIRouter(prefix="/api/fallback/chains", tags=["Fallback"])
 
-ModelName = Annotated[str, Field(min_length=1, max_length=256)]
+ModelName = Name
 
 
 class AliasSet(BaseModel):
@@ -102,10 +103,10 @@ async def delete_alias(request: Request, alias: str) -> dict[str, Any]:
 class ChainStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: str = Field(min_length=1)  # a connection name or id
-    priority: int | None = None  # lower first; None: the step's position in the list
+    provider: Name  # a connection name or id
+    priority: Int32 | None = None  # lower first; None: the step's position in the list
     enabled: bool = True
-    model: str | None = Field(default=None, min_length=1)  # upstream id; None: the chain's model
+    model: Name | None = None  # upstream id; None: the chain's model
 
 
 class ChainSet(BaseModel):

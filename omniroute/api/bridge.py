@@ -10,12 +10,13 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from omniroute.api.deps import runtime_of
+from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.management import refuse_config_entry
 from omniroute.bridge.agent_state import agent_rows, iso
@@ -44,8 +45,8 @@ class Conflict(EngineError):
 
 
 class MappingItem(BaseModel):
-    source: str = Field(max_length=256)
-    target: str = Field(max_length=512)
+    source: Annotated[str, Field(max_length=256), NoControl]
+    target: Annotated[str, Field(max_length=512), NoControl]
 
 
 class MappingPut(BaseModel):

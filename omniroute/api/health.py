@@ -28,4 +28,6 @@ async def monitoring_health(request: Request) -> dict[str, Any]:
         "database": runtime.db.safe_url,
         "circuitBreakers": runtime.router.resilience.snapshot(time.time()),
         "providers": len(runtime.registry.snapshot.connections),
+        # Usage rows the database refused as they were: written repaired, or dropped.
+        "usageRows": runtime.router.usage.stats() if runtime.router.usage else None,
     }

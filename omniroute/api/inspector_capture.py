@@ -17,13 +17,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from omniroute.api.deps import runtime_of
+from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX
 from omniroute.bridge.hostsfile import HostsFileError, HostsFileNotWritable
@@ -37,9 +38,9 @@ DEFAULT_GUARD_MINUTES = 5
 
 
 class CustomHostCreate(BaseModel):
-    host: str = Field(min_length=1, max_length=253)
+    host: Annotated[str, Field(min_length=1, max_length=253), NoControl]
     enabled: bool = True
-    label: str | None = Field(default=None, max_length=200)
+    label: Annotated[str, Field(max_length=200), NoControl] | None = None
     kind: Literal["llm", "app", "custom"] = "custom"
 
 
@@ -50,7 +51,7 @@ class CustomHostPatch(BaseModel):
 class SystemProxyAction(BaseModel):
     action: Literal["apply", "revert", "confirm"]  # confirm: ours, keeps the applied proxy
     port: int | None = Field(default=None, ge=1, le=65535)
-    guardMinutes: int | None = Field(default=None, ge=1)
+    guardMinutes: int | None = Field(default=None, ge=1, le=10_080)  # a week
     guardSeconds: float | None = Field(default=None, gt=0, le=86400)  # ours: finer guard
 
 

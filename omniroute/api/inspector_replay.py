@@ -16,12 +16,14 @@ The answer is the engine's reply, streamed when the call streams (as `/v1` would
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from omniroute.api.deps import runtime_of
+from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX, find_row
 from omniroute.bridge.interceptor import ROUTABLE_FORMATS
@@ -36,7 +38,7 @@ GEMINI_FORMATS = ("gemini", "gemini-cloudcode")
 
 
 class ReplayPost(BaseModel):
-    model: str | None = Field(default=None, max_length=512)
+    model: Annotated[str, Field(max_length=512), NoControl] | None = None
     stream: bool | None = None  # default: as the captured call
 
 

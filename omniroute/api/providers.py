@@ -13,9 +13,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import select
 
 from omniroute.api.deps import runtime_of
+from omniroute.api.fields import Count32, Int32, no_control
 from omniroute.api.management import refuse_config_entry
 from omniroute.db.tables import ProviderConnection, utcnow
-from omniroute.engine.errors import BadRequest, EngineError
+from omniroute.engine.errors import EngineError
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.pool import TIMEOUT_KEY
 from omniroute.providers.secrets import preview
@@ -33,14 +34,12 @@ class Conflict(EngineError):
     status = 409
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_url(url: str) -> str:
     # CR/LF would split the request line or a header upstream; httpx raises InvalidURL (not a
     # ValueError, so pydantic would let it through as a 500).
-    if _CONTROL.search(url):
-        raise ValueError("must not contain control characters (CR, LF, TAB, NUL …)")
+    no_control(url)
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -75,11 +74,11 @@ def _check_provider(provider: str) -> str:
 ConnectionName = Annotated[str, AfterValidator(_check_name)]
 UpstreamUrl = Annotated[str, AfterValidator(_check_url)]
 ProviderType = Annotated[str, AfterValidator(_check_provider)]
+
+
 def _check_key(key: str) -> str:
     # The key becomes a header value upstream: CR/LF there would inject headers.
-    if _CONTROL.search(key):
-        raise ValueError("must not contain control characters (CR, LF, TAB, NUL …)")
-    return key
+    return no_control(key)
 
 
 ApiKeyText = Annotated[str, Field(max_length=4096), AfterValidator(_check_key)]
@@ -93,8 +92,8 @@ class ProviderConnectionCreate(BaseModel):
     url: UpstreamUrl | None = None
     apiKey: ApiKeyText | None = None
     isActive: bool = True
-    maxConcurrent: int | None = Field(default=None, ge=0)
-    priority: int = 0
+    maxConcurrent: Count32 | None = None
+    priority: Int32 = 0
     # Longest wait for the upstream's next byte (and cap on connecting); None: the pool default.
     timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
 
@@ -106,8 +105,8 @@ class ProviderConnectionUpdate(BaseModel):
     url: UpstreamUrl | None = None
     apiKey: ApiKeyText | None = None
     isActive: bool | None = None
-    maxConcurrent: int | None = Field(default=None, ge=0)
-    priority: int | None = None
+    maxConcurrent: Count32 | None = None
+    priority: Int32 | None = None
     timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)  # null: the pool default
 
 

@@ -9,14 +9,15 @@ agent's id, and each frame's model is mapped with that agent's rules.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from omniroute.api.deps import runtime_of
 from omniroute.bridge.interceptor import H_AGENT, H_INTERNAL, H_ORIGINAL_HOST
-from omniroute.engine.errors import EngineError
+from omniroute.engine.body import parse_json_object
+from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.engine.router import Call, CallContext
+from omniroute.inspector.ingest import token_matches
 from omniroute.translate.sse import SSEDecoder
 
 router = APIRouter()
@@ -33,7 +34,7 @@ async def responses_websocket(ws: WebSocket) -> None:
     agent: str | None = None
     original_host: str | None = None
     token = ws.headers.get(H_INTERNAL)
-    if token and token == runtime.internal_token:
+    if runtime.internal_token and token_matches(token, runtime.internal_token):
         agent, original_host = ws.headers.get(H_AGENT), ws.headers.get(H_ORIGINAL_HOST)
     await ws.accept()
     try:
@@ -45,12 +46,12 @@ async def responses_websocket(ws: WebSocket) -> None:
 
 async def _one_response(ws: WebSocket, text: str, agent: str | None, original_host: str | None) -> None:
     runtime = runtime_of(ws)
-    try:
-        frame: Any = json.loads(text)
-    except ValueError as exc:
-        await ws.send_text(_error_frame(f"frame is not valid JSON: {exc}"))
+    try:  # the same parser as HTTP bodies: the same depth limit
+        frame = parse_json_object(text.encode())
+    except BadRequest as exc:
+        await ws.send_text(_error_frame(exc.message.replace("request body", "frame", 1)))
         return
-    if not isinstance(frame, dict) or frame.get("type") != "response.create":
+    if frame.get("type") != "response.create":
         await ws.send_text(_error_frame('expected a {"type": "response.create", ...} frame'))
         return
     body = {k: v for k, v in frame.items() if k != "type"}

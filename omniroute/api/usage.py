@@ -124,7 +124,9 @@ async def call_log(request: Request, log_id: str) -> dict[str, Any]:
     """By row id, or by the request id a response carried in `X-OmniRoute-Request-Id`."""
     await _drain(request)
     with runtime_of(request).db.session() as session:
-        row = session.get(UsageLog, int(log_id)) if log_id.isdigit() else None
+        # ASCII digits only ("²".isdigit()), and within SQLite's 64-bit integers.
+        by_id = log_id.isascii() and log_id.isdigit() and len(log_id) <= 18
+        row = session.get(UsageLog, int(log_id)) if by_id else None
         if row is None:
             row = session.exec(select(UsageLog).where(UsageLog.request_id == log_id)).first()
     if row is None:

@@ -7,7 +7,6 @@ the engine does the rest, so every client format reaches every provider type.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Coroutine
 from typing import Any
 
@@ -18,7 +17,8 @@ from omniroute.api.body import json_object
 from omniroute.api.deps import runtime_of
 from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
-from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply
+from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply, forwarded_headers
+from omniroute.inspector.ingest import token_matches
 from omniroute.providers.adapters import EMBEDDINGS
 from omniroute.translate import count_tokens
 
@@ -41,11 +41,12 @@ def _context(request: Request) -> CallContext:
         elif raw_name == _INTERNAL_RAW and token is None:
             token = raw_value.decode("latin-1")
     ctx = CallContext(
-        forward_headers={name: value for name, value in forward.items() if value},
+        forward_headers=forwarded_headers(forward),
         api_key_id=getattr(request.state, "api_key_id", None),  # set by the auth middleware
     )
     # Attribution headers count only when the AgentBridge addon (same process) set them.
-    if token and runtime.internal_token and hmac.compare_digest(token, runtime.internal_token):
+    # Compared as bytes: a header may carry any byte, and compare_digest refuses non-ASCII str.
+    if runtime.internal_token and token_matches(token, runtime.internal_token):
         ctx.source = request.headers.get("x-omniroute-source", "agent-bridge")
         ctx.agent = request.headers.get("x-omniroute-agent")
         ctx.original_host = request.headers.get("x-omniroute-original-host")
@@ -104,10 +105,19 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
+def _stream(body: dict[str, Any], default: bool = False) -> bool:
+    value = body.get("stream")
+    if value is None:
+        return default
+    if not isinstance(value, bool):  # "yes" is not a flag, and bool("false") is True
+        raise BadRequest("'stream' must be true or false", param="stream")
+    return value
+
+
 async def _body_call(request: Request, fmt: str, default_stream: bool = False) -> Response:
     request.state.client_format = fmt
     body = await json_object(request)
-    return await dispatch(request, fmt, body, _model(body), bool(body.get("stream", default_stream)))
+    return await dispatch(request, fmt, body, _model(body), _stream(body, default_stream))
 
 
 @router.post("/chat/completions")
@@ -115,29 +125,36 @@ async def chat_completions(request: Request) -> Response:
     return await _body_call(request, "openai-chat")
 
 
+async def _embeddings(request: Request, provider: str | None = None) -> Response:
+    request.state.client_format = EMBEDDINGS
+    body = await json_object(request)
+    model = _model(body)
+    if provider is not None and not model.startswith(f"{provider}/"):
+        model = f"{provider}/{model}"
+    if _stream(body):
+        raise BadRequest("embeddings are not streamed; leave 'stream' out", param="stream")
+    return await dispatch(request, EMBEDDINGS, body, model, False)
+
+
 @router.post("/embeddings")
 async def embeddings(request: Request) -> Response:
-    return await _body_call(request, EMBEDDINGS)
+    return await _embeddings(request)
 
 
-async def _provider_scoped(request: Request, provider: str, fmt: str) -> Response:
+@router.post("/providers/{provider}/chat/completions")
+async def provider_chat(request: Request, provider: str) -> Response:
     """`/v1/providers/{provider}/...`: the model is taken from that connection or provider type."""
     request.state.client_format = "openai-chat"
     body = await json_object(request)
     model = _model(body)
     if not model.startswith(f"{provider}/"):
         model = f"{provider}/{model}"
-    return await dispatch(request, fmt, body, model, bool(body.get("stream", False)))
-
-
-@router.post("/providers/{provider}/chat/completions")
-async def provider_chat(request: Request, provider: str) -> Response:
-    return await _provider_scoped(request, provider, "openai-chat")
+    return await dispatch(request, "openai-chat", body, model, _stream(body))
 
 
 @router.post("/providers/{provider}/embeddings")
 async def provider_embeddings(request: Request, provider: str) -> Response:
-    return await _provider_scoped(request, provider, EMBEDDINGS)
+    return await _embeddings(request, provider)
 
 
 @router.get("/providers/{provider}/models")
@@ -160,6 +177,8 @@ async def messages_count_tokens(request: Request) -> Response:
     request.state.client_format = "anthropic"
     body = await json_object(request)
     _model(body)
+    if not isinstance(body.get("messages"), list):
+        raise BadRequest("'messages' is required and must be an array", param="messages")
     return JSONResponse({"input_tokens": count_tokens(body, "anthropic")})
 
 
@@ -216,7 +235,7 @@ async def bridged_call(request: Request, wire_format: str) -> Response:
     """Agent calls rewritten by the AgentBridge addon: body untouched, target in headers."""
     runtime = runtime_of(request)
     token = request.headers.get(INTERNAL_HEADER)
-    if not token or not hmac.compare_digest(token, runtime.internal_token):
+    if not token_matches(token, runtime.internal_token):
         raise Forbidden("this route only takes calls rewritten by OmniRoute's AgentBridge")
     if wire_format not in ROUTABLE_FORMATS:
         raise BadRequest(f"wire format {wire_format!r} cannot be routed")

@@ -21,7 +21,14 @@ from omniroute.bridge.interceptor import Decision
 from omniroute.bridge.wire import ZED
 from omniroute.engine.body import parse_json_object
 from omniroute.engine.errors import EngineError
-from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply, Router
+from omniroute.engine.router import (
+    FORWARDED_HEADERS,
+    Call,
+    CallContext,
+    Reply,
+    Router,
+    forwarded_headers,
+)
 from omniroute.translate import TranslationError
 from omniroute.translate.errors import client_error_body
 
@@ -45,11 +52,11 @@ async def answer(router: Router, decision: Decision, *, original_host: str, body
                  headers: Mapping[str, str]) -> Answer:
     assert decision.agent is not None and decision.target_model is not None
     fmt = decision.engine_format or decision.wire_format or "openai-chat"
-    ctx = CallContext(
-        source="agent-bridge", agent=decision.agent.id, original_host=original_host,
-        forward_headers={name: value for name in FORWARDED_HEADERS if (value := headers.get(name))},
-    )
     try:
+        ctx = CallContext(
+            source="agent-bridge", agent=decision.agent.id, original_host=original_host,
+            forward_headers=forwarded_headers({name: headers.get(name, "") for name in FORWARDED_HEADERS}),
+        )
         call = Call(fmt, parse_json_object(decision.engine_body or body), decision.target_model, False, ctx)
         return await _collect(await router.dispatch(call))
     except EngineError as exc:

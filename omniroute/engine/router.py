@@ -49,6 +49,15 @@ def new_request_id() -> str:
 FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version", "openai-beta")
 
 
+def forwarded_headers(values: dict[str, str]) -> dict[str, str]:
+    """The client's forwarded headers that have a value; one that is not printable ASCII (the
+    upstream could not take it, and httpx cannot encode it) is a clear 400 naming it."""
+    for name, value in values.items():
+        if not (value.isascii() and value.isprintable()):
+            raise BadRequest(f"header {name!r} must be printable ASCII")
+    return {name: value for name, value in values.items() if value}
+
+
 @dataclass(slots=True)
 class CallContext:
     source: str = "api"  # api | agent-bridge | replay
