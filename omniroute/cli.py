@@ -80,14 +80,14 @@ def run(
         bridge_port=bridge_port, demo=demo or None, config_file=config, proxy_auth=proxy_auth,
         allow_open_proxy=allow_open_proxy or None, allow_open_v1=allow_open_v1 or None,
     )
+    if settings.config_file is not None:  # a bad file stops start-up before anything is created
+        from omniroute import cli_config
+
+        _inspector(lambda: cli_config.check_config(settings.config_file, lambda _: None))
     try:
         settings.prepare_home()
     except SettingsError as exc:
         raise fail(str(exc)) from None
-    if settings.config_file is not None:  # a bad file stops start-up before any listener opens
-        from omniroute import cli_config
-
-        _inspector(lambda: cli_config.check_config(settings.config_file, lambda _: None))
     try:
         # Before mitmproxy starts: it issues per-host certificates from this CA.
         CertificateAuthority(settings.certs_dir).ensure()
