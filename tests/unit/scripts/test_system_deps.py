@@ -40,7 +40,8 @@ fi
 
 @pytest.fixture()
 def bare_system() -> Iterator[Path]:
-    """A folder holding the only commands on PATH: bash, env and id (readable by nobody)."""
+    """A folder holding the script and the only commands on PATH: bash, env and id (readable
+    by nobody)."""
     root = Path(tempfile.mkdtemp(prefix="omniroute-system-deps-"))
     try:
         (root / "bin").mkdir()
@@ -49,7 +50,9 @@ def bare_system() -> Iterator[Path]:
             found = shutil.which(tool)
             assert found, f"{tool} is needed to run scripts/system-deps"
             (root / "bin" / tool).symlink_to(found)
-        for path in (root, root / "bin", root / "pg"):
+        # A copy nobody can read, wherever the checkout lives (/root is 0700).
+        shutil.copy2(SCRIPT, root / "system-deps")
+        for path in (root, root / "bin", root / "pg", root / "system-deps"):
             path.chmod(0o755)
         yield root
     finally:
@@ -78,7 +81,7 @@ def _as_root() -> list[str]:
 
 
 def test_not_root_names_the_command_in_one_line_and_fails(bare_system: Path) -> None:
-    done = subprocess.run([*_as_nobody(), str(SCRIPT)], env=_env(bare_system),
+    done = subprocess.run([*_as_nobody(), str(bare_system / "system-deps")], env=_env(bare_system),
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert done.stdout == ""
@@ -96,7 +99,7 @@ def test_root_runs_apt_get_update_once_then_installs_what_is_missing(bare_system
     apt_get.write_text(RECORDING_APT_GET.format(log=log, cases=cases))
     apt_get.chmod(apt_get.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
-    done = subprocess.run([*_as_root(), str(SCRIPT)], env=_env(bare_system),
+    done = subprocess.run([*_as_root(), str(bare_system / "system-deps")], env=_env(bare_system),
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert log.read_text().splitlines() == [
@@ -104,7 +107,7 @@ def test_root_runs_apt_get_update_once_then_installs_what_is_missing(bare_system
         f"install -y --no-install-recommends {' '.join(PACKAGES)} -qq",
     ]
     # Installed: a second run has nothing to do and calls apt-get no more.
-    again = subprocess.run([*_as_root(), str(SCRIPT)], env=_env(bare_system),
+    again = subprocess.run([*_as_root(), str(bare_system / "system-deps")], env=_env(bare_system),
                            capture_output=True, text=True, timeout=60, check=False)
     assert (again.returncode, again.stderr) == (0, "")
     assert len(log.read_text().splitlines()) == 2
@@ -114,7 +117,7 @@ def test_root_reports_a_package_apt_get_did_not_provide(bare_system: Path) -> No
     apt_get = bare_system / "bin" / "apt-get"
     apt_get.write_text("#!/bin/bash\nexit 0\n")  # "succeeds" without installing anything
     apt_get.chmod(0o755)
-    done = subprocess.run([*_as_root(), str(SCRIPT)], env=_env(bare_system),
+    done = subprocess.run([*_as_root(), str(bare_system / "system-deps")], env=_env(bare_system),
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1].endswith(f"still missing after 'apt-get install -y "
