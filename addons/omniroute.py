@@ -25,6 +25,7 @@ if str(_here) not in sys.path:
 
 from agent_bridge import AgentBridge  # noqa: E402
 from inspector import Inspector  # noqa: E402
+from listener_limits import ListenerLimits  # noqa: E402
 from runtime_host import RuntimeHost  # noqa: E402
 
 _runtime_host = RuntimeHost()
@@ -32,6 +33,7 @@ _runtime_host = RuntimeHost()
 # Order matters: the Inspector records each request before the AgentBridge rewrites it.
 addons = [
     _runtime_host,
+    ListenerLimits(_runtime_host),
     Inspector(_runtime_host),
     AgentBridge(_runtime_host),
 ]

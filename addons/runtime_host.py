@@ -21,6 +21,7 @@ from omniroute.listeners import is_bridge_mode, proxy_modes
 from omniroute.runtime import ListenerState, Runtime
 
 log = logging.getLogger("omniroute")
+MITMPROXY_TCP_TIMEOUT = 600  # its option's default
 
 # mitmproxy option → Settings field; unset options leave env/config-file values alone.
 OPTION_FIELDS = {
@@ -81,6 +82,8 @@ class RuntimeHost:
         updates: dict[str, Any] = {}
         if ctx.options.connection_strategy != "lazy":
             updates["connection_strategy"] = "lazy"  # eager fails offline and costs a round trip
+        if ctx.options.tcp_timeout == MITMPROXY_TCP_TIMEOUT:  # mitmproxy's default: use ours
+            updates["tcp_timeout"] = runtime.settings.proxy_idle_timeout
         if list(ctx.options.mode) == ["regular"]:  # mitmdump's default: use ours instead
             updates["mode"] = proxy_modes(runtime.settings)
         if ctx.options.confdir == "~/.mitmproxy":

@@ -31,6 +31,7 @@ from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.kv import kv_get, kv_set
 from omniroute.db.tables import ProviderConnection
+from omniroute.engine.limits import UpstreamLimits
 from omniroute.engine.registry import Registry
 from omniroute.engine.resilience import ResilienceState
 from omniroute.engine.router import Router
@@ -117,6 +118,10 @@ class Runtime:
             # Wall-clock times: records shared through Redis must mean the same on every machine.
             resilience=ResilienceState(store=self.shared.resilience, clock=time.time),
             strategy_state=self.shared.strategy,
+            limits=UpstreamLimits(
+                s.upstream_first_byte_timeout, s.upstream_idle_timeout,
+                s.upstream_max_body_bytes, s.upstream_max_event_bytes,
+            ),
         )
         self.catalog = AgentCatalog()
         self.mappings = MappingStore(self.db, on_change=lambda: self.config_changed("mappings"))
@@ -128,7 +133,7 @@ class Runtime:
         self.proxied_peers: set[tuple[str, int]] = set()
         self._reload_bypass_here()
         self.agent_states = AgentStates(self.db)
-        self.ring = Ring(s.inspector_ring_size)
+        self.ring = Ring(s.inspector_ring_size, s.inspector_listener_queue, s.inspector_max_listeners)
         self.capture = Capture(self.ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled)
         # Inspector: recording sessions (persisted off the hot path), custom capture hosts,
         # the system-proxy capture mode, the token of POST .../internal/ingest.
@@ -273,6 +278,7 @@ class Runtime:
             return
         await self.system_proxy.restore_after_crash()
         from omniroute.api.app import create_app
+        from omniroute.api.http_protocol import protocol_class
 
         config = uvicorn.Config(
             create_app(self),
@@ -281,7 +287,7 @@ class Runtime:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="httptools",
+            http=protocol_class(self.settings.header_timeout),  # httptools, with a header-read timeout
             ws="websockets-sansio",
             timeout_graceful_shutdown=2,
             # Longer than clients' idle expiry (httpx 5 s, Node 4 s): with both at 5 s a client

@@ -21,9 +21,16 @@ from starlette.websockets import WebSocket
 from omniroute.testing import mock_anthropic, mock_gemini, mock_ollama, mock_openai
 from omniroute.testing.mock_faults import FaultError
 from omniroute.testing.mock_formats import DEFAULT_MODELS, dumps, error_body
-from omniroute.testing.mock_http import RAW_SEND, ResetResponse, Stream, StreamResponse
-from omniroute.testing.mock_http import transport_of
-from omniroute.testing.mock_http import error_response, parse_body
+from omniroute.testing.mock_http import (
+    RAW_SEND,
+    ResetResponse,
+    SlowBodyResponse,
+    Stream,
+    StreamResponse,
+    error_response,
+    parse_body,
+    transport_of,
+)
 from omniroute.testing.mock_state import NO_FAULT, MockState
 from omniroute.testing.mock_ws import responses_websocket
 
@@ -99,7 +106,7 @@ async def _serve(state: MockState, request: Request, api: str, answer: Answer,
         fault = state.resolve_fault(request, model, "http")
     except FaultError as exc:
         fault, problem = NO_FAULT, problem or str(exc)
-    state.record(request, "http", body, raw, model, fault)
+    entry = state.record(request, "http", body, raw, model, fault)
     if problem is None and not model:
         problem = "model is required"
     if problem:
@@ -112,9 +119,11 @@ async def _serve(state: MockState, request: Request, api: str, answer: Answer,
         return error_response(api, fault.status, message, fault.retry_after)
     result = answer(data, model or "", request)
     if isinstance(result, Stream):
-        return StreamResponse(result, fault, state.event_delay(fault))
+        return StreamResponse(result, fault, state.event_delay(fault), entry)
     if fault.reset_after is not None:
         return ResetResponse(fault.reset_mode)
+    if fault.drip_ms or fault.pad_bytes:
+        return SlowBodyResponse(result, fault, entry)
     if fault.malformed:
         text = dumps(result)
         return Response(text[: len(text) // 2], media_type="application/json")

@@ -42,6 +42,9 @@ class Fault:
     reset_mode: ResetMode | None = None  # "fin" (default): orderly close; "rst": TCP reset
     malformed: MalformedKind | None = None  # "json": broken payload; "sse": broken framing
     message: str | None = None  # error message to send with ``status``
+    drip_ms: float | None = None  # send the body one byte at a time, this far apart
+    drip_after: int | None = None  # stream events sent whole before the drip starts (default 0)
+    pad_bytes: int | None = None  # make the reply this much bigger (a padding field / event)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Fault:
@@ -59,6 +62,9 @@ class Fault:
                 reset_mode=data.get("reset_mode"),
                 malformed=data.get("malformed"),
                 message=_opt(str, data.get("message")),
+                drip_ms=_opt(float, data.get("drip_ms")),
+                drip_after=_opt(int, data.get("drip_after")),
+                pad_bytes=_opt(int, data.get("pad_bytes")),
             )
         except (TypeError, ValueError) as exc:
             raise FaultError(f"bad fault value: {exc}") from None
@@ -72,7 +78,8 @@ class Fault:
             raise FaultError(f"malformed must be one of {_MALFORMED}, got {self.malformed!r}")
         if self.reset_mode is not None and self.reset_mode not in _RESET_MODES:
             raise FaultError(f"reset_mode must be one of {_RESET_MODES}")
-        for name in ("retry_after", "delay_ms", "event_delay_ms", "reset_after"):
+        for name in ("retry_after", "delay_ms", "event_delay_ms", "reset_after", "drip_ms",
+                     "drip_after", "pad_bytes"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise FaultError(f"{name} must not be negative")

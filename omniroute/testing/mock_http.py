@@ -7,7 +7,7 @@ import contextlib
 import json
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -95,10 +95,75 @@ class Stream:
     framing: Framing = "sse"
 
 
-class StreamResponse(Response):
-    """Sends one chunk per event, honouring event delays, resets and malformation."""
+_PIECE = 64 * 1024
 
-    def __init__(self, stream: Stream, fault: Fault, event_delay: float) -> None:
+
+def padding(size: int, head: bytes, tail: bytes) -> Iterator[bytes]:
+    """``head`` + ``size`` filler bytes + ``tail``, in pieces: the mock never holds it whole."""
+    yield head
+    while size > 0:
+        yield b"x" * min(size, _PIECE)
+        size -= _PIECE
+    yield tail
+
+
+def dripped(chunks: Sequence[bytes] | Iterator[bytes], whole: int) -> Iterator[bytes]:
+    """The first ``whole`` chunks as they are, then every byte on its own."""
+    for i, chunk in enumerate(chunks):
+        if i < whole:
+            yield chunk
+        else:
+            yield from (chunk[j:j + 1] for j in range(len(chunk)))
+
+
+class _Sent:
+    """What a slow or huge reply managed to send before the client hung up (recorded)."""
+
+    def __init__(self, entry: JSON | None) -> None:
+        self.entry = entry if entry is not None else {}
+        self.entry.update(sent_bytes=0, client_disconnected=False)
+
+    async def send(self, scope: Scope, send: Send, piece: bytes) -> bool:
+        """Send ``piece``; False once the client is gone."""
+        await send({"type": "http.response.body", "body": piece, "more_body": True})
+        # A write to a reset socket neither fails nor waits: yield, so the loop can run the
+        # connection_lost that tells us the client is gone.
+        await asyncio.sleep(0)
+        if client_gone(scope):
+            self.entry["client_disconnected"] = True
+            return False
+        self.entry["sent_bytes"] += len(piece)
+        return True
+
+
+class SlowBodyResponse(Response):
+    """A non-streamed JSON reply sent in pieces: dripped byte by byte and/or padded."""
+
+    def __init__(self, result: JSON, fault: Fault, entry: JSON | None) -> None:
+        self.status_code, self.background = 200, None
+        self.raw_headers = [(b"content-type", b"application/json")]
+        body = dumps(result).encode()
+        pieces: Iterator[bytes] = iter((body,))
+        if fault.pad_bytes:
+            pieces = padding(fault.pad_bytes, b'{"padding":"', b'",' + body[1:])
+        if fault.drip_ms:
+            pieces = dripped(list(pieces), 0)
+        self.pieces, self.delay, self.sent = pieces, (fault.drip_ms or 0) / 1000, _Sent(entry)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        for i, piece in enumerate(self.pieces):
+            if i and self.delay:
+                await asyncio.sleep(self.delay)
+            if not await self.sent.send(scope, send, piece):
+                return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class StreamResponse(Response):
+    """Sends one chunk per event, honouring event delays, resets, malformation, drips, padding."""
+
+    def __init__(self, stream: Stream, fault: Fault, event_delay: float, entry: JSON | None = None) -> None:
         # Response.__init__ would set a Content-Length; a stream is chunked instead.
         self.status_code = 200
         self.background = None
@@ -107,9 +172,13 @@ class StreamResponse(Response):
         self.raw_headers = [(b"content-type", media.encode()), (b"cache-control", b"no-cache")]
         self.chunks = encode_stream(stream.events, stream.framing, fault.malformed)
         self.fault, self.event_delay = fault, event_delay
+        self.entry = entry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        if self.fault.drip_ms or self.fault.pad_bytes:
+            await self._slow(scope, send)
+            return
         limit = self.fault.reset_after
         for i, chunk in enumerate(self.chunks):
             if limit is not None and i >= limit:
@@ -122,6 +191,24 @@ class StreamResponse(Response):
         if limit is not None:
             await abort_connection(scope, receive, self.fault.reset_mode)
             return
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _slow(self, scope: Scope, send: Send) -> None:
+        """Padding (a huge first event) and/or a drip, piece by piece."""
+        sent = _Sent(self.entry)
+        fault, chunks = self.fault, list(self.chunks)
+        pieces: Iterator[bytes] = iter(chunks)
+        if fault.pad_bytes:
+            pad = padding(fault.pad_bytes, b'data: {"type":"padding","padding":"', b'"}\n\n')
+            pieces = (piece for part in (pad, chunks) for piece in part)
+        delay = (fault.drip_ms or 0) / 1000
+        if fault.drip_ms:
+            pieces = dripped(chunks, fault.drip_after or 0)
+        for i, piece in enumerate(pieces):
+            if i and delay and len(piece) == 1:
+                await asyncio.sleep(delay)
+            if not await sent.send(scope, send, piece):
+                return
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 

@@ -45,7 +45,8 @@ Faults (see ``mock_faults``), merged field by field, first source wins:
 
 1. Header ``x-mock-fault: status=429;retry_after=2`` — keys ``status``, ``retry_after``,
    ``delay_ms``, ``event_delay_ms``, ``reset_after``, ``reset_mode`` (``fin``|``rst``),
-   ``malformed`` (``json``|``sse``), ``message``. Header ``x-mock-event-delay-ms: N`` too.
+   ``malformed`` (``json``|``sse``), ``message``, ``drip_ms``, ``drip_after``, ``pad_bytes``.
+   Header ``x-mock-event-delay-ms: N`` too.
 2. Model shortcuts (last ``/`` segment of the model): ``fail-<status>``, ``slow-<ms>``,
    ``reset-<events>``, ``malformed-json``, ``malformed-sse``.
 3. Rules: ``POST /_mock/faults`` with the same keys plus ``"match": {"path", "model",
@@ -59,6 +60,11 @@ headers and N stream events, then closes the TCP connection mid-body (``rst``: w
 reset); on a non-streamed call the connection closes before any response byte.
 ``malformed=json`` truncates the JSON of event #1 (or of the whole non-streamed body);
 ``malformed=sse`` breaks the framing after event #1 (missing blank line / newline / comma).
+``drip_ms=N`` sends the body one byte every N ms (a stream: after ``drip_after`` whole
+events). ``pad_bytes=N`` makes the reply N bytes bigger without the mock holding it: a
+``"padding"`` field first in a JSON reply, a ``{"type": "padding"}`` event first in a stream
+(streamed out in 64 KiB pieces). For both, the recorded request gets ``sent_bytes`` and
+``client_disconnected`` (the client hung up before the end).
 On the Responses WebSocket a status becomes an ``{"type": "error", "status": ...}`` frame, a
 reset closes the socket without a close frame; a fault sent on the upgrade request applies to
 every response on that socket, and with a status (or a rule with ``kind: ws_handshake``) the
@@ -223,12 +229,14 @@ class MockProvider:
                   delay_ms: float | None = None, event_delay_ms: float | None = None,
                   reset_after: int | None = None, reset_mode: ResetMode | None = None,
                   malformed: MalformedKind | None = None, message: str | None = None,
-                  path: str | None = None, model: str | None = None, method: str | None = None,
+                  drip_ms: float | None = None, drip_after: int | None = None,
+                  pad_bytes: int | None = None, path: str | None = None, model: str | None = None, method: str | None = None,
                   kind: MatchKind | None = None, count: int | None = None) -> FaultRule:
         """Same as ``POST /_mock/faults``; ``count=None`` keeps the rule until cleared."""
         fault = Fault(status=status, retry_after=retry_after, delay_ms=delay_ms,
                       event_delay_ms=event_delay_ms, reset_after=reset_after,
-                      reset_mode=reset_mode, malformed=malformed, message=message)
+                      reset_mode=reset_mode, malformed=malformed, message=message,
+                      drip_ms=drip_ms, drip_after=drip_after, pad_bytes=pad_bytes)
         fault.validate()
         return self.app.state.faults.add(fault, path=path, model=model, method=method,
                                          kind=kind, count=count)
