@@ -23,10 +23,10 @@ import pytest
 from omniroute.testing.harness import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "system-deps"
-PACKAGES = ["nodejs", "npm", "chromium", "postgresql", "redis-server"]
+PACKAGES = ["nodejs", "npm", "chromium", "postgresql", "redis-server", "iproute2"]
 # What each package puts on PATH, as far as the script checks.
 PROVIDES = {"nodejs": "node", "npm": "npm", "chromium": "chromium",
-            "postgresql": "initdb", "redis-server": "redis-server"}
+            "postgresql": "initdb", "redis-server": "redis-server", "iproute2": "ip"}
 
 RECORDING_APT_GET = """#!/bin/bash
 echo "$*" >> "{log}"
