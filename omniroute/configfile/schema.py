@@ -122,3 +122,4 @@ def json_schema() -> dict[str, Any]:
     schema = ConfigFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
+

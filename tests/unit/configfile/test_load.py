@@ -98,4 +98,5 @@ def test_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_the_published_json_schema_is_the_models() -> None:
-    assert json.loads(schema_path().read_text()) == json_schema()
+    # An API model changed? Regenerate: python -m omniroute.configfile
+    assert json.loads(schema_path().read_text()) == json_schema(), "regenerate the schema file"
