@@ -311,6 +311,36 @@ def cert_regenerate(home: Home = None) -> None:
 
 
 @app.command()
+def connect(
+    tool: Annotated[str, typer.Argument(help="claude-code, codex, gemini-cli, qwen-code, opencode or droid.")],
+    direct: Annotated[bool, typer.Option("--direct", help="Write the agent's own settings (base URL and a key).")] = False,
+    model: Annotated[str | None, typer.Option(help="The model the agent asks for (map it with `omniroute map`).")] = None,
+    small_model: Annotated[str | None, typer.Option(help="Claude Code: its small/fast model.")] = None,
+    home: Home = None,
+    api_port: Annotated[int | None, typer.Option(help="Port of the OmniRoute API.")] = None,
+) -> None:
+    """Point TOOL at OmniRoute by its own settings file: no proxy, no CA (backed up first)."""
+    from omniroute import cli_connect
+
+    if not direct:
+        raise fail(f"use: omniroute connect {tool} --direct  (interception instead: omniroute env {tool}, or omniroute dns {tool} on)")
+    settings = build_settings(home=home, api_port=api_port)
+    _bridge(lambda: cli_connect.connect(settings, tool, model, small_model, typer.echo))
+
+
+@app.command()
+def disconnect(
+    tool: Annotated[str, typer.Argument(help="A tool `omniroute connect` configured.")],
+    home: Home = None,
+    api_port: Annotated[int | None, typer.Option(help="Port of the OmniRoute API.")] = None,
+) -> None:
+    """Take OmniRoute out of TOOL's settings again (the user's own values come back)."""
+    from omniroute import cli_connect
+
+    _bridge(lambda: cli_connect.disconnect(build_settings(home=home, api_port=api_port), tool, typer.echo))
+
+
+@app.command()
 def doctor(home: Home = None) -> None:
     """Check ports, CA trust, hosts entries and upstream DNS; each problem with its fix."""
     from omniroute import cli_bridge

@@ -18,6 +18,7 @@ from omniroute.api.deps import runtime_of
 from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
 from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply, forwarded_headers
+from omniroute.inspector import direct
 from omniroute.inspector.ingest import token_matches
 from omniroute.providers.adapters import EMBEDDINGS
 from omniroute.translate import count_tokens
@@ -50,7 +51,19 @@ def _context(request: Request) -> CallContext:
         ctx.source = request.headers.get("x-omniroute-source", "agent-bridge")
         ctx.agent = request.headers.get("x-omniroute-agent")
         ctx.original_host = request.headers.get("x-omniroute-original-host")
+    elif agent := direct_agent(request, ctx.api_key_id):
+        ctx.source, ctx.agent = direct.DIRECT, agent
     return ctx
+
+
+def direct_agent(request: Request, api_key_id: str | None) -> str | None:
+    """An agent calling us directly (its settings name our URL): by the per-tool key its settings
+    carry, else by its User-Agent."""
+    agent = request.app.state.tool_keys.agent(api_key_id)
+    if agent is None:
+        match = runtime_of(request).catalog.identify("", user_agent=request.headers.get("user-agent"))
+        agent = match.agent.id if match is not None else None
+    return agent
 
 
 def _model(body: dict[str, Any]) -> str:
@@ -62,13 +75,29 @@ def _model(body: dict[str, Any]) -> str:
 
 async def dispatch(request: Request, fmt: str, body: dict[str, Any], model: str, stream: bool) -> Response:
     request.state.client_format = fmt
-    call = Call(fmt, body, model, stream, _context(request))
-    reply = await _unless_client_leaves(request, runtime_of(request).router.dispatch(call))
+    runtime = runtime_of(request)
+    ctx = _context(request)
+    row = None
+    if ctx.source == direct.DIRECT and ctx.agent:
+        # A direct agent call gets its agent's model mappings, as an intercepted one does
+        # (and, like one, none for an agent that is never rerouted).
+        routable = ctx.agent in runtime.catalog and runtime.catalog.get(ctx.agent).routable
+        mapped = runtime.mappings.target_for(ctx.agent, model) if routable else None
+        row = direct.start(runtime.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
+                           agent=ctx.agent, wire_format=fmt, stream=stream, source_model=model, mapped_model=mapped)
+        model = mapped or model
+    call = Call(fmt, body, model, stream, ctx)
+    reply = await _unless_client_leaves(request, runtime.router.dispatch(call))
     if reply is None:
+        if row is not None:
+            direct.finish(runtime.capture, row, 499, {}, b"", 0, "the client closed the connection")
         return Response(status_code=499)  # nobody reads it; uvicorn drops it with the connection
     if reply.stream is not None:
         headers = {**reply.headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
-        return StreamingResponse(reply.stream, reply.status, headers, media_type=reply.media_type)
+        chunks = reply.stream if row is None else direct.tee(runtime.capture, row, reply.status, headers, reply.stream)
+        return StreamingResponse(chunks, reply.status, headers, media_type=reply.media_type)
+    if row is not None:
+        direct.finish(runtime.capture, row, reply.status, reply.headers, reply.body or b"", len(reply.body or b""))
     return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
 
 

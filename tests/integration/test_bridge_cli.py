@@ -28,8 +28,9 @@ def test_agents_table_without_a_server(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["agent", "routable", "dns", "cert", "trusted", "mappings", "last", "seen"]
-    table = {line.split()[0]: line.split() for line in lines[1:10]}
-    assert set(table) == {"claude-code", "codex", "copilot", "antigravity", "kiro", "zed", "open-code", "cursor", "trae"}
+    table = {line.split()[0]: line.split() for line in lines[1:13]}
+    assert set(table) == {"claude-code", "codex", "copilot", "antigravity", "kiro", "zed", "open-code", "cursor", "trae",
+                          "gemini-cli", "qwen-code", "droid"}
     assert table["codex"][1:3] == ["yes", "off"] and table["codex"][4] == "1" and table["codex"][5] == "never"
     assert table["cursor"][1] == "no"
     assert any(l.startswith("cursor: not routable: Cursor speaks Connect/gRPC") for l in lines)

@@ -44,10 +44,12 @@
   // ---- agent cards ----
   async function drawAgents() {
     const dnsRoute = await Omni.has("POST", `${BASE}/agents/{agentId}/dns`);
+    const tools = await OmniDirect.tools();
     const box = document.getElementById("agents");
     box.replaceChildren(...agents.map((a) => {
       const dnsOn = !!(a.dns ?? a.dnsEnabled ?? a.dns_enabled);
-      const dns = dnsRoute
+      // Agents OmniRoute can configure get one control: directly / intercept / off.
+      const dns = tools.has(a.id) ? OmniDirect.control(a, tools.get(a.id)) : dnsRoute
         ? el("label", { class: "inline", dataset: { field: "enabled" } }, el("input", { type: "checkbox", checked: dnsOn, "aria-label": `DNS mode for ${a.id}`,
             onchange: async (ev) => {
               const r = await api("POST", `${BASE}/agents/${a.id}/dns`, { enabled: ev.target.checked });
