@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "OMNIROUTE_REDIS_URL")
     )
-    # When on, /v1 model calls need one of our API keys (`/api/keys`); the seed's env name.
+    # When on, /v1 model calls need one of our API keys (`/api/keys`); env name as in the
+    # OmniRoute API specification.
     require_api_key: bool = Field(
         default=False,
         validation_alias=AliasChoices(

@@ -1,6 +1,6 @@
 """The process-wide state, created once: settings, database, engine, inspector, listeners.
 
-Both entry points build one `Runtime`: `omniroute run` and `mitmdump -s addons/omniroute.py`
+Both entry points build one `Runtime`: `omniroute run` and `mitmdump -s addons/omniroute_addons.py`
 (through the addons). The ASGI app and the addons read the same object, so breaker state,
 the capture ring and live events live in memory once.
 """
@@ -190,10 +190,9 @@ class Runtime:
         demo = [c for c in self.registry.snapshot.connections.values() if c.provider == "demo"]
         if not demo:
             return
-        # Imported only when needed: the demo is the project's mock provider, served in-process.
-        from omniroute.testing.mock_app import create_app as create_mock_app
+        from omniroute.providers.demo import create_app  # only when a demo connection exists
 
-        app = create_mock_app()
+        app = create_app()
         for connection in demo:
             self.pool.register_transport(connection.id, httpx.ASGITransport(app=app))
 

@@ -60,7 +60,7 @@ async def list_aliases(request: Request) -> dict[str, Any]:
 
 @router.post("/api/models/alias")
 async def set_alias(request: Request, payload: AliasSet) -> dict[str, Any]:
-    """Create or update (seed: 200 either way)."""
+    """Create or update (the OmniRoute API specification: 200 either way)."""
     alias, target = payload.alias.strip(), payload.target.strip()
     if alias == target:
         raise invalid("target", f"alias cycle: {alias} → {target}; an alias cannot name itself")
@@ -151,7 +151,7 @@ async def list_chains(request: Request) -> dict[str, Any]:
 
 @chains_router.post("")
 async def set_chain(request: Request, payload: ChainSet) -> dict[str, Any]:
-    """Create or replace the chain for a model (seed: 200)."""
+    """Create or replace the chain for a model (the OmniRoute API specification: 200)."""
     runtime = runtime_of(request)
     model = payload.model.strip()
     with runtime.db.session() as session:

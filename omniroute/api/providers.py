@@ -1,4 +1,5 @@
-"""Provider connections: `/api/providers` (seed schemas ProviderConnection / ProviderConnectionCreate)."""
+"""Provider connections: `/api/providers` (ProviderConnection /
+ProviderConnectionCreate in the OmniRoute API specification)."""
 
 from __future__ import annotations
 

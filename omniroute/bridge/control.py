@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from omniroute.bridge.ca import CAInfo, find_system_bundle, validate_upstream_ca
 from omniroute.db.kv import kv_get, kv_set
-from omniroute.listeners import BRIDGE_PLACEHOLDER, Listener, port_problem
+from omniroute.listeners import Listener, bridge_mode, port_problem, serves
 
 if TYPE_CHECKING:
     from omniroute.runtime import ListenerState, ProxyHost, Runtime
@@ -53,7 +53,7 @@ def listener_port(runtime: Runtime, name: str) -> int:
 
 def mode_spec(name: str, port: int) -> str:
     """The mitmproxy `mode` entry of one of our listeners (same strings as `proxy_modes`)."""
-    return f"regular@{port}" if name == "http-proxy" else f"reverse:https://{BRIDGE_PLACEHOLDER}@{port}"
+    return f"regular@{port}" if name == "http-proxy" else bridge_mode(port)
 
 
 def listener_state(runtime: Runtime, name: str) -> ListenerState:
@@ -70,18 +70,19 @@ async def set_listener(runtime: Runtime, name: str, running: bool) -> ListenerSt
         )
     spec = mode_spec(name, port)
     modes = [str(m) for m in host.option("mode")]
+    others = [m for m in modes if not serves(name, m)]
     if not running:
-        if spec in modes:
-            await host.update_options(mode=[m for m in modes if m != spec])
+        if others != modes:
+            await host.update_options(mode=others)
         runtime.listeners[name].state, runtime.listeners[name].error = "stopped", None
         return listener_state(runtime, name)
-    if spec in modes and listener_state(runtime, name).state == "running":
+    if others != modes and listener_state(runtime, name).state == "running":
         return listener_state(runtime, name)
     # Checked first so the answer names the port, instead of a mitmproxy log line.
     problem = port_problem(runtime.settings.host, Listener(name, port, _FLAGS[name]))
     if problem:
         raise ListenerConflict(problem)
-    await host.update_options(mode=[m for m in modes if m != spec] + [spec])
+    await host.update_options(mode=[*others, spec])
     state = listener_state(runtime, name)
     if state.state != "running":
         # Lost a race for the port: take the failed mode out again so the state stays honest.

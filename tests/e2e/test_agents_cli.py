@@ -21,11 +21,11 @@ from typing import Any
 
 import pytest
 
-from omniroute.testing.fake_upstream import FakeDNS, TLSUpstream
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
 from tests.e2e.agents_support import CLAUDE_CODE, CODEX, install_agents
 from tests.integration.bridge_support import upstream_fixture  # noqa: F401 - fixture
+from tests.support.fake_upstream import FakeDNS, TLSUpstream
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 pytestmark = pytest.mark.e2e
 

@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
 from tests.e2e.agents_support import (
     CLAUDE_CODE,
     CODEX,
@@ -28,6 +26,8 @@ from tests.e2e.agents_support import (
     install_agents,
 )
 from tests.integration.agents_home_support import home_fixture, omni_fixture  # noqa: F401 - fixtures
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 pytestmark = pytest.mark.e2e
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
 from tests.integration.agents_home_support import home_fixture  # noqa: F401 - fixture
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 from .ui_support import Page, browser_fixture, ui_fixture  # noqa: F401 (fixtures, used by name)
 

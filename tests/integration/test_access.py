@@ -28,7 +28,7 @@ from omniroute.api import auth
 from omniroute.api.app import create_app
 from omniroute.config import Settings
 from omniroute.runtime import Runtime
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 REMOTE = ("192.0.2.10", 5000)  # TEST-NET-1: only ever an in-process ASGI client address
 LOCAL = ("127.0.0.1", 5000)

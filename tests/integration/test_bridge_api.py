@@ -14,7 +14,7 @@ from cryptography import x509
 from omniroute.api.app import create_app
 from omniroute.config import Settings
 from omniroute.runtime import Runtime
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 BASE = "/api/tools/agent-bridge"
 MESSAGES = [{"role": "user", "content": "hi"}]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from omniroute.testing.fake_upstream import FakeDNS
-from omniroute.testing.harness import OmniRouteProcess, free_port
+from tests.support.fake_upstream import FakeDNS
+from tests.support.harness import OmniRouteProcess, free_port
 
 CLI = str(Path(sys.executable).parent / "omniroute")
 
@@ -70,7 +70,7 @@ def test_map_validates_and_reaches_a_running_server(tmp_path: Path) -> None:
             reply = client.post("https://api.openai.com/v1/chat/completions",
                                 json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     # Applied at once, without a restart.
-    assert reply.json()["choices"][0]["message"]["content"] == "mock reply from from-cli: hi"
+    assert reply.json()["choices"][0]["message"]["content"] == "demo reply from from-cli: hi"
 
 
 def test_dns_on_off_all(tmp_path: Path) -> None:

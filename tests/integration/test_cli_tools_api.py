@@ -11,9 +11,9 @@ from typing import Any
 import anthropic
 import httpx
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
 from tests.integration.agents_home_support import home_fixture, omni_fixture  # noqa: F401 - fixtures
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 CLAUDE_SETTINGS = """{
   "permissions": {

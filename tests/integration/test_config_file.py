@@ -17,8 +17,8 @@ import httpx
 import openai
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess, wait_until
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess, wait_until
+from tests.support.mock_provider import MockProvider
 
 KEY = "sk-config-file-0001"
 API_KEY_HASH = hashlib.sha256(b"omniroute-config-file-test-key").hexdigest()

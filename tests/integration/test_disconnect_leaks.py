@@ -22,8 +22,8 @@ import pytest
 
 from omniroute.config import Settings
 from omniroute.runtime import Runtime
-from omniroute.testing.harness import free_port, wait_until
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import free_port, wait_until
+from tests.support.mock_provider import MockProvider
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")
 

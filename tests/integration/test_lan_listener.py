@@ -22,9 +22,9 @@ import httpx
 import openai
 import pytest
 
-from omniroute.testing.fake_upstream import FakeDNS, TLSUpstream
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.fake_upstream import FakeDNS, TLSUpstream
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 from .bridge_support import stand_in_upstream
 from .lan_namespace import LanHost, lan_host

@@ -14,8 +14,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.inspector_support import BASE
+from tests.support.harness import OmniRouteProcess
+from tests.support.inspector_support import BASE
 
 HEADER_TIMEOUT_S = 1
 MAX_LISTENERS = 20

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 ST = Path(sys.executable).parent / "schemathesis"
 # One regex: the CLI keeps only the last --exclude-path-regex it is given.

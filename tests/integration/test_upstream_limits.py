@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess, wait_until
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess, wait_until
+from tests.support.mock_provider import MockProvider
 
 MSG = [{"role": "user", "content": "limits"}]
 MAX_BODY = 1024 * 1024

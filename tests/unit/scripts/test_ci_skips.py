@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import REPO_ROOT
+from tests.support.harness import REPO_ROOT
 
 TESTS = '''
 import pytest

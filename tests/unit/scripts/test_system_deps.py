@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import REPO_ROOT
+from tests.support.harness import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "scripts" / "system-deps"
 PACKAGES = ["nodejs", "npm", "chromium", "postgresql", "redis-server", "iproute2"]
