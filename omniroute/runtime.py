@@ -13,7 +13,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import uvicorn
@@ -22,7 +22,7 @@ from sqlmodel import select
 
 from omniroute import __version__
 from omniroute.bridge.agent_state import AgentStates
-from omniroute.bridge.bypass import BypassMatcher, combined_patterns
+from omniroute.bridge.bypass import BYPASS_KEY, BypassMatcher, combined_patterns
 from omniroute.bridge.ca import CertificateAuthority
 from omniroute.bridge.catalog import AgentCatalog
 from omniroute.bridge.mapping_store import MappingStore
@@ -48,10 +48,12 @@ from omniroute.providers.secrets import SecretBox
 from omniroute.shared.events import InspectorEventBridge
 from omniroute.shared.state import open_shared_state
 
+if TYPE_CHECKING:
+    from omniroute.configfile import Applied
+
 log = logging.getLogger("omniroute")
 
 DEMO_CONNECTION = "demo"
-BYPASS_KEY = "bridge.bypass_patterns"
 
 
 @dataclass(slots=True)
@@ -99,6 +101,10 @@ class Runtime:
         self.db = Database(s.effective_database_url)
         self.db.migrate()
         self.secrets = SecretBox(s.secret_key_path)
+        if s.config_file is not None:  # before anything reads the database's configuration
+            from omniroute.configfile import apply_file
+
+            apply_file(s.config_file, self.db, self.secrets)
         self.registry = Registry(self.db, self.secrets)
         self.pool = ClientPool()
         self.usage = UsageRecorder(self.db)
@@ -210,6 +216,20 @@ class Runtime:
     def _reload_registry_here(self) -> None:
         self.registry.reload()
         self._register_in_process_transports()
+
+    async def reload_config_file(self) -> Applied:
+        """SIGHUP / `POST /api/config/reload`: apply the config file again, then reload what it
+        changed, here and on the other instances. ConfigFileError: nothing changed."""
+        from omniroute.configfile import apply_file
+
+        applied = await asyncio.to_thread(apply_file, self.settings.config_file, self.db, self.secrets)
+        for connection_id in applied.connections:
+            await self.pool.drop(connection_id)
+        for kind in sorted(applied.kinds):
+            for reload in self._followers.get(kind, ()):
+                await asyncio.to_thread(reload)
+            self.config_changed(kind)
+        return applied
 
     # -- configuration shared between instances ---------------------------------------------
     def follow_config(self, kind: str, reload: Callable[[], None]) -> None:

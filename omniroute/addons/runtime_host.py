@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import Any
 
 from mitmproxy import ctx, exceptions
@@ -13,6 +15,7 @@ from omniroute.bridge.ca import CAError
 from omniroute.bridge.control import apply_stored_upstream_ca
 from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import SettingsError
+from omniroute.configfile.load import ConfigFileError
 from omniroute.db.database import DatabaseError
 from omniroute.exposure import exposure_problem
 from omniroute.listeners import is_bridge_mode
@@ -57,6 +60,13 @@ class RuntimeHost:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()
             return
+        except ConfigFileError as exc:
+            for line in exc.lines():
+                log.error("OmniRoute cannot start: %s", line)
+            ctx.master.shutdown()
+            return
+        if runtime.settings.config_file is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._reload_config_file)
         runtime.proxy_listener_states = self._proxy_listener_states
         runtime.proxy_host = MitmproxyHost()
         if ctx.options.tcp_timeout == MITMPROXY_TCP_TIMEOUT:  # mitmproxy's default: use ours
@@ -69,6 +79,22 @@ class RuntimeHost:
         except ValueError as exc:  # the saved file was removed or replaced since
             log.warning("OmniRoute: saved upstream CA not applied: %s", exc)
         await runtime.start_api()
+
+    def _reload_config_file(self) -> None:
+        asyncio.create_task(self._reload_logged(), name="omniroute-config-reload")
+
+    async def _reload_logged(self) -> None:
+        runtime = self.runtime
+        if runtime is None:
+            return
+        try:
+            applied = await runtime.reload_config_file()
+        except ConfigFileError as exc:
+            for line in exc.lines():
+                log.error("config file not applied (nothing changed): %s", line)
+            return
+        log.warning("config file %s applied (SIGHUP): %s", runtime.settings.config_file,
+                    ", ".join(sorted(applied.kinds)) or "no changes")
 
     def _proxy_listener_states(self) -> list[ListenerState]:
         proxyserver = ctx.master.addons.get("proxyserver")

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from omniroute import __version__
 from omniroute.api import bridge, bridge_control, errors, hardening, health, inspector, providers, responses_ws, v1
-from omniroute.api import aliases, auth, cli_tools, combos, keys, pricing, resilience, usage
+from omniroute.api import aliases, auth, cli_tools, combos, config_file, keys, pricing, resilience, usage
 from omniroute.api import ui
 from omniroute.api import inspector_capture, inspector_live, inspector_replay, inspector_sessions
 
@@ -49,6 +49,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(usage.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)
+    app.include_router(config_file.router)
     app.include_router(cli_tools.router)
     app.include_router(ui.router)
     cli_tools.install(app, runtime)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from omniroute.api.deps import runtime_of
 from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
+from omniroute.api.management import refuse_config_entry
 from omniroute.bridge.agent_state import agent_rows, iso
 from omniroute.bridge.catalog import AgentSpec
 from omniroute.bridge.hostsfile import (
@@ -178,6 +179,8 @@ async def get_mappings(request: Request, agent_id: str) -> list[dict[str, Any]]:
 async def put_mappings(request: Request, agent_id: str, payload: MappingPut) -> dict[str, Any]:
     runtime = runtime_of(request)
     spec = _spec(request, agent_id)
+    declared = any(row["from_config"] for row in runtime.mappings.rows(spec.id))
+    refuse_config_entry(declared, f"the model mappings of {spec.id}")
     try:
         runtime.mappings.replace(spec.id, [m.model_dump() for m in payload.mappings])
     except ValueError as exc:

@@ -15,13 +15,13 @@ from pydantic import BaseModel, Field
 
 from omniroute.api.deps import runtime_of
 from omniroute.api.guards import loopback_only
+from omniroute.api.management import refuse_config_entry, setting_from_config
 from omniroute.bridge import control
-from omniroute.bridge.bypass import combined_patterns
+from omniroute.bridge.bypass import BYPASS_KEY, combined_patterns
 from omniroute.bridge.ca import UpstreamCAError
 from omniroute.bridge.trust import run_commands, trust_commands
 from omniroute.db.tables import KeyValue
 from omniroute.engine.errors import BadRequest, EngineError
-from omniroute.runtime import BYPASS_KEY
 
 router = APIRouter(
     prefix="/api/tools/agent-bridge", tags=["AgentBridge"], dependencies=[Depends(loopback_only)]
@@ -114,8 +114,10 @@ def _bypass_rows(request: Request) -> list[dict[str, Any]]:
     with runtime.db.session() as session:
         row = session.get(KeyValue, BYPASS_KEY)
     saved_at = row.updated_at.isoformat() if row is not None else None
+    mine = "config" if row is not None and row.from_config else "user"  # "config": the file's
     return [
-        {"pattern": p, "source": source, "created_at": saved_at if source == "user" else None}
+        {"pattern": p, "source": mine if source == "user" else source,
+         "created_at": saved_at if source == "user" else None}
         for p, source in combined_patterns(runtime.user_bypass_patterns())
     ]
 
@@ -127,6 +129,7 @@ async def get_bypass(request: Request) -> list[dict[str, Any]]:
 
 @router.put("/bypass")
 async def put_bypass(request: Request, payload: BypassUpsert) -> list[dict[str, Any]]:
+    refuse_config_entry(setting_from_config(runtime_of(request).db, BYPASS_KEY), "the bypass list")
     try:
         runtime_of(request).set_user_bypass_patterns(payload.patterns)
     except ValueError as exc:

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from omniroute.api.deps import runtime_of
 from omniroute.api.fields import Count32, Int32, Name, NoControl
-from omniroute.api.management import Conflict, NotFound, invalid
+from omniroute.api.management import Conflict, NotFound, invalid, refuse_config_entry
 from omniroute.db.tables import Combo, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.strategies import validate_strategy
 
@@ -73,10 +73,11 @@ def combo_json(row: Combo) -> dict[str, Any]:
         "nodes": row.nodes,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
+        "fromConfig": row.from_config,
     }
 
 
-def _nodes(session: Session, nodes: list[ComboNode]) -> list[dict[str, Any]]:
+def stored_nodes(session: Session, nodes: list[ComboNode]) -> list[dict[str, Any]]:
     """Nodes as stored; each must name an existing connection, by id (or by name: resolved
     to the id here, so renaming the connection later keeps the combo working)."""
     by_id = {row.id: row for row in session.exec(select(ProviderConnection)).all()}
@@ -128,7 +129,7 @@ async def create_combo(request: Request, payload: ComboCreate) -> dict[str, Any]
     with runtime.db.session() as session:
         _unique(session, payload.name)
         row = Combo(name=payload.name, model=payload.model, strategy=payload.strategy,
-                    nodes=_nodes(session, payload.nodes))
+                    nodes=stored_nodes(session, payload.nodes))
         session.add(row)
         session.commit()
     runtime.reload_registry()
@@ -146,6 +147,7 @@ async def update_combo(request: Request, combo_id: str, payload: ComboUpdate) ->
     runtime = runtime_of(request)
     with runtime.db.session() as session:
         row = _get(session, combo_id)
+        refuse_config_entry(row.from_config, f"combo {row.name!r}")
         if payload.name is not None and payload.name != row.name:
             _unique(session, payload.name, exclude_id=row.id)
             row.name = payload.name
@@ -154,7 +156,7 @@ async def update_combo(request: Request, combo_id: str, payload: ComboUpdate) ->
         if payload.strategy is not None:
             row.strategy = payload.strategy
         if payload.nodes is not None:
-            row.nodes = _nodes(session, payload.nodes)
+            row.nodes = stored_nodes(session, payload.nodes)
         row.updated_at = utcnow()
         session.add(row)
         session.commit()
@@ -167,6 +169,7 @@ async def delete_combo(request: Request, combo_id: str) -> dict[str, Any]:
     runtime = runtime_of(request)
     with runtime.db.session() as session:
         row = _get(session, combo_id)
+        refuse_config_entry(row.from_config, f"combo {row.name!r}")
         session.delete(row)
         session.commit()
     runtime.reload_registry()

@@ -15,7 +15,7 @@ from sqlmodel import select
 from omniroute.api.auth import hash_key, key_cache, new_secret
 from omniroute.api.deps import runtime_of
 from omniroute.api.fields import Label
-from omniroute.api.management import NotFound
+from omniroute.api.management import NotFound, refuse_config_entry
 from omniroute.db.tables import ApiKey
 from omniroute.providers.secrets import preview
 
@@ -48,6 +48,7 @@ def key_json(row: ApiKey) -> dict[str, Any]:
         "isActive": row.is_active,
         "createdAt": row.created_at.isoformat(),
         "lastUsedAt": row.last_used_at.isoformat() if row.last_used_at else None,
+        "fromConfig": row.from_config,
     }
 
 
@@ -92,6 +93,7 @@ async def get_key(request: Request, key_id: str) -> dict[str, Any]:
 async def update_key(request: Request, key_id: str, payload: ApiKeyUpdate) -> dict[str, Any]:
     with runtime_of(request).db.session() as session:
         row = _get(session, key_id)
+        refuse_config_entry(row.from_config, f"API key {row.label!r}")
         if payload.label is not None:
             row.label = payload.label
         if payload.isActive is not None:
@@ -108,7 +110,9 @@ async def update_key(request: Request, key_id: str, payload: ApiKeyUpdate) -> di
 @router.delete("/{key_id}")
 async def delete_key(request: Request, key_id: str) -> dict[str, Any]:
     with runtime_of(request).db.session() as session:
-        session.delete(_get(session, key_id))
+        row = _get(session, key_id)
+        refuse_config_entry(row.from_config, f"API key {row.label!r}")
+        session.delete(row)
         session.commit()
     key_cache(request).invalidate()
     runtime_of(request).config_changed("keys")

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Body, Request
 
 from omniroute.api.deps import runtime_of
-from omniroute.api.management import invalid, read_setting, write_setting
+from omniroute.api.management import (
+    invalid, read_setting, refuse_config_entry, setting_from_config, write_setting,
+)
 from omniroute.engine.pricing import DEFAULT_PRICES, PriceTable
 
 if TYPE_CHECKING:
@@ -32,7 +34,7 @@ def apply_overrides(runtime: Runtime) -> dict[str, dict[str, str]]:
     return overrides
 
 
-def _price(model: str, value: Any) -> dict[str, str]:
+def parse_price(model: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise invalid(
             model, 'must be an object like {"input": 2.5, "output": 10, "cached_input": 1.25}'
@@ -64,6 +66,7 @@ async def get_pricing(request: Request) -> dict[str, Any]:
         "unit": UNIT,
         "pricing": runtime.router.prices.entries(),
         "overrides": read_setting(runtime.db, SETTING, {}) or {},
+        "overridesFromConfig": setting_from_config(runtime.db, SETTING),
     }
 
 
@@ -75,6 +78,7 @@ async def set_pricing(
     """Merge overrides `{model: {input, output, cached_input}}`; `{model: null}` removes one.
     A partial override keeps the default's other prices."""
     runtime = runtime_of(request)
+    refuse_config_entry(setting_from_config(runtime.db, SETTING), "the pricing overrides")
     overrides: dict[str, dict[str, str]] = dict(read_setting(runtime.db, SETTING, {}) or {})
     for model, value in payload.items():
         if not model.strip():
@@ -82,7 +86,7 @@ async def set_pricing(
         if value is None:
             overrides.pop(model, None)
         else:
-            overrides[model] = _price(model, value)
+            overrides[model] = parse_price(model, value)
     write_setting(runtime.db, SETTING, overrides)
     apply_overrides(runtime)
     runtime.config_changed("pricing")

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from omniroute.api.deps import runtime_of
 from omniroute.api.fields import Count32, Int32, no_control
+from omniroute.api.management import refuse_config_entry
 from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.engine.limits import FIRST_BYTE_KEY, IDLE_KEY
@@ -174,6 +175,7 @@ def connection_json(row: ProviderConnection) -> dict[str, Any]:
         **{key: (row.extra or {}).get(key) for key in EXTRA_FIELDS},
         **{key: (row.extra or {}).get(key) for key in SETTING_KEYS if (row.extra or {}).get(key)},
         "createdAt": row.created_at.isoformat(),
+        "fromConfig": row.from_config,
     }
 
 
@@ -272,6 +274,7 @@ async def update_connection(
     runtime = runtime_of(request)
     with runtime.db.session() as session:
         row = _get(session, connection_id)
+        refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
         _check_settings_apply(row.provider, payload)
         if payload.name is not None and payload.name != row.name:
             _unique_name(session, payload.name, exclude_id=row.id)
@@ -302,6 +305,7 @@ async def update_connection(
 async def delete_connection(request: Request, connection_id: str) -> dict[str, Any]:
     with runtime_of(request).db.session() as session:
         row = _get(session, connection_id)
+        refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
         session.delete(row)
         session.commit()
     await _changed(request, connection_id)

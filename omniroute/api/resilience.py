@@ -17,7 +17,9 @@ from fastapi import APIRouter, Body, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from omniroute.api.deps import runtime_of
-from omniroute.api.management import invalid, read_setting, write_setting
+from omniroute.api.management import (
+    invalid, read_setting, refuse_config_entry, setting_from_config, write_setting,
+)
 from omniroute.engine.resilience import BreakerProfile, CooldownProfile, ResilienceConfig
 
 if TYPE_CHECKING:
@@ -158,6 +160,7 @@ async def get_resilience(request: Request) -> dict[str, Any]:
 @router.patch("")
 async def update_resilience(request: Request, patch: ResiliencePatch) -> dict[str, Any]:
     runtime = runtime_of(request)
+    refuse_config_entry(setting_from_config(runtime.db, SETTING), "the resilience settings")
     state = runtime.router.resilience
     config = patched_config(state.config, patch)  # raises before anything is stored
     write_setting(runtime.db, SETTING, _merge(read_setting(runtime.db, SETTING, {}) or {}, patch))

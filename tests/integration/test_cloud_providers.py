@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Self
 
 import anthropic
@@ -308,3 +309,26 @@ def test_a_setting_the_type_does_not_read_is_refused(server: OmniRouteProcess) -
         patched = api.patch(f"/api/providers/{azure_id}", json={"project": "p"})
     assert created.status_code == 400 and "region does not apply to provider type openai" in created.text
     assert patched.status_code == 400 and "project" in patched.text
+
+
+def test_cloud_connection_declared_in_the_config_file(clouds: Clouds, tmp_path: Path) -> None:
+    config = tmp_path / "omniroute.yaml"
+    config.write_text(
+        "providers:\n"
+        f"  - {{name: aws, provider: bedrock, url: '{clouds.bedrock.url}', region: eu-west-3,\n"
+        f"     accessKeyId: {AWS_KEY}, apiKey: 'env:CFG_AWS_SECRET'}}\n"
+        f"  - {{name: gcp, provider: vertex, url: '{clouds.vertex.url}', region: us-east5, apiKey: 'env:CFG_GCP_KEY'}}\n"
+    )
+    env = {"CFG_AWS_SECRET": AWS_SECRET, "CFG_GCP_KEY": clouds.vertex.service_account_json()}
+    clouds.bedrock.session_token = None  # this connection signs without temporary credentials
+    try:
+        with OmniRouteProcess(proxy=False, bridge=False, config=config, env=env) as process:
+            client = openai.OpenAI(base_url=f"{process.api_url}/v1", api_key="x", max_retries=0)
+            for model, seen in ((f"aws/{CLAUDE_ON_BEDROCK}", CLAUDE_ON_BEDROCK), ("gcp/gemini-m1", "gemini-m1")):
+                reply = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hello world"}])
+                assert reply.choices[0].message.content == f"mock reply from {seen}: hello world"
+            with process.api() as api:
+                aws = next(c for c in api.get("/api/providers").json()["connections"] if c["name"] == "aws")
+        assert aws["region"] == "eu-west-3" and aws["accessKeyId"] == AWS_KEY and aws["fromConfig"]
+    finally:
+        clouds.bedrock.session_token = AWS_TOKEN

@@ -23,12 +23,13 @@
         el("td", { class: "inline" },
           el("button", { type: "button", class: "ghost", text: "Test", onclick: (ev) => testConnection(c, ev.target.closest("tr")) }),
           el("button", { type: "button", class: "ghost", text: "Models", onclick: () => showModels(c) }),
-          el("button", { type: "button", class: "ghost", text: "Edit", onclick: () => openProvider(c) }),
-          el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
-            if (!confirm(`Delete connection ${c.name}?`)) return;
-            const d = await api("DELETE", `/api/providers/${c.id}`);
-            Omni.toast(d.ok ? "Connection deleted" : d.error.message, !d.ok); refreshConnections();
-          } })))))));
+          ...(c.fromConfig ? [Omni.fromFile()] : [
+            el("button", { type: "button", class: "ghost", text: "Edit", onclick: () => openProvider(c) }),
+            el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
+              if (!confirm(`Delete connection ${c.name}?`)) return;
+              const d = await api("DELETE", `/api/providers/${c.id}`);
+              Omni.toast(d.ok ? "Connection deleted" : d.error.message, !d.ok); refreshConnections();
+            } })])))))));
   }
   async function refreshConnections() {
     await loadConnections();
@@ -110,7 +111,7 @@
     box.replaceChildren(!r.data.aliases.length ? el("p", { class: "muted", text: "No aliases yet." }) : el("table", { class: "list" },
       el("thead", {}, el("tr", {}, ["Alias", "Target", ""].map((h) => el("th", { text: h })))),
       el("tbody", {}, r.data.aliases.map((a) => el("tr", {}, el("td", {}, el("code", { text: a.alias })), el("td", { text: a.target }),
-        el("td", {}, el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
+        el("td", {}, a.fromConfig ? Omni.fromFile() : el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
           const d = await api("DELETE", `/api/models/alias/${encodeURIComponent(a.alias)}`);
           Omni.toast(d.ok ? "Alias deleted" : d.error.message, !d.ok); drawAliases();
         } })))))));
