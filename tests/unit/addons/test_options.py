@@ -7,8 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 from mitmproxy import exceptions
+from mitmproxy.options import Options
 
-from omniroute.addons.options import listener_ports, modes_with_bridge, settings_from
+from omniroute.addons.options import add_options, listener_ports, modes_with_bridge, settings_from
 from omniroute.listeners import bridge_mode, serves
 
 
@@ -44,11 +45,12 @@ def test_which_mode_serves_which_listener(name: str, spec: str, expected: bool) 
 
 
 def _options(**values: object) -> SimpleNamespace:
-    base: dict[str, object] = {
-        "omniroute_home": None, "omniroute_host": None, "omniroute_api_port": None,
-        "omniroute_bridge_port": None, "omniroute_demo": False, "omniroute_allow_open_proxy": False,
-        "omniroute_allow_open_v1": False, "mode": ["regular"], "listen_port": None, "proxyauth": None,
-    }
+    # Built from the declared options themselves, so a new option cannot drift from this helper;
+    # `proxyauth` belongs to mitmproxy's proxyauth addon, not to the core options.
+    declared = Options()
+    add_options(declared)
+    base: dict[str, object] = {name: getattr(declared, name) for name in declared.keys()}
+    base["proxyauth"] = None
     return SimpleNamespace(**{**base, **values})
 
 
