@@ -19,7 +19,7 @@ from omniroute.api.fields import Count32, Int32, no_control
 from omniroute.api.management import refuse_config_entry
 from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.engine.errors import BadRequest, EngineError
-from omniroute.engine.limits import FIRST_BYTE_KEY, IDLE_KEY
+from omniroute.engine.limits import TIMING_KEYS
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.clouds import (
@@ -46,7 +46,7 @@ class Conflict(EngineError):
 
 
 # Connection settings kept in ProviderConnection.extra; the API field is the key.
-EXTRA_FIELDS = (TIMEOUT_KEY, FIRST_BYTE_KEY, IDLE_KEY)
+EXTRA_FIELDS = TIMING_KEYS
 
 
 def _check_url(url: str) -> str:

@@ -35,10 +35,10 @@ from omniroute.db.tables import (
     ProviderConnection,
     utcnow,
 )
+from omniroute.engine.limits import TIMING_KEYS
 from omniroute.engine.resilience import ResilienceConfig
 from omniroute.providers.adapters import adapter_for
 from omniroute.providers.clouds import SETTING_KEYS, apply_settings
-from omniroute.providers.pool import TIMEOUT_KEY
 from omniroute.providers.secrets import SecretBox, SecretBoxError, preview
 
 KEY_REF = "api_key_ref"  # ProviderConnection.extra: the `env:NAME` the key came from (export)
@@ -110,9 +110,8 @@ class _Run:
         by_name = {r.name: r for r in rows}
         for entry in self.config.providers:
             row = by_name.get(entry.name) or ProviderConnection(name=entry.name, provider=entry.provider, url="")
-            extra = {k: v for k, v in (row.extra or {}).items() if k not in (TIMEOUT_KEY, KEY_REF, *SETTING_KEYS)}
-            if entry.timeoutSeconds:
-                extra[TIMEOUT_KEY] = entry.timeoutSeconds
+            extra = {k: v for k, v in (row.extra or {}).items() if k not in (*TIMING_KEYS, KEY_REF, *SETTING_KEYS)}
+            extra.update((key, value) for key in TIMING_KEYS if (value := getattr(entry, key)))
             extra = apply_settings(extra, {k: getattr(entry, k) for k in SETTING_KEYS}, self.secrets.encrypt)
             key = self.loaded.api_keys.get(entry.name)
             if key is None:

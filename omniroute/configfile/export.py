@@ -30,7 +30,7 @@ from omniroute.db.tables import (
     ModelAlias,
     ProviderConnection,
 )
-from omniroute.providers.pool import TIMEOUT_KEY
+from omniroute.engine.limits import TIMING_KEYS
 
 HEADER = (
     "# OmniRoute config file: omniroute run --config FILE (schema: omniroute/configfile/"
@@ -58,8 +58,7 @@ def _provider(row: ProviderConnection, notes: list[str]) -> dict[str, Any]:
         out["maxConcurrent"] = row.max_concurrent
     if row.priority:
         out["priority"] = row.priority
-    if extra.get(TIMEOUT_KEY):
-        out["timeoutSeconds"] = extra[TIMEOUT_KEY]
+    out.update((key, extra[key]) for key in TIMING_KEYS if extra.get(key))
     return out
 
 

@@ -20,11 +20,15 @@ from typing import Any, TypeVar
 
 import httpx
 
+from omniroute.providers.pool import TIMEOUT_KEY
+
 T = TypeVar("T")
 
 # ProviderConnection.extra keys (API fields of /api/providers).
 FIRST_BYTE_KEY = "firstByteTimeoutSeconds"
 IDLE_KEY = "idleTimeoutSeconds"
+# Every timing setting of a connection: the API, the config file and its export carry all three.
+TIMING_KEYS = (TIMEOUT_KEY, FIRST_BYTE_KEY, IDLE_KEY)
 # An error reply is read only for its message.
 ERROR_BODY_CAP = 64 * 1024
 

@@ -26,7 +26,8 @@ API_KEY_HASH = hashlib.sha256(b"omniroute-config-file-test-key").hexdigest()
 CONFIG = """\
 # the team's gateway
 providers:
-  - {{name: mk, provider: openai, url: "{url}/v1", apiKey: "env:CFG_MOCK_KEY"}}
+  - {{name: mk, provider: openai, url: "{url}/v1", apiKey: "env:CFG_MOCK_KEY",
+     timeoutSeconds: 40, firstByteTimeoutSeconds: 30, idleTimeoutSeconds: 20}}
 aliases: {{fast: "mk/{model}"}}
 combos:
   - {{name: coder, model: gpt-coder, strategy: priority, nodes: [{{connection: mk, priority: 1}}]}}
@@ -96,6 +97,9 @@ def test_declared_provider_alias_and_combo_serve_v1(process: OmniRouteProcess, m
     with process.api() as api:
         (connection,) = api.get("/api/providers").json()["connections"]
         assert connection["fromConfig"] and connection["keyPreview"] == "…0001"
+        # Every timing setting the file declares is stored, as the API would store it.
+        timings = {k: connection[k] for k in ("timeoutSeconds", "firstByteTimeoutSeconds", "idleTimeoutSeconds")}
+        assert timings == {"timeoutSeconds": 40, "firstByteTimeoutSeconds": 30, "idleTimeoutSeconds": 20}
         assert api.get("/api/tools/agent-bridge/agents/claude-code/mappings").json()[0]["from_config"]
         last = api.get("/api/tools/agent-bridge/bypass").json()[-1]
         assert (last["pattern"], last["source"]) == ("bank.example", "config")
@@ -185,7 +189,7 @@ def test_a_bad_file_is_refused_line_by_line_and_changes_nothing(
             config_path.write_text(good)
         assert refused.status_code == 422
         (detail,) = refused.json()["error"]["details"]
-        assert detail["field"] == f"{config_path}:6: combos[0].nodes"
+        assert detail["field"] == f"{config_path}:7: combos[0].nodes"
         assert "no provider connection 'ghost'" in detail["message"]
         assert state(api) == before  # the alias edit in the same file was not applied either
 
