@@ -13,11 +13,12 @@ from mitmproxy import connection, http, tls
 from mitmproxy.proxy import server_hooks
 from runtime_host import RuntimeHost
 
-from omniroute.bridge import interceptor as bridge
 from omniroute.bridge import in_process, zed
-from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice, choose_upstream
-from omniroute.bridge.wire import ZED
+from omniroute.bridge import interceptor as bridge
+from omniroute.bridge.handoff import handoff_headers
+from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice
 from omniroute.listeners import is_bridge_mode
+from omniroute.translate.formats import WireFormat
 
 log = logging.getLogger("omniroute.bridge")
 
@@ -39,19 +40,19 @@ class AgentBridge:
         self._names: dict[tuple[str, int], str] = {}
 
     async def tls_clienthello(self, data: tls.ClientHelloData) -> None:
-        runtime = self.host.runtime
+        services = self.host.services
         sni = data.client_hello.sni
-        if runtime is None or not sni:
+        if services is None or not sni:
             return
         dns_mode = is_bridge_mode(data.context.client.proxy_mode.data)
-        ours = runtime.catalog.is_known_host(sni) or runtime.custom_hosts.is_custom(sni)
-        if not runtime.tls_intercept or runtime.bypass(sni) or (dns_mode and not ours):
+        ours = services.catalog.is_known_host(sni) or services.custom_hosts.is_custom(sni)
+        if not services.board.tls_intercept or services.bypass(sni) or (dns_mode and not ours):
             data.ignore_connection = True  # tunnelled, never decrypted
         if dns_mode:
             # The hosts file sent the agent here; its SNI names the real upstream, which is
             # resolved with real DNS (the hosts file would point back at us).
             data.context.server.sni = sni
-            choice = await choose_upstream(runtime, sni, AGENT_PORT, _dns_mode_arrival(data.context.client))
+            choice = await services.upstream.choose(sni, AGENT_PORT, _dns_mode_arrival(data.context.client))
             data.context.server.address = (choice.ip or sni, AGENT_PORT)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -61,14 +62,14 @@ class AgentBridge:
             flow.request.scheme = "https"
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        runtime = self.host.runtime
-        if runtime is None or flow.response is not None:
+        services = self.host.services
+        if services is None or flow.response is not None:
             return
         request = flow.request
         original_host = request.pretty_host
         decision = bridge.decide(
-            runtime.catalog,
-            runtime.mappings,
+            services.catalog,
+            services.mappings,
             host=original_host,
             method=request.method,
             path=request.path,
@@ -76,9 +77,9 @@ class AgentBridge:
             body=request.raw_content,
         )
         if decision.agent is not None:
-            if runtime.agent_states.seen(decision.agent.id):
+            if services.agent_states.seen(decision.agent.id):
                 # Rarely (once a minute at most) and off the event loop: last-seen times.
-                asyncio.get_running_loop().run_in_executor(None, runtime.agent_states.flush)
+                asyncio.get_running_loop().run_in_executor(None, services.agent_states.flush)
             flow.metadata[METADATA_KEY] = {
                 "agent": decision.agent.id,
                 "wireFormat": decision.wire_format,
@@ -92,7 +93,7 @@ class AgentBridge:
             reply = decision.reply
             flow.response = http.Response.make(reply.status, reply.body, {"content-type": reply.content_type})
             return
-        if decision.websocket and not runtime.settings.bridge_websocket:
+        if decision.websocket and not services.settings.bridge_websocket:
             flow.metadata[METADATA_KEY]["note"] = "WebSocket refused (bridge_websocket off): HTTPS fallback"
             flow.response = http.Response.make(
                 426, "OmniRoute takes this agent's calls over HTTPS only", {"content-type": "text/plain"}
@@ -101,14 +102,14 @@ class AgentBridge:
         if decision.route:
             if in_process.answers_in_process(decision):
                 answer = await in_process.answer(
-                    runtime.router, decision, original_host=original_host,
+                    services.router, decision, original_host=original_host,
                     body=request.raw_content, headers=request.headers,
                 )
                 flow.response = http.Response.make(answer.status, answer.body, answer.headers)
                 return
             self._route(flow, decision, original_host)
             return
-        choice = await choose_upstream(runtime, request.host, request.port, _dns_mode_arrival(flow.client_conn))
+        choice = await services.upstream.choose(request.host, request.port, _dns_mode_arrival(flow.client_conn))
         if choice.loop:
             flow.response = http.Response.make(
                 508, choice.error or "loop detected", {"content-type": "text/plain"}
@@ -126,8 +127,8 @@ class AgentBridge:
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         """A routed Responses WebSocket names its model per frame: show source → mapped."""
-        runtime, meta = self.host.runtime, flow.metadata.get(METADATA_KEY)
-        if runtime is None or not meta or not meta.get("routed") or flow.websocket is None:
+        services, meta = self.host.services, flow.metadata.get(METADATA_KEY)
+        if services is None or not meta or not meta.get("routed") or flow.websocket is None:
             return
         message = flow.websocket.messages[-1]
         if not message.from_client or not message.is_text:
@@ -139,28 +140,22 @@ class AgentBridge:
         model = frame.get("model") if isinstance(frame, dict) and frame.get("type") == "response.create" else None
         if not isinstance(model, str):
             return
-        meta["sourceModel"], meta["mappedModel"] = model, runtime.mappings.target_for(meta["agent"], model)
+        meta["sourceModel"], meta["mappedModel"] = model, services.mappings.target_for(meta["agent"], model)
         # The inspector's row for this flow has the flow's id; its response hook ran at the 101.
-        runtime.ring.update(flow.id, source_model=model, mapped_model=meta["mappedModel"])
+        services.ring.update(flow.id, source_model=model, mapped_model=meta["mappedModel"])
 
     def _route(self, flow: http.HTTPFlow, decision: bridge.Decision, original_host: str) -> None:
-        runtime = self.host.runtime
-        assert runtime is not None and decision.agent is not None
+        services = self.host.services
+        assert services is not None and decision.agent is not None
         request = flow.request
         request.scheme = "http"
         request.host = "127.0.0.1"
-        request.port = runtime.settings.api_port
+        request.port = services.settings.api_port
         request.path = decision.engine_path()
-        request.headers[bridge.H_INTERNAL] = runtime.internal_token
-        request.headers[bridge.H_SOURCE] = "agent-bridge"
-        request.headers[bridge.H_AGENT] = decision.agent.id
-        request.headers[bridge.H_ORIGINAL_HOST] = original_host
-        if decision.target_model is not None:
-            request.headers[bridge.H_MODEL] = decision.target_model
-            request.headers[bridge.H_STREAM] = "1" if decision.stream else "0"
+        request.headers.update(handoff_headers(decision, original_host, services.tokens.internal))
         if decision.engine_body is not None:
             request.content = decision.engine_body
-        if decision.wire_format == ZED:
+        if decision.wire_format == WireFormat.ZED:
             flow.metadata[ZED_REPLY_KEY] = zed.ZedReplyFormat.from_headers(request.headers)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -185,15 +180,15 @@ class AgentBridge:
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         """Connect passthrough traffic to the address real DNS gives, never the hosts file's."""
-        runtime = self.host.runtime
-        if runtime is None or data.server.address is None or data.server.error:
+        services = self.host.services
+        if services is None or data.server.address is None or data.server.error:
             return
         host, port = data.server.address[0], data.server.address[1]
         name = self._names.get((host, port))
         if name is not None and data.server.sni in (None, host):
             data.server.sni = name  # the request hook put the resolved IP on the request
             return
-        choice: UpstreamChoice = await choose_upstream(runtime, host, port, _dns_mode_arrival(data.client))
+        choice: UpstreamChoice = await services.upstream.choose(host, port, _dns_mode_arrival(data.client))
         if choice.error:
             data.server.error = choice.error
         elif choice.ip:

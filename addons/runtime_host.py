@@ -1,4 +1,7 @@
-"""Owns OmniRoute's runtime inside mitmproxy and serves its API on mitmproxy's event loop."""
+"""Owns OmniRoute's runtime inside mitmproxy and serves its API on mitmproxy's event loop.
+
+The other addons are built with this host and read `host.services` (None until `running`
+has built them, and when start-up failed)."""
 
 from __future__ import annotations
 
@@ -9,12 +12,12 @@ from mitmproxy import ctx, exceptions
 from mitmproxy.proxy.mode_specs import ProxyMode
 
 from omniroute.bridge.ca import CAError
-from omniroute.bridge.control import apply_stored_upstream_ca
 from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import Settings, SettingsError
 from omniroute.db.database import DatabaseError
-from omniroute.listeners import is_bridge_mode, proxy_modes
-from omniroute.runtime import ListenerState, Runtime
+from omniroute.listeners import ListenerState, is_bridge_mode, proxy_modes
+from omniroute.runtime import Runtime
+from omniroute.services import Services
 
 log = logging.getLogger("omniroute")
 
@@ -33,6 +36,10 @@ class RuntimeHost:
     def __init__(self) -> None:
         self.runtime: Runtime | None = None
 
+    @property
+    def services(self) -> Services | None:
+        return self.runtime.services if self.runtime is not None else None
+
     def load(self, loader: Any) -> None:
         loader.add_option("omniroute_home", Optional[str], None, "OmniRoute home directory (db, certs, logs).")
         loader.add_option("omniroute_host", Optional[str], None, "Address the OmniRoute API listens on.")
@@ -49,30 +56,38 @@ class RuntimeHost:
             if (value := getattr(ctx.options, option)) is not None and value is not False
         }
         try:
-            self.runtime = runtime = Runtime(Settings(**overrides))
+            self.runtime = runtime = Runtime.open(Settings(**overrides))
         except (SettingsError, DatabaseError, CAError, UpstreamDNSError) as exc:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()
             return
-        runtime.proxy_listener_states = self._proxy_listener_states
-        runtime.proxy_host = MitmproxyHost()
+        services = runtime.services
+        services.board.host = MitmproxyHost()
         updates: dict[str, Any] = {}
         if ctx.options.connection_strategy != "lazy":
             updates["connection_strategy"] = "lazy"  # eager fails offline and costs a round trip
         if list(ctx.options.mode) == ["regular"]:  # mitmdump's default: use ours instead
-            updates["mode"] = proxy_modes(runtime.settings)
+            updates["mode"] = proxy_modes(services.settings)
         if ctx.options.confdir == "~/.mitmproxy":
             # Our CA lives in the home dir; mitmproxy issues per-host certificates from it.
-            updates["confdir"] = str(runtime.settings.certs_dir)
+            updates["confdir"] = str(services.settings.certs_dir)
         if updates:
             ctx.options.update(**updates)
         try:
-            await apply_stored_upstream_ca(runtime)
+            await services.control.apply_stored_upstream_ca()
         except ValueError as exc:  # the saved file was removed or replaced since
             log.warning("OmniRoute: saved upstream CA not applied: %s", exc)
         await runtime.start_api()
 
-    def _proxy_listener_states(self) -> list[ListenerState]:
+    async def done(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop()
+
+
+class MitmproxyHost:
+    """`ListenerBoard.host`: mitmproxy's options and addons, reached through `ctx`."""
+
+    def listener_states(self) -> list[ListenerState]:
         proxyserver = ctx.master.addons.get("proxyserver")
         states = []
         for instance in getattr(proxyserver, "servers", []):
@@ -82,14 +97,6 @@ class RuntimeHost:
             state = "running" if instance.is_running else ("error" if error else "stopped")
             states.append(ListenerState(name, port, state, error))
         return states
-
-    async def done(self) -> None:
-        if self.runtime is not None:
-            await self.runtime.stop()
-
-
-class MitmproxyHost:
-    """`Runtime.proxy_host`: mitmproxy's options and addons, reached through `ctx`."""
 
     def option(self, name: str) -> Any:
         return getattr(ctx.options, name)

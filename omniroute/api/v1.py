@@ -7,7 +7,6 @@ the engine does the rest, so every client format reaches every provider type.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Coroutine
 from typing import Any
 
@@ -15,42 +14,17 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from omniroute.api.body import json_object
-from omniroute.api.deps import runtime_of
-from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
+from omniroute.api.deps import RegistryDep, RouterDep, TokensDep
+from omniroute.bridge.handoff import H_MODEL, H_STREAM, is_internal, origin_from_headers
+from omniroute.bridge.wire import wants_stream
+from omniroute.engine.calls import API_CLIENT, Reply, build_call
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
-from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply
-from omniroute.providers.adapters import EMBEDDINGS
+from omniroute.engine.router import Router
+from omniroute.services import Tokens
 from omniroute.translate import count_tokens
+from omniroute.translate.formats import TRANSLATED, WireFormat
 
 router = APIRouter()
-
-INTERNAL_HEADER = H_INTERNAL
-_FORWARDED_RAW = {name.encode("latin-1"): name for name in FORWARDED_HEADERS}
-_INTERNAL_RAW = INTERNAL_HEADER.encode("latin-1")
-
-
-def _context(request: Request) -> CallContext:
-    runtime = runtime_of(request)
-    # One pass over the raw ASGI headers (names are lower-case there) instead of a scan per
-    # header looked up; the first of repeated headers counts, as in `request.headers.get`.
-    forward: dict[str, str] = {}
-    token: str | None = None
-    for raw_name, raw_value in request.scope["headers"]:
-        if (name := _FORWARDED_RAW.get(raw_name)) is not None:
-            forward.setdefault(name, raw_value.decode("latin-1"))
-        elif raw_name == _INTERNAL_RAW and token is None:
-            token = raw_value.decode("latin-1")
-    ctx = CallContext(
-        forward_headers={name: value for name, value in forward.items() if value},
-        api_key_id=getattr(request.state, "api_key_id", None),  # set by the auth middleware
-    )
-    # Attribution headers count only when the AgentBridge addon (same process) set them.
-    if token and runtime.internal_token and hmac.compare_digest(token, runtime.internal_token):
-        ctx.source = request.headers.get("x-omniroute-source", "agent-bridge")
-        ctx.agent = request.headers.get("x-omniroute-agent")
-        ctx.original_host = request.headers.get("x-omniroute-original-host")
-    return ctx
-
 
 def _model(body: dict[str, Any]) -> str:
     model = body.get("model")
@@ -59,10 +33,17 @@ def _model(body: dict[str, Any]) -> str:
     return model.strip()
 
 
-async def dispatch(request: Request, fmt: str, body: dict[str, Any], model: str, stream: bool) -> Response:
+async def dispatch(
+    request: Request, router: Router, tokens: Tokens, fmt: str, body: dict[str, Any], model: str, stream: bool
+) -> Response:
     request.state.client_format = fmt
-    call = Call(fmt, body, model, stream, _context(request))
-    reply = await _unless_client_leaves(request, runtime_of(request).router.dispatch(call))
+    headers = request.headers
+    # Attribution headers count only when the AgentBridge addon (same process) set them.
+    call = build_call(
+        fmt, body, model, stream, origin=origin_from_headers(headers, tokens.internal) or API_CLIENT,
+        headers=headers, api_key_id=getattr(request.state, "api_key_id", None),  # set by the auth middleware
+    )
+    reply = await _unless_client_leaves(request, router.dispatch(call))
     if reply is None:
         return Response(status_code=499)  # nobody reads it; uvicorn drops it with the connection
     if reply.stream is not None:
@@ -104,45 +85,47 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-async def _body_call(request: Request, fmt: str, default_stream: bool = False) -> Response:
+async def _body_call(
+    request: Request, router: Router, tokens: Tokens, fmt: str
+) -> Response:
     request.state.client_format = fmt
     body = await json_object(request)
-    return await dispatch(request, fmt, body, _model(body), bool(body.get("stream", default_stream)))
+    return await dispatch(request, router, tokens, fmt, body, _model(body), wants_stream(fmt, request.url.path, body))
 
 
 @router.post("/chat/completions")
-async def chat_completions(request: Request) -> Response:
-    return await _body_call(request, "openai-chat")
+async def chat_completions(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.OPENAI_CHAT)
 
 
 @router.post("/embeddings")
-async def embeddings(request: Request) -> Response:
-    return await _body_call(request, EMBEDDINGS)
+async def embeddings(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.OPENAI_EMBEDDINGS)
 
 
-async def _provider_scoped(request: Request, provider: str, fmt: str) -> Response:
+async def _provider_scoped(request: Request, router: Router, tokens: Tokens, provider: str, fmt: str) -> Response:
     """`/v1/providers/{provider}/...`: the model is taken from that connection or provider type."""
-    request.state.client_format = "openai-chat"
+    request.state.client_format = WireFormat.OPENAI_CHAT
     body = await json_object(request)
     model = _model(body)
     if not model.startswith(f"{provider}/"):
         model = f"{provider}/{model}"
-    return await dispatch(request, fmt, body, model, bool(body.get("stream", False)))
+    return await dispatch(request, router, tokens, fmt, body, model, wants_stream(fmt, request.url.path, body))
 
 
 @router.post("/providers/{provider}/chat/completions")
-async def provider_chat(request: Request, provider: str) -> Response:
-    return await _provider_scoped(request, provider, "openai-chat")
+async def provider_chat(request: Request, router: RouterDep, tokens: TokensDep, provider: str) -> Response:
+    return await _provider_scoped(request, router, tokens, provider, WireFormat.OPENAI_CHAT)
 
 
 @router.post("/providers/{provider}/embeddings")
-async def provider_embeddings(request: Request, provider: str) -> Response:
-    return await _provider_scoped(request, provider, EMBEDDINGS)
+async def provider_embeddings(request: Request, router: RouterDep, tokens: TokensDep, provider: str) -> Response:
+    return await _provider_scoped(request, router, tokens, provider, WireFormat.OPENAI_EMBEDDINGS)
 
 
 @router.get("/providers/{provider}/models")
-async def provider_models(request: Request, provider: str) -> JSONResponse:
-    snapshot = runtime_of(request).registry.snapshot
+async def provider_models(registry: RegistryDep, provider: str) -> JSONResponse:
+    snapshot = registry.snapshot
     matches = [c for c in snapshot.connections.values() if provider in (c.name, c.provider)]
     if not matches:
         raise ModelNotFound(f"no provider connection named or typed {provider!r}")
@@ -151,48 +134,48 @@ async def provider_models(request: Request, provider: str) -> JSONResponse:
 
 
 @router.post("/messages")
-async def messages(request: Request) -> Response:
-    return await _body_call(request, "anthropic")
+async def messages(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.ANTHROPIC)
 
 
 @router.post("/messages/count_tokens")
 async def messages_count_tokens(request: Request) -> Response:
-    request.state.client_format = "anthropic"
+    request.state.client_format = WireFormat.ANTHROPIC
     body = await json_object(request)
     _model(body)
-    return JSONResponse({"input_tokens": count_tokens(body, "anthropic")})
+    return JSONResponse({"input_tokens": count_tokens(body, WireFormat.ANTHROPIC)})
 
 
 @router.post("/responses")
-async def responses(request: Request) -> Response:
-    return await _body_call(request, "openai-responses")
+async def responses(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.OPENAI_RESPONSES)
 
 
 @router.post("/api/chat")
-async def ollama_chat(request: Request) -> Response:
-    # Ollama streams unless told otherwise.
-    return await _body_call(request, "ollama", default_stream=True)
+async def ollama_chat(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.OLLAMA)  # streams unless told otherwise
 
 
-async def gemini_call(request: Request, target: str) -> Response:
-    request.state.client_format = "gemini"
+async def gemini_call(request: Request, router: Router, tokens: Tokens, target: str) -> Response:
+    request.state.client_format = WireFormat.GEMINI
     model, _, action = target.partition(":")
     if action not in ("generateContent", "streamGenerateContent") or not model:
         raise ModelNotFound(
             f"unknown Gemini method {target!r}; use models/<model>:generateContent or :streamGenerateContent"
         )
     body = await json_object(request)
-    return await dispatch(request, "gemini", body, model, action == "streamGenerateContent")
+    stream = wants_stream(WireFormat.GEMINI, request.url.path, body)
+    return await dispatch(request, router, tokens, WireFormat.GEMINI, body, model, stream)
 
 
 @router.post("/models/{target:path}")
-async def gemini_v1(request: Request, target: str) -> Response:
-    return await gemini_call(request, target)
+async def gemini_v1(request: Request, router: RouterDep, tokens: TokensDep, target: str) -> Response:
+    return await gemini_call(request, router, tokens, target)
 
 
 @router.get("/models")
-async def list_models(request: Request) -> JSONResponse:
-    snapshot = runtime_of(request).registry.snapshot
+async def list_models(registry: RegistryDep) -> JSONResponse:
+    snapshot = registry.snapshot
     data = [{"id": name, "object": "model", "owned_by": "combo"} for name in snapshot.combos]
     data += [{"id": name, "object": "model", "owned_by": "alias"} for name in snapshot.aliases]
     data += [
@@ -207,22 +190,20 @@ gemini_router = APIRouter()
 
 
 @gemini_router.post("/v1beta/models/{target:path}")
-async def gemini_v1beta(request: Request, target: str) -> Response:
-    return await gemini_call(request, target)
+async def gemini_v1beta(request: Request, router: RouterDep, tokens: TokensDep, target: str) -> Response:
+    return await gemini_call(request, router, tokens, target)
 
 
 @router.post("/bridge/{wire_format}", include_in_schema=False)
-async def bridged_call(request: Request, wire_format: str) -> Response:
+async def bridged_call(request: Request, router: RouterDep, tokens: TokensDep, wire_format: str) -> Response:
     """Agent calls rewritten by the AgentBridge addon: body untouched, target in headers."""
-    runtime = runtime_of(request)
-    token = request.headers.get(INTERNAL_HEADER)
-    if not token or not hmac.compare_digest(token, runtime.internal_token):
+    if not is_internal(request.headers, tokens.internal):
         raise Forbidden("this route only takes calls rewritten by OmniRoute's AgentBridge")
-    if wire_format not in ROUTABLE_FORMATS:
+    if wire_format not in TRANSLATED:
         raise BadRequest(f"wire format {wire_format!r} cannot be routed")
     request.state.client_format = wire_format
     model = request.headers.get(H_MODEL, "")
     if not model:
         raise BadRequest(f"missing {H_MODEL} header")
     body = await json_object(request)
-    return await dispatch(request, wire_format, body, model, request.headers.get(H_STREAM) == "1")
+    return await dispatch(request, router, tokens, wire_format, body, model, request.headers.get(H_STREAM) == "1")

@@ -29,16 +29,16 @@ from omniroute.translate import (
     translate_request,
     translate_response,
 )
+from omniroute.translate.formats import WireFormat
 
 if TYPE_CHECKING:
-    from omniroute.engine.router import Call
+    from omniroute.engine.calls import Call
 
 # One encoder object: json.dumps builds a new JSONEncoder for every call with options.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # Formats whose request body carries the model and the stream flag.
-_BODY_MODEL_FORMATS = frozenset({"openai-chat", "openai-responses", "anthropic", "ollama"})
-EMBEDDINGS = "openai-embeddings"
-_STREAM_MEDIA = {"ollama": "application/x-ndjson", "kiro": "application/vnd.amazon.eventstream"}
+_BODY_MODEL_FORMATS = frozenset({WireFormat.OPENAI_CHAT, WireFormat.OPENAI_RESPONSES, WireFormat.ANTHROPIC, WireFormat.OLLAMA})
+_STREAM_MEDIA = {WireFormat.OLLAMA: "application/x-ndjson", WireFormat.KIRO: "application/vnd.amazon.eventstream"}
 
 
 def stream_media_type(wire_format: str) -> str:
@@ -152,10 +152,10 @@ class StreamPipe:
 # only split into events, and only events with a mark are JSON-decoded. Compact and one-space
 # JSON; OpenAI's `"usage":null` (every chunk when include_usage is on) is not a mark.
 _USAGE_MARKS: dict[str, re.Pattern[bytes]] = {
-    "openai-chat": re.compile(rb'"usage": ?\{'),
-    "openai-responses": re.compile(rb'"usage": ?\{'),
-    "anthropic": re.compile(rb'"usage"'),
-    "gemini": re.compile(rb'"usageMetadata"'),
+    WireFormat.OPENAI_CHAT: re.compile(rb'"usage": ?\{'),
+    WireFormat.OPENAI_RESPONSES: re.compile(rb'"usage": ?\{'),
+    WireFormat.ANTHROPIC: re.compile(rb'"usage"'),
+    WireFormat.GEMINI: re.compile(rb'"usageMetadata"'),
 }
 _NULL_USAGE = b',"usage":null'
 
@@ -178,7 +178,7 @@ class UsageTap:
         self._decoder = module.StreamDecoder()
         self._marks = _USAGE_MARKS.get(wire_format)
         self._framer = module.Framer() if self._marks is None else None
-        self._strip = strip_usage and wire_format == "openai-chat"
+        self._strip = strip_usage and wire_format == WireFormat.OPENAI_CHAT
         self._tail = b""  # the bytes after the last event boundary seen
         self.usage = ir.Usage()
 
@@ -258,21 +258,21 @@ class Attempt:
         call, fmt = self.call, self.upstream_format
         same = fmt == call.client_format
         body = dict(call.body) if same else translate_request(call.client_format, fmt, call.body)
-        if fmt == EMBEDDINGS:
+        if fmt == WireFormat.OPENAI_EMBEDDINGS:
             body["model"] = self.target.model
         elif fmt in _BODY_MODEL_FORMATS:
             body["model"] = self.target.model
             body["stream"] = call.stream
-            if call.stream and fmt == "openai-chat":
+            if call.stream and fmt == WireFormat.OPENAI_CHAT:
                 # Usage is only in an OpenAI chat stream when asked for: translated streams
                 # need it to close the client's stream, usage rows always need it.
                 options = body.get("stream_options")
                 if not (isinstance(options, dict) and options.get("include_usage")):
                     body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
                     self.strip_usage = same
-        elif fmt == "gemini":
+        elif fmt == WireFormat.GEMINI:
             body.pop("model", None)  # the model is in the URL
-        elif fmt == "gemini-cloudcode":
+        elif fmt == WireFormat.GEMINI_CLOUDCODE:
             body["model"] = self.target.model
         return body
 
@@ -374,7 +374,7 @@ class Attempt:
 
 
 def _usage_of(wire_format: str, data: Any) -> ir.Usage:
-    if wire_format == EMBEDDINGS:
+    if wire_format == WireFormat.OPENAI_EMBEDDINGS:
         tokens = (data.get("usage") or {}).get("prompt_tokens", 0) if isinstance(data, dict) else 0
         return ir.Usage(input_tokens=int(tokens or 0))
     return get_format(wire_format).response_to_ir(data).usage

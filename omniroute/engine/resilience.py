@@ -24,22 +24,21 @@ from typing import Any, Literal
 
 from omniroute.engine.failures import FailureKind
 from omniroute.engine.resilience_model import (
-    BreakerState,
-    Reason,
-    Unavailable,
-    BreakerProfile,
-    CooldownProfile,
     DEFAULT_BREAKERS,
     DEFAULT_COOLDOWNS,
-    ResilienceConfig,
+    BreakerProfile,
     BreakerRecord,
+    BreakerState,
     ConnectionRecord,
-    LockoutRecord,
-    ResilienceStore,
+    CooldownProfile,
     InMemoryResilienceStore,
+    LockoutRecord,
+    Reason,
+    ResilienceConfig,
+    ResilienceStore,
+    Unavailable,
 )
 from omniroute.engine.targets import Target
-
 
 # Failures that say something about the whole provider rather than one key or one model.
 _PROVIDER_LEVEL = frozenset(

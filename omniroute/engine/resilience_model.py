@@ -14,6 +14,7 @@ from typing import Protocol
 
 from omniroute.engine.targets import TargetKey
 
+
 class BreakerState(StrEnum):
     CLOSED = "CLOSED"
     OPEN = "OPEN"

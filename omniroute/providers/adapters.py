@@ -8,13 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-# Wire-format names are the values of `omniroute.translate.Format`.
-OPENAI_CHAT = "openai-chat"
-OPENAI_RESPONSES = "openai-responses"
-ANTHROPIC = "anthropic"
-GEMINI = "gemini"
-OLLAMA = "ollama"
-EMBEDDINGS = "openai-embeddings"  # not a chat format: passed through, never translated
+from omniroute.translate.formats import WireFormat
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +27,11 @@ class ProviderAdapter:
 
     def can_serve(self, client_format: str) -> bool:
         """Every chat format can be translated; embeddings need the provider's own endpoint."""
-        return self.embeddings_path is not None if client_format == EMBEDDINGS else True
+        return self.embeddings_path is not None if client_format == WireFormat.OPENAI_EMBEDDINGS else True
 
     def upstream_format(self, client_format: str) -> str:
         """Speak the client's format when the provider does; otherwise its primary one."""
-        if client_format in self.formats or client_format == EMBEDDINGS:
+        if client_format in self.formats or client_format == WireFormat.OPENAI_EMBEDDINGS:
             return client_format
         return self.formats[0]
 
@@ -50,26 +44,26 @@ class ProviderAdapter:
     def endpoint(self, base_url: str, wire_format: str, model: str, stream: bool) -> str:
         base = base_url.rstrip("/")
         match wire_format:
-            case "openai-chat":
+            case WireFormat.OPENAI_CHAT:
                 return f"{base}{self.openai_prefix}/chat/completions"
-            case "openai-responses":
+            case WireFormat.OPENAI_RESPONSES:
                 return f"{base}{self.openai_prefix}/responses"
-            case "anthropic":
+            case WireFormat.ANTHROPIC:
                 return f"{base}/v1/messages"
-            case "gemini":
+            case WireFormat.GEMINI:
                 action = "streamGenerateContent?alt=sse" if stream else "generateContent"
                 return f"{base}/v1beta/models/{quote(model, safe='')}:{action}"
-            case "ollama":
+            case WireFormat.OLLAMA:
                 return f"{base}/api/chat"
             case "openai-embeddings" if self.embeddings_path:
                 return f"{base}{self.embeddings_path}"
         raise ValueError(f"provider type {self.type} cannot speak {wire_format}")
 
 
-_OPENAI_LIKE = (OPENAI_CHAT,)
+_OPENAI_LIKE = (WireFormat.OPENAI_CHAT,)
 
 ADAPTERS: dict[str, ProviderAdapter] = {
-    "openai": ProviderAdapter("openai", (OPENAI_CHAT, OPENAI_RESPONSES), "https://api.openai.com/v1"),
+    "openai": ProviderAdapter("openai", (WireFormat.OPENAI_CHAT, WireFormat.OPENAI_RESPONSES), "https://api.openai.com/v1"),
     "openai-compatible": ProviderAdapter("openai-compatible", _OPENAI_LIKE, "http://127.0.0.1:8000/v1"),
     "openrouter": ProviderAdapter("openrouter", _OPENAI_LIKE, "https://openrouter.ai/api/v1"),
     "groq": ProviderAdapter("groq", _OPENAI_LIKE, "https://api.groq.com/openai/v1"),
@@ -80,7 +74,7 @@ ADAPTERS: dict[str, ProviderAdapter] = {
     "lmstudio": ProviderAdapter("lmstudio", _OPENAI_LIKE, "http://127.0.0.1:1234/v1"),
     "anthropic": ProviderAdapter(
         "anthropic",
-        (ANTHROPIC,),
+        (WireFormat.ANTHROPIC,),
         "https://api.anthropic.com",
         auth_header="x-api-key",
         auth_scheme="",
@@ -90,7 +84,7 @@ ADAPTERS: dict[str, ProviderAdapter] = {
     ),
     "gemini": ProviderAdapter(
         "gemini",
-        (GEMINI,),
+        (WireFormat.GEMINI,),
         "https://generativelanguage.googleapis.com",
         auth_header="x-goog-api-key",
         auth_scheme="",
@@ -98,14 +92,14 @@ ADAPTERS: dict[str, ProviderAdapter] = {
         embeddings_path=None,
     ),
     "ollama": ProviderAdapter(
-        "ollama", (OLLAMA,), "http://127.0.0.1:11434", auth_header=None,
+        "ollama", (WireFormat.OLLAMA,), "http://127.0.0.1:11434", auth_header=None,
         models_path="/api/tags", embeddings_path=None,
     ),
     # The built-in offline demo: the project's mock provider served in-process. It speaks
     # every format natively, so a newcomer's first call needs no key, network or translation.
     "demo": ProviderAdapter(
         "demo",
-        (OPENAI_CHAT, OPENAI_RESPONSES, ANTHROPIC, GEMINI, OLLAMA),
+        (WireFormat.OPENAI_CHAT, WireFormat.OPENAI_RESPONSES, WireFormat.ANTHROPIC, WireFormat.GEMINI, WireFormat.OLLAMA),
         "http://demo.invalid",
         auth_header=None,
         models_path="/v1/models",

@@ -12,7 +12,6 @@ from typing import Any
 
 from .base import new_id, tag_signature, untag_signature
 from .errors import openai_error_type
-from .responses_custom import call_from_ir as custom_call_from_ir
 from .ir import (
     BlockStop,
     ErrorEvent,
@@ -23,17 +22,18 @@ from .ir import (
     Part,
     RedactedThinkingBlock,
     RedactedThinkingPart,
-    TextPart,
-    ThinkingPart,
-    ToolCallPart,
     TextDelta,
+    TextPart,
     ThinkingDelta,
+    ThinkingPart,
     ToolCallDelta,
+    ToolCallPart,
     ToolCallStart,
     Usage,
     UsageEvent,
     UsagePartial,
 )
+from .responses_custom import call_from_ir as custom_call_from_ir
 from .sse import SSEFramer
 
 Framer = SSEFramer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omniroute.translate import Format, StreamTranslator, error_body, get_format, stream_error_event
+from omniroute.translate import TRANSLATED, StreamTranslator, error_body, get_format, stream_error_event
 from omniroute.translate.base import (
     ResponseAccumulator,
     budget_to_effort,
@@ -123,7 +123,7 @@ def test_error_types_by_status() -> None:
 
 
 def test_registry() -> None:
-    assert {f.value for f in Format} == {"openai-chat", "openai-responses", "anthropic", "gemini",
+    assert {f.value for f in TRANSLATED} == {"openai-chat", "openai-responses", "anthropic", "gemini",
                                          "gemini-cloudcode", "ollama", "kiro"}  # fmt: skip
     for fmt in ("openai-chat", "anthropic", "openai-responses"):
         mod = get_format(fmt)
@@ -132,6 +132,8 @@ def test_registry() -> None:
             assert hasattr(mod, name)
     with pytest.raises(ValueError):
         get_format("nope")
+    with pytest.raises(ValueError):  # a named format that is passed through, never translated
+        get_format("zed")
 
 
 def test_translator_finish_and_error_are_final() -> None:
