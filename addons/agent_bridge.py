@@ -13,8 +13,10 @@ from mitmproxy import connection, http, tls
 from mitmproxy.proxy import server_hooks
 from runtime_host import RuntimeHost
 
-from omniroute.bridge import in_process, zed
+from omniroute.api.guards import peer_key
 from omniroute.bridge import interceptor as bridge
+from omniroute.bridge import in_process, relay_guard, zed
+from omniroute.bridge.decrypt_policy import tunnel_undecrypted
 from omniroute.bridge.handoff import handoff_headers
 from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice
 from omniroute.listeners import is_bridge_mode
@@ -38,17 +40,55 @@ class AgentBridge:
         self.host = host
         # (resolved ip, port) → host name, for the upstream TLS SNI of passthrough requests.
         self._names: dict[tuple[str, int], str] = {}
+        # Client connections with a routed call: only they may connect to our API (our rewrite).
+        self._routed_clients: set[str] = set()
+
+    def _relay_refusal(self, client: connection.Client, host: str, port: int) -> str | None:
+        services = self.host.services
+        if services is None or relay_guard.is_local_client(client.peername):
+            return None
+        return relay_guard.refusal(host, port, services.own_addresses)
+
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        reason = self._relay_refusal(flow.client_conn, flow.request.host, flow.request.port)
+        if reason and flow.response is None:
+            flow.response = _refused(reason)
+
+    def client_disconnected(self, client: connection.Client) -> None:
+        self._routed_clients.discard(client.id)
+
+    def server_connected(self, data: server_hooks.ServerConnectionHookData) -> None:
+        """Runs before the first byte is sent: the API then knows this caller is our proxy."""
+        services, server = self.host.services, data.server
+        if services is None or not server.peername or not server.sockname:
+            return
+        if server.peername[1] == services.settings.api_port and relay_guard.names_this_machine(
+            str(server.peername[0]), services.own_addresses
+        ):
+            services.proxied_peers.add(peer_key(str(server.sockname[0]), int(server.sockname[1])))
+
+    def server_disconnected(self, data: server_hooks.ServerConnectionHookData) -> None:
+        services, local = self.host.services, data.server.sockname
+        if services is not None and local:
+            services.proxied_peers.discard(peer_key(str(local[0]), int(local[1])))
 
     async def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         services = self.host.services
-        sni = data.client_hello.sni
-        if services is None or not sni:
+        if services is None:
             return
+        sni = data.client_hello.sni
         dns_mode = is_bridge_mode(data.context.client.proxy_mode.data)
-        ours = services.catalog.is_known_host(sni) or services.custom_hosts.is_custom(sni)
-        if not services.board.tls_intercept or services.bypass(sni) or (dns_mode and not ours):
+        address = data.context.server.address
+        if tunnel_undecrypted(
+            sni=sni,
+            connect_host=None if dns_mode or address is None else str(address[0]),
+            dns_mode=dns_mode,
+            intercept_on=services.board.tls_intercept,
+            bypassed=services.bypass,
+            ours=lambda host: services.catalog.is_known_host(host) or services.custom_hosts.is_custom(host),
+        ):
             data.ignore_connection = True  # tunnelled, never decrypted
-        if dns_mode:
+        if dns_mode and sni:
             # The hosts file sent the agent here; its SNI names the real upstream, which is
             # resolved with real DNS (the hosts file would point back at us).
             data.context.server.sni = sni
@@ -66,6 +106,11 @@ class AgentBridge:
         if services is None or flow.response is not None:
             return
         request = flow.request
+        # The client's own destination, before any rewrite of ours.
+        reason = self._relay_refusal(flow.client_conn, request.host, request.port)
+        if reason:
+            flow.response = _refused(reason)
+            return
         original_host = request.pretty_host
         decision = bridge.decide(
             services.catalog,
@@ -116,6 +161,8 @@ class AgentBridge:
             )
         elif choice.error:
             flow.response = http.Response.make(502, choice.error, {"content-type": "text/plain"})
+        elif reason := self._relay_refusal(flow.client_conn, choice.ip or request.host, request.port):
+            flow.response = _refused(reason)
         elif choice.ip:
             # Connect to the address real DNS gave, while the server still sees its own name
             # (Host header here, SNI in server_connect). Keeping the IP on the request, not only
@@ -148,6 +195,7 @@ class AgentBridge:
         services = self.host.services
         assert services is not None and decision.agent is not None
         request = flow.request
+        self._routed_clients.add(flow.client_conn.id)
         request.scheme = "http"
         request.host = "127.0.0.1"
         request.port = services.settings.api_port
@@ -187,9 +235,19 @@ class AgentBridge:
         name = self._names.get((host, port))
         if name is not None and data.server.sni in (None, host):
             data.server.sni = name  # the request hook put the resolved IP on the request
-            return
-        choice: UpstreamChoice = await services.upstream.choose(host, port, _dns_mode_arrival(data.client))
-        if choice.error:
-            data.server.error = choice.error
-        elif choice.ip:
-            data.server.address = (choice.ip, port)
+        else:
+            choice: UpstreamChoice = await services.upstream.choose(host, port, _dns_mode_arrival(data.client))
+            if choice.error:
+                data.server.error = choice.error
+                return
+            if choice.ip:
+                host = choice.ip
+                data.server.address = (host, port)
+        # Every connection, whatever opened it (tunnels, DNS mode): the last word on relaying.
+        ours = data.client.id in self._routed_clients and (host, port) == ("127.0.0.1", services.settings.api_port)
+        if not ours and (reason := self._relay_refusal(data.client, host, port)):
+            data.server.error = reason
+
+
+def _refused(reason: str) -> http.Response:
+    return http.Response.make(403, reason, {"content-type": "text/plain"})

@@ -15,6 +15,7 @@ from omniroute.bridge.ca import CAError
 from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import Settings, SettingsError
 from omniroute.db.database import DatabaseError
+from omniroute.exposure import exposure_problem
 from omniroute.listeners import ListenerState, is_bridge_mode, proxy_modes
 from omniroute.runtime import Runtime
 from omniroute.services import Services
@@ -29,6 +30,8 @@ OPTION_FIELDS = {
     "omniroute_bridge_port": "bridge_port",
     "omniroute_host": "host",
     "omniroute_demo": "demo",
+    "omniroute_allow_open_proxy": "allow_open_proxy",
+    "omniroute_allow_open_v1": "allow_open_v1",
 }
 
 
@@ -47,6 +50,8 @@ class RuntimeHost:
         loader.add_option("omniroute_proxy_port", Optional[int], None, "Port of the HTTP_PROXY listener; 0 disables it.")
         loader.add_option("omniroute_bridge_port", Optional[int], None, "Port of the DNS-mode listener; 0 disables it.")
         loader.add_option("omniroute_demo", bool, False, "Register the built-in offline demo provider.")
+        loader.add_option("omniroute_allow_open_proxy", bool, False, "Beyond loopback: proxy listeners without authentication.")
+        loader.add_option("omniroute_allow_open_v1", bool, False, "Beyond loopback: /v1 without REQUIRE_API_KEY.")
 
     async def running(self) -> None:
         # Built here, not in configure: by now every --set option has been applied.
@@ -56,7 +61,11 @@ class RuntimeHost:
             if (value := getattr(ctx.options, option)) is not None and value is not False
         }
         try:
-            self.runtime = runtime = Runtime.open(Settings(**overrides))
+            settings = Settings(**overrides)
+            exposed = exposure_problem(settings, getattr(ctx.options, "proxyauth", None))
+            if exposed:
+                raise SettingsError(exposed)
+            self.runtime = runtime = Runtime.open(settings)
         except (SettingsError, DatabaseError, CAError, UpstreamDNSError) as exc:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()

@@ -16,6 +16,7 @@ import typer
 from omniroute import __version__
 from omniroute.bridge.ca import CAError, CertificateAuthority
 from omniroute.config import Settings, SettingsError
+from omniroute.exposure import exposure_problem
 from omniroute.listeners import listeners, port_problem, proxy_modes
 
 app = typer.Typer(
@@ -59,6 +60,13 @@ def run(
     proxy_port: Annotated[int | None, typer.Option(help="HTTP_PROXY listener port; 0 disables.")] = None,
     bridge_port: Annotated[int | None, typer.Option(help="DNS-mode listener port; 0 disables.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Register the offline demo provider (model demo/echo).")] = False,
+    proxy_auth: Annotated[str | None, typer.Option(
+        help="HTTP proxy listener credentials: USER:PASS, @htpasswd-file or ldap[s]:… "
+        "(mitmproxy's proxyauth). Env OMNIROUTE_PROXY_AUTH.")] = None,
+    allow_open_proxy: Annotated[bool, typer.Option(
+        "--allow-open-proxy", help="Beyond loopback: run the proxy listeners without authentication.")] = False,
+    allow_open_v1: Annotated[bool, typer.Option(
+        "--allow-open-v1", help="Beyond loopback: serve /v1 without REQUIRE_API_KEY.")] = False,
 ) -> None:
     """Start the proxy listeners and the API in one process."""
     # Start-up creates many objects that live as long as the process (modules, classes,
@@ -67,7 +75,8 @@ def run(
     gc.disable()
     settings = build_settings(
         home=home, host=host, api_port=api_port, proxy_port=proxy_port,
-        bridge_port=bridge_port, demo=demo or None,
+        bridge_port=bridge_port, demo=demo or None, proxy_auth=proxy_auth,
+        allow_open_proxy=allow_open_proxy or None, allow_open_v1=allow_open_v1 or None,
     )
     try:
         settings.prepare_home()
@@ -91,6 +100,9 @@ def run(
         problem = port_problem(settings.host, listener)
         if problem:
             raise fail(problem)
+    exposed = exposure_problem(settings)
+    if exposed:
+        raise fail(exposed)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     code = asyncio.run(_serve(settings))
     raise typer.Exit(code)
@@ -100,8 +112,9 @@ def _proxy_addons() -> list[Any]:
     """The mitmproxy addons behind OmniRoute's listeners, in mitmproxy's default order.
 
     mitmdump loads every default addon; `omniroute run` accepts no mitmproxy options, so the
-    ones that only act when such an option is set (playback, map/modify, proxy auth, saving,
-    stdin reading, the console dumper) would only cost start-up time.
+    ones that only act when such an option is set (playback, map/modify, saving, stdin reading,
+    the console dumper) would only cost start-up time. Proxy authentication is ours
+    (`--proxy-auth`), on the HTTP proxy listener only.
     """
     from mitmproxy.addons import (
         block,
@@ -115,11 +128,14 @@ def _proxy_addons() -> list[Any]:
         update_alt_svc,
     )
 
+    from omniroute.bridge.proxy_auth import ProxyListenerAuth
+
     return [
         core.Core(),
         block.Block(),  # refuses clients from public addresses unless told otherwise
         disable_h2c.DisableH2C(),
         onboarding.Onboarding(),  # http://mitm.it through the proxy: our CA, for devices
+        ProxyListenerAuth(),  # before our addons: an unauthenticated client gets only its 407
         proxyserver.Proxyserver(),
         next_layer.NextLayer(),
         tlsconfig.TlsConfig(),
@@ -141,6 +157,7 @@ async def _serve(settings: Settings) -> int:
         mode=proxy_modes(settings),
         connection_strategy="lazy",
         confdir=str(settings.certs_dir),
+        proxyauth=settings.proxy_auth,
     )
     script = load_script(str(ADDON_SCRIPT))
     if script is None:
@@ -155,6 +172,8 @@ async def _serve(settings: Settings) -> int:
         omniroute_proxy_port=settings.proxy_port,
         omniroute_bridge_port=settings.bridge_port,
         omniroute_demo=settings.demo,
+        omniroute_allow_open_proxy=settings.allow_open_proxy,
+        omniroute_allow_open_v1=settings.allow_open_v1,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

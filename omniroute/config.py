@@ -57,6 +57,12 @@ class Settings(BaseSettings):
             "REQUIRE_API_KEY", "OMNIROUTE_REQUIRE_API_KEY", "require_api_key"
         ),
     )
+    # Beyond loopback (`host` not a loopback address) the proxy listeners and `/v1` refuse to
+    # start open; see `omniroute.exposure`. `proxy_auth` is mitmproxy's `proxyauth` option for
+    # the HTTP proxy listener ("user:pass", "@htpasswd-file", "ldap[s]:…").
+    proxy_auth: str | None = None
+    allow_open_proxy: bool = False  # beyond loopback: proxy listeners without authentication
+    allow_open_v1: bool = False  # beyond loopback: /v1 without REQUIRE_API_KEY
     hosts_file: Path = Path("/etc/hosts")
     # Real resolvers for passthrough traffic; empty means the system's resolv.conf servers.
     # NoDecode: the env value is "1.1.1.1,8.8.8.8", not JSON; `_split_servers` parses it.

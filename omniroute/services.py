@@ -83,6 +83,9 @@ class Services:
     system_proxy: SystemProxy
     tokens: Tokens
     own_addresses: frozenset[str]  # this machine's addresses (a wildcard bind serves them all)
+    # Local ends of our proxy's connections to our own API (the AgentBridge adds and removes
+    # them): callers on those are not local, whatever their address says.
+    proxied_peers: set[tuple[str, int]]
 
 
 def open_services(settings: Settings) -> Services:
@@ -153,6 +156,7 @@ def open_services(settings: Settings) -> Services:
         system_proxy=SystemProxy(s.home / "system-proxy.backup.json", s.host),
         tokens=Tokens(internal=secrets.token_urlsafe(32), ingest=ingest_token(s)),
         own_addresses=own_addresses,
+        proxied_peers=set(),
     )
 
 

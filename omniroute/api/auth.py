@@ -5,6 +5,8 @@ Rules (seed reference "Authentication", GoClaw-style scopes read < write < admin
 * Model APIs (`/v1/*`, `/api/v1/*`, `/v1beta/*`): open unless `require_api_key` is set; then a
   key is needed, as `Authorization: Bearer`, `x-api-key` (Anthropic clients),
   `x-goog-api-key` or `?key=` (Gemini clients). GET needs read scope, anything else write.
+* Management keys travel in headers only: a `?key=` on a management route is a 401 (a key in a
+  URL ends up in logs, shell history and the inspector).
 * Management (`/api/*` outside `/api/v1`): open while the server listens on loopback only and
   no admin key exists. Once an admin key exists, or the server listens beyond loopback, GET
   needs read scope and every change needs admin. Bootstrap: with no admin key yet, a caller
@@ -36,7 +38,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from omniroute.api.errors import error_response
-from omniroute.api.guards import is_loopback
+from omniroute.api.guards import is_local_caller, is_loopback
 from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.store import Store
@@ -166,6 +168,18 @@ def required_scope(kind: str, method: str) -> str:
     return "write" if kind == "model" else "admin"
 
 
+def query_key(query_string: bytes) -> list[str]:
+    if b"key=" not in query_string:
+        return []
+    return [v for v in parse_qs(query_string.decode("latin-1")).get("key", []) if v]
+
+
+QUERY_KEY_REFUSED = (
+    "management API keys are accepted only in headers ('Authorization: Bearer sk-omni-…' or "
+    "x-api-key), never in the URL (?key=), where they end up in logs and history"
+)
+
+
 def presented_keys(headers: dict[bytes, bytes], query_string: bytes) -> list[str]:
     """Every credential the caller sent, in the order clients of each format send them."""
     found = []
@@ -177,16 +191,16 @@ def presented_keys(headers: dict[bytes, bytes], query_string: bytes) -> list[str
         value = headers.get(name, b"").decode("latin-1").strip()
         if value:
             found.append(value)
-    if b"key=" in query_string:
-        found += [v for v in parse_qs(query_string.decode("latin-1")).get("key", []) if v]
-    return found
+    return found + query_key(query_string)
 
 
 class ApiKeyAuth:
     """Pure ASGI middleware (no body buffering, so streams and WebSockets pass untouched)."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, internal_token: str, cache: KeyCache, store: Store) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, internal_token: str, cache: KeyCache, store: Store,
+                 proxied_peers: set[tuple[str, int]]) -> None:
         self.app = app
+        self.proxied_peers = proxied_peers
         self.settings = settings
         self.internal_token = internal_token
         self.cache = cache
@@ -211,8 +225,11 @@ class ApiKeyAuth:
         token = self.internal_token
         if internal and token and hmac.compare_digest(internal, token.encode()):
             return None
+        query = scope.get("query_string", b"")
+        if kind == "management" and query_key(query):
+            return 401, QUERY_KEY_REFUSED
         entry = None
-        candidates = presented_keys(headers, scope.get("query_string", b""))
+        candidates = presented_keys(headers, query)
         for candidate in candidates:
             entry = self.cache.lookup(candidate)
             if entry is not None:
@@ -248,8 +265,8 @@ class ApiKeyAuth:
             return True
         if is_loopback(self.settings.host):
             return False
-        client = scope.get("client")
-        return not is_loopback(client[0] if client else None)  # bootstrap from this machine
+        # Bootstrap from this machine (never through our own proxy).
+        return not is_local_caller(scope.get("client"), self.proxied_peers)
 
     def _missing_message(self, kind: str) -> str:
         if kind == "model":
@@ -291,5 +308,5 @@ def install(app: FastAPI, services: Services) -> None:
     app.state.api_keys = cache
     app.add_middleware(
         ApiKeyAuth, settings=services.settings, internal_token=services.tokens.internal, cache=cache,
-        store=services.store,
+        store=services.store, proxied_peers=services.proxied_peers,
     )

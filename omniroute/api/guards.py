@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Container, Sequence
+from typing import Any
 
 from fastapi import Request
 
+from omniroute.api.deps import services_of
 from omniroute.engine.errors import Forbidden
 
 
@@ -22,8 +25,25 @@ def is_loopback(host: str | None) -> bool:
     return (mapped or address).is_loopback
 
 
+def peer_key(host: str, port: int) -> tuple[str, int]:
+    """One spelling per socket end: ``::ffff:127.0.0.1`` is ``127.0.0.1``."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host, port
+    return str(getattr(address, "ipv4_mapped", None) or address), port
+
+
+def is_local_caller(client: Sequence[Any] | None, proxied_peers: Container[tuple[str, int]]) -> bool:
+    """The caller is on this machine: a loopback peer that is not one of our own proxy's
+    connections (a request the proxy relays comes from the proxy's client, wherever that is)."""
+    if not client or not is_loopback(str(client[0])):
+        return False
+    return peer_key(str(client[0]), int(client[1])) not in proxied_peers
+
+
 async def loopback_only(request: Request) -> None:
     """Bridge and inspector routes control this machine's traffic: local callers only."""
-    client = request.client.host if request.client else None
-    if not is_loopback(client):
+    client = (request.client.host, request.client.port) if request.client else None
+    if not is_local_caller(client, services_of(request).proxied_peers):
         raise Forbidden("this route is only available from the local machine (loopback)")

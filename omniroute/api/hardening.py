@@ -81,7 +81,9 @@ def origin_host(origin: str) -> tuple[str, int | None] | None:
 
 
 def is_loopback_name(name: str) -> bool:
-    if name == "localhost" or name.endswith(".localhost"):
+    """Exactly ``localhost`` or a loopback IP. ``*.localhost`` is refused: those origins are
+    whatever a browser or a local dev tool maps there, not names this server answers to."""
+    if name == "localhost":
         return True
     try:
         return ipaddress.ip_address(name.strip("[]")).is_loopback

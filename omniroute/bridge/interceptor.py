@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from omniroute.bridge import zed
 from omniroute.bridge.catalog import AgentCatalog, AgentSpec

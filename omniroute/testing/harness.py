@@ -37,7 +37,9 @@ class OmniRouteProcess:
         bridge: bool = True,
         env: dict[str, str] | None = None,
         via_mitmdump: bool = False,
+        args: list[str] | None = None,
     ) -> None:
+        """``args``: more `omniroute run` flags (``--host 0.0.0.0``, ``--proxy-auth U:P``)."""
         self._tmp = None if home else tempfile.TemporaryDirectory(prefix="omniroute-home-")
         self.home = home or Path(self._tmp.name)  # type: ignore[union-attr]
         self.api_port = free_port()
@@ -46,6 +48,7 @@ class OmniRouteProcess:
         self.demo = demo
         self.via_mitmdump = via_mitmdump
         self.extra_env = env or {}
+        self.extra_args = list(args or [])
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = self.home / "process.log"
 
@@ -78,7 +81,7 @@ class OmniRouteProcess:
             "--api-port", str(self.api_port), "--proxy-port", str(self.proxy_port),
             "--bridge-port", str(self.bridge_port),
         ]
-        return cmd + (["--demo"] if self.demo else [])
+        return cmd + (["--demo"] if self.demo else []) + self.extra_args
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, timeout: float = 120.0) -> Self:

@@ -3,6 +3,7 @@ OmniRoute whose HTTP_PROXY listener routes agents to the mock provider."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -45,6 +46,26 @@ def proxy_client(omni: OmniRouteProcess) -> httpx.Client:
     """An HTTP client sent through the HTTP_PROXY listener, trusting OmniRoute's CA."""
     context = ssl.create_default_context(cafile=str(omni.ca_cert))
     return httpx.Client(proxy=omni.proxy_url, verify=context, trust_env=False, timeout=30)
+
+
+def tunnel_handshake(proxy: OmniRouteProcess, connect_to: str, sni: str | None, trust: ssl.SSLContext) -> bytes:
+    """``CONNECT connect_to:443`` through the proxy, then TLS with ``sni`` and one request; the
+    peer's certificate (DER)."""
+    raw = socket.create_connection(("127.0.0.1", proxy.proxy_port), timeout=15)
+    try:
+        raw.sendall(f"CONNECT {connect_to}:443 HTTP/1.1\r\nhost: {connect_to}:443\r\n\r\n".encode())
+        reply = b""
+        while b"\r\n\r\n" not in reply and len(reply) < 8192:
+            reply += raw.recv(4096)
+        assert reply.startswith(b"HTTP/1.1 200"), reply
+        with trust.wrap_socket(raw, server_hostname=sni) as tls:
+            tls.sendall(f"GET /v1/models HTTP/1.1\r\nhost: {sni or connect_to}\r\nconnection: close\r\n\r\n".encode())
+            assert tls.recv(4096).startswith(b"HTTP/1.1 200")
+            peer = tls.getpeercert(binary_form=True)
+    finally:
+        raw.close()
+    assert peer is not None
+    return peer
 
 
 # Module fixtures for the agent-format tests; each test module names its agents' `MAPPINGS`.

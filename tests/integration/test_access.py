@@ -146,6 +146,7 @@ async def test_rebinding_refusals_come_in_the_callers_format(loopback_rt: Runtim
     ("http://localhost:3000", True), (f"http://127.0.0.1:{PORT}", True), ("http://[::1]:5173", True),
     ("https://omniroute.lan", True), ("https://evil.example", False), ("null", False),
     ("http://127.0.0.1.evil.example", False), ("file://", False), ("http://user@127.0.0.1", False),
+    ("http://evil.localhost", False), (f"http://evil.localhost:{PORT}", False),
 ])
 async def test_origin_must_be_loopback_or_allowed(loopback_rt: Runtime, origin: str, ok: bool) -> None:
     async with _client(loopback_rt, LOCAL) as client:
@@ -184,6 +185,26 @@ def test_real_socket_rebinding_and_websocket_origin(proc: OmniRouteProcess) -> N
             connect(ws_base + path, additional_headers={"host": "evil.example"}, open_timeout=10)
     with connect(f"{ws_base}{INSPECTOR}/ws", origin=f"http://localhost:{proc.api_port}", open_timeout=10) as ws:  # type: ignore[arg-type]
         assert '"snapshot"' in str(ws.recv(timeout=10))
+
+
+def test_a_localhost_subdomain_is_not_a_loopback_origin(proc: OmniRouteProcess) -> None:
+    with proc.api() as api:
+        for origin in ("http://evil.localhost", f"http://evil.localhost:{proc.api_port}", "http://a.b.localhost"):
+            refused = api.get("/api/combos", headers={"origin": origin})
+            assert refused.status_code == 403 and "Origin" in refused.json()["error"]["message"], origin
+        assert api.get("/api/combos", headers={"origin": "http://localhost:5173"}).status_code == 200
+
+
+def test_management_keys_are_refused_in_the_query(proc: OmniRouteProcess) -> None:
+    with proc.api() as api:
+        created = api.post("/api/keys", json={"label": "in-a-url", "scope": "read"})
+        secret = created.json()["key"]
+        for key in (secret, "sk-omni-not-a-key"):
+            refused = api.get("/api/keys", params={"key": key})
+            assert refused.status_code == 401, refused.text
+            message = refused.json()["error"]["message"]
+            assert "only in headers" in message and secret not in refused.text
+        assert api.get("/api/keys", headers={"authorization": f"Bearer {secret}"}).status_code == 200
 
 
 # --------------------------------------------------------------------------- secrets at rest

@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "omniroute.services": 4,
     "omniroute.api": 5,
     "omniroute.runtime": 6,
+    "omniroute.exposure": 6,  # start-up checks of the settings, run by the CLI and the addon
     "omniroute.cli": 7,
     "omniroute.cli_bridge": 7,
     "omniroute.cli_inspector": 7,
