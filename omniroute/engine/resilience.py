@@ -24,21 +24,22 @@ from typing import Any, Literal
 
 from omniroute.engine.failures import FailureKind
 from omniroute.engine.resilience_model import (
+    BreakerState,
+    Reason,
+    Unavailable,
+    BreakerProfile,
+    CooldownProfile,
     DEFAULT_BREAKERS,
     DEFAULT_COOLDOWNS,
-    BreakerProfile,
-    BreakerRecord,
-    BreakerState,
-    ConnectionRecord,
-    CooldownProfile,
-    InMemoryResilienceStore,
-    LockoutRecord,
-    Reason,
     ResilienceConfig,
+    BreakerRecord,
+    ConnectionRecord,
+    LockoutRecord,
     ResilienceStore,
-    Unavailable,
+    InMemoryResilienceStore,
 )
 from omniroute.engine.targets import Target
+
 
 # Failures that say something about the whole provider rather than one key or one model.
 _PROVIDER_LEVEL = frozenset(

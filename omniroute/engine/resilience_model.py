@@ -14,7 +14,6 @@ from typing import Protocol
 
 from omniroute.engine.targets import TargetKey
 
-
 class BreakerState(StrEnum):
     CLOSED = "CLOSED"
     OPEN = "OPEN"

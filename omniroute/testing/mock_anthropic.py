@@ -7,18 +7,9 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from omniroute.testing.mock_formats import (
-    JSON,
-    Conversation,
-    Event,
-    Ids,
-    ReplyPlan,
-    content_texts,
-    finish_plan,
-    has_tool_result,
-    pieces,
-    user_turn,
-)
+from omniroute.testing.mock_formats import (JSON, Conversation, Event, Ids, ReplyPlan,
+                                            content_texts, finish_plan, has_tool_result, pieces,
+                                            user_turn)
 
 
 def _wants_thinking(body: JSON) -> bool:

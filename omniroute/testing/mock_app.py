@@ -21,15 +21,9 @@ from starlette.websockets import WebSocket
 from omniroute.testing import mock_anthropic, mock_gemini, mock_ollama, mock_openai
 from omniroute.testing.mock_faults import FaultError
 from omniroute.testing.mock_formats import DEFAULT_MODELS, dumps, error_body
-from omniroute.testing.mock_http import (
-    RAW_SEND,
-    ResetResponse,
-    Stream,
-    StreamResponse,
-    error_response,
-    parse_body,
-    transport_of,
-)
+from omniroute.testing.mock_http import RAW_SEND, ResetResponse, Stream, StreamResponse
+from omniroute.testing.mock_http import transport_of
+from omniroute.testing.mock_http import error_response, parse_body
 from omniroute.testing.mock_state import NO_FAULT, MockState
 from omniroute.testing.mock_ws import responses_websocket
 

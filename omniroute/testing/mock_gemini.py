@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from omniroute.testing.mock_formats import (
-    JSON,
-    Conversation,
-    Ids,
-    ReplyPlan,
-    content_texts,
-    finish_plan,
-    pieces,
-    user_turn,
-)
+from omniroute.testing.mock_formats import (JSON, Conversation, Ids, ReplyPlan, content_texts,
+                                            finish_plan, pieces, user_turn)
 
 
 def plan_gemini(body: JSON, model: str) -> ReplyPlan:

@@ -10,19 +10,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from omniroute.testing.mock_formats import (
-    JSON,
-    Conversation,
-    Event,
-    Ids,
-    ReplyPlan,
-    content_texts,
-    dumps,
-    finish_plan,
-    has_tool_result,
-    pieces,
-    user_turn,
-)
+from omniroute.testing.mock_formats import (JSON, Conversation, Event, Ids, ReplyPlan,
+                                            content_texts, dumps, finish_plan, has_tool_result,
+                                            pieces, user_turn)
 
 DEFAULT_EMBEDDING_DIMS = 8
 

@@ -80,8 +80,8 @@ from typing import Any, Self
 import uvicorn
 
 from omniroute.testing.mock_app import MockApp, create_app
-from omniroute.testing.mock_faults import Fault, FaultRule, MalformedKind, MatchKind, ResetMode
 from omniroute.testing.mock_state import MockState
+from omniroute.testing.mock_faults import Fault, FaultRule, MatchKind, MalformedKind, ResetMode
 
 __all__ = ["MockProvider", "create_app", "main"]
 

@@ -9,13 +9,8 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from omniroute.testing.mock_faults import (
-    Fault,
-    FaultStore,
-    MatchKind,
-    fault_from_model,
-    parse_fault_header,
-)
+from omniroute.testing.mock_faults import Fault, FaultStore, MatchKind
+from omniroute.testing.mock_faults import fault_from_model, parse_fault_header
 from omniroute.testing.mock_formats import Ids
 
 JSON = dict[str, Any]

@@ -12,13 +12,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from omniroute.testing.mock_faults import Fault, FaultError, fault_from_model
 from omniroute.testing.mock_formats import dumps, ws_error_event
-from omniroute.testing.mock_http import (
-    abort_connection,
-    client_gone,
-    encode_stream,
-    error_response,
-    parse_body,
-)
+from omniroute.testing.mock_http import abort_connection, client_gone, encode_stream
+from omniroute.testing.mock_http import error_response, parse_body
 from omniroute.testing.mock_openai import ResponsesBuilder, plan_responses
 from omniroute.testing.mock_state import NO_FAULT, MockState
 

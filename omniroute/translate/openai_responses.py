@@ -35,22 +35,9 @@ from .base import (
 )
 from .errors import TranslationError
 from .ir import (
-    FinishReason,
-    ImagePart,
-    IRRequest,
-    IRResponse,
-    Message,
-    Part,
-    Reasoning,
-    RedactedThinkingPart,
-    ResponseFormat,
-    Sampling,
-    TextPart,
-    ThinkingPart,
-    Tool,
-    ToolCallPart,
-    ToolChoice,
-    ToolResultPart,
+    FinishReason, ImagePart, IRRequest, IRResponse, Message, Part, Reasoning,
+    RedactedThinkingPart, ResponseFormat, Sampling, TextPart, ThinkingPart, Tool, ToolCallPart,
+    ToolChoice, ToolResultPart,
 )  # fmt: skip
 from .responses_stream import (
     REDACTED,

@@ -12,6 +12,7 @@ from typing import Any
 
 from .base import new_id, tag_signature, untag_signature
 from .errors import openai_error_type
+from .responses_custom import call_from_ir as custom_call_from_ir
 from .ir import (
     BlockStop,
     ErrorEvent,
@@ -22,18 +23,17 @@ from .ir import (
     Part,
     RedactedThinkingBlock,
     RedactedThinkingPart,
-    TextDelta,
     TextPart,
-    ThinkingDelta,
     ThinkingPart,
-    ToolCallDelta,
     ToolCallPart,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
     ToolCallStart,
     Usage,
     UsageEvent,
     UsagePartial,
 )
-from .responses_custom import call_from_ir as custom_call_from_ir
 from .sse import SSEFramer
 
 Framer = SSEFramer
