@@ -18,12 +18,18 @@ from omniroute.testing.harness import free_port
 class ServedRuntime:
     """A Runtime whose API listens on a free loopback port, its event loop in a thread."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, database_url: str | None = None) -> None:
         self.port = free_port()
-        settings = Settings(home=home, api_port=self.port, proxy_port=0, bridge_port=0, hosts_file=home / "hosts")
+        settings = Settings(home=home, api_port=self.port, proxy_port=0, bridge_port=0, hosts_file=home / "hosts",
+                            database_url=database_url)
         self.runtime = Runtime.open(settings)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="served-runtime", daemon=True)
+
+    @property
+    def loop_thread(self) -> int | None:
+        """The id of the thread that runs the runtime's event loop."""
+        return self._thread.ident
 
     @property
     def url(self) -> str:

@@ -2,14 +2,16 @@
 management pages (the Usage page's queries first among them): the store layer runs them in
 its own threads, so a slow query never stalls the loop that carries every agent's traffic.
 
-The runtime serves on a real loopback port from an event loop in a thread of this process; a
-SQLAlchemy `before_cursor_execute` hook notes every statement executed on that loop's thread.
+The runtime serves on a real loopback port from an event loop in a thread of this process, over
+SQLite and over a real PostgreSQL; a SQLAlchemy `before_cursor_execute` hook notes every
+statement executed on that loop's thread.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -18,6 +20,7 @@ from sqlalchemy import event
 
 from omniroute.testing.harness import wait_until
 from omniroute.testing.mock_provider import MockProvider
+from omniroute.testing.servers import PostgresServer
 
 from .served_runtime import ServedRuntime
 
@@ -41,10 +44,14 @@ class LoopStatements:
                 self.off_loop += 1
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServedRuntime, MockProvider]]:
-    with MockProvider() as mock, ServedRuntime(tmp_path_factory.mktemp("loop") / "home") as served:
-        yield served, mock
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServedRuntime, MockProvider]]:
+    with ExitStack() as stack:
+        url = None
+        if request.param == "postgresql":
+            url = stack.enter_context(PostgresServer()).url
+        mock = stack.enter_context(MockProvider())
+        yield stack.enter_context(ServedRuntime(tmp_path_factory.mktemp("loop") / "home", url)), mock
 
 
 def _get_routes_without_parameters(api: httpx.Client) -> list[str]:
@@ -55,8 +62,8 @@ def _get_routes_without_parameters(api: httpx.Client) -> list[str]:
 def test_no_statement_runs_on_the_event_loop(served: tuple[ServedRuntime, MockProvider]) -> None:
     runtime, mock = served
     engine = runtime.runtime.services.db.engine
-    assert runtime._thread.ident is not None
-    statements = LoopStatements(runtime._thread.ident)
+    assert runtime.loop_thread is not None
+    statements = LoopStatements(runtime.loop_thread)
     event.listen(engine, "before_cursor_execute", statements)
     try:
         with httpx.Client(base_url=runtime.url, timeout=30, trust_env=False) as api:
