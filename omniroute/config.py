@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from omniroute.private_home import lock_down
+
 DEFAULT_HOME = Path("~/.omniroute")
 
 
@@ -144,13 +146,15 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.api_port}"
 
     def prepare_home(self) -> None:
-        """Create the home layout, or fail with one line saying what is wrong."""
+        """Create the home layout, private to its owner (`omniroute.private_home`), or fail
+        with one line saying what is wrong."""
         try:
             for path in (self.home, self.certs_dir, self.logs_dir):
                 path.mkdir(parents=True, exist_ok=True)
             probe = self.home / ".write-test"
             probe.write_text("ok")
             probe.unlink()
+            lock_down(self)
         except OSError as exc:
             raise SettingsError(
                 f"home directory {self.home} is not usable ({exc.strerror or exc}); "

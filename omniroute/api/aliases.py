@@ -7,7 +7,7 @@ try, in priority order, for a model name. Every write reloads the registry.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from omniroute.api.deps import ReloadRegistryDep, StoreDep
 from omniroute.api.management import invalid
+from omniroute.api.fields import Int32, Name
 from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.errors import Conflict, NotFound
 from omniroute.engine.resolve import MAX_ALIAS_DEPTH
@@ -22,7 +23,7 @@ from omniroute.engine.resolve import MAX_ALIAS_DEPTH
 router = APIRouter(tags=["Models"])
 chains_router = APIRouter(prefix="/api/fallback/chains", tags=["Fallback"])
 
-ModelName = Annotated[str, Field(min_length=1, max_length=256)]
+ModelName = Name
 
 
 class AliasSet(BaseModel):
@@ -103,10 +104,10 @@ async def delete_alias(store: StoreDep, reload: ReloadRegistryDep, alias: str) -
 class ChainStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: str = Field(min_length=1)  # a connection name or id
-    priority: int | None = None  # lower first; None: the step's position in the list
+    provider: Name  # a connection name or id
+    priority: Int32 | None = None  # lower first; None: the step's position in the list
     enabled: bool = True
-    model: str | None = Field(default=None, min_length=1)  # upstream id; None: the chain's model
+    model: Name | None = None  # upstream id; None: the chain's model
 
 
 class ChainSet(BaseModel):

@@ -25,6 +25,7 @@ from omniroute.api.deps import (
     SettingsDep,
     StoreDep,
 )
+from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.bridge.agent_state import agent_rows, iso
 from omniroute.bridge.catalog import AgentSpec
@@ -49,8 +50,8 @@ class UnknownAgent(EngineError):
 
 
 class MappingItem(BaseModel):
-    source: str = Field(max_length=256)
-    target: str = Field(max_length=512)
+    source: Annotated[str, Field(max_length=256), NoControl]
+    target: Annotated[str, Field(max_length=512), NoControl]
 
 
 class MappingPut(BaseModel):

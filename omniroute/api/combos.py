@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from omniroute.api.deps import ReloadRegistryDep, StoreDep
 from omniroute.api.management import invalid
+from omniroute.api.fields import Count32, Int32, Name, NoControl
 from omniroute.db.tables import Combo, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.errors import Conflict, NotFound
 from omniroute.engine.strategies import validate_strategy
@@ -33,24 +34,24 @@ def _check_name(name: str) -> str:
     return name
 
 
-ComboName = Annotated[str, Field(max_length=128), AfterValidator(_check_name)]
+ComboName = Annotated[str, Field(max_length=128), NoControl, AfterValidator(_check_name)]
 Strategy = Annotated[str, AfterValidator(validate_strategy)]
 
 
 class ComboNode(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    connectionId: str = Field(min_length=1)
-    weight: int = Field(default=1, ge=0)
-    priority: int | None = None  # None: the node's position in the list
-    model: str | None = Field(default=None, min_length=1)  # None: the combo's model
+    connectionId: Name
+    weight: Count32 = 1
+    priority: Int32 | None = None  # None: the node's position in the list
+    model: Name | None = None  # None: the combo's model
 
 
 class ComboCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ComboName
-    model: str = Field(min_length=1)
+    model: Name
     strategy: Strategy = "priority"
     nodes: list[ComboNode] = Field(default_factory=list)
 
@@ -59,7 +60,7 @@ class ComboUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: ComboName | None = None
-    model: str | None = Field(default=None, min_length=1)
+    model: Name | None = None
     strategy: Strategy | None = None
     nodes: list[ComboNode] | None = None
 

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from omniroute.engine.errors import EngineError
 from omniroute.translate import TranslationError
@@ -102,6 +103,38 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # The traceback goes to our log only; the client gets a clear, secret-free line.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(request, 500, f"internal error ({exc.__class__.__name__}); see the OmniRoute log")
+        return unexpected_error(request, exc)
+
+    app.add_middleware(KeepAliveOnError)  # the innermost middleware: next to the routes
+
+
+def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to our log only; the client gets a clear, secret-free line.
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(request, 500, f"internal error ({exc.__class__.__name__}); see the OmniRoute log")
+
+
+class KeepAliveOnError:
+    """An unhandled error is answered 500 here, and not raised further.
+
+    Why: Starlette's catch-all handler sends its 500 and then re-raises, and uvicorn closes
+    the connection of any request whose app raised — so every client of a keep-alive
+    connection paid for one bad request with a reset. Mid-stream (the response has started)
+    the error is raised as before: closing the connection is then the only way to tell the
+    client its body is incomplete.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:  # noqa: BLE001 - any error at all is answered, not a reset
+            response = unexpected_error(Request(scope), exc)
+            try:
+                await response(scope, receive, send)
+            except Exception:  # noqa: BLE001 - the response had started: the server closes the connection
+                raise exc from None

@@ -45,4 +45,6 @@ async def monitoring_health(
         "database": store.db.safe_url,
         "circuitBreakers": router.resilience.snapshot(time.time()),
         "providers": len(registry.snapshot.connections),
+        # Usage rows the database refused as they were: written repaired, or dropped.
+        "usageRows": router.usage.stats() if router.usage else None,
     }

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from omniroute.api.deps import RingDep, SessionsDep, StoreDep
+from omniroute.api.fields import Storable
 from omniroute.api.guards import loopback_only
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.inspector.conversation import conversation_view
@@ -39,7 +40,7 @@ class RequestNotFound(EngineError):
 
 class AnnotationPut(BaseModel):
     # The limit is checked by hand: the seed wants 400 beyond 10000 characters, not 422.
-    annotation: str | None
+    annotation: Annotated[str, Storable] | None
 
 
 def ring_filter(

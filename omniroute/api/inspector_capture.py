@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
@@ -30,6 +30,7 @@ from omniroute.api.deps import (
     StoreDep,
     SystemProxyDep,
 )
+from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX
 from omniroute.bridge.hostsfile import HostsFileError, HostsFileNotWritable
@@ -44,9 +45,9 @@ DEFAULT_GUARD_MINUTES = 5
 
 
 class CustomHostCreate(BaseModel):
-    host: str = Field(min_length=1, max_length=253)
+    host: Annotated[str, Field(min_length=1, max_length=253), NoControl]
     enabled: bool = True
-    label: str | None = Field(default=None, max_length=200)
+    label: Annotated[str, Field(max_length=200), NoControl] | None = None
     kind: Literal["llm", "app", "custom"] = "custom"
 
 
@@ -57,7 +58,7 @@ class CustomHostPatch(BaseModel):
 class SystemProxyAction(BaseModel):
     action: Literal["apply", "revert", "confirm"]  # confirm: ours, keeps the applied proxy
     port: int | None = Field(default=None, ge=1, le=65535)
-    guardMinutes: int | None = Field(default=None, ge=1)
+    guardMinutes: int | None = Field(default=None, ge=1, le=10_080)  # a week
     guardSeconds: float | None = Field(default=None, gt=0, le=86400)  # ours: finer guard
 
 

@@ -23,6 +23,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from omniroute.api.deps import RouterDep
+from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX, find_row
 from omniroute.bridge.wire import extract_model, wants_stream
@@ -37,7 +38,7 @@ GEMINI_FORMATS = ("gemini", "gemini-cloudcode")
 
 
 class ReplayPost(BaseModel):
-    model: str | None = Field(default=None, max_length=512)
+    model: Annotated[str, Field(max_length=512), NoControl] | None = None
     stream: bool | None = None  # default: as the captured call
 
 

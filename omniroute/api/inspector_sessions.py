@@ -7,13 +7,14 @@ restart. Database work runs in a store thread, never on the event loop.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from omniroute.api.deps import SessionsDep, StoreDep
+from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX, ring_filter
 from omniroute.api.inspector_live import har_response
@@ -30,13 +31,13 @@ class SessionMissing(EngineError):
 
 
 class SessionStart(BaseModel):
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[str, Field(max_length=200), NoControl] | None = None
     profile: Literal["llm", "custom", "all"] | None = None
 
 
 class SessionPatch(BaseModel):
     action: Literal["stop", "rename"]
-    name: str | None = Field(default=None, max_length=200)
+    name: Annotated[str, Field(max_length=200), NoControl] | None = None
 
 
 async def _call(store: Store, fn: Any, *args: Any) -> Any:

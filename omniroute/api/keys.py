@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, select
 
 from omniroute.api.auth import hash_key, key_cache, new_secret
 from omniroute.api.deps import StoreDep, SyncDep
 from omniroute.db.tables import ApiKey
 from omniroute.engine.errors import NotFound
+from omniroute.api.fields import Label
 from omniroute.providers.secrets import preview
 from omniroute.shared.config_sync import ConfigSync
 
@@ -27,14 +28,14 @@ Scope = Literal["admin", "read", "write"]
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str = Field(min_length=1, max_length=200)
+    label: Label
     scope: Scope = "write"  # write: may call the model APIs; admin: may also manage
 
 
 class ApiKeyUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    label: str | None = Field(default=None, min_length=1, max_length=200)
+    label: Label | None = None
     isActive: bool | None = None
     scope: Scope | None = None
 

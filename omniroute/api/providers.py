@@ -16,6 +16,7 @@ from omniroute.api.deps import PoolDep, RegistryDep, ReloadRegistryDep, SecretsD
 from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.engine.errors import Conflict, EngineError, NotFound
 from omniroute.engine.registry import Registry
+from omniroute.api.fields import Count32, Int32, no_control
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
 from omniroute.providers.secrets import preview
@@ -27,14 +28,12 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_url(url: str) -> str:
     # CR/LF would split the request line or a header upstream; httpx raises InvalidURL (not a
     # ValueError, so pydantic would let it through as a 500).
-    if _CONTROL.search(url):
-        raise ValueError("must not contain control characters (CR, LF, TAB, NUL …)")
+    no_control(url)
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -69,11 +68,11 @@ def _check_provider(provider: str) -> str:
 ConnectionName = Annotated[str, AfterValidator(_check_name)]
 UpstreamUrl = Annotated[str, AfterValidator(_check_url)]
 ProviderType = Annotated[str, AfterValidator(_check_provider)]
+
+
 def _check_key(key: str) -> str:
     # The key becomes a header value upstream: CR/LF there would inject headers.
-    if _CONTROL.search(key):
-        raise ValueError("must not contain control characters (CR, LF, TAB, NUL …)")
-    return key
+    return no_control(key)
 
 
 ApiKeyText = Annotated[str, Field(max_length=4096), AfterValidator(_check_key)]
@@ -87,8 +86,8 @@ class ProviderConnectionCreate(BaseModel):
     url: UpstreamUrl | None = None
     apiKey: ApiKeyText | None = None
     isActive: bool = True
-    maxConcurrent: int | None = Field(default=None, ge=0)
-    priority: int = 0
+    maxConcurrent: Count32 | None = None
+    priority: Int32 = 0
     # Longest wait for the upstream's next byte (and cap on connecting); None: the pool default.
     timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
 
@@ -100,8 +99,8 @@ class ProviderConnectionUpdate(BaseModel):
     url: UpstreamUrl | None = None
     apiKey: ApiKeyText | None = None
     isActive: bool | None = None
-    maxConcurrent: int | None = Field(default=None, ge=0)
-    priority: int | None = None
+    maxConcurrent: Count32 | None = None
+    priority: Int32 | None = None
     timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)  # null: the pool default
 
 

@@ -9,14 +9,14 @@ agent's id, and each frame's model is mapped with that agent's rules.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from omniroute.api.deps import services_of
 from omniroute.bridge.handoff import origin_from_headers
 from omniroute.engine.calls import API_CLIENT, Origin, build_call
-from omniroute.engine.errors import EngineError
+from omniroute.engine.body import parse_json_object
+from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.services import Services
 from omniroute.translate.sse import SSEDecoder
 
@@ -41,12 +41,12 @@ async def responses_websocket(ws: WebSocket) -> None:
 
 
 async def _one_response(services: Services, ws: WebSocket, text: str, origin: Origin) -> None:
-    try:
-        frame: Any = json.loads(text)
-    except ValueError as exc:
-        await ws.send_text(_error_frame(f"frame is not valid JSON: {exc}"))
+    try:  # the same parser as HTTP bodies: the same depth limit
+        frame = parse_json_object(text.encode())
+    except BadRequest as exc:
+        await ws.send_text(_error_frame(exc.message.replace("request body", "frame", 1)))
         return
-    if not isinstance(frame, dict) or frame.get("type") != "response.create":
+    if frame.get("type") != "response.create":
         await ws.send_text(_error_frame('expected a {"type": "response.create", ...} frame'))
         return
     body = {k: v for k, v in frame.items() if k != "type"}

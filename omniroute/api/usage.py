@@ -130,9 +130,11 @@ async def call_logs(
 async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, Any]:
     """By row id, or by the request id a response carried in `X-OmniRoute-Request-Id`."""
     await _drain(store, usage)
+    # ASCII digits only ("²".isdigit()), and within SQLite's 64-bit integers.
+    by_id = log_id.isascii() and log_id.isdigit() and len(log_id) <= 18
 
     def find(session: Session) -> UsageLog | None:
-        row = session.get(UsageLog, int(log_id)) if log_id.isdigit() else None
+        row = session.get(UsageLog, int(log_id)) if by_id else None
         if row is None:
             row = session.exec(select(UsageLog).where(UsageLog.request_id == log_id)).first()
         return row

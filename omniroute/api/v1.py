@@ -85,12 +85,18 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-async def _body_call(
-    request: Request, router: Router, tokens: Tokens, fmt: str
-) -> Response:
+def _stream(fmt: str, path: str, body: dict[str, Any]) -> bool:
+    """The one stream rule (`wants_stream`), after checking the flag is a flag."""
+    value = body.get("stream")
+    if value is not None and not isinstance(value, bool):  # "yes" is not a flag, and bool("false") is True
+        raise BadRequest("'stream' must be true or false", param="stream")
+    return wants_stream(fmt, path, body)
+
+
+async def _body_call(request: Request, router: Router, tokens: Tokens, fmt: str) -> Response:
     request.state.client_format = fmt
     body = await json_object(request)
-    return await dispatch(request, router, tokens, fmt, body, _model(body), wants_stream(fmt, request.url.path, body))
+    return await dispatch(request, router, tokens, fmt, body, _model(body), _stream(fmt, request.url.path, body))
 
 
 @router.post("/chat/completions")
@@ -98,29 +104,36 @@ async def chat_completions(request: Request, router: RouterDep, tokens: TokensDe
     return await _body_call(request, router, tokens, WireFormat.OPENAI_CHAT)
 
 
+def _scoped(model: str, provider: str | None) -> str:
+    """`/v1/providers/{provider}/...`: the model is taken from that connection or provider type."""
+    return model if provider is None or model.startswith(f"{provider}/") else f"{provider}/{model}"
+
+
+async def _embeddings(request: Request, router: Router, tokens: Tokens, provider: str | None = None) -> Response:
+    fmt = request.state.client_format = WireFormat.OPENAI_EMBEDDINGS
+    body = await json_object(request)
+    model = _scoped(_model(body), provider)
+    if _stream(fmt, request.url.path, body):
+        raise BadRequest("embeddings are not streamed; leave 'stream' out", param="stream")
+    return await dispatch(request, router, tokens, fmt, body, model, False)
+
+
 @router.post("/embeddings")
 async def embeddings(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
-    return await _body_call(request, router, tokens, WireFormat.OPENAI_EMBEDDINGS)
-
-
-async def _provider_scoped(request: Request, router: Router, tokens: Tokens, provider: str, fmt: str) -> Response:
-    """`/v1/providers/{provider}/...`: the model is taken from that connection or provider type."""
-    request.state.client_format = WireFormat.OPENAI_CHAT
-    body = await json_object(request)
-    model = _model(body)
-    if not model.startswith(f"{provider}/"):
-        model = f"{provider}/{model}"
-    return await dispatch(request, router, tokens, fmt, body, model, wants_stream(fmt, request.url.path, body))
+    return await _embeddings(request, router, tokens)
 
 
 @router.post("/providers/{provider}/chat/completions")
 async def provider_chat(request: Request, router: RouterDep, tokens: TokensDep, provider: str) -> Response:
-    return await _provider_scoped(request, router, tokens, provider, WireFormat.OPENAI_CHAT)
+    fmt = request.state.client_format = WireFormat.OPENAI_CHAT
+    body = await json_object(request)
+    model = _scoped(_model(body), provider)
+    return await dispatch(request, router, tokens, fmt, body, model, _stream(fmt, request.url.path, body))
 
 
 @router.post("/providers/{provider}/embeddings")
 async def provider_embeddings(request: Request, router: RouterDep, tokens: TokensDep, provider: str) -> Response:
-    return await _provider_scoped(request, router, tokens, provider, WireFormat.OPENAI_EMBEDDINGS)
+    return await _embeddings(request, router, tokens, provider)
 
 
 @router.get("/providers/{provider}/models")
@@ -143,6 +156,8 @@ async def messages_count_tokens(request: Request) -> Response:
     request.state.client_format = WireFormat.ANTHROPIC
     body = await json_object(request)
     _model(body)
+    if not isinstance(body.get("messages"), list):
+        raise BadRequest("'messages' is required and must be an array", param="messages")
     return JSONResponse({"input_tokens": count_tokens(body, WireFormat.ANTHROPIC)})
 
 

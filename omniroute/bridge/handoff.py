@@ -8,11 +8,11 @@ in the `x-omniroute-*` headers written and read here. Either way the engine's ca
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 
 from omniroute.bridge.interceptor import Decision
 from omniroute.engine.calls import Origin
+from omniroute.inspector.ingest import token_matches
 
 # Headers the rewritten request carries to the API on loopback.
 H_INTERNAL = "x-omniroute-internal"
@@ -47,8 +47,8 @@ def handoff_headers(decision: Decision, original_host: str, internal_token: str)
 
 def is_internal(headers: Mapping[str, str], internal_token: str) -> bool:
     """The call carries this process's internal token, so our own addon rewrote it."""
-    token = headers.get(H_INTERNAL)
-    return bool(token and internal_token and hmac.compare_digest(token, internal_token))
+    # Compared as bytes: a header may carry any byte, and compare_digest refuses non-ASCII str.
+    return bool(internal_token) and token_matches(headers.get(H_INTERNAL), internal_token)
 
 
 def origin_from_headers(headers: Mapping[str, str], internal_token: str) -> Origin | None:

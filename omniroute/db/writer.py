@@ -6,7 +6,10 @@ lingers (``linger`` seconds, or until ``batch_size`` items), so a busy process c
 transaction per batch instead of one per request, and wakes once per batch rather than once
 per item. On failure (database locked or away) the batch is kept and retried, so nothing is
 lost while the process lives; a row the database refuses outright (a constraint, a value the
-column cannot hold) is dropped and logged, alone, instead of blocking the rows behind it.
+column or the driver cannot take) is written alone, after the caller's ``repair`` if it has one
+(counted in ``repaired``), or else dropped (counted in ``dropped``), and logged, instead of
+blocking the rows behind it. Only errors that say the database is unavailable are retried:
+anything else would be retried forever, holding back every row queued after it.
 `flush()` waits until everything queued before it is written, cutting the linger short;
 `close()` drains the queue and stops the thread.
 """
@@ -19,7 +22,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from omniroute.db.database import Database
@@ -27,6 +31,7 @@ from omniroute.db.database import Database
 log = logging.getLogger(__name__)
 
 type BatchWrite[T] = Callable[[Session, list[T]], None]
+type Repair[T] = Callable[[T], T | None]
 
 
 class _Flush:
@@ -49,6 +54,7 @@ class BackgroundWriter[T]:
         batch_size: int = 500,
         linger: float = 0.1,
         retry_delay: float = 1.0,
+        repair: Repair[T] | None = None,
     ) -> None:
         self._db = db
         self._write_batch = write
@@ -58,7 +64,11 @@ class BackgroundWriter[T]:
         self._batch_size = batch_size
         self._linger = linger
         self._retry_delay = retry_delay
+        self._repair = repair
         self._hurry = threading.Event()  # set by flush()/close(): stop lingering now
+        # Rows the database refused on their own (only the writer thread changes these).
+        self.repaired = 0
+        self.dropped = 0
         self._thread = threading.Thread(target=self._run, name=f"omniroute-{name}", daemon=True)
         self._thread.start()
 
@@ -115,35 +125,47 @@ class BackgroundWriter[T]:
         batch.append(item)
         return False
 
-    def _write(self, batch: list[T]) -> None:
+    def _write(self, batch: list[T], repair: bool = True) -> None:
         while True:
             try:
                 with self._db.session() as session:
                     self._write_batch(session, batch)
                     session.commit()
+                if not repair:  # the row written was a repaired one
+                    self.repaired += 1
+                    log.warning("%s row repaired: the database refused it as it was", self._name)
                 return
             except Exception as exc:  # noqa: BLE001 - locked/unavailable/any: keep the rows, retry
                 if _refused(exc):
-                    self._write_apart(batch, exc)
+                    self._write_apart(batch, exc, repair)
                     return
                 log.warning("%d %s rows queued, database unavailable: %s: %s",
                             len(batch), self._name, exc.__class__.__name__, exc)
                 time.sleep(self._retry_delay)
 
-    def _write_apart(self, batch: list[T], exc: Exception) -> None:
+    def _write_apart(self, batch: list[T], exc: Exception, repair: bool) -> None:
         """The database refused a row of ``batch``: write the rows one by one, so only the row
-        it refuses on its own is dropped; retried, it would hold back every row behind it."""
+        it refuses on its own is repaired or dropped; retried, it would hold back every row
+        behind it."""
         if len(batch) > 1:
             for item in batch:
                 self._write([item])
             return
-        log.error("%s row dropped, the database refuses it: %s: %s",
-                  self._name, exc.__class__.__name__, " ".join(str(exc).split())[:500])
+        if repair and self._repair is not None and (fixed := self._repair(batch[0])) is not None:
+            self._write([fixed], repair=False)  # refused again: dropped
+            return
+        self.dropped += 1
+        log.error("%s row dropped (%d so far), the database refuses it: %s: %s",
+                  self._name, self.dropped, exc.__class__.__name__, " ".join(str(exc).split())[:500])
 
 
 def _refused(exc: Exception) -> bool:
-    """The rows themselves were refused (a constraint, a value the column cannot hold), as
-    opposed to the database being locked or away, which a retry outlasts."""
+    """The rows themselves were refused, as opposed to the database being locked or away,
+    which a retry outlasts. Only "unavailable" is recognised: a constraint, a value the column
+    or the driver cannot take (an unpaired surrogate, an integer past 64 bits) and any error of
+    ours would fail the same way on every retry."""
     if isinstance(exc, DBAPIError):
-        return isinstance(exc, DataError | IntegrityError)
-    return isinstance(exc, StatementError)  # a value our own column types cannot bind
+        if exc.connection_invalidated:
+            return False
+        return not isinstance(exc, OperationalError | InterfaceError)
+    return not isinstance(exc, PoolTimeout | OSError)

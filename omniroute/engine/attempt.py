@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from omniroute.engine import failures
-from omniroute.engine.redact import redact
+from omniroute.engine.redact import StreamRedactor, redact
 from omniroute.engine.registry import Connection
 from omniroute.engine.targets import Target
 from omniroute.providers.pool import Upstream
@@ -313,6 +313,8 @@ class Attempt:
         except BaseException:  # cancelled (the client left) while waiting: free the connection
             await response.aclose()
             raise
+        if (redactor := StreamRedactor.for_secret(self.connection.api_key)) is not None:
+            first, chunks = redactor.feed(first), redactor.wrap(chunks)  # an echoed key
         pipe = StreamPipe(
             response, chunks, first, self.upstream_format, call.client_format, self.target.model,
             upstream_ms, self.strip_usage,
@@ -326,6 +328,7 @@ class Attempt:
             raise self._transport_failure(exc, before_first_byte=True) from None
         finally:
             await response.aclose()
+        content = redact(content, self.connection.api_key)  # an echoed key
         try:
             data = json.loads(content)
             usage = _usage_of(self.upstream_format, data)

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from omniroute.engine.errors import BadRequest
+
 # Request ids: a per-process random prefix plus a counter, as unique as a uuid4 hex (32 hex
 # digits) but without a getrandom() call on every request.
 _ID_PREFIX = secrets.token_hex(8)
@@ -27,6 +29,20 @@ def new_request_id() -> str:
 
 # Client headers that switch on upstream features; forwarded when no translation happens.
 FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version", "openai-beta")
+
+
+def forwarded_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The client's forwarded headers that have a value; one that is not printable ASCII (the
+    upstream could not take it, and httpx cannot encode it) is a clear 400 naming it."""
+    out = {}
+    for name in FORWARDED_HEADERS:
+        value = headers.get(name)
+        if not value:
+            continue
+        if not (value.isascii() and value.isprintable()):
+            raise BadRequest(f"header {name!r} must be printable ASCII")
+        out[name] = value
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +99,9 @@ def build_call(
     api_key_id: str | None = None,
 ) -> Call:
     """The call for ``model`` in the client's format ``fmt``; ``headers`` are the client's
-    request headers (those in FORWARDED_HEADERS go upstream when no translation happens)."""
-    forward = {}
-    if headers is not None:
-        for name in FORWARDED_HEADERS:
-            if value := headers.get(name):
-                forward[name] = value
+    request headers (those in FORWARDED_HEADERS go upstream when no translation happens;
+    BadRequest when one of them cannot)."""
+    forward = forwarded_headers(headers) if headers is not None else {}
     ctx = CallContext(
         source=origin.source, agent=origin.agent, original_host=origin.original_host,
         api_key_id=api_key_id, forward_headers=forward,

@@ -8,7 +8,9 @@ writer got to it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -72,20 +74,49 @@ class UsageRecord:
         }
 
 
+# NUL (PostgreSQL text refuses it) and unpaired surrogates (no UTF-8 encoding exists; JSON's
+# "\ud800" decodes to one): the database or its driver refuses the whole row.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_INT32 = (1 << 31) - 1  # the count columns are INTEGER: 32 bits on PostgreSQL
+
+
+def repaired(record: UsageRecord) -> UsageRecord | None:
+    """``record`` made storable after the database refused it: unstorable characters as
+    U+FFFD, counts clamped to the column. None when there was nothing to repair."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, str) and _UNSTORABLE.search(value):
+            changes[f.name] = _UNSTORABLE.sub("\ufffd", value)
+        elif isinstance(value, int) and not -_INT32 <= value <= _INT32:
+            changes[f.name] = max(-_INT32, min(value, _INT32))
+    return dataclasses.replace(record, **changes) if changes else None
+
+
 def _text(value: str | None) -> str | None:
     """Text from clients or upstreams (model names, error messages) may hold NUL bytes, which
     PostgreSQL text refuses: they are stored as U+FFFD, so the row is kept."""
     return value.replace("\x00", "\ufffd") if value and "\x00" in value else value
 
 
+# What a crash (kill -9, power loss) may lose: the rows not yet committed, i.e. those of the
+# requests answered during the last linger plus the batch being written, at most one batch
+# (docs/RELIABILITY.md). Rows are queued and committed in the order requests end, so only the
+# newest can be lost.
+BATCH_ROWS = 500
+LINGER_S = 0.1
+
+
 class UsageRecorder:
     """Usage rows through the shared background writer (`omniroute.db.writer`)."""
 
     def __init__(
-        self, db: Database, batch_size: int = 500, linger: float = 0.1, retry_delay: float = 1.0
+        self, db: Database, batch_size: int = BATCH_ROWS, linger: float = LINGER_S,
+        retry_delay: float = 1.0,
     ) -> None:
         self._writer: BackgroundWriter[UsageRecord] = BackgroundWriter(
-            db, _write_usage, name="usage", batch_size=batch_size, linger=linger, retry_delay=retry_delay
+            db, _write_usage, name="usage", batch_size=batch_size, linger=linger,
+            retry_delay=retry_delay, repair=repaired,
         )
 
     def record(self, record: UsageRecord) -> None:
@@ -97,6 +128,10 @@ class UsageRecorder:
 
     def close(self, timeout: float = 10.0) -> None:
         self._writer.close(timeout)
+
+    def stats(self) -> dict[str, int]:
+        """Rows the database refused: written once repaired, or dropped."""
+        return {"repaired": self._writer.repaired, "dropped": self._writer.dropped}
 
 
 # Core, not the ORM: one executemany per batch, no unit of work or identity map per row.

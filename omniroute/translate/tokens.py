@@ -187,7 +187,7 @@ def count_tokens(body: dict[str, Any], fmt: str = "anthropic") -> int:
 
     try:
         ir = get_format(fmt).request_to_ir(body)
-    except TranslationError:
+    except (TranslationError, TypeError, AttributeError, KeyError, ValueError):  # any wrong shape
         body = {k: v for k, v in body.items() if k not in ("model", "stream", "max_tokens", "metadata")}
         return count_json(body)
     return count_ir(ir)

@@ -17,14 +17,17 @@ import os
 import shutil
 import signal
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine, event
 
 from omniroute.db.database import Database
-from omniroute.testing.harness import OmniRouteProcess
+from omniroute.engine.usage import BATCH_ROWS
+from omniroute.testing.harness import OmniRouteProcess, wait_until
 from omniroute.testing.inspector_support import BASE, proxied_http
 from omniroute.testing.mock_provider import MockProvider
 
@@ -172,3 +175,59 @@ def test_a_real_restart_after_a_kill_mid_upgrade_serves_the_recorded_data(record
         har = api.get(f"{BASE}/sessions/{session['id']}/export.har").json()
         models = {json.loads(e["request"]["postData"]["text"])["model"] for e in har["log"]["entries"]}
         assert {f"rec-{i}" for i in range(8)} <= models
+
+
+# --------------------------------------------------------------------------- kill -9 in a storm
+
+STORM_CLIENTS = 8
+STORM_ANSWERED = 200  # killed once this many requests were answered
+
+
+def test_kill_9_during_a_storm_loses_at_most_the_newest_uncommitted_rows(tmp_path: Path) -> None:
+    """What a crash may lose (docs/RELIABILITY.md): only rows not yet committed — those of the
+    requests answered last, at most one writer batch — never an older row, none twice.
+
+    Rows are queued and committed in the order requests end, so the rows lost must be the
+    tail of the answered requests in the order the clients saw them end; with concurrent
+    clients the order can differ by the requests in flight, hence the slack of
+    ``STORM_CLIENTS``. Counts only: nothing here depends on timing."""
+    home = tmp_path / "home"
+    answered: list[str] = []  # request ids, in the order their answers completed
+    lock = threading.Lock()
+    stop = threading.Event()
+    with MockProvider() as mock:
+        proc = OmniRouteProcess(home, proxy=False, bridge=False).start()
+        proc.add_provider("openai", "mk", f"{mock.url}/v1", api_key="sk-mk-crash-storm-01")
+
+        def client() -> None:
+            with proc.api() as api:
+                while not stop.is_set():
+                    try:
+                        response = api.post("/v1/chat/completions", json={"model": "mk/m", "messages": MSG})
+                    except httpx.HTTPError:
+                        return  # the process is gone
+                    if response.status_code == 200:
+                        with lock:
+                            answered.append(response.headers["x-omniroute-request-id"])
+
+        threads = [threading.Thread(target=client) for _ in range(STORM_CLIENTS)]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: len(answered) >= STORM_ANSWERED, 120.0, "the storm's first answers")
+        proc.stop(signal.SIGKILL)
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+        proc.close()
+    db = home / "omniroute.db"
+    assert integrity(db) == "ok"
+    with sqlite3.connect(db) as conn:
+        written = [row[0] for row in conn.execute("SELECT request_id FROM usage_logs")]
+    assert len(written) == len(set(written)), "a row written twice"
+    assert set(written) <= set(answered), "a row for no answered request"  # killed mid-answer: no 200
+    lost = [rid for rid in answered if rid not in set(written)]
+    assert len(lost) <= BATCH_ROWS, f"{len(lost)} rows lost, more than one writer batch"
+    tail = set(answered[-(len(lost) + STORM_CLIENTS):]) if lost else set()
+    assert set(lost) <= tail, f"an older row was lost: {len(lost)} lost, not all among the newest answers"
+    with OmniRouteProcess(home, proxy=False, bridge=False) as again, again.api() as api:
+        assert api.get("/api/usage/call-logs").json()["total"] == len(written)  # a clean restart

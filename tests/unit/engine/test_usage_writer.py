@@ -11,13 +11,15 @@ from collections.abc import Iterator
 from datetime import UTC
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, insert
 from sqlmodel import select
 
 from omniroute.db.database import Database
 from omniroute.db.tables import UsageLog
+from omniroute.db.writer import BackgroundWriter
 from omniroute.engine.usage import UsageRecord, UsageRecorder
 from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
 
@@ -46,8 +48,8 @@ def commits(db: Database) -> list[float]:
 
 def record(i: int, **fields: object) -> UsageRecord:
     fields.setdefault("request_id", f"req-{i}")
-    return UsageRecord(source="api", client_format="openai-chat", model_requested="alpha/m",
-                       **fields)  # type: ignore[arg-type]
+    fields.setdefault("model_requested", "alpha/m")
+    return UsageRecord(source="api", client_format="openai-chat", **fields)  # type: ignore[arg-type]
 
 
 def rows(db: Database) -> list[UsageLog]:
@@ -136,3 +138,48 @@ def test_a_refused_row_is_dropped_alone_and_nul_text_is_kept(db: Database) -> No
     assert [row.request_id for row in stored] == ["req-0", "req-2", "req-3"]
     assert stored[1].error == "mk answered 400: bad \ufffd request"  # PostgreSQL text refuses NUL
     recorder.close()
+    assert recorder.stats() == {"repaired": 0, "dropped": 1}  # NUL is cleaned before writing
+
+
+def test_rows_the_driver_refuses_are_repaired_and_counted(db: Database) -> None:
+    """An unpaired surrogate (JSON's "\\ud800") has no UTF-8 form and a token count past 32
+    bits fits no INTEGER: retried as they are, they would hold back every row behind them."""
+    recorder = UsageRecorder(db, linger=30.0, retry_delay=0.05)
+    recorder.record(record(0))
+    recorder.record(record(1, model_requested="m/\ud800", status=400))
+    recorder.record(record(2, tokens_in=10**30))
+    recorder.record(record(3))
+    assert recorder.flush(15.0)
+    stored = {row.request_id: row for row in rows(db)}
+    assert sorted(stored) == ["req-0", "req-1", "req-2", "req-3"]
+    assert stored["req-1"].model_requested == "m/\ufffd"
+    assert stored["req-2"].tokens_in == 2**31 - 1
+    assert recorder.stats() == {"repaired": 2, "dropped": 0}
+    recorder.close()
+
+
+def test_a_row_no_repair_fixes_is_dropped_alone_and_counted(sqlite_db: Database) -> None:
+    """Any error that does not say "database unavailable" is the row's own: it is dropped
+    after one repair, never retried forever."""
+    def write(session: Any, batch: list[int]) -> None:
+        for item in batch:
+            if item < 0:
+                raise ValueError("a value no driver takes")
+        session.execute(insert(UsageLog.__table__), [  # type: ignore[attr-defined]
+            record(item).row() for item in batch])
+
+    tried: list[int] = []
+
+    def repair(item: int) -> int | None:
+        tried.append(item)
+        return item - 1 if item == -1 else None  # still refused: dropped
+
+    writer: BackgroundWriter[int] = BackgroundWriter(sqlite_db, write, name="test", linger=30.0,
+                                                     retry_delay=0.05, repair=repair)
+    for item in (1, -1, 2, -5, 3):
+        writer.put(item)
+    assert writer.flush(15.0)
+    assert [row.request_id for row in rows(sqlite_db)] == ["req-1", "req-2", "req-3"]
+    assert tried == [-1, -5]
+    assert (writer.repaired, writer.dropped) == (0, 2)
+    writer.close()
