@@ -27,8 +27,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-ADDON_SCRIPT = Path(__file__).resolve().parent.parent / "addons" / "omniroute.py"
-
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"omniroute: {message}", err=True)
@@ -78,6 +76,16 @@ def run(
         bridge_port=bridge_port, demo=demo or None, proxy_auth=proxy_auth,
         allow_open_proxy=allow_open_proxy or None, allow_open_v1=allow_open_v1 or None,
     )
+    # The addons build their own Settings from these options, as under mitmdump's --set; the
+    # proxy listeners are mitmproxy's `mode`, set from `settings` below.
+    omniroute_options = {
+        "omniroute_home": str(home) if home is not None else None,
+        "omniroute_host": host,
+        "omniroute_api_port": api_port,
+        "omniroute_demo": demo,
+        "omniroute_allow_open_proxy": allow_open_proxy,
+        "omniroute_allow_open_v1": allow_open_v1,
+    }
     try:
         settings.prepare_home()
     except SettingsError as exc:
@@ -104,7 +112,7 @@ def run(
     if exposed:
         raise fail(exposed)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    code = asyncio.run(_serve(settings))
+    code = asyncio.run(_serve(settings, omniroute_options))
     raise typer.Exit(code)
 
 
@@ -144,10 +152,11 @@ def _proxy_addons() -> list[Any]:
     ]
 
 
-async def _serve(settings: Settings) -> int:
+async def _serve(settings: Settings, omniroute_options: dict[str, Any]) -> int:
     from mitmproxy import options
-    from mitmproxy.addons.script import load_script
     from mitmproxy.master import Master
+
+    from omniroute.addons import make_addons
 
     master = Master(options.Options(), with_termlog=True)
     master.addons.add(*_proxy_addons())
@@ -159,29 +168,17 @@ async def _serve(settings: Settings) -> int:
         confdir=str(settings.certs_dir),
         proxyauth=settings.proxy_auth,
     )
-    script = load_script(str(ADDON_SCRIPT))
-    if script is None:
-        typer.echo(f"omniroute: cannot load {ADDON_SCRIPT}", err=True)
-        return 1
-    master.addons.add(*script.addons)
-    master.options.update(
-        termlog_verbosity="warn",
-        omniroute_home=str(settings.home),
-        omniroute_host=settings.host,
-        omniroute_api_port=settings.api_port,
-        omniroute_proxy_port=settings.proxy_port,
-        omniroute_bridge_port=settings.bridge_port,
-        omniroute_demo=settings.demo,
-        omniroute_allow_open_proxy=settings.allow_open_proxy,
-        omniroute_allow_open_v1=settings.allow_open_v1,
-    )
+    ours = make_addons()
+    master.addons.add(*ours)
+    master.options.update(termlog_verbosity="warn", **omniroute_options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, master.shutdown)
-    ready = asyncio.create_task(_announce_ready(script.addons[0], settings))
+    host = ours[0]
+    ready = asyncio.create_task(_announce_ready(host, settings))
     await master.run()
     ready.cancel()
-    return 0 if script.addons[0].runtime is not None else 1
+    return 0 if host.runtime is not None else 1
 
 
 async def _announce_ready(host: Any, settings: Settings) -> None:
@@ -304,23 +301,42 @@ def cert_regenerate(home: Home = None) -> None:
 
 
 @app.command()
+def connect(
+    tool: Annotated[str, typer.Argument(help="claude-code, codex, gemini-cli, qwen-code, opencode or droid.")],
+    direct: Annotated[bool, typer.Option("--direct", help="Write the agent's own settings (base URL and a key).")] = False,
+    model: Annotated[str | None, typer.Option(help="The model the agent asks for (map it with `omniroute map`).")] = None,
+    small_model: Annotated[str | None, typer.Option(help="Claude Code: its small/fast model.")] = None,
+    home: Home = None,
+    api_port: Annotated[int | None, typer.Option(help="Port of the OmniRoute API.")] = None,
+) -> None:
+    """Point TOOL at OmniRoute by its own settings file: no proxy, no CA (backed up first)."""
+    from omniroute import cli_connect
+
+    if not direct:
+        raise fail(f"use: omniroute connect {tool} --direct  (interception instead: omniroute env {tool}, or omniroute dns {tool} on)")
+    settings = build_settings(home=home, api_port=api_port)
+    _bridge(lambda: cli_connect.connect(settings, tool, model, small_model, typer.echo))
+
+
+@app.command()
+def disconnect(
+    tool: Annotated[str, typer.Argument(help="A tool `omniroute connect` configured.")],
+    home: Home = None,
+    api_port: Annotated[int | None, typer.Option(help="Port of the OmniRoute API.")] = None,
+) -> None:
+    """Take OmniRoute out of TOOL's settings again (the user's own values come back)."""
+    from omniroute import cli_connect
+
+    _bridge(lambda: cli_connect.disconnect(build_settings(home=home, api_port=api_port), tool, typer.echo))
+
+
+@app.command()
 def doctor(home: Home = None) -> None:
     """Check ports, CA trust, hosts entries and upstream DNS; each problem with its fix."""
     from omniroute import cli_bridge
 
     healthy = _bridge(lambda: cli_bridge.doctor(build_settings(home=home), typer.echo))
     raise typer.Exit(0 if healthy else 1)
-
-
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def bench(ctx: typer.Context) -> None:
-    """Benchmarks side by side with direct calls, bare mitmdump, LiteLLM; writes BENCHMARKS.md (see --help of scripts/bench)."""
-    import os
-
-    from omniroute.bench.run import main as bench_main
-
-    os.environ.setdefault("OMNIROUTE_BENCH_PROG", "omniroute bench")  # the command the report shows
-    raise typer.Exit(bench_main(list(ctx.args)))
 
 
 def main() -> None:

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "OMNIROUTE_REDIS_URL")
     )
-    # When on, /v1 model calls need one of our API keys (`/api/keys`); the seed's env name.
+    # When on, /v1 model calls need one of our API keys (`/api/keys`); env name as in the
+    # OmniRoute API specification.
     require_api_key: bool = Field(
         default=False,
         validation_alias=AliasChoices(
@@ -90,6 +91,21 @@ class Settings(BaseSettings):
             "INSPECTOR_INTERNAL_INGEST_TOKEN", "OMNIROUTE_INSPECTOR_INGEST_TOKEN", "inspector_ingest_token"
         ),
     )
+
+    # Limits (docs/RELIABILITY.md, "Limits"). Upstream: per attempt, the first two can be set
+    # per provider connection (firstByteTimeoutSeconds, idleTimeoutSeconds).
+    upstream_first_byte_timeout: float = Field(default=600.0, gt=0)
+    upstream_idle_timeout: float = Field(default=300.0, gt=0)
+    upstream_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    upstream_max_event_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Listeners: a client must finish sending a request's headers within this many seconds of
+    # connecting (or of starting its next request); idle proxy connections close after
+    # proxy_idle_timeout (mitmproxy's tcp_timeout; the API's keep-alive is fixed at 65 s).
+    header_timeout: float = Field(default=15.0, gt=0)
+    proxy_idle_timeout: int = Field(default=600, ge=1)
+    # Live inspector WebSocket listeners, and the events each may have queued.
+    inspector_max_listeners: int = Field(default=32, ge=1)
+    inspector_listener_queue: int = Field(default=256, ge=2)
 
     @field_validator("home", "hosts_file", mode="after")
     @classmethod

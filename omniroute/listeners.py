@@ -90,18 +90,31 @@ def listeners(settings: Settings) -> list[Listener]:
     ]
 
 
+def bridge_mode(port: int) -> str:
+    """The mitmproxy `mode` of the DNS-mode listener on ``port``."""
+    return f"reverse:https://{BRIDGE_PLACEHOLDER}@{port}"
+
+
 def proxy_modes(settings: Settings) -> list[str]:
     """mitmproxy `mode` specs for the enabled proxy listeners (a port of 0 disables one)."""
     modes = []
     if settings.proxy_port:
         modes.append(f"regular@{settings.proxy_port}")
     if settings.bridge_port:
-        modes.append(f"reverse:https://{BRIDGE_PLACEHOLDER}@{settings.bridge_port}")
+        modes.append(bridge_mode(settings.bridge_port))
     return modes
 
 
 def is_bridge_mode(mode_data: str | None) -> bool:
     return bool(mode_data) and BRIDGE_PLACEHOLDER in str(mode_data)
+
+
+def serves(name: str, spec: str) -> bool:
+    """Whether the mitmproxy `mode` ``spec`` is the listener ``name`` (http-proxy | agent-bridge),
+    as `omniroute run` writes it (`regular@8080`) or a mitmdump user does (`regular`)."""
+    if name == "agent-bridge":
+        return is_bridge_mode(spec)
+    return spec == "regular" or spec.startswith("regular@")
 
 
 def port_problem(host: str, listener: Listener) -> str | None:

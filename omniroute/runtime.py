@@ -1,6 +1,6 @@
 """The composition root's second half: the API server on the current event loop, and shutdown.
 
-Both entry points build one `Runtime`: `omniroute run` and `mitmdump -s addons/omniroute.py`
+Both entry points build one `Runtime`: `omniroute run` and `mitmdump -s addons/omniroute_addons.py`
 (through the addons). `Runtime.open(settings)` builds the services (`omniroute.services`);
 the ASGI app and the addons are handed the same services, so breaker state, the capture
 ring and live events live in memory once.
@@ -15,6 +15,7 @@ from contextlib import nullcontext
 import uvicorn
 
 from omniroute.api.app import create_app
+from omniroute.api.http_protocol import protocol_class
 from omniroute.config import Settings
 from omniroute.services import Services, open_services
 from omniroute.shared.events import InspectorEventBridge
@@ -62,7 +63,7 @@ class Runtime:
             log_level="warning",
             access_log=False,
             lifespan="off",
-            http="httptools",
+            http=protocol_class(settings.header_timeout),  # httptools, with a header-read timeout
             ws="websockets-sansio",
             timeout_graceful_shutdown=2,
             # Longer than clients' idle expiry (httpx 5 s, Node 4 s): with both at 5 s a client

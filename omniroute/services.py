@@ -29,6 +29,7 @@ from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.store import Store
 from omniroute.db.tables import ProviderConnection
+from omniroute.engine.limits import UpstreamLimits
 from omniroute.engine.registry import Registry, Snapshot
 from omniroute.engine.resilience import ResilienceState
 from omniroute.engine.router import Router
@@ -109,6 +110,10 @@ def open_services(settings: Settings) -> Services:
         # Wall-clock times: records shared through Redis must mean the same on every machine.
         resilience=ResilienceState(store=shared.resilience, clock=time.time),
         strategy_state=shared.strategy,
+        limits=UpstreamLimits(
+            s.upstream_first_byte_timeout, s.upstream_idle_timeout,
+            s.upstream_max_body_bytes, s.upstream_max_event_bytes,
+        ),
     )
     mappings = MappingStore(db, on_change=lambda: sync.changed("mappings"))
     bypass = BypassRules(db, on_change=lambda: sync.changed("bypass"))
@@ -117,7 +122,7 @@ def open_services(settings: Settings) -> Services:
     ca.ensure()
     own_addresses = frozenset(local_addresses())
     board = ListenerBoard(s)
-    ring = Ring(s.inspector_ring_size)
+    ring = Ring(s.inspector_ring_size, s.inspector_listener_queue, s.inspector_max_listeners)
     capture = Capture(ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled)
     sessions = SessionStore(db, capture, on_change=lambda: sync.changed("inspector-session"))
     if s.demo:
@@ -181,9 +186,8 @@ def serve_demo_in_process(snapshot: Snapshot, pool: ClientPool) -> None:
     demo = [c for c in snapshot.connections.values() if c.provider == "demo"]
     if not demo:
         return
-    # Imported only when needed: the demo is the project's mock provider, served in-process.
-    from omniroute.testing.mock_app import create_app as create_mock_app
+    from omniroute.providers.demo import create_app  # only when a demo connection exists
 
-    app = create_mock_app()
+    app = create_app()
     for connection in demo:
         pool.register_transport(connection.id, httpx.ASGITransport(app=app))

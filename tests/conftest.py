@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ async def list_aliases(store: StoreDep) -> dict[str, Any]:
 
 @router.post("/api/models/alias")
 async def set_alias(store: StoreDep, reload: ReloadRegistryDep, payload: AliasSet) -> dict[str, Any]:
-    """Create or update (seed: 200 either way)."""
+    """Create or update (the OmniRoute API specification: 200 either way)."""
     alias, target = payload.alias.strip(), payload.target.strip()
     if alias == target:
         raise invalid("target", f"alias cycle: {alias} → {target}; an alias cannot name itself")
@@ -150,7 +150,7 @@ async def list_chains(store: StoreDep) -> dict[str, Any]:
 
 @chains_router.post("")
 async def set_chain(store: StoreDep, reload: ReloadRegistryDep, payload: ChainSet) -> dict[str, Any]:
-    """Create or replace the chain for a model (seed: 200)."""
+    """Create or replace the chain for a model (the OmniRoute API specification: 200)."""
     model = payload.model.strip()
 
     def save(session: Session) -> FallbackChain:

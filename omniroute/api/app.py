@@ -10,6 +10,7 @@ from omniroute.api import (
     auth,
     bridge,
     bridge_control,
+    cli_tools,
     combos,
     errors,
     hardening,
@@ -66,7 +67,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(usage.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)
+    app.include_router(cli_tools.router)
     app.include_router(ui.router)
+    cli_tools.install(app, services)
     # Saved user settings go into the engine before the first request is served.
     db, router, sync = services.db, services.router, services.sync
 

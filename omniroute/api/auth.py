@@ -1,6 +1,6 @@
 """Who may call what: OmniRoute API keys on the model APIs and the management API.
 
-Rules (seed reference "Authentication", GoClaw-style scopes read < write < admin):
+Rules (the OmniRoute API specification, "Authentication", GoClaw-style scopes read < write < admin):
 
 * Model APIs (`/v1/*`, `/api/v1/*`, `/v1beta/*`): open unless `require_api_key` is set; then a
   key is needed, as `Authorization: Bearer`, `x-api-key` (Anthropic clients),

@@ -87,4 +87,5 @@ async def json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str
         if size > limit:
             raise PayloadTooLarge(too_large(limit))
         chunks.append(chunk)
-    return parse_json_object(b"".join(chunks))
+    raw = request.state.raw_body = b"".join(chunks)  # the stream is consumed: kept for the inspector
+    return parse_json_object(raw)

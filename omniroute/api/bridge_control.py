@@ -38,7 +38,7 @@ DER_TYPE = "application/pkix-cert"
 
 class ServerAction(BaseModel):
     action: Literal["start", "stop", "restart", "trust-cert", "regenerate-cert"]
-    # Ours, beyond the seed: which listener (the DNS-mode one unless told), and a dry run
+    # Beyond the OmniRoute API specification: which listener (the DNS-mode one unless told), and a dry run
     # for trust-cert that only lists the commands.
     listener: Literal["agent-bridge", "http-proxy", "all"] = "agent-bridge"
     dryRun: bool = False

@@ -1,4 +1,4 @@
-"""Routing combos: `/api/combos` (seed schema ComboCreate).
+"""Routing combos: `/api/combos` (schema ComboCreate of the OmniRoute API specification).
 
 A combo is a model name of its own whose requests go to several provider connections,
 ordered by a strategy (`omniroute.engine.strategies`). Every write reloads the registry, so

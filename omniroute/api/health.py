@@ -1,4 +1,5 @@
-"""Health: `GET /health` (short) and `GET /api/monitoring/health` (seed, with engine state)."""
+"""Health: `GET /health` (short) and `GET /api/monitoring/health` (with engine
+state, as the OmniRoute API specification defines it)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ clear, annotation). Siblings: `inspector_replay` (replay through the engine), `i
 (WebSocket, HAR export, ingest), `inspector_sessions` (recording sessions), `inspector_capture`
 (custom hosts, capture modes).
 
-Deviation from the seed, on purpose: `GET requests` answers `{"requests": [...], "total",
+Deviation from the OmniRoute API specification, on purpose:
+`GET requests` answers `{"requests": [...], "total",
 "nextCursor"}` rather than a bare array, so a client can page through a 1000-row ring
 (`limit`, `offset`, `cursor`); the UI and the foundation tests rely on that shape.
 """
@@ -39,7 +40,7 @@ class RequestNotFound(EngineError):
 
 
 class AnnotationPut(BaseModel):
-    # The limit is checked by hand: the seed wants 400 beyond 10000 characters, not 422.
+    # The limit is checked by hand: the specification wants 400 beyond 10000 characters, not 422.
     annotation: Annotated[str, Storable] | None
 
 

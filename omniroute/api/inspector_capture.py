@@ -1,8 +1,9 @@
 """Traffic Inspector capture setup: custom capture hosts and the capture modes.
 
-- `hosts`: custom hosts (seed `InspectorCustomHost*`), stored in the database; enabled ones are
+- `hosts`: custom hosts (`InspectorCustomHost*` of the OmniRoute API specification),
+  stored in the database; enabled ones are
   pointed at loopback in the hosts file (tag `custom-hosts`). 409 on a duplicate.
-- `capture-modes`: the state of every mode (seed `InspectorCaptureModesState`, plus our
+- `capture-modes`: the state of every mode (`InspectorCaptureModesState` of the specification, plus our
   `tlsIntercept`). `capture-modes/http-proxy` (start/stop the HTTP_PROXY listener) is served by
   `api/bridge_control.py`, which owns the listeners.
 - `capture-modes/system-proxy`: apply / revert / confirm. `apply` arms a guard: unless

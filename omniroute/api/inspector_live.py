@@ -5,7 +5,9 @@
   ~20 s so proxies and browsers keep the socket open and a dead client is noticed. Loopback only:
   the client address must be loopback, and a browser's `Origin`, when sent, must be a loopback
   origin (a page on another site must not read this machine's traffic); otherwise the socket is
-  closed with 1008 (policy violation) before any event is sent.
+  closed with 1008 (policy violation) before any event is sent. Past the listener cap
+  (`OMNIROUTE_INSPECTOR_MAX_LISTENERS`) a new socket is closed with 1013 (try again later), and
+  a client too slow to keep up even after a `resync` is closed with 1013 too.
 - `export.har`: the ring's rows, same filters as `requests`, as HAR 1.2 (oldest first).
 - `internal/ingest`: rows captured elsewhere; needs the ingest token (`x-inspector-ingest-token`
   or `Authorization: Bearer`), 401 otherwise. Rows are masked again on arrival.
@@ -31,10 +33,11 @@ from omniroute.engine.errors import BadRequest, Unauthorized
 from omniroute.inspector.har import har_bytes
 from omniroute.inspector.ingest import HEADER, ingested_row, token_matches
 from omniroute.inspector.model import IN_FLIGHT, InterceptedRequest
-from omniroute.inspector.ring import RingFilter
+from omniroute.inspector.ring import CLOSED, RingFilter, TooManyListeners, event_text
 
 PING_INTERVAL_S = 20.0
 POLICY_VIOLATION = 1008
+TRY_AGAIN_LATER = 1013
 
 router = APIRouter(prefix=PREFIX, tags=["Traffic Inspector"], dependencies=[Depends(loopback_only)])
 # WebSocket routes get no HTTP-request dependencies: the socket checks its own peer.
@@ -60,7 +63,11 @@ async def live(ws: WebSocket) -> None:
     ring = services_of(ws).ring
     interval = _ping_interval(ws.query_params.get("pingInterval"))
     await ws.accept()
-    queue = ring.subscribe()
+    try:
+        queue = ring.subscribe(listener=True)
+    except TooManyListeners as exc:
+        await ws.close(TRY_AGAIN_LATER, str(exc))
+        return
     closed = asyncio.create_task(_until_closed(ws))
     try:
         while not closed.done():
@@ -68,7 +75,11 @@ async def live(ws: WebSocket) -> None:
             done, _ = await asyncio.wait({getter, closed}, timeout=interval,
                                          return_when=asyncio.FIRST_COMPLETED)
             if getter in done:
-                await ws.send_text(json.dumps(getter.result()))
+                event = getter.result()
+                if event is CLOSED:
+                    await ws.close(TRY_AGAIN_LATER, "too slow to follow the live events; reconnect for a snapshot")
+                    break
+                await ws.send_text(event_text(event))
                 continue
             getter.cancel()
             if not done:

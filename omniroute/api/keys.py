@@ -1,4 +1,4 @@
-"""OmniRoute's own API keys: `/api/keys` (seed schema ApiKey, GoClaw-style scopes).
+"""OmniRoute's own API keys: `/api/keys` (ApiKey in the OmniRoute API specification; GoClaw-style scopes).
 
 The secret is returned once, by the create call; only its sha256 and last 4 characters are
 stored, so a lost key is replaced, never recovered.

@@ -1,4 +1,5 @@
-"""Provider connections: `/api/providers` (seed schemas ProviderConnection / ProviderConnectionCreate)."""
+"""Provider connections: `/api/providers` (ProviderConnection /
+ProviderConnectionCreate in the OmniRoute API specification)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from sqlmodel import Session, select
 
 from omniroute.api.deps import PoolDep, RegistryDep, ReloadRegistryDep, SecretsDep, StoreDep
 from omniroute.db.tables import ProviderConnection, utcnow
-from omniroute.engine.errors import Conflict, EngineError, NotFound
-from omniroute.engine.registry import Registry
 from omniroute.api.fields import Count32, Int32, no_control
+from omniroute.engine.errors import Conflict, EngineError, NotFound
+from omniroute.engine.limits import FIRST_BYTE_KEY, IDLE_KEY
+from omniroute.engine.registry import Registry
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
 from omniroute.providers.secrets import preview
@@ -28,6 +30,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 
+# Connection settings kept in ProviderConnection.extra; the API field is the key.
+EXTRA_FIELDS = (TIMEOUT_KEY, FIRST_BYTE_KEY, IDLE_KEY)
 
 
 def _check_url(url: str) -> str:
@@ -90,6 +94,10 @@ class ProviderConnectionCreate(BaseModel):
     priority: Int32 = 0
     # Longest wait for the upstream's next byte (and cap on connecting); None: the pool default.
     timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
+    # Deadline for the first byte of an answer (a whole non-streamed reply), and the longest
+    # wait for the next stream event; None: the settings' defaults (engine/limits.py).
+    firstByteTimeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
+    idleTimeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
 
 
 class ProviderConnectionUpdate(BaseModel):
@@ -102,6 +110,8 @@ class ProviderConnectionUpdate(BaseModel):
     maxConcurrent: Count32 | None = None
     priority: Int32 | None = None
     timeoutSeconds: float | None = Field(default=None, gt=0, le=3600)  # null: the pool default
+    firstByteTimeoutSeconds: float | None = Field(default=None, gt=0, le=3600)  # null: the default
+    idleTimeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
 
 
 def connection_json(row: ProviderConnection) -> dict[str, Any]:
@@ -115,7 +125,7 @@ def connection_json(row: ProviderConnection) -> dict[str, Any]:
         "priority": row.priority,
         "testStatus": row.test_status,
         "keyPreview": row.key_preview,
-        "timeoutSeconds": (row.extra or {}).get(TIMEOUT_KEY),
+        **{key: (row.extra or {}).get(key) for key in EXTRA_FIELDS},
         "createdAt": row.created_at.isoformat(),
     }
 
@@ -158,7 +168,7 @@ async def create_connection(
             is_active=payload.isActive,
             max_concurrent=payload.maxConcurrent,
             priority=payload.priority,
-            extra={TIMEOUT_KEY: payload.timeoutSeconds} if payload.timeoutSeconds else {},
+            extra={key: getattr(payload, key) for key in EXTRA_FIELDS if getattr(payload, key)},
         )
         if payload.apiKey:
             row.api_key_encrypted = secrets.encrypt(payload.apiKey)
@@ -196,11 +206,11 @@ async def update_connection(
         for field, attr in (("isActive", "is_active"), ("maxConcurrent", "max_concurrent"), ("priority", "priority")):
             if field in payload.model_fields_set:
                 setattr(row, attr, getattr(payload, field))
-        if "timeoutSeconds" in payload.model_fields_set:
+        changed = [key for key in EXTRA_FIELDS if key in payload.model_fields_set]
+        if changed:
             # A new dict: the JSON column only notices a changed object, not a mutated one.
-            extra = {k: v for k, v in (row.extra or {}).items() if k != TIMEOUT_KEY}
-            if payload.timeoutSeconds:
-                extra[TIMEOUT_KEY] = payload.timeoutSeconds
+            extra = {k: v for k, v in (row.extra or {}).items() if k not in changed}
+            extra.update({key: getattr(payload, key) for key in changed if getattr(payload, key)})
             row.extra = extra
         row.updated_at = utcnow()
         session.add(row)

@@ -1,7 +1,8 @@
 """Resilience: `/api/resilience` (breaker / cooldown / lockout settings and live state) and
 `/api/resilience/reset`.
 
-Settings use the seed's names and milliseconds. A PATCH is validated as a whole, applied to
+Settings use the OmniRoute API specification's names and milliseconds.
+A PATCH is validated as a whole, applied to
 the running engine at once (open breakers re-read their profile on the next request) and
 kept in the KeyValue row `resilience_config`, re-applied at every start.
 """

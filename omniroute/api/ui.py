@@ -2,16 +2,17 @@
 `GET /api/ui/config` (ports, CA paths, version, which optional routes exist). Loopback only.
 
 Pages are thin shells; each page's script (`web/static/<page>.js`) calls the management API.
+Templates and assets are package data of `omniroute` (found through the import system, so an
+installed wheel serves them as a checkout does).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment, PackageLoader
 from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 
@@ -22,7 +23,6 @@ from omniroute.engine.errors import EngineError
 from omniroute.engine.strategies import SUPPORTED_STRATEGIES
 from omniroute.providers.adapters import ADAPTERS
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 PAGES: dict[str, str] = {
     "inspector": "Inspector",
     "agents": "Agents",
@@ -32,8 +32,8 @@ PAGES: dict[str, str] = {
 }
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(loopback_only)])
-_templates = Environment(loader=FileSystemLoader(WEB_DIR / "templates"), autoescape=True)
-_static = StaticFiles(directory=WEB_DIR / "static", check_dir=False)
+_templates = Environment(loader=PackageLoader("omniroute", "web/templates"), autoescape=True)
+_static = StaticFiles(packages=[("omniroute", "web/static")])
 
 
 class PageNotFound(EngineError):

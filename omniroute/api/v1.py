@@ -14,17 +14,28 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from omniroute.api.body import json_object
-from omniroute.api.deps import RegistryDep, RouterDep, TokensDep
+from omniroute.api.deps import RegistryDep, RouterDep, TokensDep, services_of
 from omniroute.bridge.handoff import H_MODEL, H_STREAM, is_internal, origin_from_headers
 from omniroute.bridge.wire import wants_stream
-from omniroute.engine.calls import API_CLIENT, Reply, build_call
+from omniroute.engine.calls import API_CLIENT, Origin, Reply, build_call
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
 from omniroute.engine.router import Router
-from omniroute.services import Tokens
+from omniroute.inspector import direct
+from omniroute.services import Services, Tokens
 from omniroute.translate import count_tokens
 from omniroute.translate.formats import TRANSLATED, WireFormat
 
 router = APIRouter()
+
+def direct_agent(request: Request, services: Services, api_key_id: str | None) -> str | None:
+    """An agent calling us directly (its settings name our URL): by the per-tool key its settings
+    carry, else by its User-Agent."""
+    agent = request.app.state.tool_keys.agent(api_key_id)
+    if agent is None:
+        match = services.catalog.identify("", user_agent=request.headers.get("user-agent"))
+        agent = match.agent.id if match is not None else None
+    return agent
+
 
 def _model(body: dict[str, Any]) -> str:
     model = body.get("model")
@@ -37,18 +48,35 @@ async def dispatch(
     request: Request, router: Router, tokens: Tokens, fmt: str, body: dict[str, Any], model: str, stream: bool
 ) -> Response:
     request.state.client_format = fmt
+    services = services_of(request)
     headers = request.headers
+    api_key_id = getattr(request.state, "api_key_id", None)  # set by the auth middleware
     # Attribution headers count only when the AgentBridge addon (same process) set them.
-    call = build_call(
-        fmt, body, model, stream, origin=origin_from_headers(headers, tokens.internal) or API_CLIENT,
-        headers=headers, api_key_id=getattr(request.state, "api_key_id", None),  # set by the auth middleware
-    )
+    origin = origin_from_headers(headers, tokens.internal)
+    if origin is None and (agent := direct_agent(request, services, api_key_id)):
+        origin = Origin(direct.DIRECT, agent)
+    call = build_call(fmt, body, model, stream, origin=origin or API_CLIENT, headers=headers, api_key_id=api_key_id)
+    ctx, row = call.ctx, None
+    if ctx.source == direct.DIRECT and ctx.agent:
+        # A direct agent call gets its agent's model mappings, as an intercepted one does
+        # (and, like one, none for an agent that is never rerouted).
+        catalog = services.catalog
+        routable = ctx.agent in catalog and catalog.get(ctx.agent).routable
+        mapped = services.mappings.target_for(ctx.agent, model) if routable else None
+        row = direct.start(services.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
+                           agent=ctx.agent, wire_format=fmt, stream=stream, source_model=model, mapped_model=mapped)
+        call.model = mapped or model
     reply = await _unless_client_leaves(request, router.dispatch(call))
     if reply is None:
+        if row is not None:
+            direct.finish(services.capture, row, 499, {}, b"", 0, "the client closed the connection")
         return Response(status_code=499)  # nobody reads it; uvicorn drops it with the connection
     if reply.stream is not None:
         headers = {**reply.headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
-        return StreamingResponse(reply.stream, reply.status, headers, media_type=reply.media_type)
+        chunks = reply.stream if row is None else direct.tee(services.capture, row, reply.status, headers, reply.stream)
+        return StreamingResponse(chunks, reply.status, headers, media_type=reply.media_type)
+    if row is not None:
+        direct.finish(services.capture, row, reply.status, reply.headers, reply.body or b"", len(reply.body or b""))
     return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
 
 

@@ -89,7 +89,8 @@ def agent_rows(
     """One row per agent, as `GET /api/tools/agent-bridge/agents` and `omniroute agents` show it.
 
     ``hosts_entries`` is what the hosts file holds (None when it cannot be read: then the last
-    state OmniRoute wrote is shown). The seed's `AgentBridgeAgentState` fields come first.
+    state OmniRoute wrote is shown). The fields of the
+    specification's `AgentBridgeAgentState` come first.
     """
     rows = []
     for spec in agents:

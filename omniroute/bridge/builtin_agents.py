@@ -115,3 +115,13 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         env=(NODE_EXTRA_CA_CERTS,), user_agents=("Trae/", "TraeAI"),
     ),
 )
+
+# Agents met only through their own settings (OmniRoute as their base URL, `omniroute.clitools`),
+# beyond the AgentBridge's nine: no hosts to intercept, so they are identified by the per-tool
+# API key their settings carry, or by their User-Agent.
+DIRECT_AGENTS: tuple[AgentSpec, ...] = (
+    AgentSpec(id="gemini-cli", name="Gemini CLI", hosts=(), wire_formats=(WireFormat.GEMINI,), routable=True,
+              user_agents=("GeminiCLI",)),
+    AgentSpec(id="qwen-code", name="Qwen Code", hosts=(), wire_formats=(WireFormat.OPENAI_CHAT,), routable=True),
+    AgentSpec(id="droid", name="Droid", hosts=(), wire_formats=(WireFormat.OPENAI_CHAT,), routable=True),
+)

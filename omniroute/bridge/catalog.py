@@ -31,7 +31,7 @@ from omniroute.bridge.agent_spec import (
     normalize_host,
     normalize_host_pattern,
 )
-from omniroute.bridge.builtin_agents import BUILTIN_AGENTS
+from omniroute.bridge.builtin_agents import BUILTIN_AGENTS, DIRECT_AGENTS
 from omniroute.bridge.wire import WIRE_FORMATS, extract_model
 from omniroute.bridge.zed import zed_inner_format
 from omniroute.translate.formats import WireFormat
@@ -51,7 +51,7 @@ class AgentCatalog:
         self,
         user_agents: Iterable[Mapping[str, Any]] = (),
         extra_hosts: Mapping[str, Iterable[str]] | None = None,
-        builtins: Iterable[AgentSpec] = BUILTIN_AGENTS,
+        builtins: Iterable[AgentSpec] = BUILTIN_AGENTS + DIRECT_AGENTS,
     ) -> None:
         agents: dict[str, AgentSpec] = {a.id: a for a in builtins}
         for data in user_agents:

@@ -19,14 +19,7 @@ from omniroute.bridge.ca import (
 )
 from omniroute.config import Settings
 from omniroute.db.store import Store
-from omniroute.listeners import (
-    BRIDGE_PLACEHOLDER,
-    Listener,
-    ListenerBoard,
-    ListenerState,
-    ProxyHost,
-    port_problem,
-)
+from omniroute.listeners import Listener, ListenerBoard, ListenerState, ProxyHost, bridge_mode, port_problem, serves
 
 PROXY_LISTENERS = ("http-proxy", "agent-bridge")
 UPSTREAM_CA_KEY = "bridge.upstream_ca"
@@ -50,7 +43,7 @@ class ProxyUnavailable(ControlError):
 
 def mode_spec(name: str, port: int) -> str:
     """The mitmproxy `mode` entry of one of our listeners (same strings as `proxy_modes`)."""
-    return f"regular@{port}" if name == "http-proxy" else f"reverse:https://{BRIDGE_PLACEHOLDER}@{port}"
+    return f"regular@{port}" if name == "http-proxy" else bridge_mode(port)
 
 
 class ProxyControl:
@@ -82,18 +75,19 @@ class ProxyControl:
             )
         spec = mode_spec(name, port)
         modes = [str(m) for m in host.option("mode")]
+        others = [m for m in modes if not serves(name, m)]
         if not running:
-            if spec in modes:
-                await host.update_options(mode=[m for m in modes if m != spec])
+            if others != modes:
+                await host.update_options(mode=others)
             board.listeners[name].state, board.listeners[name].error = "stopped", None
             return board.state(name)
-        if spec in modes and board.state(name).state == "running":
+        if others != modes and board.state(name).state == "running":
             return board.state(name)
         # Checked first so the answer names the port, instead of a mitmproxy log line.
         problem = port_problem(self._settings.host, Listener(name, port, _FLAGS[name]))
         if problem:
             raise ListenerConflict(problem)
-        await host.update_options(mode=[m for m in modes if m != spec] + [spec])
+        await host.update_options(mode=[*others, spec])
         state = board.state(name)
         if state.state != "running":
             # Lost a race for the port: take the failed mode out again so the state stays honest.

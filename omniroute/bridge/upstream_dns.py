@@ -182,7 +182,22 @@ def is_loopback_or_self(ip: str, own_addresses: Iterable[str] = ()) -> bool:
         return False
     if addr.is_loopback or addr.is_unspecified:
         return True
-    return addr in {own for item in own_addresses if (own := _address(item)) is not None}
+    if addr in {own for item in own_addresses if (own := _address(item)) is not None}:
+        return True
+    return _assigned_here(addr)
+
+
+def _assigned_here(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """``addr`` is assigned to one of this machine's interfaces right now: binding to an address
+    the machine does not hold fails (EADDRNOTAVAIL); no packet is sent. With the
+    ``ip_nonlocal_bind`` sysctl on every bind succeeds, so the guard fails closed."""
+    family = socket.AF_INET if addr.version == 4 else socket.AF_INET6
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(addr), 0))
+    except OSError:
+        return False
+    return True
 
 
 def same_address(a: str, b: str) -> bool:

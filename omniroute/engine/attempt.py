@@ -7,7 +7,6 @@ whether to fall back. Once an `Outcome` is returned, the client owns the respons
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,10 +15,20 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from omniroute.engine import failures
+from omniroute.engine.limits import (
+    DEFAULT_LIMITS,
+    ERROR_BODY_CAP,
+    LimitExceeded,
+    UpstreamLimits,
+    Watchdog,
+    read_capped,
+)
 from omniroute.engine.redact import StreamRedactor, redact
 from omniroute.engine.registry import Connection
 from omniroute.engine.targets import Target
+from omniroute.engine.usage_tap import UsageTap
 from omniroute.providers.pool import Upstream
+from omniroute.translate.formats import WireFormat
 from omniroute.translate import (
     StreamTranslator,
     error_body,
@@ -29,7 +38,6 @@ from omniroute.translate import (
     translate_request,
     translate_response,
 )
-from omniroute.translate.formats import WireFormat
 
 if TYPE_CHECKING:
     from omniroute.engine.calls import Call
@@ -37,8 +45,8 @@ if TYPE_CHECKING:
 # One encoder object: json.dumps builds a new JSONEncoder for every call with options.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # Formats whose request body carries the model and the stream flag.
-_BODY_MODEL_FORMATS = frozenset({WireFormat.OPENAI_CHAT, WireFormat.OPENAI_RESPONSES, WireFormat.ANTHROPIC, WireFormat.OLLAMA})
-_STREAM_MEDIA = {WireFormat.OLLAMA: "application/x-ndjson", WireFormat.KIRO: "application/vnd.amazon.eventstream"}
+_BODY_MODEL_FORMATS = frozenset({"openai-chat", "openai-responses", "anthropic", "ollama"})
+_STREAM_MEDIA = {"ollama": "application/x-ndjson", "kiro": "application/vnd.amazon.eventstream"}
 
 
 def stream_media_type(wire_format: str) -> str:
@@ -84,29 +92,42 @@ class Outcome:
 
 
 class StreamPipe:
-    """Upstream stream bytes → client stream bytes, tracking usage on the way."""
+    """Upstream stream bytes → client stream bytes, tracking usage on the way.
+
+    Reads go through the attempt's watchdog; ``prime`` reads until the client's first bytes
+    are ready (under the first-byte deadline), then every complete upstream event restarts
+    the idle window, and the bytes of one event may not exceed ``max_event_bytes``.
+    """
 
     def __init__(
         self,
         response: httpx.Response,
         chunks: AsyncIterator[bytes],
-        first: bytes,
         upstream_format: str,
         client_format: str,
         model: str,
         upstream_ms: float,
         strip_usage: bool = False,
+        *,
+        watchdog: Watchdog,
+        limits: UpstreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self._response = response
         self._chunks = chunks
-        self._first = first
+        self._first = b""
+        self._eof = False
+        self._watchdog = watchdog
+        self._limits = limits
+        self._events = 0  # complete upstream events seen by the converter
+        self._partial = 0  # bytes read since the last complete event
         self.upstream_ms = upstream_ms
+        self._translator: StreamTranslator | None = None
+        self._tap: UsageTap | None = None
+        self._converter: StreamTranslator | UsageTap
         if upstream_format == client_format:
-            self._translator: StreamTranslator | None = None
-            self._tap: UsageTap | None = UsageTap(upstream_format, strip_usage)
+            self._tap = self._converter = UsageTap(upstream_format, strip_usage)
         else:
-            self._translator = StreamTranslator(upstream_format, client_format, model, accumulate=True)
-            self._tap = None
+            self._translator = self._converter = StreamTranslator(upstream_format, client_format, model, accumulate=True)
         self._client_format = client_format
 
     @property
@@ -117,17 +138,43 @@ class StreamPipe:
         return acc.response.usage if acc is not None else ir.Usage()
 
     def _convert(self, chunk: bytes) -> bytes:
-        if self._translator is None:
-            assert self._tap is not None
-            return self._tap.feed(chunk)
-        return self._translator.feed(chunk)
+        converter = self._converter
+        out = converter.feed(chunk)
+        if converter.events != self._events:
+            self._events = converter.events
+            self._partial = 0
+            self._watchdog.progress()
+        else:
+            self._partial += len(chunk)
+            if self._partial > self._limits.max_event_bytes:
+                raise self._limits.event_exceeded()
+        return out
+
+    async def _next(self) -> bytes | None:
+        """The next upstream chunk, or None at its end."""
+        if self._eof:
+            return None
+        try:
+            return await self._watchdog.wait(anext(self._chunks))
+        except StopAsyncIteration:
+            self._eof = True
+            return None
+
+    async def prime(self) -> None:
+        """Read until there are bytes for the client (or the upstream ended), so a failure
+        before that is still one the router can fall back from; then streaming limits apply."""
+        while (chunk := await self._next()) is not None:
+            out = self._convert(chunk)
+            if out:
+                self._first = out
+                break
+        self._watchdog.streaming(self._limits.idle_s, self._limits.idle_exceeded())
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self._first:
-            out = self._convert(self._first)
-            if out:
-                yield out
-        async for chunk in self._chunks:
+            first, self._first = self._first, b""
+            yield first
+        while (chunk := await self._next()) is not None:
             out = self._convert(chunk)
             if out:
                 yield out
@@ -145,112 +192,20 @@ class StreamPipe:
         return stream_error_event(self._client_format, status, message)
 
     async def aclose(self) -> None:
+        self._watchdog.close()
         await self._response.aclose()
 
 
-# Bytes in an SSE event that mark the events which can carry usage: a passthrough stream is
-# only split into events, and only events with a mark are JSON-decoded. Compact and one-space
-# JSON; OpenAI's `"usage":null` (every chunk when include_usage is on) is not a mark.
-_USAGE_MARKS: dict[str, re.Pattern[bytes]] = {
-    WireFormat.OPENAI_CHAT: re.compile(rb'"usage": ?\{'),
-    WireFormat.OPENAI_RESPONSES: re.compile(rb'"usage": ?\{'),
-    WireFormat.ANTHROPIC: re.compile(rb'"usage"'),
-    WireFormat.GEMINI: re.compile(rb'"usageMetadata"'),
-}
-_NULL_USAGE = b',"usage":null'
-
-
-class UsageTap:
-    """Reads usage out of a stream that is passed through to the client.
-
-    SSE formats with known usage events are cut at event boundaries (blank lines) and only
-    events carrying a usage mark are parsed; other formats go through their full decoder. With
-    ``strip_usage`` (an OpenAI chat client that did not ask for usage; we asked on its behalf
-    to log tokens) the usage-only chunk and the ``"usage":null`` fields are taken out again, so
-    the client gets what it asked for. Only whole events are passed on, so an error event
-    after a broken upstream never lands inside half an event.
-    """
-
-    __slots__ = ("_decoder", "_framer", "_marks", "_strip", "_tail", "usage")
-
-    def __init__(self, wire_format: str, strip_usage: bool = False) -> None:
-        module = get_format(wire_format)
-        self._decoder = module.StreamDecoder()
-        self._marks = _USAGE_MARKS.get(wire_format)
-        self._framer = module.Framer() if self._marks is None else None
-        self._strip = strip_usage and wire_format == WireFormat.OPENAI_CHAT
-        self._tail = b""  # the bytes after the last event boundary seen
-        self.usage = ir.Usage()
-
-    def feed(self, chunk: bytes) -> bytes:
-        """Note usage in ``chunk``; returns the bytes for the client."""
-        if self._framer is not None:
-            for event in self._framer.feed(chunk):
-                self._note(event)
-            return chunk
-        data = self._tail + chunk if self._tail else chunk
-        if b"\r" in data:
-            data = data.replace(b"\r\n", b"\n")  # a CR split from its LF stays in the tail
-        cut = data.rfind(b"\n\n") + 2
-        if cut < 2:
-            self._tail = data
-            return b""
-        complete, self._tail = data[:cut], data[cut:]
-        return self._events(complete)
-
-    def finish(self) -> bytes:
-        """At upstream EOF: a last event the upstream did not end with a blank line."""
-        if self._framer is not None:
-            flush = getattr(self._framer, "flush", None)
-            for event in flush() if flush is not None else ():
-                self._note(event)
-            return b""
-        tail, self._tail = self._tail, b""
-        if not tail.strip():
-            return tail
-        return self._events(tail + b"\n\n")
-
-    def _events(self, complete: bytes) -> bytes:
-        marks = self._marks
-        assert marks is not None
-        if marks.search(complete) is None:
-            return complete.replace(_NULL_USAGE, b"") if self._strip else complete
-        kept = []
-        for frame in complete.split(b"\n\n"):
-            if frame and marks.search(frame) is not None:
-                event = _frame_json(frame)
-                if event is not None:
-                    self._note(event)
-                    if self._strip and event.get("usage") and not event.get("choices"):
-                        continue  # the usage-only chunk the client did not ask for
-            if frame:
-                kept.append(frame)
-        if not self._strip:
-            return complete
-        return b"".join(frame.replace(_NULL_USAGE, b"") + b"\n\n" for frame in kept)
-
-    def _note(self, event: dict[str, Any]) -> None:
-        for ev in self._decoder.feed(event):
-            if isinstance(ev, ir.UsageEvent) or (isinstance(ev, ir.MessageStart) and ev.usage is not None):
-                ev.usage.merge_into(self.usage)
-
-
-def _frame_json(frame: bytes) -> dict[str, Any] | None:
-    """The JSON object in one SSE frame's data lines (None if it holds none)."""
-    lines = [line[5:].removeprefix(b" ") for line in frame.split(b"\n") if line.startswith(b"data:")]
-    try:
-        event = json.loads(b"\n".join(lines))
-    except ValueError:
-        return None
-    return event if isinstance(event, dict) else None
-
-
 class Attempt:
-    def __init__(self, call: Call, connection: Connection, target: Target, upstream: Upstream) -> None:
+    def __init__(
+        self, call: Call, connection: Connection, target: Target, upstream: Upstream,
+        limits: UpstreamLimits = DEFAULT_LIMITS,
+    ) -> None:
         self.call = call
         self.connection = connection
         self.target = target
         self.upstream = upstream
+        self.limits = limits
         self.upstream_format = connection.adapter.upstream_format(call.client_format)
         self.strip_usage = False  # set by _body: usage asked for on the client's behalf
 
@@ -263,16 +218,16 @@ class Attempt:
         elif fmt in _BODY_MODEL_FORMATS:
             body["model"] = self.target.model
             body["stream"] = call.stream
-            if call.stream and fmt == WireFormat.OPENAI_CHAT:
+            if call.stream and fmt == "openai-chat":
                 # Usage is only in an OpenAI chat stream when asked for: translated streams
                 # need it to close the client's stream, usage rows always need it.
                 options = body.get("stream_options")
                 if not (isinstance(options, dict) and options.get("include_usage")):
                     body["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
                     self.strip_usage = same
-        elif fmt == WireFormat.GEMINI:
+        elif fmt == "gemini":
             body.pop("model", None)  # the model is in the URL
-        elif fmt == WireFormat.GEMINI_CLOUDCODE:
+        elif fmt == "gemini-cloudcode":
             body["model"] = self.target.model
         return body
 
@@ -287,45 +242,60 @@ class Attempt:
         return AttemptFailed(self.target, classification, message, status, self.upstream_format, body)
 
     async def run(self) -> Outcome:
+        watchdog = Watchdog(self.limits.first_byte_s, self.limits.first_byte_exceeded())
+        try:
+            return await self._run(watchdog)
+        except BaseException:
+            watchdog.close()
+            raise
+
+    async def _run(self, watchdog: Watchdog) -> Outcome:
         adapter, call = self.connection.adapter, self.call
         url = adapter.endpoint(self.connection.url, self.upstream_format, self.target.model, call.stream)
         payload = _dumps(self._body()).encode()
         started = time.perf_counter()
         try:
-            response = await self.upstream.post(url, payload, self._headers())
+            response = await watchdog.wait(self.upstream.post(url, payload, self._headers()))
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc) from None
+        except LimitExceeded as exc:
+            raise self._limit_failure(exc) from None
         upstream_ms = (time.perf_counter() - started) * 1000
         if response.status_code >= 400:
-            await self._raise_status(response)
+            await self._raise_status(response, watchdog)
         if not call.stream:
-            return await self._complete(response, upstream_ms)
+            outcome = await self._complete(response, upstream_ms, watchdog)
+            watchdog.close()
+            return outcome
         # Raw bytes unless the upstream compressed them: one generator layer less per event.
         encoded = response.headers.get("content-encoding", "identity") != "identity"
         chunks = response.aiter_bytes() if encoded else response.aiter_raw()
+        if (redactor := StreamRedactor.for_secret(self.connection.api_key)) is not None:
+            chunks = redactor.wrap(chunks)  # an echoed key
+        pipe = StreamPipe(
+            response, chunks, self.upstream_format, call.client_format, self.target.model,
+            upstream_ms, self.strip_usage, watchdog=watchdog, limits=self.limits,
+        )
         try:
-            first = await anext(chunks)
-        except StopAsyncIteration:
-            first = b""
+            await pipe.prime()
         except httpx.HTTPError as exc:
             await response.aclose()
             raise self._transport_failure(exc, before_first_byte=True) from None
+        except LimitExceeded as exc:
+            await response.aclose()
+            raise self._limit_failure(exc) from None
         except BaseException:  # cancelled (the client left) while waiting: free the connection
             await response.aclose()
             raise
-        if (redactor := StreamRedactor.for_secret(self.connection.api_key)) is not None:
-            first, chunks = redactor.feed(first), redactor.wrap(chunks)  # an echoed key
-        pipe = StreamPipe(
-            response, chunks, first, self.upstream_format, call.client_format, self.target.model,
-            upstream_ms, self.strip_usage,
-        )
         return Outcome(200, stream_media_type(call.client_format), pipe.usage, upstream_ms, stream=pipe)
 
-    async def _complete(self, response: httpx.Response, upstream_ms: float) -> Outcome:
+    async def _complete(self, response: httpx.Response, upstream_ms: float, watchdog: Watchdog) -> Outcome:
         try:
-            content = await response.aread()
+            content = await read_capped(response, self.limits.max_body_bytes, watchdog, self.limits.body_exceeded())
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc, before_first_byte=True) from None
+        except LimitExceeded as exc:
+            raise self._limit_failure(exc) from None
         finally:
             await response.aclose()
         content = redact(content, self.connection.api_key)  # an echoed key
@@ -343,10 +313,10 @@ class Attempt:
             ) from None
         return Outcome(200, "application/json", usage, upstream_ms, body=content)
 
-    async def _raise_status(self, response: httpx.Response) -> None:
+    async def _raise_status(self, response: httpx.Response, watchdog: Watchdog) -> None:
         try:
-            content = await response.aread()
-        except httpx.HTTPError:
+            content = await read_capped(response, ERROR_BODY_CAP, watchdog, None)
+        except (httpx.HTTPError, LimitExceeded):
             content = b""
         finally:
             await response.aclose()
@@ -364,6 +334,14 @@ class Attempt:
         assert classification is not None
         message = f"{self.connection.name} answered {status}: {_upstream_message(body, content)}"
         raise self._fail(classification, message, status, body)
+
+    def _limit_failure(self, exc: LimitExceeded) -> AttemptFailed:
+        """Past a limit before the first byte: a timeout, or a malformed (oversize) reply."""
+        if exc.is_timeout:
+            classification = failures.classify_transport(failures.TransportError.READ_TIMEOUT)
+        else:
+            classification = failures.classify_status(502, now=time.time())  # type: ignore[assignment]
+        return self._fail(classification, f"{self.connection.name}: {exc.message}", exc.status)
 
     def _transport_failure(self, exc: BaseException, before_first_byte: bool = False) -> AttemptFailed:
         kind = failures.transport_error_of(exc) or failures.TransportError.CONNECT_ERROR

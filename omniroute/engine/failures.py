@@ -3,7 +3,7 @@
 Pure: the router hands in a status code and headers (or the kind of transport error it caught)
 and gets back a ``Classification``; recording it in ``ResilienceState`` is a separate call.
 
-Policy (seed reference, "Resilience Runtime State"):
+Policy (the OmniRoute API specification, "Resilience Runtime State"):
 
 * 401 → next connection, the connection is marked auth-failed (a bad key does not heal).
 * 402 / 403 / "insufficient quota" bodies → connection cooldown, next target.

@@ -12,7 +12,7 @@ model's last ``/`` are tried in that order, and the first candidate that matches
    is a prefix ending at a boundary (``gpt-4o`` covers ``gpt-4o-2024-08-06`` but not
    ``gpt-4oo``; the longer ``gpt-4o-mini`` wins for the mini).
 
-Unknown models cost 0 (the header then reads ``0.0000000000``, as the seed specifies for
+Unknown models cost 0 (the header then reads ``0.0000000000``, as the OmniRoute API specification says for
 unpriced requests). Defaults are list prices at the time of writing; users correct them
 through ``/api/pricing`` overrides.
 """
@@ -156,7 +156,7 @@ class PriceTable:
         return total / _MILLION
 
     def blended(self, model: str, provider: str = "") -> Decimal | None:
-        """One comparable number per model (60% input + 40% output, as the seed's auto
+        """One comparable number per model (60% input + 40% output, as the OmniRoute API specification's auto
         scoring blends them); ``None`` when unpriced."""
         price = self.lookup(model, provider)
         if price is None:

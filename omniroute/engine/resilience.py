@@ -1,6 +1,6 @@
 """Provider circuit breaker, connection cooldown, model lockout and auth-failed marking.
 
-Three scopes, kept apart as in the seed reference ("Resilience Runtime State"):
+Three scopes, kept apart as in the OmniRoute API specification ("Resilience Runtime State"):
 
 * provider breaker (whole provider): CLOSED → OPEN after ``failure_threshold`` provider-level
   failures; OPEN → HALF_OPEN once ``reset_timeout`` has elapsed (lazily, on the next read —
@@ -171,7 +171,8 @@ class ResilienceState:
 
     def health(self, target: Target, now: float) -> float:
         """1.0 healthy … 0.0 unusable, without side effects (no probe slot is taken).
-        CLOSED scales down with the failure count, HALF_OPEN is 0.5 (seed auto-combo scoring)."""
+        CLOSED scales down with the failure count, HALF_OPEN is 0.5
+        (the specification's auto-combo scoring)."""
         conn = self.store.connections.get(target.connection_id)
         if conn is not None and (conn.auth_failed or conn.cooldown_until > now):
             return 0.0
@@ -194,7 +195,7 @@ class ResilienceState:
         return None if conn is None else conn.latency_ms
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
-        """Settings (seed ``/api/resilience`` keys) plus live state; lockouts sorted by
+        """Settings (the specification's ``/api/resilience`` keys) plus live state; lockouts sorted by
         remaining time as ``/api/resilience/model-cooldowns`` lists them."""
         if now is None:
             now = self._clock() if self._clock else 0.0

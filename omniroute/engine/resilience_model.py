@@ -55,7 +55,7 @@ class CooldownProfile:
     rate_limit_cooldown_s: float = 0.0  # fixed 429 cooldown when hints are off; 0 = backoff
 
 
-# Seed reference defaults (PROVIDER_PROFILES): oauth / apikey / local.
+# Defaults of the OmniRoute API specification (PROVIDER_PROFILES): oauth / apikey / local.
 DEFAULT_BREAKERS: Mapping[str, BreakerProfile] = MappingProxyType(
     {
         "oauth": BreakerProfile(8, 60.0, 5),

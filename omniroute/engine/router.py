@@ -23,6 +23,7 @@ from omniroute.engine import failures
 from omniroute.engine.attempt import Attempt, AttemptFailed, Outcome, StreamPipe
 from omniroute.engine.calls import Call, Reply
 from omniroute.engine.errors import BadRequest, EngineError, UpstreamError
+from omniroute.engine.limits import DEFAULT_LIMITS, LimitExceeded, UpstreamLimits
 from omniroute.engine.pricing import PriceTable, format_cost
 from omniroute.engine.registry import Registry
 from omniroute.engine.resilience import ResilienceState
@@ -44,8 +45,10 @@ class Router:
         prices: PriceTable | None = None,
         rng: random.Random | None = None,
         strategy_state: StrategyStateStore | None = None,
+        limits: UpstreamLimits | None = None,
     ) -> None:
         self.registry = registry
+        self.limits = limits or DEFAULT_LIMITS
         self.pool = pool
         self.usage = usage
         # Wall-clock times: state shared through Redis must mean the same on every machine.
@@ -103,7 +106,7 @@ class Router:
                 continue
             attempts += 1
             upstream = self.pool.upstream(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
-            attempt = Attempt(call, connection, target, upstream)
+            attempt = Attempt(call, connection, target, upstream, self.limits.for_connection(connection.extra))
             self.strategy_state.on_start(combo_name, target)
             try:
                 outcome = await attempt.run()
@@ -210,6 +213,15 @@ class Router:
             self._learn_failure(target, classification)
             self.strategy_state.on_finish(combo_name, target, ok=False)
             yield pipe.error(error, 502)
+        except LimitExceeded as exc:
+            error, status = f"upstream stream stopped: {exc.message}", exc.status
+            if exc.is_timeout:
+                learned = failures.classify_transport(failures.TransportError.READ_TIMEOUT)
+            else:
+                learned = failures.classify_status(502, now=time.time())  # type: ignore[assignment]
+            self._learn_failure(target, learned)
+            self.strategy_state.on_finish(combo_name, target, ok=False)
+            yield pipe.error(error, status)
         except (asyncio.CancelledError, GeneratorExit):
             # The client went away: not the upstream's fault, so no resilience verdict, but
             # the attempt is over for the strategies' in-flight counts.

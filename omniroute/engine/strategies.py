@@ -5,7 +5,7 @@
 skips what ``ResilienceState.available`` refuses, and reports each attempt back with
 ``state.on_start`` / ``state.on_finish`` so usage, in-flight, latency and last-good stay live.
 
-Semantics (seed combo strategies):
+Semantics (combo strategies of the OmniRoute API specification):
 
 * priority — ascending ``priority`` (lower first), ties in list order.
 * weighted — one target drawn with probability weight/total, the rest by descending weight;

@@ -186,7 +186,7 @@ class Capture:
             response_end_at=ended,
         )
         self.ring.add(row)
-        self._finish(row)
+        self.finish(row)
         return row
 
     # -- deferred work ---------------------------------------------------------------------
@@ -226,7 +226,7 @@ class Capture:
         pending.fields.add_response(row, response.headers.fields, body, streamed=tee is not None,
                                     cut=tee is not None and tee.size > tee.kept)
         self._timings(flow, row)
-        self._finish(row)
+        self.finish(row)
         pending.fields.pack(row)  # after watchers' events: those mask, and the masked bytes are packed
 
     def _complete_interrupted(self, flow: http.HTTPFlow, pending: Pending, tee: StreamTee | None) -> None:
@@ -240,7 +240,7 @@ class Capture:
         row.error = self.masker.mask_text(flow.error.msg if flow.error else "connection failed")
         row.response_end_at = (flow.error.timestamp if flow.error else None) or time.time()
         self._timings(flow, row)
-        self._finish(row)
+        self.finish(row)
         pending.fields.pack(row)
 
     # -- internals -------------------------------------------------------------------------
@@ -264,7 +264,7 @@ class Capture:
             return row.source == "custom-host"
         return True
 
-    def _finish(self, row: InterceptedRequest) -> None:
+    def finish(self, row: InterceptedRequest) -> None:
         self.ring.update(row)
         if self.sink is not None and row.session_id is not None and self.records(row):
             self.sink(row)

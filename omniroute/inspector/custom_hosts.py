@@ -51,7 +51,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def host_dict(row: InspectorCustomHost, last_seen: datetime | None = None) -> dict[str, Any]:
-    """The seed's ``InspectorCustomHost``."""
+    """``InspectorCustomHost`` of the OmniRoute API specification."""
     return {"host": row.host, "enabled": row.enabled, "label": row.label, "kind": row.kind,
             "added_at": _iso(row.added_at), "last_seen_at": _iso(last_seen or row.last_seen_at)}
 

@@ -40,7 +40,7 @@ def token_matches(presented: str | None, expected: str) -> bool:
 
 
 def ingested_row(data: dict[str, Any], masker: Masker, body_cap: int) -> InterceptedRequest:
-    """A row from its seed JSON (camelCase), masked and capped as if we had captured it."""
+    """A row from its JSON in the API specification (camelCase), masked and capped as if we had captured it."""
     row = InterceptedRequest.from_dict(data)
     row.request_headers = masker.mask_headers(row.request_headers)
     row.response_headers = masker.mask_headers(row.response_headers)

@@ -1,6 +1,6 @@
-"""The captured-request row: ``InterceptedRequest`` mirroring the seed schema.
+"""The captured-request row: ``InterceptedRequest`` mirroring the OmniRoute API specification.
 
-Public fields are the seed's ``InterceptedRequest`` (camelCase in ``to_dict``); internal fields
+Public fields are the specification's ``InterceptedRequest`` (camelCase in ``to_dict``); internal fields
 carry what HAR export and the detail view need (timestamps, HTTP version, query, body encoding,
 truncation, the merged stream). A plain slotted dataclass keeps capture cheap: building one is a
 handful of attribute stores.
@@ -149,7 +149,7 @@ class InterceptedRequest:
         return base64.b64decode(text) if enc == "base64" else text.encode("utf-8", "surrogatepass")
 
     def to_dict(self, *, internal: bool = False) -> dict[str, Any]:
-        """The seed schema's JSON object; ``internal=True`` adds HAR/detail fields."""
+        """The JSON object of the OmniRoute API specification; ``internal=True`` adds HAR/detail fields."""
         out: dict[str, Any] = {
             "id": self.id, "source": self.source, "agent": self.agent,
             "timestamp": self.timestamp, "method": self.method, "host": self.host,

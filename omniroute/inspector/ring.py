@@ -5,6 +5,9 @@ newest-first iteration; memory is bounded by ``capacity`` rows. Live events go t
 queues with ``put_nowait`` only: capture never awaits. A subscriber whose queue is full loses
 its queued events and receives ``{"type": "resync"}`` (then the event that overflowed): it
 must fetch a fresh snapshot, and treat later ``new``/``update`` events as upserts.
+Live *listeners* (the inspector's WebSocket clients) are capped in number, and one that
+overflows again before it has caught up is dropped (its queue ends with ``CLOSED``): a slow or
+idle viewer costs the proxy one ``put_nowait`` per event at most, never more.
 Call the mutating methods from the event loop's thread (mitmproxy hooks and ASGI handlers
 share one loop).
 """
@@ -12,6 +15,7 @@ share one loop).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -23,6 +27,28 @@ from omniroute.inspector.model import InterceptedRequest
 
 Event = dict[str, Any]
 RESYNC: Event = {"type": "resync"}
+CLOSED: Event = {"type": "closed"}  # the last item of a dropped listener's queue
+
+
+class TooManyListeners(Exception):
+    """The live-listener cap is reached."""
+
+
+class LiveEvent(dict[str, Any]):
+    """An event that keeps its JSON text: encoded once, however many listeners send it."""
+
+    __slots__ = ("_text",)
+
+    def text(self) -> str:
+        try:
+            return self._text
+        except AttributeError:
+            self._text: str = json.dumps(self)
+            return self._text
+
+
+def event_text(event: Event) -> str:
+    return event.text() if isinstance(event, LiveEvent) else json.dumps(event)
 
 
 @dataclass(slots=True)
@@ -83,32 +109,46 @@ class Page:
 
 
 class _Subscriber:
-    __slots__ = ("dropped", "queue")
+    __slots__ = ("dropped", "lagging", "listener", "queue")
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int, listener: bool) -> None:
         self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize)
         self.dropped = 0
+        self.listener = listener
+        self.lagging = False  # overflowed, and has not emptied its queue since
 
-    def offer(self, event: Event) -> None:
+    def offer(self, event: Event) -> bool:
+        """Queue ``event``; False when this listener is too slow to keep (it got CLOSED)."""
+        if self.lagging and self.queue.empty():
+            self.lagging = False
         try:
             self.queue.put_nowait(event)
-            return
+            return True
         except asyncio.QueueFull:
             pass
         # Too slow: drop what is queued (the client resyncs from a snapshot anyway).
+        self._drain()
+        if self.listener and self.lagging:
+            self.queue.put_nowait(CLOSED)
+            return False
+        self.lagging = True
+        self.queue.put_nowait(RESYNC)
+        self.queue.put_nowait(event)
+        return True
+
+    def _drain(self) -> None:
         while not self.queue.empty():
             self.queue.get_nowait()
             self.dropped += 1
-        self.queue.put_nowait(RESYNC)
-        self.queue.put_nowait(event)
 
 
 class Ring:
-    def __init__(self, capacity: int = 1000, subscriber_queue: int = 256) -> None:
-        if capacity < 1 or subscriber_queue < 2:
-            raise ValueError("capacity must be >= 1 and subscriber_queue >= 2")
+    def __init__(self, capacity: int = 1000, subscriber_queue: int = 256, max_listeners: int = 32) -> None:
+        if capacity < 1 or subscriber_queue < 2 or max_listeners < 1:
+            raise ValueError("capacity and max_listeners must be >= 1 and subscriber_queue >= 2")
         self.capacity = capacity
         self.subscriber_queue = subscriber_queue
+        self.max_listeners = max_listeners
         self._rows: OrderedDict[str, tuple[int, InterceptedRequest]] = OrderedDict()
         self._seq = 0
         self._subs: dict[asyncio.Queue[Event], _Subscriber] = {}
@@ -181,15 +221,24 @@ class Ring:
         return Page(items, total, str(last_seq) if more else None)
 
     # ---- live events ----
-    def subscribe(self) -> asyncio.Queue[Event]:
-        """A queue that first holds a snapshot event, then new/update/clear (and resync)."""
-        sub = _Subscriber(self.subscriber_queue)
+    def subscribe(self, *, listener: bool = False) -> asyncio.Queue[Event]:
+        """A queue that first holds a snapshot event, then new/update/clear (and resync).
+
+        ``listener``: a live viewer, counted against ``max_listeners`` (``TooManyListeners``
+        past it) and dropped when too slow; in-process subscribers are neither."""
+        if listener and self.listeners >= self.max_listeners:
+            raise TooManyListeners(f"{self.max_listeners} live listeners is the limit (OMNIROUTE_INSPECTOR_MAX_LISTENERS)")
+        sub = _Subscriber(self.subscriber_queue, listener)
         sub.queue.put_nowait({"type": "snapshot", "data": [r.to_dict() for r in self]})
         self._subs[sub.queue] = sub
         return sub.queue
 
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         self._subs.pop(queue, None)
+
+    @property
+    def listeners(self) -> int:
+        return sum(1 for sub in self._subs.values() if sub.listener)
 
     @property
     def watched(self) -> bool:
@@ -205,5 +254,7 @@ class Ring:
             self._broadcast({"type": kind, "data": row.to_dict()})
 
     def _broadcast(self, event: Event) -> None:
-        for sub in list(self._subs.values()):
-            sub.offer(event)
+        live = LiveEvent(event)
+        for queue, sub in list(self._subs.items()):
+            if not sub.offer(live):
+                del self._subs[queue]

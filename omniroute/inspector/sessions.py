@@ -41,7 +41,8 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def session_dict(row: InspectorSession, active_id: str | None = None) -> dict[str, Any]:
-    """The seed's ``InspectorSession`` (snake_case, as the seed spells it) plus ``active``."""
+    """The OmniRoute API specification's ``InspectorSession`` (snake_case, as it spells it)
+    plus ``active``."""
     return {
         "id": row.id,
         "name": row.name,

@@ -22,7 +22,7 @@ class ProviderAdapter:
     models_path: str = "/models"
     embeddings_path: str | None = "/embeddings"
     # OpenAI-style bases already end in /v1 (as in the OpenAI SDK's base_url); the demo's
-    # base is a bare origin serving every format, so it adds the prefix itself.
+    # base is a bare origin, so it adds the prefix itself.
     openai_prefix: str = ""
 
     def can_serve(self, client_format: str) -> bool:
@@ -95,11 +95,11 @@ ADAPTERS: dict[str, ProviderAdapter] = {
         "ollama", (WireFormat.OLLAMA,), "http://127.0.0.1:11434", auth_header=None,
         models_path="/api/tags", embeddings_path=None,
     ),
-    # The built-in offline demo: the project's mock provider served in-process. It speaks
-    # every format natively, so a newcomer's first call needs no key, network or translation.
+    # The built-in offline demo (`providers/demo.py`), served in-process: OpenAI chat only,
+    # the engine translates for the other formats.
     "demo": ProviderAdapter(
         "demo",
-        (WireFormat.OPENAI_CHAT, WireFormat.OPENAI_RESPONSES, WireFormat.ANTHROPIC, WireFormat.GEMINI, WireFormat.OLLAMA),
+        _OPENAI_LIKE,
         "http://demo.invalid",
         auth_header=None,
         models_path="/v1/models",

@@ -74,7 +74,7 @@ class StreamTranslator:
     upstream stopped early) or ``error()`` when the upstream connection failed.
     """
 
-    __slots__ = ("src", "dst", "_framer", "_decoder", "_encoder", "_done", "accumulator")
+    __slots__ = ("src", "dst", "_framer", "_decoder", "_encoder", "_done", "accumulator", "events")
 
     def __init__(
         self,
@@ -93,6 +93,7 @@ class StreamTranslator:
         self._decoder = src_mod.StreamDecoder()
         self._encoder = dst_mod.StreamEncoder(model)
         self._done = False
+        self.events = 0  # complete upstream events framed so far (how a caller sees progress)
         # Optional merged view of the stream (inspector); off by default to stay cheap.
         self.accumulator: ResponseAccumulator | None = ResponseAccumulator() if accumulate else None
 
@@ -100,7 +101,9 @@ class StreamTranslator:
         if self._done:
             return b""
         out: list[bytes] = []
-        for event in self._framer.feed(chunk):
+        events = self._framer.feed(chunk)
+        self.events += len(events)
+        for event in events:
             out.extend(self._events(event))
             if self._done:
                 break

@@ -27,15 +27,22 @@ DONE = b"data: [DONE]\n\n"
 class SSEDecoder:
     """Incremental SSE parser: ``feed(bytes)`` → list of ``(event, data)`` as they complete."""
 
-    __slots__ = ("_buf", "_event", "_data", "_pending_cr")
+    __slots__ = ("_buf", "_data", "_event", "_held", "_pending_cr")
 
     def __init__(self) -> None:
         self._buf = b""
+        self._held: list[bytes] = []  # later chunks of an unfinished line, not yet joined
         self._event: str | None = None
         self._data: list[str] = []
         self._pending_cr = False
 
     def feed(self, chunk: bytes) -> list[tuple[str | None, str]]:
+        if self._buf and not self._pending_cr and b"\n" not in chunk and b"\r" not in chunk:
+            self._held.append(chunk)  # mid-line: joined once the line ends (linear, not quadratic)
+            return []
+        if self._held:
+            self._buf = b"".join((self._buf, *self._held))
+            self._held = []
         if self._pending_cr and chunk.startswith(b"\n"):
             chunk = chunk[1:]  # the LF of a CRLF split across chunks
         self._pending_cr = False

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,37 +21,21 @@ from typing import Any
 
 import pytest
 
-from omniroute.testing.fake_upstream import FakeDNS, TLSUpstream
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.e2e.agents_support import CLAUDE_CODE, CODEX, install_agents
 from tests.integration.bridge_support import upstream_fixture  # noqa: F401 - fixture
+from tests.support.fake_upstream import FakeDNS, TLSUpstream
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 pytestmark = pytest.mark.e2e
 
-PACKAGES = {"@anthropic-ai/claude-code": "2.1.332", "@openai/codex": "0.169.0"}
-CACHE = Path(__file__).resolve().parent / ".agents"  # git-ignored; reused across sessions
 PROMPT = "say hello"
-
-
-def _installed(name: str) -> str | None:
-    manifest = CACHE / "node_modules" / name / "package.json"
-    return json.loads(manifest.read_text()).get("version") if manifest.exists() else None
 
 
 @pytest.fixture(scope="session")
 def agent_bin() -> Path:
     """node_modules/.bin with both CLIs, installed once per cache."""
-    if any(_installed(name) != version for name, version in PACKAGES.items()):
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed")
-        CACHE.mkdir(exist_ok=True)
-        specs = [f"{name}@{version}" for name, version in PACKAGES.items()]
-        result = subprocess.run([npm, "install", "--no-audit", "--no-fund", "--prefix", str(CACHE), *specs],
-                                capture_output=True, text=True, timeout=600, check=False)
-        if result.returncode != 0:
-            pytest.skip(f"npm install failed: {result.stderr[-500:]}")
-    return CACHE / "node_modules" / ".bin"
+    return install_agents(CLAUDE_CODE, CODEX)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import uuid
 import httpx
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 from .ui_support import (
     PAGES,
@@ -197,6 +197,6 @@ def test_screenshots(ui: Page, process: OmniRouteProcess) -> None:
     page.locator("#grid .grid-row").first.click()
     page.wait_for_selector("#detail-body dl")
     page.screenshot(path=str(SHOTS / "inspector-dark.png"))
-    # The README's copies in web/static/screenshots/ are refreshed by hand from these, so a
+    # The README's copies in docs/screenshots/ are refreshed by hand from these, so a
     # test run never changes tracked files.
     assert ui.errors == []

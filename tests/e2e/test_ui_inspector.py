@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 from .ui_support import (
     INSPECTOR,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 from .ui_support import (
     PAGES,

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import REPO_ROOT, OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium")

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from omniroute.testing.fake_upstream import FakeDNS, NoLoopbackAlias, TLSUpstream
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.fake_upstream import FakeDNS, NoLoopbackAlias, TLSUpstream
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from omniroute.testing.servers import PostgresServer
+from tests.support.servers import PostgresServer
 
 _names = itertools.count()
 

@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 TEXT = "route this request please"
 MESSAGES = [{"role": "user", "content": TEXT}]

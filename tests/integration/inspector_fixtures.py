@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.inspector_support import gsettings_env, setup_routing
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.inspector_support import gsettings_env, setup_routing
+from tests.support.mock_provider import MockProvider
 
 START_TIMEOUT = 180.0  # a loaded CI machine can take a while to import mitmproxy and migrate
 

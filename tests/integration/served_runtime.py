@@ -12,7 +12,7 @@ from typing import Any, Self
 
 from omniroute.config import Settings
 from omniroute.runtime import Runtime
-from omniroute.testing.harness import free_port
+from tests.support.harness import free_port
 
 
 class ServedRuntime:

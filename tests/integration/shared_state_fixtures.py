@@ -13,7 +13,7 @@ import pytest
 
 from omniroute.engine.targets import Target
 from omniroute.shared.link import RedisLink
-from omniroute.testing.servers import RedisServer
+from tests.support.servers import RedisServer
 
 A = Target("conn-a", "openai", "gpt-4o")
 B = Target("conn-b", "anthropic", "claude-sonnet-4")

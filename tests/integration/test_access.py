@@ -28,7 +28,7 @@ from omniroute.api import auth
 from omniroute.api.app import create_app
 from omniroute.config import Settings
 from omniroute.runtime import Runtime
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 REMOTE = ("192.0.2.10", 5000)  # TEST-NET-1: only ever an in-process ASGI client address
 LOCAL = ("127.0.0.1", 5000)
@@ -74,7 +74,8 @@ async def wide_rt(tmp_path: Path) -> AsyncIterator[Runtime]:
 
 
 @pytest.mark.parametrize("path", [f"{BRIDGE}/agents", f"{BRIDGE}/state", f"{BRIDGE}/upstream-ca",
-                                  f"{INSPECTOR}/requests", f"{INSPECTOR}/sessions", f"{INSPECTOR}/export.har"])
+                                  f"{INSPECTOR}/requests", f"{INSPECTOR}/sessions", f"{INSPECTOR}/export.har",
+                                  "/api/cli-tools", "/api/cli-tools/backups"])
 async def test_bridge_and_inspector_routes_refuse_other_machines(loopback_rt: Runtime, path: str) -> None:
     async with _client(loopback_rt, REMOTE) as remote, _client(loopback_rt, LOCAL) as local:
         refused = await remote.get(path)

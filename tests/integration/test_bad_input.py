@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from omniroute.api.body import MAX_BODY_BYTES
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 BRIDGE = "/api/tools/agent-bridge"
 MSG = [{"role": "user", "content": "hello"}]

@@ -15,8 +15,8 @@ import pytest
 from websockets.sync.client import connect
 
 from omniroute.engine.body import MAX_JSON_DEPTH
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 MSG = [{"role": "user", "content": "hello"}]
 BIG = 10**30

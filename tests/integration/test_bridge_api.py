@@ -14,7 +14,7 @@ from cryptography import x509
 from omniroute.api.app import create_app
 from omniroute.config import Settings
 from omniroute.runtime import Runtime
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 BASE = "/api/tools/agent-bridge"
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -45,7 +45,8 @@ def _states(omni: OmniRouteProcess) -> dict[str, str]:
 def test_agents_list_every_agent_with_state_and_why_not_routable(omni: OmniRouteProcess) -> None:
     with _api(omni) as api:
         rows = {r["agent_id"]: r for r in api.get(f"{BASE}/agents").json()}
-    assert set(rows) == {"claude-code", "codex", "copilot", "antigravity", "kiro", "zed", "open-code", "cursor", "trae"}
+    assert set(rows) == {"claude-code", "codex", "copilot", "antigravity", "kiro", "zed", "open-code", "cursor", "trae",
+                          "gemini-cli", "qwen-code", "droid"}
     for key in ("dns_enabled", "cert_trusted", "setup_completed", "last_started_at", "last_error", "last_seen"):
         assert key in rows["codex"]
     assert rows["codex"]["mappings_count"] == 1 and rows["codex"]["routable"] is True

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from omniroute.engine.body import MAX_JSON_DEPTH
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 from .bridge_support import client_fixture, omni_fixture, upstream_fixture  # noqa: F401 - fixtures
 

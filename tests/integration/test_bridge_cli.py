@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from omniroute.testing.fake_upstream import FakeDNS
-from omniroute.testing.harness import OmniRouteProcess, free_port
+from tests.support.fake_upstream import FakeDNS
+from tests.support.harness import OmniRouteProcess, free_port
 
 CLI = str(Path(sys.executable).parent / "omniroute")
 
@@ -28,8 +28,9 @@ def test_agents_table_without_a_server(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["agent", "routable", "dns", "cert", "trusted", "mappings", "last", "seen"]
-    table = {line.split()[0]: line.split() for line in lines[1:10]}
-    assert set(table) == {"claude-code", "codex", "copilot", "antigravity", "kiro", "zed", "open-code", "cursor", "trae"}
+    table = {line.split()[0]: line.split() for line in lines[1:13]}
+    assert set(table) == {"claude-code", "codex", "copilot", "antigravity", "kiro", "zed", "open-code", "cursor", "trae",
+                          "gemini-cli", "qwen-code", "droid"}
     assert table["codex"][1:3] == ["yes", "off"] and table["codex"][4] == "1" and table["codex"][5] == "never"
     assert table["cursor"][1] == "no"
     assert any(l.startswith("cursor: not routable: Cursor speaks Connect/gRPC") for l in lines)
@@ -69,7 +70,7 @@ def test_map_validates_and_reaches_a_running_server(tmp_path: Path) -> None:
             reply = client.post("https://api.openai.com/v1/chat/completions",
                                 json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]})
     # Applied at once, without a restart.
-    assert reply.json()["choices"][0]["message"]["content"] == "mock reply from from-cli: hi"
+    assert reply.json()["choices"][0]["message"]["content"] == "demo reply from from-cli: hi"
 
 
 def test_dns_on_off_all(tmp_path: Path) -> None:

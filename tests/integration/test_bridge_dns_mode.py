@@ -15,13 +15,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from omniroute.testing.fake_upstream import (
+from tests.support.fake_upstream import (
     FakeDNS,
     PinnedHTTPSConnection,
     TLSUpstream,
 )
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 from .bridge_support import upstream_fixture  # noqa: F401 - fixture
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 
-from omniroute.testing.fake_upstream import TLSUpstream
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
 from omniroute.translate.eventstream import EventStreamDecoder
+from tests.support.fake_upstream import TLSUpstream
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 from .bridge_support import client_fixture, omni_fixture, upstream_fixture  # noqa: F401 - fixtures
 

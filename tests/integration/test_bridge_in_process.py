@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 from .bridge_support import omni_fixture, proxy_client, upstream_fixture  # noqa: F401 - fixtures
 

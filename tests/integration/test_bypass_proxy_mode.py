@@ -18,8 +18,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from omniroute.testing.fake_upstream import FakeDNS, TLSUpstream
-from omniroute.testing.harness import OmniRouteProcess, wait_until
+from tests.support.fake_upstream import FakeDNS, TLSUpstream
+from tests.support.harness import OmniRouteProcess, wait_until
 
 from .bridge_support import stand_in_upstream, tunnel_handshake
 

@@ -27,9 +27,9 @@ from sqlalchemy import Engine, event
 
 from omniroute.db.database import Database
 from omniroute.engine.usage import BATCH_ROWS
-from omniroute.testing.harness import OmniRouteProcess, wait_until
-from omniroute.testing.inspector_support import BASE, proxied_http
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess, wait_until
+from tests.support.inspector_support import BASE, proxied_http
+from tests.support.mock_provider import MockProvider
 
 OLD_REVISION = "0001"  # the data is recorded at head, then the schema is taken back to this
 MAX_STATEMENTS = 500  # bounded: a migration is a few dozen statements

@@ -10,8 +10,8 @@ import pytest
 from google import genai
 from google.genai import types as genai_types
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 PROMPT = "please use the tool for weather in Paris"
 TOOL_SCHEMA = {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}

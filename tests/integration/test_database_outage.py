@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess, wait_until
-from omniroute.testing.mock_provider import MockProvider
-from omniroute.testing.servers import PostgresServer, ServerUnavailable
+from tests.support.harness import OmniRouteProcess, wait_until
+from tests.support.mock_provider import MockProvider
+from tests.support.servers import PostgresServer, ServerUnavailable
 
 MSG = [{"role": "user", "content": "is the database there?"}]
 SQLITE_BUSY_TIMEOUT_S = 5.0  # PRAGMA busy_timeout in omniroute/db/database.py

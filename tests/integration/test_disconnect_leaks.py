@@ -18,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.testing.harness import wait_until
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import wait_until
+from tests.support.mock_provider import MockProvider
+
 from .served_runtime import ServedRuntime
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc")

@@ -15,8 +15,8 @@ import openai
 import pytest
 
 from omniroute.engine.redact import MARKER
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 KEY = f"sk-echo-{uuid.uuid4().hex}"
 SHOWN = KEY[:5] + MARKER

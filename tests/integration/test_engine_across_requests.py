@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from omniroute.testing.harness import wait_until
+from tests.support.harness import wait_until
 
 from .engine_faults_support import (
     TEXT,
@@ -22,7 +22,7 @@ from .engine_faults_support import (
 )
 
 MILLION = Decimal(1_000_000)
-DEFAULT_RESILIENCE = {  # the seed's apikey profile, restored after tests that change it
+DEFAULT_RESILIENCE = {  # the OmniRoute API specification's apikey profile, restored after changes
     "providerBreaker": {"apikey": {"failureThreshold": 12, "resetTimeoutMs": 30000, "degradationThreshold": 7}},
     "connectionCooldown": {"apikey": {"baseCooldownMs": 3000}},
 }

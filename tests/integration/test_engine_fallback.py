@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from omniroute.testing.harness import wait_until
+from tests.support.harness import wait_until
 
 from .engine_faults_support import (
     STREAMS,

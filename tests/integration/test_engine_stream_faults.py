@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from omniroute.testing.harness import wait_until
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import wait_until
+from tests.support.mock_provider import MockProvider
 
 from .engine_faults_support import (
     MESSAGES,

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess, free_port, wait_until
-from omniroute.testing.inspector_support import BASE, proxied_http
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess, free_port, wait_until
+from tests.support.inspector_support import BASE, proxied_http
+from tests.support.mock_provider import MockProvider
 
 MSG = [{"role": "user", "content": "fault test"}]
 OMNIROUTE = str(Path(sys.executable).parent / "omniroute")

@@ -15,8 +15,8 @@ import httpx
 import openai
 import pytest
 
-from omniroute.testing.harness import REPO_ROOT, OmniRouteProcess, free_port
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import REPO_ROOT, OmniRouteProcess, free_port
+from tests.support.mock_provider import MockProvider
 
 MESSAGES = [{"role": "user", "content": "hello from the foundation test"}]
 
@@ -47,7 +47,7 @@ def test_demo_provider_answers_without_key_or_network(omniroute: OmniRouteProces
         response = api.post("/v1/chat/completions", json={"model": "demo/echo", "messages": MESSAGES})
     assert response.status_code == 200
     assert response.json()["choices"][0]["message"]["content"] == (
-        "mock reply from echo: hello from the foundation test"
+        "demo reply from echo: hello from the foundation test"
     )
 
 
@@ -195,4 +195,4 @@ def test_mitmdump_script_brings_up_the_same_process(mock: MockProvider) -> None:
         assert {l["name"]: l["state"] for l in health["listeners"]} == {
             "api": "running", "http-proxy": "running", "agent-bridge": "running"
         }
-        assert reply.json()["choices"][0]["message"]["content"].startswith("mock reply from echo")
+        assert reply.json()["choices"][0]["message"]["content"].startswith("demo reply from echo")

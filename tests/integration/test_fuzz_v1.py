@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 EXAMPLES = 200
 BOUNDED = settings(max_examples=EXAMPLES, deadline=None, database=None,

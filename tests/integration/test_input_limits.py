@@ -16,8 +16,8 @@ import httpx
 import pytest
 
 from omniroute.api.body import MAX_BODY_BYTES
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 MSG = [{"role": "user", "content": "hello"}]
 LIMIT = f"limit of {MAX_BODY_BYTES} bytes"

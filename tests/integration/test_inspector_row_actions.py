@@ -14,8 +14,8 @@ import sys
 import uuid
 from pathlib import Path
 
-from omniroute.testing.harness import OmniRouteProcess, free_port
-from omniroute.testing.inspector_support import (
+from tests.support.harness import OmniRouteProcess, free_port
+from tests.support.inspector_support import (
     BASE,
     SYSTEM,
     finished_row,
@@ -29,7 +29,7 @@ from omniroute.testing.inspector_support import (
     wait_for,
     with_text,
 )
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 from .inspector_fixtures import (
     proc_fixture,  # noqa: F401 (a fixture, used by name)

@@ -23,8 +23,8 @@ from pathlib import Path
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.inspector_support import (
+from tests.support.harness import OmniRouteProcess
+from tests.support.inspector_support import (
     BASE,
     anthropic_client,
     openai_client,
@@ -33,7 +33,7 @@ from omniroute.testing.inspector_support import (
     setup_routing,
     wait_for,
 )
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 CANARY = f"sk-canary-{uuid.uuid4().hex}{uuid.uuid4().hex[:8]}"
 HIDDEN = CANARY[5:]  # what masking must never let through

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.inspector_support import (
+from tests.support.harness import OmniRouteProcess
+from tests.support.inspector_support import (
     BASE,
     cli,
     finished_row,
@@ -28,7 +28,7 @@ from omniroute.testing.inspector_support import (
     wait_for,
     with_text,
 )
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 from .inspector_fixtures import START_TIMEOUT
 

@@ -14,8 +14,8 @@ import openai
 import pytest
 
 from omniroute.engine.strategies import SUPPORTED_STRATEGIES
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 MESSAGES = [{"role": "user", "content": "hello from the management test"}]  # 5 words
 KEYS = {"primary": "sk-primary-0001", "backup": "sk-backup-0002", "spare": "sk-spare-0003"}
@@ -83,7 +83,7 @@ def test_combo_validation_errors(server: tuple[OmniRouteProcess, dict[str, str]]
     process, ids = server
     base = {"name": "checked", "model": "m", "nodes": [{"connectionId": ids["primary"]}]}
     with process.api() as api:
-        # In the seed's enum but not implemented: 422 naming every supported strategy.
+        # In the OmniRoute API specification's enum but not implemented: 422 naming every supported strategy.
         bad = api.post("/api/combos", json={**base, "strategy": "context-relay"})
         assert bad.status_code == 422
         error = bad.json()["error"]
@@ -225,7 +225,7 @@ def test_resilience_settings_validate_and_apply(server: tuple[OmniRouteProcess, 
     process, _ = server
     with process.api() as api:
         state = api.get("/api/resilience").json()
-        assert state["providerBreaker"]["apikey"]["failureThreshold"] == 12  # seed default
+        assert state["providerBreaker"]["apikey"]["failureThreshold"] == 12  # the specification's default
         assert {"breakers", "connections", "modelLockouts"} <= state.keys()
 
         patched = api.patch("/api/resilience", json={

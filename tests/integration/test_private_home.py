@@ -9,8 +9,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from omniroute.testing.harness import OmniRouteProcess, wait_until
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess, wait_until
+from tests.support.mock_provider import MockProvider
 
 PRIVATE = ("omniroute.db", "omniroute.db-wal", "omniroute.db-shm", "secret.key", "certs/mitmproxy-ca.pem")
 MSG = [{"role": "user", "content": "a private prompt"}]

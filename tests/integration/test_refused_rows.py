@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from omniroute.testing.harness import OmniRouteProcess, wait_until
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess, wait_until
+from tests.support.mock_provider import MockProvider
 
 POISON = b'{"model": "m/\\ud800", "messages": [{"role": "user", "content": "hi"}]}'
 MSG = [{"role": "user", "content": "after the bad row"}]

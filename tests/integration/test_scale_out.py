@@ -19,8 +19,9 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.inspector_support import (
+from tests.integration.conftest_pg import fresh_pg_database
+from tests.support.harness import OmniRouteProcess
+from tests.support.inspector_support import (
     BASE,
     gsettings_env,
     har_validates,
@@ -30,9 +31,8 @@ from omniroute.testing.inspector_support import (
     setup_routing,
     wait_for,
 )
-from omniroute.testing.mock_provider import MockProvider
-from omniroute.testing.servers import PostgresServer, RedisServer
-from tests.integration.conftest_pg import fresh_pg_database
+from tests.support.mock_provider import MockProvider
+from tests.support.servers import PostgresServer, RedisServer
 
 START_TIMEOUT = 180.0
 

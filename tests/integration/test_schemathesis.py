@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 ST = Path(sys.executable).parent / "schemathesis"
 # One regex: the CLI keeps only the last --exclude-path-regex it is given.
@@ -35,7 +35,10 @@ EXCLUDED = "|".join([  # noqa: FLY002
 @pytest.mark.skipif(not ST.exists(), reason="schemathesis is not installed in this venv")
 @pytest.mark.timeout(240)
 def test_openapi_fuzz_finds_no_server_errors(tmp_path: Path) -> None:
-    with MockProvider() as mock, OmniRouteProcess(tmp_path / "home", bridge=False) as proc:
+    # HOME is a temporary one: fuzzing /api/cli-tools writes agents' settings files there.
+    agents_home = tmp_path / "agents-home"
+    agents_home.mkdir()
+    with MockProvider() as mock, OmniRouteProcess(tmp_path / "home", bridge=False, env={"HOME": str(agents_home)}) as proc:
         proc.add_provider("openai", "mk", f"{mock.url}/v1", api_key="sk-schemathesis-0001")
         cmd = [str(ST), "run", f"{proc.api_url}/openapi.json",
                "--checks", "not_a_server_error,response_schema_conformance",

@@ -21,9 +21,9 @@ import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from omniroute.testing.harness import OmniRouteProcess, free_port
-from omniroute.testing.inspector_support import BASE, proxied_http
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess, free_port
+from tests.support.inspector_support import BASE, proxied_http
+from tests.support.mock_provider import MockProvider
 
 CANARY = f"sk-canary-{uuid.uuid4().hex}{uuid.uuid4().hex[:8]}"
 HIDDEN = CANARY[5:]

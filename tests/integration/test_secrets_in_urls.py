@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess, free_port
+from tests.support.harness import OmniRouteProcess, free_port
 
 CANARY = f"sk-urlcanary-{uuid.uuid4().hex}"
 HIDDEN = CANARY[5:]  # masking may keep a short prefix

@@ -30,8 +30,8 @@ from omniroute.shared.events import (
 from omniroute.shared.redis_events import RedisEventBus
 from omniroute.shared.redis_state import RedisResilienceStore
 from omniroute.shared.state import open_shared_state
-from omniroute.testing.harness import free_port
-from omniroute.testing.servers import RedisServer
+from tests.support.harness import free_port
+from tests.support.servers import RedisServer
 
 from .shared_state_fixtures import (
     T0,

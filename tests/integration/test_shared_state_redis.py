@@ -16,7 +16,7 @@ from omniroute.engine.strategies import order_targets
 from omniroute.engine.targets import Target
 from omniroute.shared.link import RedisLink
 from omniroute.shared.redis_state import RedisResilienceStore, RedisStrategyState
-from omniroute.testing.servers import RedisServer
+from tests.support.servers import RedisServer
 
 from .shared_state_fixtures import (
     T0,

@@ -18,7 +18,7 @@ import pytest
 @pytest.mark.timeout(240)
 def test_a_small_soak_with_20_percent_faults_passes_every_check(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "omniroute.bench.soak", "--requests", "400", "--fault-rate", "0.2",
+        [sys.executable, "-m", "benchmarks.soak", "--requests", "400", "--fault-rate", "0.2",
          "--concurrency", "8", "--sample-every", "100", "--max-seconds", "150", "--home", str(tmp_path / "home")],
         capture_output=True, text=True, timeout=220, check=False,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 OMNIROUTE = str(Path(sys.executable).parent / "omniroute")
 

@@ -10,7 +10,7 @@ import httpx
 from alembic.script import ScriptDirectory
 
 from omniroute.db.database import Database, alembic_config, head_revision
-from omniroute.testing.harness import OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 MIGRATE_AND_REPORT = (
     "import sys; from omniroute.db.database import Database; "

@@ -18,9 +18,9 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from omniroute.testing.harness import wait_until
-from omniroute.testing.mock_provider import MockProvider
-from omniroute.testing.servers import PostgresServer
+from tests.support.harness import wait_until
+from tests.support.mock_provider import MockProvider
+from tests.support.servers import PostgresServer
 
 from .served_runtime import ServedRuntime
 

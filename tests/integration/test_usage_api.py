@@ -13,8 +13,8 @@ import httpx
 import openai
 import pytest
 
-from omniroute.testing.harness import OmniRouteProcess
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 MILLION = Decimal(1_000_000)
 PRICES = {  # USD per 1M tokens, as overrides

@@ -13,7 +13,7 @@ import openai
 import pytest
 from google import genai
 
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 CHAT_TOOLS = [{"type": "function", "function": {
     "name": "search", "parameters": {"type": "object", "properties": {

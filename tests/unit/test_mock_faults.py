@@ -16,8 +16,8 @@ from google.genai import errors as genai_errors
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
-from omniroute.testing.mock_faults import Fault, FaultError, fault_from_model, parse_fault_header
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_faults import Fault, FaultError, fault_from_model, parse_fault_header
+from tests.support.mock_provider import MockProvider
 
 CHAT = "/v1/chat/completions"
 

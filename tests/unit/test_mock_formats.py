@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from omniroute.testing import mock_formats as fmt
-from omniroute.testing.mock_anthropic import plan_anthropic
-from omniroute.testing.mock_gemini import plan_gemini
-from omniroute.testing.mock_http import encode_stream
-from omniroute.testing.mock_openai import embedding_vector, plan_chat, plan_responses
+from tests.support import mock_formats as fmt
+from tests.support.mock_anthropic import plan_anthropic
+from tests.support.mock_gemini import plan_gemini
+from tests.support.mock_http import encode_stream
+from tests.support.mock_openai import embedding_vector, plan_chat, plan_responses
 
 TOOLS_ANTHROPIC = [{"name": "search", "input_schema": {"type": "object"}}]
 

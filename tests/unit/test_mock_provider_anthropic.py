@@ -5,7 +5,7 @@ from __future__ import annotations
 import anthropic
 import httpx
 
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 from .mock_sdk_clients import (
     claude_fixture,  # noqa: F401 (a fixture, used by name)

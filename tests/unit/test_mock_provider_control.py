@@ -12,7 +12,7 @@ import httpx
 import openai
 from google import genai
 
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 from .mock_sdk_clients import (
     claude_fixture,  # noqa: F401 (a fixture, used by name)
@@ -71,7 +71,7 @@ def test_default_delay_before_first_byte() -> None:
 
 
 def test_cli_prints_url_and_serves() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "omniroute.testing.mock_provider",
+    proc = subprocess.Popen([sys.executable, "-m", "tests.support.mock_provider",
                              "--port", "0", "--delay-ms", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -83,7 +83,7 @@ def test_cli_prints_url_and_serves() -> None:
                        json={"model": "cli", "messages": [{"role": "user", "content": "up"}]})
         assert r.json()["choices"][0]["message"]["content"] == "mock reply from cli: up"
         port = url.rsplit(":", 1)[-1]
-        busy = subprocess.run([sys.executable, "-m", "omniroute.testing.mock_provider",
+        busy = subprocess.run([sys.executable, "-m", "tests.support.mock_provider",
                                "--port", port], capture_output=True, text=True, timeout=30,
                               check=False)
         assert busy.returncode != 0

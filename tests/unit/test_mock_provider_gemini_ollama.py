@@ -9,7 +9,7 @@ import httpx
 from google import genai
 from google.genai import types as gtypes
 
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider
 
 from .mock_sdk_clients import (
     CHAT_TOOLS,

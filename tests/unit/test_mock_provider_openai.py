@@ -12,8 +12,8 @@ import openai
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from omniroute.testing.mock_openai import embedding_vector
-from omniroute.testing.mock_provider import MockProvider
+from tests.support.mock_openai import embedding_vector
+from tests.support.mock_provider import MockProvider
 
 from .mock_sdk_clients import (
     CHAT_TOOLS,

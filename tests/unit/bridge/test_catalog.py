@@ -14,7 +14,7 @@ from omniroute.bridge.catalog import (
 )
 from omniroute.translate.formats import WireFormat
 
-SEED_AGENT_IDS = {
+SPECIFIED_AGENT_IDS = {
     "antigravity", "kiro", "copilot", "codex", "cursor", "zed", "claude-code", "open-code", "trae",
 }
 
@@ -24,8 +24,8 @@ def catalog() -> AgentCatalog:
     return AgentCatalog()
 
 
-def test_builtins_are_the_seed_agent_ids() -> None:
-    assert {a.id for a in BUILTIN_AGENTS} == SEED_AGENT_IDS
+def test_builtins_are_the_specified_agent_ids() -> None:
+    assert {a.id for a in BUILTIN_AGENTS} == SPECIFIED_AGENT_IDS
 
 
 def test_not_routable_agents_say_why() -> None:

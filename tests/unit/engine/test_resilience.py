@@ -39,7 +39,7 @@ def trip(state: ResilienceState, target: Target, times: int, now: float) -> None
         state.record_failure(key, FailureKind.SERVER, now)
 
 
-def test_defaults_follow_the_seed_reference() -> None:
+def test_defaults_follow_the_api_specification() -> None:
     snap = ResilienceState().snapshot(T0)
     assert snap["providerBreaker"]["apikey"] == {
         "failureThreshold": 12,

@@ -226,10 +226,10 @@ def test_cost_optimized_with_the_price_table() -> None:
     assert ordered == [mini, flash, opus]
 
 
-SEED_ONLY = ["context-relay", "reset-aware", "reset-window", "headroom", "context-optimized"]
+SPECIFIED_ONLY = ["context-relay", "reset-aware", "reset-window", "headroom", "context-optimized"]
 
 
-@pytest.mark.parametrize("name", [*SEED_ONLY, "fusion", "nope"])
+@pytest.mark.parametrize("name", [*SPECIFIED_ONLY, "fusion", "nope"])
 def test_unsupported_strategy_lists_the_supported_ones(name: str) -> None:
     with pytest.raises(UnsupportedStrategy) as err:
         order(name, [A, B], InMemoryStrategyState())

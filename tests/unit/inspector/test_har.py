@@ -12,7 +12,7 @@ import pytest
 from omniroute.inspector.har import export_har, har_bytes
 from omniroute.inspector.masking import mask_headers, mask_text, mask_url
 from omniroute.inspector.model import InterceptedRequest, encode_body
-from omniroute.testing.inspector_support import har_validator_script, mitmdump_reads
+from tests.support.inspector_support import har_validator_script, mitmdump_reads
 
 CANARY = "sk-ant-api03-HARCANARY0123456789abcdefghijk"
 T0 = 1_760_000_000.0

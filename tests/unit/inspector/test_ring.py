@@ -168,6 +168,6 @@ def test_row_json_round_trip() -> None:
     assert public["timestamp"] == "2023-11-14T22:13:21.000Z" and public["status"] == "error"
     assert "query" not in public and set(public) >= {"requestHeaders", "proxyLatencyMs", "note"}
     assert InterceptedRequest.from_dict(r.to_dict(internal=True)) == r
-    back = InterceptedRequest.from_dict(public)  # the seed schema alone (ingest)
+    back = InterceptedRequest.from_dict(public)  # the OmniRoute API specification's fields alone (ingest)
     assert back.started_at == r.started_at and back.agent == "codex"
     assert InterceptedRequest.from_dict({**public, "status": "201"}).status_class == "2xx"

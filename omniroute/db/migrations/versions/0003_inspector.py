@@ -18,7 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # Which rows a recording session keeps (seed InspectorSession.profile); null = all.
+    # Which rows a recording session keeps (InspectorSession.profile in the
+    # OmniRoute API specification); null = all.
     with op.batch_alter_table("inspector_sessions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("profile", sqlmodel.sql.sqltypes.AutoString(), nullable=True))
     op.create_table(

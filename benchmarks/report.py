@@ -1,0 +1,355 @@
+"""Figures from raw samples, profile hot spots, and `BENCHMARKS.md`."""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+KEEP_MARKER = "<!-- analysis: everything below this line is kept when the benchmark rewrites this file -->"
+FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^:()]+)(?::\d+)?\)$")
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def summarize(raw: dict[str, Any]) -> dict[str, Any]:
+    """Milliseconds. p99 of a few hundred samples is their 99th value: read it as a tail hint."""
+    ok = [s for s in raw["samples"] if s[3]]
+    totals = [s[0] * 1000 for s in ok]
+    ttfbs = [s[1] * 1000 for s in ok]
+    bodies = [(s[0] - s[1]) * 1000 for s in ok]
+    wall = raw.get("wall") or 0.0
+    return {
+        "n": len(ok), "errors": (len(raw["samples"]) - len(ok)) or len(raw.get("errors", [])),  # failed calls stay as not-ok samples
+        "p50": _pct(totals, 0.5), "p90": _pct(totals, 0.9), "p99": _pct(totals, 0.99),
+        "ttfb_p50": _pct(ttfbs, 0.5), "ttfb_p99": _pct(ttfbs, 0.99),
+        "body_p50": _pct(bodies, 0.5),
+        "events": statistics.median([s[2] for s in ok]) if ok else 0,
+        "rps": len(ok) / wall if wall else None,
+        "first_error": (raw.get("errors") or [None])[0],
+    }
+
+
+class RoundTotals:
+    """One throughput arm summed over interleaved rounds, with the CPU its processes used."""
+
+    def __init__(self) -> None:
+        self.raw: dict[str, Any] = {"samples": [], "errors": [], "wall": 0.0, "warmup": 0}
+        self.cpu = 0.0
+
+    def add(self, raw: dict[str, Any], cpu_seconds: float) -> None:
+        for key in ("samples", "errors"):
+            self.raw[key] += raw[key]
+        self.raw["wall"] += raw["wall"]
+        self.raw["warmup"] += raw["warmup"]
+        self.cpu += cpu_seconds
+
+    def summary(self) -> dict[str, Any]:
+        stats = summarize(self.raw)
+        served = stats["n"] + self.raw["warmup"]  # the warm-up requests ran on the same CPU clock
+        stats["cpu_ms_per_request"] = 1000 * self.cpu / served if served else None
+        return stats
+
+
+def hot_spots(raw_profile: str, top: int = 12) -> dict[str, list[tuple[str, float]]]:
+    """py-spy `raw` (collapsed stacks) → share of samples by own time and by inclusive time."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw_profile.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_short(f) for f in stack.split(";")]
+        own[frames[-1]] += count
+        for frame in set(frames):
+            # cli.py's run/_serve is the root of every stack, so it says nothing.
+            if ("omniroute/" in frame or "addons/" in frame) and "omniroute/cli.py" not in frame:
+                inclusive[frame] += count
+    if not total:
+        return {"own": [], "inclusive": [], "samples": []}
+    share = lambda c: round(100 * c / total, 1)
+    return {"own": [(f, share(c)) for f, c in own.most_common(top)],
+            "inclusive": [(f, share(c)) for f, c in inclusive.most_common(top)],
+            "samples": [("total", float(total))]}
+
+
+def _short(frame: str) -> str:
+    match = FRAME.match(frame.strip())
+    if not match:
+        return frame.strip()
+    path = match["file"]
+    for marker in ("site-packages/", "/work/main/", "lib/python3.12/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f"{match['func']} ({path})"
+
+
+# -- report ------------------------------------------------------------------------------
+def _ms(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _list(values: list[float] | None) -> str:
+    return ", ".join(_ms(v) for v in values) if values else "—"
+
+
+def _sub(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "—" if a is None or b is None or b == 0 else f"{a / b:.2f}×"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("**PASS**" if ok else "**MISS**")
+
+
+def _targets(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    lat, thr, mem = r.get("latency", {}), r.get("throughput", {}), r.get("memory", {})
+    chat, stream, mitm = lat.get("chat", {}), lat.get("stream", {}), lat.get("mitm", {})
+    g = lambda group, arm, key: group.get(arm, {}).get(key)
+    rows: list[tuple[str, str, str]] = []
+    added = _sub(g(chat, "ours", "p50"), g(chat, "direct", "p50"))
+    rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", f"{_ms(added)} ms", _verdict(None if added is None else added <= 1.0)))
+    lite = _sub(g(chat, "litellm", "p50"), g(chat, "direct", "p50"))
+    if lite is not None and added:
+        rows.append(("… ≥ 15× less than LiteLLM's added p50", f"LiteLLM {_ms(lite)} ms = {lite / added:.1f}× ours",
+                     _verdict(lite / added >= 15 if added > 0 else True)))
+    ttfb = _sub(g(stream, "ours_sse", "ttfb_p50"), g(stream, "direct_sse", "ttfb_p50"))
+    rows.append(("streamed added TTFB p50 ≤ 1.5 ms", f"{_ms(ttfb)} ms", _verdict(None if ttfb is None else ttfb <= 1.5)))
+    per_event = _per_event(stream, "ours_sse", "direct_sse")
+    rows.append(("per-event overhead ≤ 50 µs", f"{_ms(per_event, 1)} µs",
+                 _verdict(None if per_event is None else per_event <= 50)))
+    ours_m = _sub(g(mitm, "ours_mitm_mapped", "p50"), g(mitm, "direct_tls", "p50"))
+    bare_m = _sub(g(mitm, "mitmdump", "p50"), g(mitm, "direct_tls", "p50"))
+    rows.append(("MITM mapped added p50 ≤ 1.5 × bare mitmdump's",
+                 f"{_ms(ours_m)} ms vs {_ms(bare_m)} ms = {_ratio(ours_m, bare_m)}",
+                 _verdict(None if ours_m is None or not bare_m else ours_m <= 1.5 * bare_m)))
+    ours_rps, lite_rps = g(thr, "ours", "rps"), g(thr, "litellm", "rps")
+    rows.append(("throughput ≥ 5 × LiteLLM's (one worker each)",
+                 f"{_ms(ours_rps, 0)} vs {_ms(lite_rps, 0)} req/s = {_ratio(ours_rps, lite_rps)}",
+                 _verdict(None if not ours_rps or not lite_rps else ours_rps >= 5 * lite_rps)))
+    for name, stats in thr.items():
+        if name.startswith("ours_x") and ours_rps:
+            rows.append((f"scaling: {name[6:]} API instances (--workers), client-side balanced",
+                         f"{_ms(stats['rps'], 0)} vs {_ms(ours_rps, 0)} req/s = {_ratio(stats['rps'], ours_rps)}",
+                         "reported"))
+    scaled = (r.get("scale_out") or {}).get("counts", {})
+    if scaled.get("1", {}).get("rps"):
+        rates = ", ".join(f"{n}: {_ms(s['rps'], 0)}" for n, s in scaled.items())
+        rows.append(("scale-out behind nginx, shared PostgreSQL + Redis (req/s by instances)", rates, "reported"))
+    flows = mem.get("with_flows_mb")
+    rows.append(("RSS ≤ 200 MB with 10,000 captured flows", f"{_ms(flows, 0)} MB with {mem.get('flows', '?')} flows",
+                 _verdict(None if flows is None or mem.get("flows", 0) < 10_000 else flows <= 200)))
+    start = r.get("startup", {})
+    for kind in ("cold", "warm"):
+        values, cpu = start.get(f"{kind}_s") or [], start.get(f"{kind}_cpu_s") or []
+        med = statistics.median(values) if values else None
+        med_cpu = statistics.median(cpu) if cpu else None
+        label = "start-up ≤ 2 s, " + ("fresh home (CA + database created)" if kind == "cold" else "existing home")
+        rows.append((label, f"{_ms(med)} s wall, {_ms(med_cpu)} s CPU (median of {len(values)})",
+                     _verdict(None if med is None else med <= 2.0)))
+    return rows
+
+
+def _per_event(group: dict[str, Any], ours: str, ref: str) -> float | None:
+    """µs added per event: (last − first byte) of ours minus the direct call's, over the events."""
+    a, b = group.get(ours, {}), group.get(ref, {})
+    diff = _sub(a.get("body_p50"), b.get("body_p50"))
+    events = a.get("events") or 0
+    return None if diff is None or not events else 1000 * diff / events
+
+
+LAT_ROWS = [  # (label, group, ours arm, reference arm for "direct")
+    ("/v1/chat/completions non-streamed", "chat", "ours", "direct"),
+    ("/v1/chat/completions streamed (total)", "stream", "ours_sse", "direct_sse"),
+    ("/v1/messages → OpenAI upstream", "messages", "ours_messages", "direct"),
+    ("MITM mapped (HTTPS via HTTP_PROXY → engine)", "mitm", "ours_mitm_mapped", "direct_tls"),
+    ("MITM passthrough (unmapped → TLS upstream)", "mitm", "ours_mitm_passthrough", "direct_tls"),
+    ("MITM mapped, capture off (inspector_enabled=false)", "mitm", "noinsp_mitm_mapped", "direct_tls"),
+    ("MITM passthrough, capture off", "mitm", "noinsp_mitm_passthrough", "direct_tls"),
+    ("Responses over WebSocket", "ws", "ours_ws", "direct_ws"),
+]
+PEERS = {"chat": ("litellm", None), "stream": ("litellm_sse", None), "mitm": (None, "mitmdump")}
+
+
+def _latency_table(r: dict[str, Any]) -> list[str]:
+    lat = r.get("latency", {})
+    out = [("| path (concurrency 1) | ours p50 / p99 | direct p50 / p99 | added p50 / p99 | ours / direct | "
+           "ours / bare mitmdump (added) | ours / LiteLLM (added) | errors |"), "|---|---|---|---|---|---|---|---|"]
+    for label, group, ours, ref in LAT_ROWS:
+        arms = lat.get(group, {})
+        a, d = arms.get(ours), arms.get(ref)
+        if not a or not d:
+            continue
+        lite_arm, mitm_arm = PEERS.get(group, (None, None))
+        added = _sub(a["p50"], d["p50"])
+        vs_mitm = _ratio(added, _sub(arms.get(mitm_arm, {}).get("p50"), d["p50"])) if mitm_arm in arms else "—"
+        vs_lite = _ratio(added, _sub(arms.get(lite_arm, {}).get("p50"), d["p50"])) if lite_arm in arms else "—"
+        out.append(f"| {label} | {_ms(a['p50'])} / {_ms(a['p99'])} | {_ms(d['p50'])} / {_ms(d['p99'])} | "
+                   f"{_ms(added)} / {_ms(_sub(a['p99'], d['p99']))} | {_ratio(a['p50'], d['p50'])} | {vs_mitm} | "
+                   f"{vs_lite} | {a['errors']} |")
+    for group, (lite_arm, mitm_arm) in PEERS.items():
+        arms = lat.get(group, {})
+        for peer in (lite_arm, mitm_arm):
+            if peer and peer in arms:
+                ref = next(ref for _, g, _, ref in LAT_ROWS if g == group)
+                p = arms[peer]
+                out.append(f"| *{peer}* ({group}) | {_ms(p['p50'])} / {_ms(p['p99'])} | — | "
+                           f"{_ms(_sub(p['p50'], arms[ref]['p50']))} / {_ms(_sub(p['p99'], arms[ref]['p99']))} | "
+                           f"{_ratio(p['p50'], arms[ref]['p50'])} | — | — | {p['errors']} |")
+    return out
+
+
+def _stream_table(r: dict[str, Any]) -> list[str]:
+    lat = r.get("latency", {})
+    out = ["| stream | TTFB p50 / p99 | added TTFB p50 | events | last−first byte p50 | per-event overhead |",
+           "|---|---|---|---|---|---|"]
+    for group, ours, ref in (("stream", "ours_sse", "direct_sse"), ("stream", "litellm_sse", "direct_sse"),
+                             ("ws", "ours_ws", "direct_ws")):
+        arms = lat.get(group, {})
+        if ours not in arms or ref not in arms:
+            continue
+        for name in (ref, ours):
+            a = arms[name]
+            added = "—" if name == ref else _ms(_sub(a["ttfb_p50"], arms[ref]["ttfb_p50"]))
+            pe = "—" if name == ref else f"{_ms(_per_event(arms, name, ref), 1)} µs"
+            out.append(f"| {name} | {_ms(a['ttfb_p50'])} / {_ms(a['ttfb_p99'])} ms | {added} ms | {a['events']:.0f} | "
+                       f"{_ms(a['body_p50'])} ms | {pe} |")
+    return list(dict.fromkeys(out))  # the direct row appears once per group
+
+
+def _throughput_table(r: dict[str, Any]) -> list[str]:
+    thr = r.get("throughput", {})
+    c = r["meta"]["options"]["concurrency"]
+    ours = thr.get("ours", {}).get("rps")
+    out = [f"| target ({c} clients) | req/s | p50 ms | p99 ms | CPU ms / request | ours /v1 ÷ this | errors |",
+           "|---|---|---|---|---|---|---|"]
+    for name, s in thr.items():
+        out.append(f"| {name} | {_ms(s['rps'], 0)} | {_ms(s['p50'])} | {_ms(s['p99'])} | "
+                   f"{_ms(s.get('cpu_ms_per_request'))} | {_ratio(ours, s['rps'])} | {s['errors']} |")
+    return out
+
+
+def _scale_out_table(r: dict[str, Any]) -> list[str]:
+    scale = r.get("scale_out")
+    if not scale:
+        return ["Not measured in this run."]
+    if "error" in scale:
+        return [f"Not measured: {scale['error']}"]
+    counts = scale["counts"]
+    one = counts.get("1", {}).get("rps")
+    out = ["N instances (`DATABASE_URL` = one PostgreSQL, `REDIS_URL` = one Redis, same `secret.key`) behind",
+           (f"one nginx ({scale.get('nginx', '?')}, 1 worker, keep-alive upstreams) on loopback; "
+            f"{scale['concurrency']} clients; counts interleaved in rounds. CPU per request counts every"),
+           "instance and nginx. On 2 cores more instances than cores cannot add CPU: the figure to read",
+           "here is that state sharing holds up (0 errors, requests spread) and what each instance costs.",
+           "",
+           "| instances | req/s | × one instance | p50 ms | p99 ms | CPU ms / request | errors |",
+           "|---|---|---|---|---|---|---|"]
+    for n, s in counts.items():
+        out.append(f"| {n} | {_ms(s['rps'], 0)} | {_ratio(s['rps'], one)} | {_ms(s['p50'])} | {_ms(s['p99'])} | "
+                   f"{_ms(s.get('cpu_ms_per_request'))} | {s['errors']} |")
+    return out
+
+
+def write_report(r: dict[str, Any], path: Path, extra: list[str] | None = None) -> None:
+    m, mem, st = r["meta"], r.get("memory", {}), r.get("startup", {})
+    lines = [
+        "# OmniRoute benchmarks",
+        "",
+        "Generated by `benchmarks/` — rerun with the command below. Every figure on this page comes",
+        "from one run, with the arms of each comparison interleaved in rounds, because the machine is",
+        "shared: absolute milliseconds drift with other people's work, side-by-side ratios hold better.",
+        "",
+        f"- **Command:** `{m['command']}`",
+        f"- **When:** {m['started']} → {m.get('finished', '?')}",
+        (f"- **Machine:** {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, Python {m['python']}, "
+        f"mitmproxy {m['mitmproxy']}, httpx {m['httpx']}"),
+        (f"- **Load average** (shared machine): {' '.join(m['loadavg_start'])} at start, "
+        f"{' '.join(m.get('loadavg_end', ['?']))} at the end — on {m['nproc']} CPUs, so the load generator,"
+        " the mock and the targets competed with other work for the cores."),
+        (f"- **Setup:** mock provider (own process) with a fixed {m['options']['delay_ms']:g} ms delay, no delay "
+        "between stream events; load from separate processes (asyncio httpx / websockets clients, keep-alive, "
+        f"2 processes at concurrency > 1); {m['options']['requests']} timed requests per arm at concurrency 1 "
+        f"in {m['options']['rounds']} interleaved rounds; {m['options']['throughput_requests']} requests per "
+        "throughput arm; every load bounded in count and time, loopback only."),
+        "",
+        "## Targets",
+        "",
+        "| target | measured | verdict |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in _targets(r)],
+        "",
+        "## Added latency (ratios side by side)",
+        "",
+        "Added = ours − direct (difference of the percentiles). *ours / bare mitmdump* and *ours / LiteLLM*",
+        "compare added latency on the same path (MITM rows against bare mitmdump forwarding the same HTTPS",
+        "call to the TLS mock; /v1 rows against LiteLLM's proxy). Direct for MITM rows is HTTPS to the TLS mock.",
+        "",
+        *_latency_table(r),
+        "",
+        "## Streams",
+        "",
+        *_stream_table(r),
+        "",
+        "## Throughput",
+        "",
+        *_throughput_table(r),
+        "",
+        "CPU per request: utime+stime of the target's process tree (/proc/<pid>/stat) over the run, divided",
+        "by the requests served (warm-up included). For MITM rows the OmniRoute process does both proxy and",
+        "engine work.",
+        "",
+        "## Scale-out: instances behind a load balancer, sharing PostgreSQL and Redis",
+        "",
+        *_scale_out_table(r),
+        "",
+        "## Memory and start-up",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| OmniRoute RSS idle (configured, no traffic) | {_ms(mem.get('ours_idle_mb'), 0)} MB |",
+        f"| OmniRoute RSS after {mem.get('requests', '?')} /v1 requests | {_ms(mem.get('after_requests_mb'), 0)} MB |",
+        f"| OmniRoute RSS with {mem.get('flows', '?')} captured flows in the ring | {_ms(mem.get('with_flows_mb'), 0)} MB |",
+        f"| OmniRoute with capture off (inspector_enabled=false), at the end of the MITM runs | {_ms(mem.get('capture_off_after_mb'), 0)} MB |",
+        f"| bare mitmdump RSS idle / at the end | {_ms(mem.get('mitmdump_idle_mb'), 0)} / {_ms(mem.get('mitmdump_after_mb'), 0)} MB |",
+        f"| LiteLLM RSS idle / at the end | {_ms(mem.get('litellm_idle_mb'), 0)} / {_ms(mem.get('litellm_after_mb'), 0)} MB |",
+        f"| start-up to ready, first instance of the run (fresh home) | {_ms(r.get('startup_first_s'))} s |",
+        f"| start-up to ready, fresh home: wall / CPU | {_list(st.get('cold_s'))} s / {_list(st.get('cold_cpu_s'))} s |",
+        f"| start-up to ready, existing home (the run's database): wall / CPU | {_list(st.get('warm_s'))} s / {_list(st.get('warm_cpu_s'))} s |",
+        f"| bare mitmdump spawn → listening: wall / CPU | {_list(st.get('mitmdump_s'))} s / {_list(st.get('mitmdump_cpu_s'))} s |",
+        "",
+        "Start-up CPU seconds (utime+stime at the moment /health says ready) do not grow with the",
+        "machine's load the way wall time does; on an idle machine wall ≈ CPU.",
+        "",
+    ]
+    prof = r.get("profile", {})
+    if prof:
+        lines += ["## Profile under load (py-spy, OmniRoute process)", ""]
+        for name, spots in prof.items():
+            lines += [f"### {name} — % of samples", "", "| own time | % | inclusive (our code) | % |", "|---|---|---|---|"]
+            own, inc = spots.get("own", []), spots.get("inclusive", [])
+            for i in range(max(len(own), len(inc))):
+                a = own[i] if i < len(own) else ("", "")
+                b = inc[i] if i < len(inc) else ("", "")
+                lines.append(f"| `{a[0]}` | {a[1]} | `{b[0]}` | {b[1]} |")
+            lines.append("")
+    if r.get("notes"):
+        lines += ["## Notes from this run", "", *[f"- {n}" for n in r["notes"]], ""]
+    if extra:
+        lines += extra
+    # The analysis written by people (hot spots, suggestions) survives a rerun.
+    kept = path.read_text().split(KEEP_MARKER, 1)[1] if path.exists() and KEEP_MARKER in path.read_text() else "\n"
+    path.write_text("\n".join(lines) + "\n" + KEEP_MARKER + kept)

@@ -1,0 +1,396 @@
+"""Orchestration: start every target, drive the load generator, gather figures, write the report.
+
+Ratios come from one run with the arms interleaved (see `load.py`): the machine is shared, so
+absolute numbers drift with other people's work while side-by-side ratios hold up better.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import targets as t
+from benchmarks.load import generate_load
+from benchmarks.report import RoundTotals, summarize, write_report
+from benchmarks.scale_out import run_scale_out
+from tests.support.harness import REPO_ROOT, OmniRouteProcess
+
+MODEL = "gpt-4o-mini"
+OURS_MODEL = f"mock/{MODEL}"
+# ~40 words: the mock echoes them back as ~45 word-sized stream events.
+PROMPT = " ".join(f"word{i}" for i in range(40))
+
+
+@dataclass
+class Options:
+    quick: bool = False
+    requests: int = 1000  # timed requests per arm at concurrency 1
+    concurrency: int = 64
+    with_litellm: bool = False
+    workers: int = 1
+    delay_ms: float = 5.0
+    out: Path = REPO_ROOT / "BENCHMARKS.md"
+    command: str = "./scripts/bench"
+    flows: int = 10_000  # captured flows / requests before the memory figures
+    throughput_requests: int = 4000
+    max_seconds: float = 30.0  # per arm (all rounds together); every load is bounded in time
+    rounds: int = 4
+    detail: bool = False
+
+
+def parse(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(prog="bench", description="OmniRoute benchmarks side by side.")
+    parser.add_argument("--quick", action="store_true", help="small counts (~1-2 min), for development")
+    parser.add_argument("--requests", type=int, help="timed requests per arm at concurrency 1")
+    parser.add_argument("--concurrency", type=int, default=64, help="clients for the throughput runs")
+    parser.add_argument("--with-litellm", action="store_true", help="also measure LiteLLM's proxy")
+    parser.add_argument("--workers", type=int, default=1, help="OmniRoute API instances for scaling")
+    parser.add_argument("--delay-ms", type=float, default=5.0, help="mock provider delay")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "BENCHMARKS.md")
+    parser.add_argument("--with-detail", action="store_true",
+                        help="also run engine_overhead and capture_overhead and append their tables")
+    args = parser.parse_args(argv)
+    prog = os.environ.get("OMNIROUTE_BENCH_PROG", "python -m benchmarks")
+    opts = Options(quick=args.quick, concurrency=args.concurrency, with_litellm=args.with_litellm,
+                   workers=max(1, args.workers), delay_ms=args.delay_ms, out=args.out, detail=args.with_detail,
+                   command=" ".join([prog, *argv]))
+    if opts.quick:
+        opts.requests, opts.flows, opts.throughput_requests = 100, 1000, 600
+        opts.max_seconds, opts.rounds = 10.0, 2
+    if args.requests:
+        opts.requests = args.requests
+    return opts
+
+
+@dataclass
+class Bench:
+    opts: Options
+    work: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="omniroute-bench-")))
+    procs: list[Any] = field(default_factory=list)
+    results: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    v1_requests: int = 0  # /v1 calls served by `ours` so far (for "RSS after 10,000 requests")
+
+    def log(self, message: str) -> None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+    # -- targets ------------------------------------------------------------------------------
+    def start(self) -> None:
+        logs = self.work
+        self.mock, self.mock_url = t.start_mock(logs, self.opts.delay_ms, 0)
+        self.procs.append(self.mock)
+        self.upstream, self.up = t.start_upstream(logs, self.work / "upstream", self.opts.delay_ms)
+        self.up_ca_copy = str(self.work / "upstream-ca.pem")  # outlives the upstream process's files
+        Path(self.up_ca_copy).write_bytes(Path(self.up["ca_file"]).read_bytes())
+        self.procs.append(self.upstream)
+        self.mitm, self.mitm_port, self.mitm_ca = t.start_mitmdump(logs, self.work, self.up["ca_file"])
+        self.procs.append(self.mitm)
+        env = {"OMNIROUTE_UPSTREAM_DNS": "127.0.0.1", "OMNIROUTE_UPSTREAM_DNS_PORT": str(self.up["dns_port"]),
+               "OMNIROUTE_INSPECTOR_RING_SIZE": str(max(self.opts.flows, 1000))}
+        began = time.perf_counter()
+        self.ours = OmniRouteProcess(env=env).start(timeout=180)
+        self.results["startup_first_s"] = time.perf_counter() - began
+        self.procs.append(self.ours)
+        # The same product with capture switched off by its own setting: what the Inspector costs.
+        self.bare = OmniRouteProcess(env={**env, "OMNIROUTE_INSPECTOR_ENABLED": "false"}).start(timeout=180)
+        self.procs.append(self.bare)
+        self.extra: list[OmniRouteProcess] = []
+        for _ in range(self.opts.workers - 1):
+            self.extra.append(OmniRouteProcess(proxy=False, bridge=False).start(timeout=180))
+            self.procs.append(self.extra[-1])
+        for proc in (self.ours, self.bare, *self.extra):
+            self.configure(proc)
+        self.litellm_url: str | None = None
+        if self.opts.with_litellm:
+            try:
+                self.litellm, self.litellm_url = t.start_litellm(logs, self.work, self.mock_url, self.log)
+                self.procs.append(self.litellm)
+            except (RuntimeError, subprocess.CalledProcessError) as exc:
+                self.notes.append(f"LiteLLM could not be started: {str(exc).splitlines()[0]}")
+
+    def configure(self, proc: OmniRouteProcess) -> None:
+        proc.add_provider("openai", "mock", f"{self.mock_url}/v1", api_key="sk-bench-0001")
+        if proc.proxy_port:
+            proc.map_models("codex", {"*": OURS_MODEL})  # api.openai.com: mapped
+            with proc.api() as api:  # api.anthropic.com stays unmapped: passthrough to the TLS mock
+                api.post("/api/tools/agent-bridge/upstream-ca", json={"path": self.up["ca_file"]}).raise_for_status()
+
+    def stop(self) -> None:
+        t.stop_all(self.procs, self.log)
+
+    # -- arms ---------------------------------------------------------------------------------
+    def chat(self, stream: bool = False, model: str = MODEL) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT}]}
+        return {**body, "stream": True} if stream else body
+
+    def arms(self) -> dict[str, dict[str, Any]]:
+        ours, bare, up = self.ours, self.bare, self.up
+        kind = "http"
+        arms: dict[str, dict[str, Any]] = {
+            "direct": {"urls": [f"{self.mock_url}/v1/chat/completions"], "body": self.chat()},
+            "ours": {"urls": [f"{ours.api_url}/v1/chat/completions"], "body": self.chat(model=OURS_MODEL)},
+            "direct_sse": {"urls": [f"{self.mock_url}/v1/chat/completions"], "body": self.chat(True), "kind": "sse"},
+            "ours_sse": {"urls": [f"{ours.api_url}/v1/chat/completions"], "body": self.chat(True, OURS_MODEL), "kind": "sse"},
+            "ours_messages": {"urls": [f"{ours.api_url}/v1/messages"], "headers": {"anthropic-version": "2023-06-01"},
+                              "body": {"model": OURS_MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT}]}},
+            "direct_tls": {"urls": [f"https://{up['ip']}/v1/chat/completions"], "body": self.chat(), "cafile": up["ca_file"]},
+            "mitmdump": {"urls": [f"https://{up['ip']}/v1/chat/completions"], "body": self.chat(),
+                         "proxy": f"http://127.0.0.1:{self.mitm_port}", "cafile": str(self.mitm_ca)},
+            "ours_mitm_mapped": {"urls": ["https://api.openai.com/v1/chat/completions"], "body": self.chat(),
+                                 "proxy": ours.proxy_url, "cafile": str(ours.ca_cert)},
+            "ours_mitm_passthrough": {"urls": ["https://api.anthropic.com/v1/chat/completions"], "body": self.chat(),
+                                      "proxy": ours.proxy_url, "cafile": str(ours.ca_cert)},
+            "noinsp_mitm_mapped": {"urls": ["https://api.openai.com/v1/chat/completions"], "body": self.chat(),
+                                   "proxy": bare.proxy_url, "cafile": str(bare.ca_cert)},
+            "noinsp_mitm_passthrough": {"urls": ["https://api.anthropic.com/v1/chat/completions"], "body": self.chat(),
+                                        "proxy": bare.proxy_url, "cafile": str(bare.ca_cert)},
+            "direct_ws": {"urls": [f"ws://127.0.0.1:{self.mock_url.rsplit(':', 1)[1]}/v1/responses"], "kind": "ws",
+                          "body": {"model": MODEL, "input": PROMPT}},
+            "ours_ws": {"urls": [f"ws://127.0.0.1:{ours.api_port}/v1/responses"], "kind": "ws",
+                        "body": {"model": OURS_MODEL, "input": PROMPT}},
+        }
+        if self.litellm_url:
+            arms["litellm"] = {"urls": [f"{self.litellm_url}/v1/chat/completions"], "body": self.chat(),
+                               "headers": {"authorization": f"Bearer {t.LITELLM_KEY}"}}
+            arms["litellm_sse"] = {**arms["litellm"], "body": self.chat(True), "kind": "sse"}
+        if self.extra:
+            urls = [p.api_url + "/v1/chat/completions" for p in (ours, *self.extra)]
+            arms[f"ours_x{len(urls)}"] = {**arms["ours"], "urls": urls}
+        for name, arm in arms.items():
+            arm.setdefault("kind", kind)
+            arm["name"] = name
+        return arms
+
+    # -- load ---------------------------------------------------------------------------------
+    def load(self, names: list[str], requests: int, concurrency: int, rounds: int, max_seconds: float) -> dict[str, Any]:
+        arms = self.arms()
+        spec = {"arms": [arms[n] for n in names if n in arms], "requests": requests, "concurrency": concurrency,
+                "processes": 2 if concurrency > 1 else 1, "rounds": rounds, "max_seconds": max_seconds,
+                "warmup": max(5, concurrency)}
+        raw = generate_load(spec, self.log)
+        for name in ("ours", "ours_sse", "ours_messages", "ours_ws"):
+            if name in raw:
+                self.v1_requests += len(raw[name]["samples"]) + raw[name]["warmup"]
+        return raw
+
+    def latency(self) -> None:
+        o = self.opts
+        groups = {
+            "chat": ["direct", "ours", "litellm"],
+            "stream": ["direct_sse", "ours_sse", "litellm_sse"],
+            "messages": ["direct", "ours_messages"],
+            "mitm": ["direct_tls", "mitmdump", "ours_mitm_mapped", "ours_mitm_passthrough",
+                     "noinsp_mitm_mapped", "noinsp_mitm_passthrough"],
+            "ws": ["direct_ws", "ours_ws"],
+        }
+        out: dict[str, Any] = {}
+        for group, names in groups.items():
+            self.log(f"latency at concurrency 1: {group} ({', '.join(names)}), {o.requests} requests per arm")
+            raw = self.load(names, o.requests, 1, o.rounds, o.max_seconds)
+            out[group] = {name: summarize(r) for name, r in raw.items()}
+        self.results["latency"] = out
+
+    def throughput(self) -> None:
+        o = self.opts
+        names = ["direct", "ours", "litellm", "mitmdump", "ours_mitm_mapped", "ours_mitm_passthrough",
+                 "noinsp_mitm_mapped", *[n for n in self.arms() if n.startswith("ours_x")]]
+        pids = {"direct": self.mock.pid, "ours": self.ours.process.pid, "mitmdump": self.mitm.pid,
+                "ours_mitm_mapped": self.ours.process.pid, "ours_mitm_passthrough": self.ours.process.pid,
+                "noinsp_mitm_mapped": self.bare.process.pid}
+        if self.litellm_url:
+            pids["litellm"] = self.litellm.pid
+        names = [n for n in names if n in self.arms()]
+        rounds = 1 if o.quick else 2  # interleaved, like the latency arms: drift hits all alike
+        totals = {n: RoundTotals() for n in names}
+        for r in range(rounds):
+            for name in names:
+                self.log(f"throughput at concurrency {o.concurrency}: {name} (round {r + 1}/{rounds})")
+                watched = ([self.ours.process.pid, *(p.process.pid for p in self.extra)]
+                           if name.startswith("ours_x") else [pids[name]])
+                cpu0 = sum(t.cpu_seconds(p) for p in watched)
+                raw = self.load([name], o.throughput_requests // rounds, o.concurrency, 1, o.max_seconds / rounds)[name]
+                totals[name].add(raw, sum(t.cpu_seconds(p) for p in watched) - cpu0)
+        out = {name: total.summary() for name, total in totals.items()}
+        self.results["throughput"] = out
+
+    def scale_out(self) -> None:
+        o = self.opts
+        counts = (1, 2) if o.quick else (1, 2, 4)
+        self.log(f"scale-out: {', '.join(map(str, counts))} instances behind nginx (PostgreSQL + Redis shared)")
+        self.results["scale_out"] = run_scale_out(
+            self.work, self.mock_url, counts=counts, requests=o.throughput_requests,
+            concurrency=o.concurrency, rounds=1 if o.quick else 2, max_seconds=o.max_seconds, log=self.log)
+
+    # -- memory, start-up, profile ------------------------------------------------------------
+    def captured(self) -> int:
+        with self.ours.api() as api:
+            return int(api.get("/api/tools/traffic-inspector/requests", params={"limit": 1}).json()["total"])
+
+    def memory(self) -> None:
+        o, mem = self.opts, self.results.setdefault("memory", {})
+        missing = o.flows - self.v1_requests
+        if missing > 0:
+            self.log(f"memory: {missing} more /v1 requests to reach {o.flows}")
+            self.load(["ours"], missing, o.concurrency, 1, 180)  # load() counts them
+        mem["after_requests_mb"], mem["requests"] = t.rss_mb(self.ours.process.pid), self.v1_requests
+        missing = o.flows - self.captured()
+        if missing > 0:
+            self.log(f"memory: {missing} more captured MITM flows to reach {o.flows}")
+            self.load(["ours_mitm_mapped"], missing, o.concurrency, 1, 360)
+        mem["with_flows_mb"], mem["flows"] = t.rss_mb(self.ours.process.pid), self.captured()
+        mem["mitmdump_after_mb"] = t.rss_mb(self.mitm.pid)
+        # Same product, capture off, after its own (fewer) MITM calls: what is not the ring.
+        mem["capture_off_after_mb"] = t.rss_mb(self.bare.process.pid)  # type: ignore[union-attr]
+        if self.litellm_url:
+            mem["litellm_after_mb"] = t.rss_mb(self.litellm.pid)
+
+    def idle_memory(self) -> None:
+        time.sleep(1.0)  # let start-up garbage settle
+        mem = self.results.setdefault("memory", {})
+        mem["ours_idle_mb"] = t.rss_mb(self.ours.process.pid)
+        mem["mitmdump_idle_mb"] = t.rss_mb(self.mitm.pid)
+        if self.litellm_url:
+            mem["litellm_idle_mb"] = t.rss_mb(self.litellm.pid)
+
+    def profile(self) -> None:
+        from benchmarks.report import hot_spots
+
+        spy = t.VENV_BIN / "py-spy"
+        if not spy.exists():
+            self.notes.append("profile skipped: py-spy is not installed in .venv")
+            return
+        seconds = 6 if self.opts.quick else 15
+        prof: dict[str, Any] = {}
+        for name in ("ours", "ours_mitm_mapped"):
+            out = self.work / f"profile-{name}.txt"
+            self.log(f"profiling {name} with py-spy for {seconds}s")
+            # The load runs in a thread; py-spy attaches once its clients are connected, so the
+            # profile shows steady-state requests rather than 64 TLS handshakes.
+            loader = threading.Thread(target=self.load, args=([name], 10**6, self.opts.concurrency, 1, seconds + 8))
+            loader.start()
+            time.sleep(4)
+            spy_run = subprocess.run([str(spy), "record", "-p", str(self.ours.process.pid), "-d", str(seconds),
+                                      "-r", "200", "-f", "raw", "-o", str(out), "--nonblocking"],
+                                     check=False, capture_output=True, timeout=seconds + 60)
+            loader.join(seconds + 130)
+            if out.exists():
+                prof[name] = hot_spots(out.read_text())
+            else:
+                self.notes.append(f"py-spy produced no profile for {name}: {spy_run.stderr.decode(errors='replace')[-300:]}")
+        self.results["profile"] = prof
+
+    def startup(self) -> None:
+        """Spawn → /health ready (and the CPU seconds spent getting there, which the shared
+        machine's load does not inflate): fresh home (CA and database created), the home of
+        the run's instance (existing database with every usage row of the run), bare mitmdump."""
+        n = 1 if self.opts.quick else 3  # an odd count: the median is one real start
+        out: dict[str, list[float]] = {"cold_s": [], "cold_cpu_s": [], "warm_s": [], "warm_cpu_s": [],
+                                       "mitmdump_s": [], "mitmdump_cpu_s": []}
+        for _ in range(n):
+            for kind, home in (("cold", None), ("warm", self.ours.home)):
+                began = time.perf_counter()
+                proc = OmniRouteProcess(home=home).start(timeout=180)
+                try:
+                    out[f"{kind}_s"].append(time.perf_counter() - began)
+                    out[f"{kind}_cpu_s"].append(t.cpu_seconds(proc.process.pid))  # type: ignore[union-attr]
+                finally:
+                    proc.stop() if home else proc.close()
+            began = time.perf_counter()
+            work = Path(tempfile.mkdtemp(prefix="mitmdump-start-", dir=self.work))
+            mitm, _, _ = t.start_mitmdump(work, work, self.up_ca_copy)
+            try:
+                out["mitmdump_s"].append(time.perf_counter() - began)
+                out["mitmdump_cpu_s"].append(t.cpu_seconds(mitm.pid))
+            finally:
+                mitm.stop()
+        self.results["startup"] = out
+
+    def detail(self) -> list[str]:
+        """The focused benchmarks other people wrote, run as they are, tables appended."""
+        quick = self.opts.quick
+        runs = {
+            "engine_overhead": ["--requests", "200" if quick else "1000", "--stream-requests", "50" if quick else "200"],
+            "capture_overhead": ["--requests", "100" if quick else "400", "--flows", "1000" if quick else "10000",
+                                 "--ring-size", "10000", "--concurrency", "8"],
+        }
+        out = ["## Detail: focused benchmarks", ""]
+        for module, args in runs.items():
+            path = Path(__file__).with_name(f"{module}.py")
+            if not path.exists():
+                continue
+            self.log(f"detail: python -m benchmarks.{module} {' '.join(args)}")
+            try:
+                done = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], check=False, capture_output=True,
+                                      text=True, timeout=900, cwd=REPO_ROOT)
+                text = done.stdout.strip() if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr[-500:]}"
+            except subprocess.TimeoutExpired:
+                text = "timed out after 900 s"
+            out += [f"### {module}", "", text, ""]
+        return out
+
+    # -- the whole run ------------------------------------------------------------------------
+    def run(self) -> int:
+        self.results["meta"] = machine(self.opts)
+        try:
+            self.log(f"starting targets (work dir {self.work})")
+            self.start()
+            self.idle_memory()
+            self.latency()
+            self.throughput()
+            self.scale_out()
+            self.memory()
+            self.profile()
+            self.procs.remove(self.ours)
+            self.ours.stop()  # its home stays for the warm start-up figure
+            self.stop()
+            self.log("start-up times (the other targets are stopped)")
+            self.startup()
+        finally:
+            self.stop()
+            if hasattr(self, "ours"):
+                self.ours.close()
+        self.results["meta"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+        self.results["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+        self.results["notes"] = self.notes
+        (self.work / "results.json").write_text(json.dumps(self.results, indent=1))
+        write_report(self.results, self.opts.out, self.detail() if self.opts.detail else None)
+        self.log(f"wrote {self.opts.out} (raw figures: {self.work / 'results.json'})")
+        return 0
+
+
+def machine(opts: Options) -> dict[str, Any]:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal")))
+    try:
+        import mitmproxy.version as mv
+
+        mitm = mv.VERSION
+    except ImportError:
+        mitm = "?"
+    return {"nproc": os.cpu_count(), "cpu": model, "memory_gb": round(mem_kb / 1024 / 1024, 1),
+            "python": platform.python_version(), "mitmproxy": mitm, "httpx": httpx.__version__,
+            "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": opts.command,
+            "options": {"quick": opts.quick, "requests": opts.requests, "concurrency": opts.concurrency,
+                        "throughput_requests": opts.throughput_requests, "flows": opts.flows,
+                        "workers": opts.workers, "delay_ms": opts.delay_ms, "rounds": opts.rounds,
+                        "with_litellm": opts.with_litellm}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    opts = parse(list(sys.argv[1:] if argv is None else argv))
+    return Bench(opts).run()

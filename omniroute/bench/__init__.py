@@ -1,1 +1,0 @@
-"""Benchmarks (not tests): run each as ``python -m omniroute.bench.<name>``."""
