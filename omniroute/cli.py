@@ -29,7 +29,8 @@ app = typer.Typer(
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"omniroute: {message}", err=True)
+    for line in message.splitlines() or [""]:  # one problem per line, each one prefixed
+        typer.echo(f"omniroute: {line}", err=True)
     return typer.Exit(code)
 
 
@@ -58,6 +59,7 @@ def run(
     proxy_port: Annotated[int | None, typer.Option(help="HTTP_PROXY listener port; 0 disables.")] = None,
     bridge_port: Annotated[int | None, typer.Option(help="DNS-mode listener port; 0 disables.")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Register the offline demo provider (model demo/echo).")] = False,
+    config: Annotated[Path | None, typer.Option(help="Config file (YAML) applied at start and on SIGHUP. Env OMNIROUTE_CONFIG.")] = None,
     proxy_auth: Annotated[str | None, typer.Option(
         help="HTTP proxy listener credentials: USER:PASS, @htpasswd-file or ldap[s]:… "
         "(mitmproxy's proxyauth). Env OMNIROUTE_PROXY_AUTH.")] = None,
@@ -73,9 +75,13 @@ def run(
     gc.disable()
     settings = build_settings(
         home=home, host=host, api_port=api_port, proxy_port=proxy_port,
-        bridge_port=bridge_port, demo=demo or None, proxy_auth=proxy_auth,
+        bridge_port=bridge_port, demo=demo or None, config_file=config, proxy_auth=proxy_auth,
         allow_open_proxy=allow_open_proxy or None, allow_open_v1=allow_open_v1 or None,
     )
+    if settings.config_file is not None:  # a bad file stops start-up before anything is created
+        from omniroute import cli_config
+
+        _inspector(lambda: cli_config.check_config(settings.config_file, lambda _: None))
     # The addons build their own Settings from these options, as under mitmdump's --set; the
     # proxy listeners are mitmproxy's `mode`, set from `settings` below.
     omniroute_options = {
@@ -83,6 +89,7 @@ def run(
         "omniroute_host": host,
         "omniroute_api_port": api_port,
         "omniroute_demo": demo,
+        "omniroute_config": str(settings.config_file) if settings.config_file else None,
         "omniroute_allow_open_proxy": allow_open_proxy,
         "omniroute_allow_open_v1": allow_open_v1,
     }
@@ -382,3 +389,28 @@ def sessions(home: Annotated[Path | None, typer.Option(help="Home directory. Env
     from omniroute import cli_inspector
 
     _inspector(lambda: cli_inspector.sessions_table(build_settings(home=home), typer.echo))
+
+
+# -- config file commands (bodies in omniroute.cli_config) -------------------------------
+config_app = typer.Typer(help="The declarative config file (omniroute run --config FILE).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("export")
+def config_export(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")] = None,
+    home: Home = None,
+) -> None:
+    """Write the current providers, combos, aliases, mappings, ... as a config file (no secrets)."""
+    from omniroute import cli_config
+
+    settings = build_settings(home=home)
+    _inspector(lambda: cli_config.export_config(settings, output, typer.echo, lambda m: typer.echo(m, err=True)))
+
+
+@config_app.command("check")
+def config_check(file: Annotated[Path, typer.Argument(help="Config file to validate.")]) -> None:
+    """Validate a config file without applying it: one line per problem (file:line: key: message)."""
+    from omniroute import cli_config
+
+    _inspector(lambda: cli_config.check_config(file, typer.echo))

@@ -172,6 +172,10 @@ def map_model(settings: Settings, agent_id: str, rule: str, echo: Echo) -> None:
 
     db = open_db(settings)
     store = MappingStore(db)
+    if any(row["from_config"] for row in store.rows(spec.id)):
+        db.dispose()
+        raise CommandError(f"the model mappings of {spec.id} are declared in the config file; "
+                           "change them there and reload (SIGHUP or POST /api/config/reload)")
     try:
         store.upsert(spec.id, source, target)
     except ValueError as exc:

@@ -2,7 +2,11 @@
 
 Precedence, highest first: CLI flags (passed as keyword arguments), environment
 (`OMNIROUTE_*`, plus the conventional `DATABASE_URL` / `REDIS_URL`), the optional TOML
-config file (`$OMNIROUTE_CONFIG`, else `<home>/config.toml`), then defaults.
+settings file (`$OMNIROUTE_CONFIG` when it names a `.toml` file, else `<home>/config.toml`),
+then defaults.
+
+`--config FILE` / `$OMNIROUTE_CONFIG` naming a YAML (or JSON) file is the declarative config
+file instead (providers, combos, ... : `omniroute.configfile`), kept here as `config_file`.
 """
 
 from __future__ import annotations
@@ -29,9 +33,13 @@ class SettingsError(Exception):
     """A setting that cannot be used; the message is one line meant for the user."""
 
 
+def _is_settings_file(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".toml"
+
+
 def _config_file() -> Path:
     explicit = os.environ.get("OMNIROUTE_CONFIG")
-    if explicit:
+    if explicit and _is_settings_file(explicit):
         return Path(explicit).expanduser()
     home = os.environ.get("OMNIROUTE_HOME")
     return (Path(home) if home else DEFAULT_HOME).expanduser() / "config.toml"
@@ -67,6 +75,10 @@ class Settings(BaseSettings):
     allow_open_proxy: bool = False  # beyond loopback: proxy listeners without authentication
     allow_open_v1: bool = False  # beyond loopback: /v1 without REQUIRE_API_KEY
     hosts_file: Path = Path("/etc/hosts")
+    # The declarative config file (YAML or JSON), applied at start and on reload.
+    config_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("OMNIROUTE_CONFIG", "config_file")
+    )
     # Real resolvers for passthrough traffic; empty means the system's resolv.conf servers.
     # NoDecode: the env value is "1.1.1.1,8.8.8.8", not JSON; `_split_servers` parses it.
     upstream_dns: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -111,6 +123,14 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("config_file", mode="after")
+    @classmethod
+    def _declarative_only(cls, value: Path | None) -> Path | None:
+        # A .toml file there is the settings file, read by the TOML source below.
+        if value is None or _is_settings_file(value):
+            return None
+        return value.expanduser().absolute()
 
     @field_validator("upstream_dns", "allowed_hosts", mode="before")
     @classmethod

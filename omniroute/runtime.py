@@ -17,6 +17,8 @@ import uvicorn
 from omniroute.api.app import create_app
 from omniroute.api.http_protocol import protocol_class
 from omniroute.config import Settings
+from omniroute.configfile import Applied, apply_file
+from omniroute.configfile.reload import reload_config_file
 from omniroute.services import Services, open_services
 from omniroute.shared.events import InspectorEventBridge
 
@@ -33,7 +35,14 @@ class Runtime:
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
-        return cls(open_services(settings))
+        """The services, with the config file (if any) applied before anything reads the
+        database's configuration. ConfigFileError: the file is wrong, nothing was applied."""
+        path = settings.config_file
+        return cls(open_services(settings, seed=lambda db, secrets: apply_file(path, db, secrets)))
+
+    async def reload_config_file(self) -> Applied:
+        """SIGHUP: apply the config file again (`POST /api/config/reload` does the same)."""
+        return await reload_config_file(self.services)
 
     async def _start_shared(self) -> None:
         if self._shared_started:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -46,6 +47,9 @@ from omniroute.providers.pool import ClientPool
 from omniroute.providers.secrets import SecretBox
 from omniroute.shared.config_sync import ConfigSync
 from omniroute.shared.state import SharedState, open_shared_state
+
+
+Seed = Callable[[Database, SecretBox], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +93,12 @@ class Services:
     proxied_peers: set[tuple[str, int]]
 
 
-def open_services(settings: Settings) -> Services:
-    """Build every service for ``settings``; does the start-up I/O (home, migrations, CA)."""
+def open_services(settings: Settings, seed: Seed | None = None) -> Services:
+    """Build every service for ``settings``; does the start-up I/O (home, migrations, CA).
+
+    ``seed`` writes to the migrated database before anything reads its configuration (the
+    config file: `Runtime.open`).
+    """
     s = settings
     s.prepare_home()
     db = Database(s.effective_database_url)
@@ -100,6 +108,8 @@ def open_services(settings: Settings) -> Services:
     sync = ConfigSync(shared)
     pool = ClientPool()
     secret_box = SecretBox(s.secret_key_path)
+    if seed is not None:
+        seed(db, secret_box)
     registry = Registry(db, secret_box,
                         on_reload=lambda snapshot: serve_demo_in_process(snapshot, pool))
     usage = UsageRecorder(db)

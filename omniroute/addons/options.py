@@ -25,6 +25,7 @@ OPTION_FIELDS = {
     "omniroute_host": "host",
     "omniroute_api_port": "api_port",
     "omniroute_demo": "demo",
+    "omniroute_config": "config_file",
     "omniroute_allow_open_proxy": "allow_open_proxy",
     "omniroute_allow_open_v1": "allow_open_v1",
 }
@@ -41,6 +42,8 @@ def add_options(loader: Any) -> None:
         "Port of the DNS-mode listener, added to mitmproxy's modes; unset or 0: none.",
     )
     loader.add_option("omniroute_demo", bool, False, "Register the built-in offline demo provider.")
+    loader.add_option("omniroute_config", str | None, None,
+                      "OmniRoute config file (YAML): applied at start and on SIGHUP.")
     loader.add_option("omniroute_allow_open_proxy", bool, False, "Beyond loopback: proxy listeners without authentication.")
     loader.add_option("omniroute_allow_open_v1", bool, False, "Beyond loopback: /v1 without REQUIRE_API_KEY.")
 

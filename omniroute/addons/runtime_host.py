@@ -5,7 +5,9 @@ has built them, and when start-up failed)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 from typing import Any
 
 from mitmproxy import ctx, exceptions
@@ -15,6 +17,7 @@ from omniroute.addons import options
 from omniroute.bridge.ca import CAError
 from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import SettingsError
+from omniroute.configfile.load import ConfigFileError
 from omniroute.db.database import DatabaseError
 from omniroute.exposure import exposure_problem
 from omniroute.listeners import ListenerState, is_bridge_mode
@@ -64,8 +67,15 @@ class RuntimeHost:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()
             return
+        except ConfigFileError as exc:
+            for line in exc.lines():
+                log.error("OmniRoute cannot start: %s", line)
+            ctx.master.shutdown()
+            return
         services = runtime.services
         services.board.host = MitmproxyHost()
+        if services.settings.config_file is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._reload_config_file)
         if ctx.options.tcp_timeout == MITMPROXY_TCP_TIMEOUT:  # mitmproxy's default: use ours
             ctx.options.update(tcp_timeout=services.settings.proxy_idle_timeout)
         if ctx.options.confdir == "~/.mitmproxy":
@@ -76,6 +86,22 @@ class RuntimeHost:
         except ValueError as exc:  # the saved file was removed or replaced since
             log.warning("OmniRoute: saved upstream CA not applied: %s", exc)
         await runtime.start_api()
+
+    def _reload_config_file(self) -> None:
+        asyncio.create_task(self._reload_logged(), name="omniroute-config-reload")
+
+    async def _reload_logged(self) -> None:
+        runtime = self.runtime
+        if runtime is None:
+            return
+        try:
+            applied = await runtime.reload_config_file()
+        except ConfigFileError as exc:
+            for line in exc.lines():
+                log.error("config file not applied (nothing changed): %s", line)
+            return
+        log.warning("config file %s applied (SIGHUP): %s", runtime.services.settings.config_file,
+                    ", ".join(sorted(applied.kinds)) or "no changes")
 
     async def done(self) -> None:
         if self.runtime is not None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from omniroute.api.deps import ReloadRegistryDep, StoreDep
-from omniroute.api.management import invalid
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.api.fields import Int32, Name
 from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.errors import Conflict, NotFound
@@ -34,10 +34,11 @@ class AliasSet(BaseModel):
 
 
 def alias_json(row: ModelAlias) -> dict[str, Any]:
-    return {"alias": row.alias, "target": row.target, "createdAt": row.created_at.isoformat()}
+    return {"alias": row.alias, "target": row.target, "createdAt": row.created_at.isoformat(),
+            "fromConfig": row.from_config}
 
 
-def _check_cycle(aliases: dict[str, str], alias: str, target: str) -> None:
+def check_alias_cycle(aliases: dict[str, str], alias: str, target: str) -> None:
     """Follow the would-be alias chain from ``target``; coming back to ``alias`` is a cycle."""
     path, name = [alias, target], target
     while name in aliases:
@@ -69,8 +70,9 @@ async def set_alias(store: StoreDep, reload: ReloadRegistryDep, payload: AliasSe
             # Combos resolve before aliases: this alias would never be used.
             raise Conflict(f"{alias!r} is already a combo name; pick another alias", param="alias")
         rows = session.exec(select(ModelAlias)).all()
-        _check_cycle({r.alias: r.target for r in rows if r.alias != alias}, alias, target)
+        check_alias_cycle({r.alias: r.target for r in rows if r.alias != alias}, alias, target)
         row = session.get(ModelAlias, alias)
+        refuse_config_entry(row is not None and row.from_config, f"model alias {alias!r}")
         created = row is None
         if row is None:
             row = ModelAlias(alias=alias, target=target)
@@ -90,6 +92,7 @@ async def delete_alias(store: StoreDep, reload: ReloadRegistryDep, alias: str) -
         row = session.get(ModelAlias, alias)
         if row is None:
             raise NotFound(f"model alias {alias!r} not found")
+        refuse_config_entry(row.from_config, f"model alias {alias!r}")
         session.delete(row)
         session.commit()
 
@@ -124,10 +127,11 @@ class ChainDelete(BaseModel):
 
 
 def chain_json(row: FallbackChain) -> dict[str, Any]:
-    return {"model": row.model, "chain": row.chain, "updatedAt": row.updated_at.isoformat()}
+    return {"model": row.model, "chain": row.chain, "updatedAt": row.updated_at.isoformat(),
+            "fromConfig": row.from_config}
 
 
-def _steps(session: Session, steps: list[ChainStep]) -> list[dict[str, Any]]:
+def stored_chain_steps(session: Session, steps: list[ChainStep]) -> list[dict[str, Any]]:
     connections = session.exec(select(ProviderConnection)).all()
     known = {c.id for c in connections} | {c.name for c in connections}
     stored = []
@@ -158,8 +162,9 @@ async def set_chain(store: StoreDep, reload: ReloadRegistryDep, payload: ChainSe
             # Combos resolve before chains: this chain would never be used.
             raise Conflict(f"{model!r} is a combo name; a chain for it would never be used",
                            param="model")
-        steps = _steps(session, payload.chain)
+        steps = stored_chain_steps(session, payload.chain)
         row = session.get(FallbackChain, model) or FallbackChain(model=model)
+        refuse_config_entry(row.from_config, f"the fallback chain of {model!r}")
         row.chain, row.updated_at = steps, utcnow()
         session.add(row)
         session.commit()
@@ -176,6 +181,7 @@ async def delete_chain(store: StoreDep, reload: ReloadRegistryDep, payload: Chai
         row = session.get(FallbackChain, payload.model)
         if row is None:
             raise NotFound(f"no fallback chain for model {payload.model!r}")
+        refuse_config_entry(row.from_config, f"the fallback chain of {payload.model!r}")
         session.delete(row)
         session.commit()
 

@@ -12,6 +12,7 @@ from omniroute.api import (
     bridge_control,
     cli_tools,
     combos,
+    config_file,
     errors,
     hardening,
     health,
@@ -67,6 +68,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(usage.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)
+    app.include_router(config_file.router)
     app.include_router(cli_tools.router)
     app.include_router(ui.router)
     cli_tools.install(app, services)

@@ -27,6 +27,7 @@ from omniroute.api.deps import (
 )
 from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
+from omniroute.api.management import refuse_config_entry
 from omniroute.bridge.agent_state import agent_rows, iso
 from omniroute.bridge.catalog import AgentSpec
 from omniroute.bridge.hostsfile import (
@@ -187,6 +188,8 @@ async def get_mappings(spec: Spec, mappings: MappingsDep, store: StoreDep) -> li
 
 @router.put("/agents/{agent_id}/mappings")
 async def put_mappings(spec: Spec, mappings: MappingsDep, store: StoreDep, payload: MappingPut) -> dict[str, Any]:
+    declared = any(row["from_config"] for row in await store.call(mappings.rows, spec.id))
+    refuse_config_entry(declared, f"the model mappings of {spec.id}")
     try:
         await store.call(mappings.replace, spec.id, [m.model_dump() for m in payload.mappings])
     except ValueError as exc:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from omniroute.api.deps import BypassDep, CADep, ControlDep, StoreDep
 from omniroute.api.guards import loopback_only
+from omniroute.api.management import refuse_config_entry
 from omniroute.bridge import control
 from omniroute.bridge.bypass import combined_patterns
 from omniroute.bridge.bypass_rules import BypassRules
@@ -108,10 +109,12 @@ async def http_proxy_mode(proxy: ControlDep, payload: CaptureModeAction) -> dict
 
 # -- bypass ------------------------------------------------------------------------------
 async def _bypass_rows(store: Store, bypass: BypassRules) -> list[dict[str, Any]]:
-    patterns, saved = await store.call(bypass.stored)
+    patterns, saved, declared = await store.call(bypass.stored)
     saved_at = saved.isoformat() if saved is not None else None
+    mine = "config" if declared else "user"  # "config": the file's
     return [
-        {"pattern": p, "source": source, "created_at": saved_at if source == "user" else None}
+        {"pattern": p, "source": mine if source == "user" else source,
+         "created_at": saved_at if source == "user" else None}
         for p, source in combined_patterns(patterns)
     ]
 
@@ -123,6 +126,8 @@ async def get_bypass(store: StoreDep, bypass: BypassDep) -> list[dict[str, Any]]
 
 @router.put("/bypass")
 async def put_bypass(store: StoreDep, bypass: BypassDep, payload: BypassUpsert) -> list[dict[str, Any]]:
+    _, _, declared = await store.call(bypass.stored)
+    refuse_config_entry(declared, "the bypass list")
     try:
         await store.call(bypass.set_user_patterns, payload.patterns)
     except ValueError as exc:

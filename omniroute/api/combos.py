@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from omniroute.api.deps import ReloadRegistryDep, StoreDep
-from omniroute.api.management import invalid
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.api.fields import Count32, Int32, Name, NoControl
 from omniroute.db.tables import Combo, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.errors import Conflict, NotFound
@@ -74,10 +74,11 @@ def combo_json(row: Combo) -> dict[str, Any]:
         "nodes": row.nodes,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
+        "fromConfig": row.from_config,
     }
 
 
-def _nodes(session: Session, nodes: list[ComboNode]) -> list[dict[str, Any]]:
+def stored_nodes(session: Session, nodes: list[ComboNode]) -> list[dict[str, Any]]:
     """Nodes as stored; each must name an existing connection, by id (or by name: resolved
     to the id here, so renaming the connection later keeps the combo working)."""
     by_id = {row.id: row for row in session.exec(select(ProviderConnection)).all()}
@@ -127,7 +128,7 @@ async def create_combo(store: StoreDep, reload: ReloadRegistryDep, payload: Comb
     def create(session: Session) -> Combo:
         _unique(session, payload.name)
         row = Combo(name=payload.name, model=payload.model, strategy=payload.strategy,
-                    nodes=_nodes(session, payload.nodes))
+                    nodes=stored_nodes(session, payload.nodes))
         session.add(row)
         session.commit()
         return row
@@ -148,6 +149,7 @@ async def update_combo(
 ) -> dict[str, Any]:
     def update(session: Session) -> Combo:
         row = _get(session, combo_id)
+        refuse_config_entry(row.from_config, f"combo {row.name!r}")
         if payload.name is not None and payload.name != row.name:
             _unique(session, payload.name, exclude_id=row.id)
             row.name = payload.name
@@ -156,7 +158,7 @@ async def update_combo(
         if payload.strategy is not None:
             row.strategy = payload.strategy
         if payload.nodes is not None:
-            row.nodes = _nodes(session, payload.nodes)
+            row.nodes = stored_nodes(session, payload.nodes)
         row.updated_at = utcnow()
         session.add(row)
         session.commit()
@@ -171,6 +173,7 @@ async def update_combo(
 async def delete_combo(store: StoreDep, reload: ReloadRegistryDep, combo_id: str) -> dict[str, Any]:
     def delete(session: Session) -> str:
         row = _get(session, combo_id)
+        refuse_config_entry(row.from_config, f"combo {row.name!r}")
         session.delete(row)
         session.commit()
         return row.id

@@ -14,9 +14,10 @@ from sqlmodel import Session, select
 
 from omniroute.api.auth import hash_key, key_cache, new_secret
 from omniroute.api.deps import StoreDep, SyncDep
+from omniroute.api.fields import Label
+from omniroute.api.management import refuse_config_entry
 from omniroute.db.tables import ApiKey
 from omniroute.engine.errors import NotFound
-from omniroute.api.fields import Label
 from omniroute.providers.secrets import preview
 from omniroute.shared.config_sync import ConfigSync
 
@@ -49,6 +50,7 @@ def key_json(row: ApiKey) -> dict[str, Any]:
         "isActive": row.is_active,
         "createdAt": row.created_at.isoformat(),
         "lastUsedAt": row.last_used_at.isoformat() if row.last_used_at else None,
+        "fromConfig": row.from_config,
     }
 
 
@@ -100,6 +102,7 @@ async def update_key(
 ) -> dict[str, Any]:
     def update(session: Session) -> ApiKey:
         row = _get(session, key_id)
+        refuse_config_entry(row.from_config, f"API key {row.label!r}")
         if payload.label is not None:
             row.label = payload.label
         if payload.isActive is not None:
@@ -118,7 +121,9 @@ async def update_key(
 @router.delete("/{key_id}")
 async def delete_key(request: Request, store: StoreDep, sync: SyncDep, key_id: str) -> dict[str, Any]:
     def delete(session: Session) -> None:
-        session.delete(_get(session, key_id))
+        row = _get(session, key_id)
+        refuse_config_entry(row.from_config, f"API key {row.label!r}")
+        session.delete(row)
         session.commit()
 
     await store.run(delete)

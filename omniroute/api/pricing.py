@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from omniroute.api.deps import RouterDep, StoreDep, SyncDep
-from omniroute.api.management import invalid
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.engine.pricing import DEFAULT_PRICES, PriceTable
 from omniroute.engine.router import Router
 
@@ -28,7 +28,7 @@ def apply_overrides(router: Router, overrides: dict[str, dict[str, str]]) -> Non
     router.prices = PriceTable(overrides)
 
 
-def _price(model: str, value: Any) -> dict[str, str]:
+def parse_price(model: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         raise invalid(
             model, 'must be an object like {"input": 2.5, "output": 10, "cached_input": 1.25}'
@@ -58,7 +58,8 @@ async def get_pricing(router: RouterDep, store: StoreDep) -> dict[str, Any]:
     return {
         "unit": UNIT,
         "pricing": router.prices.entries(),
-        "overrides": await store.get_setting(SETTING, {}),
+        "overrides": await store.get_setting(SETTING, {}) or {},
+        "overridesFromConfig": await store.setting_from_config(SETTING),
     }
 
 
@@ -71,14 +72,15 @@ async def set_pricing(
 ) -> dict[str, Any]:
     """Merge overrides `{model: {input, output, cached_input}}`; `{model: null}` removes one.
     A partial override keeps the default's other prices."""
-    overrides: dict[str, dict[str, str]] = dict(await store.get_setting(SETTING, {}))
+    refuse_config_entry(await store.setting_from_config(SETTING), "the pricing overrides")
+    overrides: dict[str, dict[str, str]] = dict(await store.get_setting(SETTING, {}) or {})
     for model, value in payload.items():
         if not model.strip():
             raise invalid("body", "model names must not be empty")
         if value is None:
             overrides.pop(model, None)
         else:
-            overrides[model] = _price(model, value)
+            overrides[model] = parse_price(model, value)
     await store.set_setting(SETTING, overrides)
     apply_overrides(router, overrides)
     sync.changed("pricing")

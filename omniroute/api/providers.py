@@ -3,6 +3,7 @@ ProviderConnectionCreate in the OmniRoute API specification)."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Annotated, Any
@@ -10,17 +11,27 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, select
 
 from omniroute.api.deps import PoolDep, RegistryDep, ReloadRegistryDep, SecretsDep, StoreDep
-from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.api.fields import Count32, Int32, no_control
-from omniroute.engine.errors import Conflict, EngineError, NotFound
+from omniroute.api.management import refuse_config_entry
+from omniroute.db.tables import ProviderConnection, utcnow
+from omniroute.engine.errors import BadRequest, Conflict, EngineError, NotFound
 from omniroute.engine.limits import FIRST_BYTE_KEY, IDLE_KEY
 from omniroute.engine.registry import Registry
 from omniroute.providers.adapters import ADAPTERS, adapter_for
+from omniroute.providers.cloud_auth import AuthorizationFailed
+from omniroute.providers.clouds import (
+    CLOUD_FIELDS,
+    SETTING_KEYS,
+    URL_REQUIRED,
+    apply_settings,
+    service_account_info,
+)
 from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
+from omniroute.providers.secrets import SecretBox
 from omniroute.providers.secrets import preview
 
 router = APIRouter(prefix="/api/providers", tags=["Providers"])
@@ -79,10 +90,42 @@ def _check_key(key: str) -> str:
     return no_control(key)
 
 
-ApiKeyText = Annotated[str, Field(max_length=4096), AfterValidator(_check_key)]
+# 16 KiB: a Vertex service-account JSON (with its private key) is the longest secret.
+ApiKeyText = Annotated[str, Field(max_length=16384), AfterValidator(_check_key)]
+# Cloud connection settings: plain identifiers that end up in URLs and signatures.
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+SessionToken = Annotated[str, Field(max_length=8192), AfterValidator(_check_key)]
 
 
-class ProviderConnectionCreate(BaseModel):
+class CloudSettings(BaseModel):
+    """Settings of cloud provider types (stored in the connection's `extra`)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _compact_key_file(cls, data: Any) -> Any:
+        # A key file (Vertex's service-account JSON) arrives with line breaks, which the key
+        # check refuses (keys become header values); stored compact it means the same.
+        key = data.get("apiKey") if isinstance(data, dict) else None
+        if isinstance(key, str) and key.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(key)
+            except ValueError:
+                return data
+            if isinstance(parsed, dict):
+                return {**data, "apiKey": json.dumps(parsed, separators=(",", ":"))}
+        return data
+
+    region: Identifier | None = None  # bedrock, vertex
+    project: Identifier | None = None  # vertex (default: the service account's project)
+    apiVersion: Identifier | None = None  # azure
+    accessKeyId: Identifier | None = None  # bedrock: the secret access key goes in apiKey
+    sessionToken: SessionToken | None = None  # bedrock temporary credentials (write-only)
+    tenantId: Identifier | None = None  # azure Entra ID: with clientId, apiKey is the client secret
+    clientId: Identifier | None = None
+    authorityUrl: UpstreamUrl | None = None  # azure Entra ID authority (sovereign clouds)
+
+
+class ProviderConnectionCreate(CloudSettings):
     model_config = ConfigDict(extra="forbid")
 
     provider: ProviderType
@@ -100,7 +143,7 @@ class ProviderConnectionCreate(BaseModel):
     idleTimeoutSeconds: float | None = Field(default=None, gt=0, le=3600)
 
 
-class ProviderConnectionUpdate(BaseModel):
+class ProviderConnectionUpdate(CloudSettings):
     model_config = ConfigDict(extra="forbid")
 
     name: ConnectionName | None = None
@@ -126,8 +169,31 @@ def connection_json(row: ProviderConnection) -> dict[str, Any]:
         "testStatus": row.test_status,
         "keyPreview": row.key_preview,
         **{key: (row.extra or {}).get(key) for key in EXTRA_FIELDS},
+        **{key: (row.extra or {}).get(key) for key in SETTING_KEYS if (row.extra or {}).get(key)},
         "createdAt": row.created_at.isoformat(),
+        "fromConfig": row.from_config,
     }
+
+
+def _apply_settings(secrets: SecretBox, payload: CloudSettings, extra: dict[str, Any]) -> dict[str, Any]:
+    """The connection's `extra` with the settings the payload sets (null clears one)."""
+    given = {key: getattr(payload, key) for key in payload.model_fields_set if key in CloudSettings.model_fields}
+    return apply_settings(extra, given, secrets.encrypt)
+
+
+def _check_settings_apply(provider: str, payload: CloudSettings) -> None:
+    """A setting the provider type does not read is refused, not stored to no effect."""
+    for key in payload.model_fields_set & CloudSettings.model_fields.keys():
+        if key not in CLOUD_FIELDS.get(provider, ()) and getattr(payload, key) is not None:
+            raise BadRequest(f"{key} does not apply to provider type {provider}", param=key)
+
+
+def _key_preview(provider: str, key: str) -> str:
+    if provider == "vertex":  # a service-account file: show whose it is, not its tail
+        info = service_account_info(key)
+        if info and info.get("client_email"):
+            return str(info["client_email"])
+    return preview(key)
 
 
 def _get(session: Any, connection_id: str) -> ProviderConnection:
@@ -157,10 +223,20 @@ async def create_connection(
     payload: ProviderConnectionCreate,
 ) -> dict[str, Any]:
     adapter = adapter_for(payload.provider)
+    _check_settings_apply(payload.provider, payload)
+    if payload.provider in URL_REQUIRED and not payload.url:
+        raise BadRequest(f"a {payload.provider} connection needs its endpoint url, "
+                         "e.g. https://<resource>.openai.azure.com", param="url")
+    if payload.provider == "vertex" and not payload.project and not (
+        payload.apiKey and (service_account_info(payload.apiKey) or {}).get("project_id")
+    ):
+        raise BadRequest("a vertex connection needs project (or a service-account JSON naming one in apiKey)",
+                         param="project")
 
     def create(session: Session) -> ProviderConnection:
         name = payload.name or payload.provider
         _unique_name(session, name)
+        extra = {key: getattr(payload, key) for key in EXTRA_FIELDS if getattr(payload, key)}
         row = ProviderConnection(
             provider=payload.provider,
             name=name,
@@ -168,11 +244,11 @@ async def create_connection(
             is_active=payload.isActive,
             max_concurrent=payload.maxConcurrent,
             priority=payload.priority,
-            extra={key: getattr(payload, key) for key in EXTRA_FIELDS if getattr(payload, key)},
+            extra=_apply_settings(secrets, payload, extra),
         )
         if payload.apiKey:
             row.api_key_encrypted = secrets.encrypt(payload.apiKey)
-            row.key_preview = preview(payload.apiKey)
+            row.key_preview = _key_preview(payload.provider, payload.apiKey)
         session.add(row)
         session.commit()
         return row
@@ -195,6 +271,8 @@ async def update_connection(
 ) -> dict[str, Any]:
     def update(session: Session) -> ProviderConnection:
         row = _get(session, connection_id)
+        refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
+        _check_settings_apply(row.provider, payload)
         if payload.name is not None and payload.name != row.name:
             _unique_name(session, payload.name, exclude_id=row.id)
             row.name = payload.name
@@ -202,7 +280,7 @@ async def update_connection(
             row.url = payload.url
         if payload.apiKey is not None:
             row.api_key_encrypted = secrets.encrypt(payload.apiKey) if payload.apiKey else None
-            row.key_preview = preview(payload.apiKey) if payload.apiKey else None
+            row.key_preview = _key_preview(row.provider, payload.apiKey) if payload.apiKey else None
         for field, attr in (("isActive", "is_active"), ("maxConcurrent", "max_concurrent"), ("priority", "priority")):
             if field in payload.model_fields_set:
                 setattr(row, attr, getattr(payload, field))
@@ -212,6 +290,7 @@ async def update_connection(
             extra = {k: v for k, v in (row.extra or {}).items() if k not in changed}
             extra.update({key: getattr(payload, key) for key in changed if getattr(payload, key)})
             row.extra = extra
+        row.extra = _apply_settings(secrets, payload, row.extra or {})
         row.updated_at = utcnow()
         session.add(row)
         session.commit()
@@ -228,7 +307,9 @@ async def delete_connection(
     store: StoreDep, pool: PoolDep, reload: ReloadRegistryDep, connection_id: str
 ) -> dict[str, Any]:
     def delete(session: Session) -> None:
-        session.delete(_get(session, connection_id))
+        row = _get(session, connection_id)
+        refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
+        session.delete(row)
         session.commit()
 
     await store.run(delete)
@@ -243,12 +324,18 @@ async def _probe(registry: Registry, pool: ClientPool, connection_id: str) -> di
     if connection is None:
         raise NotFound(f"provider connection {connection_id!r} not found")
     adapter = connection.adapter
+    url = adapter.models_url(connection.url, connection.extra)
+    if url is None:  # no model list endpoint: the key is first checked by a real call
+        return {"ok": True, "checked": False, "models": list(adapter.models)}
     client = pool.get(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
     started = time.perf_counter()
     try:
-        response = await client.get(
-            connection.url.rstrip("/") + adapter.models_path, headers=adapter.headers(connection.api_key)
-        )
+        headers = adapter.headers(None if connection.auth is not None else connection.api_key)
+        if connection.auth is not None:
+            headers = await connection.auth.authorize("GET", url, b"", headers)
+        response = await client.get(url, headers=headers)
+    except AuthorizationFailed as exc:
+        return {"ok": False, "error": str(exc), "models": []}
     except httpx.HTTPError as exc:
         return {"ok": False, "error": f"cannot reach {connection.url}: {exc.__class__.__name__}", "models": []}
     latency = round((time.perf_counter() - started) * 1000, 1)
@@ -259,8 +346,7 @@ async def _probe(registry: Registry, pool: ClientPool, connection_id: str) -> di
         data = response.json()
     except ValueError:
         return {"ok": False, "error": "upstream model list is not JSON", "models": []}
-    raw = data.get("data") or data.get("models") or []
-    models = [str(m.get("id") or m.get("name") or "") for m in raw if isinstance(m, dict)]
+    models = adapter.model_ids(data)
     return {"ok": True, "status": response.status_code, "latencyMs": latency, "models": [m for m in models if m]}
 
 
@@ -277,7 +363,8 @@ async def test_connection(
     store: StoreDep, registry: RegistryDep, pool: PoolDep, connection_id: str
 ) -> dict[str, Any]:
     result = await _probe(registry, pool, connection_id)
-    await store.run(lambda session: _set_status(session, connection_id, result["ok"]))
+    if result.get("checked", True):
+        await store.run(lambda session: _set_status(session, connection_id, result["ok"]))
     return {"id": connection_id, **{k: v for k, v in result.items() if k != "models"}}
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from omniroute.api.deps import RouterDep, StoreDep, SyncDep
-from omniroute.api.management import invalid
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.engine.resilience import (
     BreakerProfile,
     CooldownProfile,
@@ -160,6 +160,7 @@ async def get_resilience(router: RouterDep) -> dict[str, Any]:
 async def update_resilience(
     router: RouterDep, store: StoreDep, sync: SyncDep, patch: ResiliencePatch
 ) -> dict[str, Any]:
+    refuse_config_entry(await store.setting_from_config(SETTING), "the resilience settings")
     state = router.resilience
     config = patched_config(state.config, patch)  # raises before anything is stored
     await store.set_setting(SETTING, _merge(await store.get_setting(SETTING, {}), patch))

@@ -22,6 +22,7 @@ from omniroute.api.guards import loopback_only
 from omniroute.engine.errors import EngineError
 from omniroute.engine.strategies import SUPPORTED_STRATEGIES
 from omniroute.providers.adapters import ADAPTERS
+from omniroute.providers.clouds import CLOUD_FIELDS, KEY_LABELS
 
 PAGES: dict[str, str] = {
     "inspector": "Inspector",
@@ -100,6 +101,11 @@ async def ui_config(request: Request, settings: SettingsDep, ca: CADep, board: B
         "caBundlePath": str(bundle) if bundle.exists() else None,
         "strategies": list(SUPPORTED_STRATEGIES),
         "providerTypes": sorted(ADAPTERS),
+        "providerTypeInfo": {
+            name: {"defaultUrl": a.default_url, "models": list(a.models), "fields": list(CLOUD_FIELDS.get(name, ())),
+                   "keyLabel": KEY_LABELS.get(name)}
+            for name, a in ADAPTERS.items()
+        },
         "listeners": [listener.as_dict() for listener in board.states()],
         "routes": _routes(request),
     }

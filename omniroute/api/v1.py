@@ -201,7 +201,8 @@ async def ollama_chat(request: Request, router: RouterDep, tokens: TokensDep) ->
 
 async def gemini_call(request: Request, router: Router, tokens: Tokens, target: str) -> Response:
     request.state.client_format = WireFormat.GEMINI
-    model, _, action = target.partition(":")
+    # rpartition: model ids may contain ':' themselves (Bedrock's "...-v1:0").
+    model, _, action = target.rpartition(":")
     if action not in ("generateContent", "streamGenerateContent") or not model:
         raise ModelNotFound(
             f"unknown Gemini method {target!r}; use models/<model>:generateContent or :streamGenerateContent"

@@ -36,6 +36,7 @@ BANKS_AND_PAYMENTS: tuple[str, ...] = (
     "nab.com.au", "paypal.com", "revolut.com", "wise.com", "monzo.com", "n26.com",
 )
 DEFAULT_BYPASS: tuple[str, ...] = IDENTITY_PROVIDERS + GOVERNMENT + BANKS_AND_PAYMENTS
+BYPASS_KEY = "bridge.bypass_patterns"  # KeyValue row of the user's patterns
 
 
 def validate_bypass_pattern(pattern: str) -> str:

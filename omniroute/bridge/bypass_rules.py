@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from omniroute.bridge.bypass import BypassMatcher, combined_patterns
+from omniroute.bridge.bypass import BYPASS_KEY, BypassMatcher, combined_patterns
 from omniroute.db.database import Database
 from omniroute.db.kv import kv_set
 from omniroute.db.tables import KeyValue
-
-BYPASS_KEY = "bridge.bypass_patterns"
 
 
 class BypassRules:
@@ -27,16 +25,17 @@ class BypassRules:
         """True when ``host`` is tunnelled without decryption."""
         return self._matcher(host)
 
-    def stored(self) -> tuple[list[str], datetime | None]:
-        """The user's patterns and when they were saved (None: never)."""
+    def stored(self) -> tuple[list[str], datetime | None, bool]:
+        """The user's patterns, when they were saved (None: never), and whether the config
+        file declares them (then the API may not change them)."""
         with self._db.session() as session:
             row = session.get(KeyValue, BYPASS_KEY)
         if row is None:
-            return [], None
-        return list(row.value or []), row.updated_at
+            return [], None, False
+        return list(row.value or []), row.updated_at, row.from_config
 
     def reload(self) -> None:
-        patterns, _ = self.stored()
+        patterns, _, _ = self.stored()
         self._matcher = BypassMatcher(p for p, _ in combined_patterns(patterns))
 
     def set_user_patterns(self, patterns: list[str]) -> None:

@@ -50,6 +50,7 @@ class MappingStore:
                 "source_model": row.source_model,
                 "target_model": row.target_model,
                 "updated_at": row.updated_at.isoformat(),
+                "from_config": row.from_config,
             }
             for row in found
         ]

@@ -25,3 +25,10 @@ def kv_set(db: Database, key: str, value: Any) -> None:
         row.updated_at = utcnow()
         session.add(row)
         session.commit()
+
+
+def kv_from_config(db: Database, key: str) -> bool:
+    """Whether the config file declares ``key`` (then the API refuses to change it)."""
+    with db.session() as session:
+        row = session.get(KeyValue, key)
+    return row is not None and row.from_config

@@ -18,7 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlmodel import Session
 
 from omniroute.db.database import Database
-from omniroute.db.kv import kv_get, kv_set
+from omniroute.db.kv import kv_from_config, kv_get, kv_set
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -51,6 +51,10 @@ class Store:
 
     async def set_setting(self, key: str, value: Any) -> None:
         await self.call(kv_set, self.db, key, value)
+
+    async def setting_from_config(self, key: str) -> bool:
+        """Whether the config file declares the setting ``key``."""
+        return await self.call(kv_from_config, self.db, key)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

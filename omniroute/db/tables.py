@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -16,6 +16,12 @@ def new_id() -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def from_config_field() -> Any:
+    """True on rows the declarative config file owns (`omniroute run --config`, 0004): the API
+    refuses to change them and the UI shows them read-only; the file's next apply may."""
+    return Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class ProviderConnection(SQLModel, table=True):
@@ -32,6 +38,7 @@ class ProviderConnection(SQLModel, table=True):
     priority: int = 0
     test_status: str = "untested"
     extra: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    from_config: bool = from_config_field()
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -41,6 +48,7 @@ class ModelAlias(SQLModel, table=True):
 
     alias: str = Field(primary_key=True)
     target: str
+    from_config: bool = from_config_field()
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -52,6 +60,7 @@ class Combo(SQLModel, table=True):
     model: str
     strategy: str = "priority"
     nodes: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    from_config: bool = from_config_field()
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -65,6 +74,7 @@ class ApiKey(SQLModel, table=True):
     key_preview: str
     scope: str = "write"  # admin | read | write
     is_active: bool = True
+    from_config: bool = from_config_field()
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
 
@@ -77,6 +87,7 @@ class AgentMapping(SQLModel, table=True):
     agent_id: str = Field(index=True)
     source_model: str  # exact name, glob pattern, or "*"
     target_model: str  # anything the engine resolves
+    from_config: bool = from_config_field()
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -145,6 +156,7 @@ class KeyValue(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: Any = Field(default=None, sa_column=Column(JSON))
+    from_config: bool = from_config_field()
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -156,4 +168,5 @@ class FallbackChain(SQLModel, table=True):
     model: str = Field(primary_key=True)
     # [{"provider": <connection name or id>, "priority": int, "enabled": bool, "model"?: str}]
     chain: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    from_config: bool = from_config_field()
     updated_at: datetime = Field(default_factory=utcnow)

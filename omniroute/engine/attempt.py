@@ -27,6 +27,7 @@ from omniroute.engine.redact import StreamRedactor, redact
 from omniroute.engine.registry import Connection
 from omniroute.engine.targets import Target
 from omniroute.engine.usage_tap import UsageTap
+from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.pool import Upstream
 from omniroute.translate.formats import WireFormat
 from omniroute.translate import (
@@ -206,7 +207,7 @@ class Attempt:
         self.target = target
         self.upstream = upstream
         self.limits = limits
-        self.upstream_format = connection.adapter.upstream_format(call.client_format)
+        self.upstream_format = connection.adapter.upstream_format(call.client_format, target.model)
         self.strip_usage = False  # set by _body: usage asked for on the client's behalf
 
     def _body(self) -> dict[str, Any]:
@@ -232,7 +233,9 @@ class Attempt:
         return body
 
     def _headers(self) -> dict[str, str]:
-        headers = self.connection.adapter.headers(self.connection.api_key)
+        # A connection with per-request auth never sends its secret as a static header.
+        connection = self.connection
+        headers = connection.adapter.headers(None if connection.auth is not None else connection.api_key)
         headers["content-type"] = "application/json"
         if self.upstream_format == self.call.client_format:
             headers.update(self.call.ctx.forward_headers)
@@ -240,6 +243,12 @@ class Attempt:
 
     def _fail(self, classification: failures.Classification, message: str, status: int, body: Any = None) -> AttemptFailed:
         return AttemptFailed(self.target, classification, message, status, self.upstream_format, body)
+
+    async def _authorized_post(self, url: str, payload: bytes, headers: dict[str, str]) -> httpx.Response:
+        """Sign or add a token (cloud providers), then send."""
+        assert self.connection.auth is not None
+        headers = await self.connection.auth.authorize("POST", url, payload, headers)
+        return await self.upstream.post(url, payload, headers)
 
     async def run(self) -> Outcome:
         watchdog = Watchdog(self.limits.first_byte_s, self.limits.first_byte_exceeded())
@@ -251,11 +260,18 @@ class Attempt:
 
     async def _run(self, watchdog: Watchdog) -> Outcome:
         adapter, call = self.connection.adapter, self.call
-        url = adapter.endpoint(self.connection.url, self.upstream_format, self.target.model, call.stream)
-        payload = _dumps(self._body()).encode()
+        connection = self.connection
+        url = adapter.endpoint(connection.url, self.upstream_format, self.target.model, call.stream, connection.extra)
+        payload = _dumps(adapter.finish_body(self.upstream_format, self._body())).encode()
+        headers = self._headers()
         started = time.perf_counter()
         try:
-            response = await watchdog.wait(self.upstream.post(url, payload, self._headers()))
+            sending = self.upstream.post(url, payload, headers) if connection.auth is None else (
+                self._authorized_post(url, payload, headers))  # the deadline covers a token fetch
+            response = await watchdog.wait(sending)
+        except AuthorizationFailed as exc:
+            raise self._fail(failures.classify_status(401, now=time.time()),  # type: ignore[arg-type]
+                             f"{connection.name}: {exc}", 401) from None
         except httpx.HTTPError as exc:
             raise self._transport_failure(exc) from None
         except LimitExceeded as exc:

@@ -86,6 +86,53 @@ _BY_STATUS: dict[int, tuple[FailureKind, FallbackAction]] = {
 }
 
 
+# Cloud services name the error in a header or the body; some names change what the status
+# alone would say. AWS answers a bad signature or key with 403 (not 401), a quota with 400
+# and a model failure with 424; Azure names a missing deployment; Google a disabled billing.
+_ERROR_CODES: dict[str, tuple[FailureKind, FallbackAction]] = {
+    # Amazon Bedrock (x-amzn-ErrorType / __type)
+    "unrecognizedclientexception": (FailureKind.AUTH, FallbackAction.MARK_AUTH_FAILED_NEXT),
+    "invalidsignatureexception": (FailureKind.AUTH, FallbackAction.MARK_AUTH_FAILED_NEXT),
+    "expiredtokenexception": (FailureKind.AUTH, FallbackAction.MARK_AUTH_FAILED_NEXT),
+    "missingauthenticationtokenexception": (FailureKind.AUTH, FallbackAction.MARK_AUTH_FAILED_NEXT),
+    "accessdeniedexception": (FailureKind.MODEL_NOT_FOUND, FallbackAction.LOCKOUT_MODEL_NEXT),
+    "servicequotaexceededexception": (FailureKind.QUOTA, FallbackAction.COOLDOWN_NEXT),
+    "throttlingexception": (FailureKind.RATE_LIMITED, FallbackAction.BACKOFF_NEXT),
+    "modelnotreadyexception": (FailureKind.RATE_LIMITED, FallbackAction.BACKOFF_NEXT),
+    "modelerrorexception": (FailureKind.SERVER, FallbackAction.BACKOFF_NEXT),
+    "modeltimeoutexception": (FailureKind.TIMEOUT, FallbackAction.BACKOFF_NEXT),
+    "serviceunavailableexception": (FailureKind.SERVER, FallbackAction.BACKOFF_NEXT),
+    # Azure OpenAI (error.code)
+    "deploymentnotfound": (FailureKind.MODEL_NOT_FOUND, FallbackAction.LOCKOUT_MODEL_NEXT),
+    "operationnotsupported": (FailureKind.MODEL_NOT_FOUND, FallbackAction.LOCKOUT_MODEL_NEXT),
+    "insufficientquota": (FailureKind.QUOTA, FallbackAction.COOLDOWN_NEXT),
+    # Google Vertex AI (error.status)
+    "unauthenticated": (FailureKind.AUTH, FallbackAction.MARK_AUTH_FAILED_NEXT),
+    "resource_exhausted": (FailureKind.RATE_LIMITED, FallbackAction.BACKOFF_NEXT),
+}
+# Refusals that mean "this model is not served here" (wrong region, not enabled for the
+# account): another target may serve it, so the model is locked out on this connection.
+_MODEL_MARKERS = ("model identifier is invalid", "isn't supported", "is not supported in", "not available in region",
+                  "on-demand throughput", "publisher model", "user location is not supported")
+_CODE_FIELDS = re.compile(r'"(?:__type|code|status)"\s*:\s*"([A-Za-z_.#:/-]+)"')
+
+
+def _error_code(headers: Mapping[str, str] | None, body: str | bytes | None) -> str | None:
+    """The service's own error name: AWS's x-amzn-ErrorType header, else a body field."""
+    raw = _header(headers, "x-amzn-errortype") if headers else None
+    if raw is None and body is not None:
+        head = body[:2048]
+        text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
+        for match in _CODE_FIELDS.finditer(text):
+            if match.group(1).rsplit("#", 1)[-1].lower() in _ERROR_CODES:
+                raw = match.group(1)
+                break
+    if raw is None:
+        return None
+    # "ThrottlingException:http://internal.amazon.com/…", "com.amazon.coral…#ThrottlingException"
+    return raw.split(":", 1)[0].rsplit("#", 1)[-1].lower()
+
+
 def classify_status(
     status: int,
     headers: Mapping[str, str] | None = None,
@@ -109,6 +156,13 @@ def classify_status(
             kind_action = (FailureKind.CLIENT, FallbackAction.RETURN_TO_CLIENT)
     kind, action = kind_action
     if status in (400, 429) and body is not None and _mentions_quota(body):
+        kind, action = FailureKind.QUOTA, FallbackAction.COOLDOWN_NEXT
+    code = _error_code(headers, body)
+    if code in _ERROR_CODES:
+        kind, action = _ERROR_CODES[code]
+    elif status in (400, 403, 404) and body is not None and _mentions(body, _MODEL_MARKERS):
+        kind, action = FailureKind.MODEL_NOT_FOUND, FallbackAction.LOCKOUT_MODEL_NEXT
+    if status == 403 and body is not None and _mentions(body, ("billing",)):
         kind, action = FailureKind.QUOTA, FallbackAction.COOLDOWN_NEXT
     return Classification(kind, action, retry_after, status in BREAKER_STATUSES, status)
 
@@ -178,10 +232,14 @@ def transport_error_of(exc: BaseException) -> TransportError | None:
 
 
 def _mentions_quota(body: str | bytes) -> bool:
+    return _mentions(body, _QUOTA_MARKERS)
+
+
+def _mentions(body: str | bytes, markers: tuple[str, ...]) -> bool:
     head = body[:2048]
     text = head.decode("utf-8", "replace") if isinstance(head, bytes) else head
     text = text.lower()
-    return any(marker in text for marker in _QUOTA_MARKERS)
+    return any(marker in text for marker in markers)
 
 
 # --- Retry-After -------------------------------------------------------------------------
@@ -230,7 +288,7 @@ def parse_duration(value: str) -> float | None:
 def retry_after_from_headers(headers: Mapping[str, str], now: float) -> float | None:
     """The upstream's wait hint: ``retry-after-ms``, then ``retry-after``, then the longest
     of OpenAI's ``x-ratelimit-reset-requests`` / ``-tokens``."""
-    ms = _header(headers, "retry-after-ms")
+    ms = _header(headers, "retry-after-ms") or _header(headers, "x-ms-retry-after-ms")  # Azure
     if ms is not None:
         try:
             value = float(ms) / 1000.0

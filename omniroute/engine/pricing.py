@@ -22,12 +22,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+import re
 from fnmatch import fnmatchcase
 from types import MappingProxyType
 
 from omniroute.engine.targets import Target
 
 _MILLION = Decimal(1_000_000)
+# A Bedrock model id or inference profile: optional geography, vendor, then the vendor's model.
+_BEDROCK_ID = re.compile(r"^(?:[a-z]{2,4}\.)?(?:anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.(.+)$")
 _TEN_DECIMALS = Decimal("1e-10")
 _GLOB_CHARS = frozenset("*?[")
 
@@ -131,6 +134,9 @@ class PriceTable:
         candidates.append(name)
         if "/" in name:
             candidates.append(name.rsplit("/", 1)[1])
+        bare = _BEDROCK_ID.match(candidates[-1])
+        if bare is not None:  # Bedrock ids: "us.anthropic.claude-sonnet-4-5-…-v1:0" is priced as claude-…
+            candidates.append(bare.group(1))
         found = None
         for layer in self._layers:
             found = layer.match(candidates)

@@ -7,16 +7,18 @@ update).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from sqlmodel import select
 
 from omniroute.db.database import Database
 from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection
 from omniroute.providers.adapters import ProviderAdapter, adapter_for
+from omniroute.providers.cloud_auth import Authorizer
+from omniroute.providers.clouds import SESSION_TOKEN, SESSION_TOKEN_KEY
 from omniroute.providers.secrets import SecretBox
 
 
@@ -34,6 +36,8 @@ class Connection:
     priority: int
     adapter: ProviderAdapter
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Per-request signing / token auth of cloud providers (None: the adapter's static header).
+    auth: Authorizer | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,17 +109,22 @@ class Registry:
 
     def _connection(self, row: ProviderConnection) -> Connection:
         key = self.secrets.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None
+        adapter = adapter_for(row.provider)
+        settings = adapter.connection_settings(key, dict(row.extra or {}))
+        token = settings.get(SESSION_TOKEN_KEY)
+        secret_settings = {**settings, SESSION_TOKEN: self.secrets.decrypt(token)} if token else settings
         return Connection(
             id=row.id,
             provider=row.provider,
             name=row.name,
-            url=row.url,
+            url=adapter.base_url(row.url, settings),
             api_key=key,
             is_active=row.is_active,
             max_concurrent=row.max_concurrent,
             priority=row.priority,
-            adapter=adapter_for(row.provider),
-            extra=MappingProxyType(dict(row.extra or {})),
+            adapter=adapter,
+            extra=MappingProxyType(dict(settings)),
+            auth=adapter.authorizer(key, secret_settings),
         )
 
 

@@ -1,69 +1,33 @@
-"""How each provider type is called: wire formats it accepts, endpoint paths, auth headers.
-
-Adapters are data plus two small functions; the HTTP work is in `pool.py` and the engine.
-"""
+"""How each provider type is called: the table of provider types and their adapters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from urllib.parse import quote
+from omniroute.providers.adapter_base import (
+    ANTHROPIC,
+    BEDROCK,
+    EMBEDDINGS,
+    GEMINI,
+    NO_SETTINGS,
+    OLLAMA,
+    OPENAI_CHAT,
+    OPENAI_RESPONSES,
+    ProviderAdapter,
+)
+from omniroute.providers.clouds import CLOUD_ADAPTERS
 
-from omniroute.translate.formats import WireFormat
+__all__ = ["ADAPTERS", "ANTHROPIC", "BEDROCK", "EMBEDDINGS", "GEMINI", "NO_SETTINGS", "OLLAMA", "OPENAI_CHAT",
+           "OPENAI_RESPONSES", "ProviderAdapter", "UnknownProviderType", "adapter_for"]
 
-
-@dataclass(frozen=True, slots=True)
-class ProviderAdapter:
-    type: str
-    formats: tuple[str, ...]  # first is the primary format (what we translate into)
-    default_url: str
-    auth_header: str | None = "authorization"  # header carrying the key
-    auth_scheme: str = "Bearer "
-    extra_headers: dict[str, str] = field(default_factory=dict)
-    models_path: str = "/models"
-    embeddings_path: str | None = "/embeddings"
-    # OpenAI-style bases already end in /v1 (as in the OpenAI SDK's base_url); the demo's
-    # base is a bare origin, so it adds the prefix itself.
-    openai_prefix: str = ""
-
-    def can_serve(self, client_format: str) -> bool:
-        """Every chat format can be translated; embeddings need the provider's own endpoint."""
-        return self.embeddings_path is not None if client_format == WireFormat.OPENAI_EMBEDDINGS else True
-
-    def upstream_format(self, client_format: str) -> str:
-        """Speak the client's format when the provider does; otherwise its primary one."""
-        if client_format in self.formats or client_format == WireFormat.OPENAI_EMBEDDINGS:
-            return client_format
-        return self.formats[0]
-
-    def headers(self, api_key: str | None) -> dict[str, str]:
-        headers = dict(self.extra_headers)
-        if api_key and self.auth_header:
-            headers[self.auth_header] = f"{self.auth_scheme}{api_key}"
-        return headers
-
-    def endpoint(self, base_url: str, wire_format: str, model: str, stream: bool) -> str:
-        base = base_url.rstrip("/")
-        match wire_format:
-            case WireFormat.OPENAI_CHAT:
-                return f"{base}{self.openai_prefix}/chat/completions"
-            case WireFormat.OPENAI_RESPONSES:
-                return f"{base}{self.openai_prefix}/responses"
-            case WireFormat.ANTHROPIC:
-                return f"{base}/v1/messages"
-            case WireFormat.GEMINI:
-                action = "streamGenerateContent?alt=sse" if stream else "generateContent"
-                return f"{base}/v1beta/models/{quote(model, safe='')}:{action}"
-            case WireFormat.OLLAMA:
-                return f"{base}/api/chat"
-            case "openai-embeddings" if self.embeddings_path:
-                return f"{base}{self.embeddings_path}"
-        raise ValueError(f"provider type {self.type} cannot speak {wire_format}")
+_OPENAI_LIKE = (OPENAI_CHAT,)
 
 
-_OPENAI_LIKE = (WireFormat.OPENAI_CHAT,)
+def _preset(type_: str, url: str, *models: str, models_path: str | None = "/models") -> ProviderAdapter:
+    """An OpenAI-compatible service: chat completions under its base URL, bearer key."""
+    return ProviderAdapter(type_, _OPENAI_LIKE, url, models_path=models_path, models=models)
+
 
 ADAPTERS: dict[str, ProviderAdapter] = {
-    "openai": ProviderAdapter("openai", (WireFormat.OPENAI_CHAT, WireFormat.OPENAI_RESPONSES), "https://api.openai.com/v1"),
+    "openai": ProviderAdapter("openai", (OPENAI_CHAT, OPENAI_RESPONSES), "https://api.openai.com/v1"),
     "openai-compatible": ProviderAdapter("openai-compatible", _OPENAI_LIKE, "http://127.0.0.1:8000/v1"),
     "openrouter": ProviderAdapter("openrouter", _OPENAI_LIKE, "https://openrouter.ai/api/v1"),
     "groq": ProviderAdapter("groq", _OPENAI_LIKE, "https://api.groq.com/openai/v1"),
@@ -72,9 +36,27 @@ ADAPTERS: dict[str, ProviderAdapter] = {
     "together": ProviderAdapter("together", _OPENAI_LIKE, "https://api.together.xyz/v1"),
     "vllm": ProviderAdapter("vllm", _OPENAI_LIKE, "http://127.0.0.1:8000/v1"),
     "lmstudio": ProviderAdapter("lmstudio", _OPENAI_LIKE, "http://127.0.0.1:1234/v1"),
+    "xai": _preset("xai", "https://api.x.ai/v1", "grok-4", "grok-4-fast-reasoning", "grok-code-fast-1",
+                   "grok-3-mini"),
+    "fireworks": _preset(
+        "fireworks", "https://api.fireworks.ai/inference/v1", "accounts/fireworks/models/kimi-k2-instruct-0905",
+        "accounts/fireworks/models/deepseek-v3p1", "accounts/fireworks/models/qwen3-coder-480b-a35b-instruct",
+        "accounts/fireworks/models/gpt-oss-120b",
+    ),
+    "cerebras": _preset("cerebras", "https://api.cerebras.ai/v1", "gpt-oss-120b", "qwen-3-coder-480b",
+                        "llama-3.3-70b", "llama3.1-8b"),
+    # Perplexity serves chat at the origin (no /v1) and has no model list endpoint.
+    "perplexity": _preset("perplexity", "https://api.perplexity.ai", "sonar", "sonar-pro", "sonar-reasoning",
+                          "sonar-reasoning-pro", "sonar-deep-research", models_path=None),
+    "moonshot": _preset("moonshot", "https://api.moonshot.ai/v1", "kimi-k2-0905-preview", "kimi-k2-turbo-preview",
+                        "kimi-latest", "moonshot-v1-128k"),
+    "qwen": _preset("qwen", "https://dashscope-intl.aliyuncs.com/compatible-mode/v1", "qwen3-coder-plus",
+                    "qwen3-max", "qwen-plus", "qwen-turbo", "qwq-plus"),
+    "zai": _preset("zai", "https://api.z.ai/api/paas/v4", "glm-4.6", "glm-4.5", "glm-4.5-air", "glm-4.5-flash"),
+    "llamacpp": _preset("llamacpp", "http://127.0.0.1:8080/v1"),
     "anthropic": ProviderAdapter(
         "anthropic",
-        (WireFormat.ANTHROPIC,),
+        (ANTHROPIC,),
         "https://api.anthropic.com",
         auth_header="x-api-key",
         auth_scheme="",
@@ -84,7 +66,7 @@ ADAPTERS: dict[str, ProviderAdapter] = {
     ),
     "gemini": ProviderAdapter(
         "gemini",
-        (WireFormat.GEMINI,),
+        (GEMINI,),
         "https://generativelanguage.googleapis.com",
         auth_header="x-goog-api-key",
         auth_scheme="",
@@ -92,7 +74,7 @@ ADAPTERS: dict[str, ProviderAdapter] = {
         embeddings_path=None,
     ),
     "ollama": ProviderAdapter(
-        "ollama", (WireFormat.OLLAMA,), "http://127.0.0.1:11434", auth_header=None,
+        "ollama", (OLLAMA,), "http://127.0.0.1:11434", auth_header=None,
         models_path="/api/tags", embeddings_path=None,
     ),
     # The built-in offline demo (`providers/demo.py`), served in-process: OpenAI chat only,
@@ -107,6 +89,9 @@ ADAPTERS: dict[str, ProviderAdapter] = {
         openai_prefix="/v1",
     ),
 }
+
+
+ADAPTERS.update(CLOUD_ADAPTERS)
 
 
 class UnknownProviderType(ValueError):

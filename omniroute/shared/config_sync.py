@@ -27,6 +27,11 @@ class ConfigSync:
         """Run ``reload`` (in a worker thread) when another instance changes ``kind``."""
         self._followers.setdefault(kind, []).append(reload)
 
+    def reload_here(self, kind: str) -> None:
+        """Run this instance's reloads of ``kind`` now (sync: call it from a store thread)."""
+        for reload in self._followers.get(kind, ()):
+            reload()
+
     def changed(self, kind: str) -> None:
         """Tell the other instances that ``kind`` changed. Safe from any thread."""
         loop = self._loop

@@ -2,7 +2,7 @@
 
 A format module (``openai_chat``, ``anthropic``, ``openai_responses``, ``gemini``, ``ollama``,
 ``kiro`` …) is a plain module exposing the names in :class:`FormatModule`. The registry in
-``omniroute.translate`` looks modules up by :class:`~omniroute.translate.Format`.
+``omniroute.translate`` looks modules up by :class:`~omniroute.translate.formats.WireFormat`.
 """
 
 from __future__ import annotations
@@ -252,6 +252,20 @@ def parse_data_url(url: str) -> tuple[str, str] | None:
     if not sep or not head.endswith(";base64"):
         return None
     return head[: -len(";base64")] or "application/octet-stream", data
+
+
+def inline_image(part: ImagePart, where: str, service: str) -> tuple[str, str]:
+    """``(image subtype, base64 data)`` of an image for a service that takes inline images
+    only (Kiro, Bedrock): a data URL is unpacked, any other URL is refused."""
+    media, data = part.media_type, part.data
+    if data is None:
+        parsed = parse_data_url(part.url or "")
+        if parsed is None:
+            from .errors import TranslationError
+
+            raise TranslationError(where, f"{service} takes inline (base64) images only, not URLs")
+        media, data = parsed
+    return (media or "image/png").split("/")[-1], data
 
 
 def image_from_url(url: str, detail: str | None = None) -> ImagePart:

@@ -122,7 +122,7 @@ def error_body(
         }
     if fmt == "ollama":
         return {"error": message}
-    if fmt == "kiro":
+    if fmt in ("kiro", "bedrock", "bedrock-anthropic"):
         aws = _AWS_TYPES.get(status, "InternalServerException")
         return {"__type": aws, "message": message}
     raise ValueError(f"unknown format {fmt!r}")

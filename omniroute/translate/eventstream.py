@@ -20,6 +20,7 @@ encode as int32 when they fit, otherwise int64.
 from __future__ import annotations
 
 import binascii
+import json
 import struct
 import uuid
 from collections.abc import Mapping
@@ -37,6 +38,8 @@ __all__ = [
     "Message",
     "decode_message",
     "encode_message",
+    "json_event",
+    "json_exception",
 ]
 
 _PRELUDE = struct.Struct(">III")
@@ -279,3 +282,19 @@ class EventStreamDecoder:
         """Signal end of input; leftover bytes mean the stream was cut mid-message."""
         if self._buf:
             raise EventStreamError(f"stream ended inside a message ({len(self._buf)} bytes left)")
+
+
+def json_event(name: str, payload: object) -> bytes:
+    """An ``event`` message with a JSON payload, as AWS services stream them."""
+    headers: dict[str, HeaderValue] = {
+        ":event-type": name, ":content-type": "application/json", ":message-type": "event",
+    }  # fmt: skip
+    return encode_message(Message(headers, json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()))
+
+
+def json_exception(exception_type: str, message: str) -> bytes:
+    """An ``exception`` message (``{"message": ...}``), how AWS reports a failure mid-stream."""
+    headers: dict[str, HeaderValue] = {
+        ":message-type": "exception", ":exception-type": exception_type, ":content-type": "application/json",
+    }  # fmt: skip
+    return encode_message(Message(headers, json.dumps({"message": message}, ensure_ascii=False).encode()))

@@ -22,13 +22,14 @@ class WireFormat(StrEnum):
     GEMINI_CLOUDCODE = "gemini-cloudcode"  # Gemini inside Cloud Code's {model, project, request}
     OLLAMA = "ollama"
     KIRO = "kiro"
+    BEDROCK = "bedrock"  # the Converse API
+    BEDROCK_ANTHROPIC = "bedrock-anthropic"  # Anthropic messages in Bedrock's InvokeModel envelope
     # Named, never translated: passed through (embeddings), unwrapped first by the bridge
     # (Zed's LLM-service envelope), or captured only (legacy completions, Cursor's protobuf).
     OPENAI_EMBEDDINGS = "openai-embeddings"
     OPENAI_COMPLETIONS = "openai-completions"
     CONNECT_PROTO = "connect-proto"
     ZED = "zed"  # {"provider", "model", "provider_request": <provider payload>} on llm.zed.dev
-    BEDROCK = "bedrock"
     COHERE = "cohere"
 
 
@@ -42,6 +43,8 @@ _MODULES: dict[WireFormat, str] = {
     WireFormat.GEMINI_CLOUDCODE: "gemini_cloudcode",
     WireFormat.OLLAMA: "ollama",
     WireFormat.KIRO: "kiro",
+    WireFormat.BEDROCK: "bedrock",
+    WireFormat.BEDROCK_ANTHROPIC: "bedrock_anthropic",
 }
 TRANSLATED: frozenset[WireFormat] = frozenset(_MODULES)
 _loaded: dict[WireFormat, Any] = {}

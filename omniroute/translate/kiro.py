@@ -43,8 +43,8 @@ from typing import Any
 from .base import (
     ResponseAccumulator,
     check_passthrough,
+    inline_image,
     parse_arguments,
-    parse_data_url,
     same_format_metadata,
     untag_signature,
 )
@@ -262,13 +262,8 @@ def _conversation_id(ir: IRRequest, turns: list[Message]) -> str:
 
 
 def _image_from_ir(part: ImagePart, where: str) -> dict[str, Any]:
-    media, data = part.media_type, part.data
-    if data is None:
-        parsed = parse_data_url(part.url or "")
-        if parsed is None:
-            raise TranslationError(where, "Kiro takes inline (base64) images only, not URLs")
-        media, data = parsed
-    return {"format": (media or "image/png").split("/")[-1], "source": {"bytes": data}}
+    fmt, data = inline_image(part, where, "Kiro")
+    return {"format": fmt, "source": {"bytes": data}}
 
 
 def _user_from_ir(msg: Message, model: str, where: str) -> dict[str, Any]:

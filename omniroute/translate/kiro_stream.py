@@ -26,7 +26,7 @@ import json
 from typing import Any
 
 from .base import untag_signature
-from .eventstream import EventStreamDecoder, EventStreamError, HeaderValue, Message, encode_message
+from .eventstream import EventStreamDecoder, EventStreamError, Message, json_event, json_exception
 from .ir import (
     BlockStop,
     ErrorEvent,
@@ -211,14 +211,7 @@ class StreamDecoder:
             self._open, self._tool_id = None, None
 
 
-def _event(name: str, payload: dict[str, Any]) -> bytes:
-    headers: dict[str, HeaderValue] = {
-        ":event-type": name,
-        ":content-type": "application/json",
-        ":message-type": "event",
-    }
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return encode_message(Message(headers, body))
+_event = json_event
 
 
 class StreamEncoder:
@@ -293,11 +286,4 @@ class StreamEncoder:
         if self._done:
             return []
         self._done = True
-        exc = _STATUS_EXCEPTION.get(status, "InternalServerException")
-        headers: dict[str, HeaderValue] = {
-            ":message-type": "exception",
-            ":exception-type": exc,
-            ":content-type": "application/json",
-        }
-        body = json.dumps({"message": message}, ensure_ascii=False).encode()
-        return [encode_message(Message(headers, body))]
+        return [json_exception(_STATUS_EXCEPTION.get(status, "InternalServerException"), message)]

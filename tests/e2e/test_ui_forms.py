@@ -19,9 +19,7 @@ from .ui_support import (
     Page,
     agent_call,
     browser_fixture,  # noqa: F401 (a fixture, used by name)
-    has_route,
     process_fixture,  # noqa: F401 (a fixture, used by name)
-    routes_fixture,  # noqa: F401 (a fixture, used by name)
     ui_fixture,  # noqa: F401 (a fixture, used by name)
 )
 
@@ -61,18 +59,18 @@ def test_mapping_in_agents_page_changes_where_the_next_call_goes(
     process.map_models("codex", {"*": "mock/gpt-mock"})  # restore for the other tests
 
 
-def test_agents_page_dns_bypass_and_upstream_ca(ui: Page, process: OmniRouteProcess, routes: set[str]) -> None:
-    if not has_route(routes, "POST", "/api/tools/agent-bridge/agents/{agentId}/dns"):
-        pytest.skip("AgentBridge DNS/bypass/upstream-CA routes are not in this build yet")
+def test_agents_page_dns_bypass_and_upstream_ca(ui: Page, process: OmniRouteProcess) -> None:
     page = ui.open("agents")
     hosts = process.home / "hosts"  # the harness points OMNIROUTE_HOSTS_FILE here
-    toggle = page.locator(".agent[data-agent=codex] input[type=checkbox]")
+    # Copilot: an agent OmniRoute cannot configure directly, so its card keeps the DNS toggle
+    # (Codex's card has the directly / intercept / off control instead).
+    toggle = page.locator(".agent[data-agent=copilot] input[type=checkbox]")
     toggle.check()
-    page.wait_for_selector(".toast >> text=DNS mode on for Codex")
-    assert "api.openai.com" in hosts.read_text()
+    page.wait_for_selector(".toast >> text=DNS mode on for GitHub Copilot")
+    assert "api.githubcopilot.com" in hosts.read_text()
     toggle.uncheck()
-    page.wait_for_selector(".toast >> text=DNS mode off for Codex")
-    assert "api.openai.com" not in hosts.read_text()
+    page.wait_for_selector(".toast >> text=DNS mode off for GitHub Copilot")
+    assert "api.githubcopilot.com" not in hosts.read_text()
 
     page.fill("#bypass-form textarea", "*.internal.example")
     page.click("#bypass-form button[type=submit]")

@@ -17,10 +17,8 @@ from .ui_support import (
     Page,
     agent_call,
     browser_fixture,  # noqa: F401 (a fixture, used by name)
-    has_route,
     plain_call,
     process_fixture,  # noqa: F401 (a fixture, used by name)
-    routes_fixture,  # noqa: F401 (a fixture, used by name)
     ui_fixture,  # noqa: F401 (a fixture, used by name)
     visible_rows,
 )
@@ -139,35 +137,27 @@ def test_inspector_stays_responsive_with_10000_rows(ui: Page) -> None:
     assert ui.errors == []
 
 
-def test_replay_and_annotation(ui: Page, process: OmniRouteProcess, routes: set[str], mock_provider: MockProvider) -> None:
-    replay = has_route(routes, "POST", f"{INSPECTOR}/requests/{{id}}/replay")
-    annotate = has_route(routes, "PUT", f"{INSPECTOR}/requests/{{id}}/annotation")
-    if not (replay or annotate):
-        pytest.skip("replay and annotation routes are not in this build yet (UI shows 'not available')")
+def test_replay_and_annotation(ui: Page, process: OmniRouteProcess, mock_provider: MockProvider) -> None:
     marker = f"replay-{uuid.uuid4().hex[:8]}"
     agent_call(process, marker, stream=False)
     page = ui.open("inspector", f"?q={marker}")
     page.wait_for_function("OmniInspector.state.rows.length === 1")
     page.locator("#grid .grid-row").first.click()
     page.locator("#annotation-form").wait_for()
-    if annotate:
-        page.fill("#annotation-form textarea", "checked by the UI test")
-        page.click("#annotation-form button[type=submit]")
-        page.wait_for_selector(".toast >> text=Annotation saved")
-        with process.api() as api:
-            rows = api.get(f"{INSPECTOR}/requests", params={"q": marker}).json()["requests"]
-        assert any(r["annotation"] == "checked by the UI test" for r in rows)
-    if replay:
-        mock_provider.clear()
-        page.fill("#replay-form input[name=model]", "mock/gpt-replayed")
-        page.click("#replay-form button[type=submit]")
-        page.wait_for_selector("#replay-form .replay-output")
-        assert "gpt-replayed" in page.inner_text("#replay-form .replay-output")
+    page.fill("#annotation-form textarea", "checked by the UI test")
+    page.click("#annotation-form button[type=submit]")
+    page.wait_for_selector(".toast >> text=Annotation saved")
+    with process.api() as api:
+        rows = api.get(f"{INSPECTOR}/requests", params={"q": marker}).json()["requests"]
+    assert any(r["annotation"] == "checked by the UI test" for r in rows)
+    mock_provider.clear()
+    page.fill("#replay-form input[name=model]", "mock/gpt-replayed")
+    page.click("#replay-form button[type=submit]")
+    page.wait_for_selector("#replay-form .replay-output")
+    assert "gpt-replayed" in page.inner_text("#replay-form .replay-output")
 
 
-def test_recording_session_and_har(ui: Page, process: OmniRouteProcess, routes: set[str]) -> None:
-    if not has_route(routes, "GET", f"{INSPECTOR}/sessions"):
-        pytest.skip("recording sessions API is not in this build yet (UI shows 'not available')")
+def test_recording_session_and_har(ui: Page, process: OmniRouteProcess) -> None:
     page = ui.open("inspector")
     name = f"ui-session-{uuid.uuid4().hex[:6]}"
     page.fill("#session-form input[name=name]", name)
@@ -200,7 +190,7 @@ def test_recording_session_and_har(ui: Page, process: OmniRouteProcess, routes: 
     assert ui.errors == []
 
 
-def test_export_of_the_filtered_view(ui: Page, process: OmniRouteProcess, routes: set[str]) -> None:
+def test_export_of_the_filtered_view(ui: Page, process: OmniRouteProcess) -> None:
     marker = f"export-{uuid.uuid4().hex[:8]}"
     agent_call(process, marker, stream=False)
     page = ui.open("inspector", f"?q={marker}")
@@ -209,8 +199,6 @@ def test_export_of_the_filtered_view(ui: Page, process: OmniRouteProcess, routes
         page.click("#export-json")
     rows = json.loads(Path(json_download.value.path()).read_text())
     assert [r["host"] for r in rows] == ["api.openai.com"]
-    if not has_route(routes, "GET", f"{INSPECTOR}/export.har"):
-        pytest.skip("export.har is not in this build yet (the JSON export works)")
     assert f"q={marker}" in page.get_attribute("#export-har", "href")
     with page.expect_download() as har_download:
         page.click("#export-har")
@@ -219,9 +207,7 @@ def test_export_of_the_filtered_view(ui: Page, process: OmniRouteProcess, routes
     assert len(har["log"]["entries"]) == 1 and marker in har["log"]["entries"][0]["request"]["postData"]["text"]
 
 
-def test_live_socket_used_when_available(ui: Page, process: OmniRouteProcess, routes: set[str]) -> None:
-    if not has_route(routes, "WS", f"{INSPECTOR}/ws"):
-        pytest.skip("inspector WebSocket is not in this build yet (the table polls every 2 s)")
+def test_live_socket_used_when_available(ui: Page, process: OmniRouteProcess) -> None:
     page = ui.open("inspector")
     page.wait_for_selector("#live-state.ok")
     before = page.evaluate("OmniInspector.state.rows.length")

@@ -4,12 +4,11 @@ Each test module gets a real OmniRoute process with the mock provider as connect
 a ``*`` mapping for codex, and a browser; agent calls go through the HTTP_PROXY listener with
 httpx (trusting our CA), as an agent would. Importing this module skips the importing test module
 when Playwright or Chromium is missing. A test module imports the ``*_fixture`` functions it needs
-to get the ``process``, ``browser``, ``ui`` and ``routes`` fixtures.
+to get the ``process``, ``browser`` and ``ui`` fixtures.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -79,12 +78,6 @@ def ui_fixture(browser: Any, process: OmniRouteProcess) -> Iterator[Page]:
         context.close()
 
 
-@pytest.fixture(scope="module", name="routes")
-def routes_fixture(process: OmniRouteProcess) -> set[str]:
-    with process.api() as api:
-        return set(api.get("/api/ui/config").json()["routes"])
-
-
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -108,8 +101,3 @@ def plain_call(process: OmniRouteProcess, mock: MockProvider) -> None:
 
 def visible_rows(page: Any) -> list[str]:
     return page.locator("#grid .grid-row").all_inner_texts()
-
-
-def has_route(routes: set[str], method: str, path: str) -> bool:
-    norm = re.compile(r"\{[^}]*\}")
-    return any(norm.sub("{}", r) == norm.sub("{}", f"{method} {path}") for r in routes)

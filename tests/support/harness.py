@@ -37,6 +37,7 @@ class OmniRouteProcess:
         bridge: bool = True,
         env: dict[str, str] | None = None,
         via_mitmdump: bool = False,
+        config: Path | None = None,
         args: list[str] | None = None,
     ) -> None:
         """``args``: more `omniroute run` flags (``--host 0.0.0.0``, ``--proxy-auth U:P``)."""
@@ -47,6 +48,7 @@ class OmniRouteProcess:
         self.bridge_port = free_port() if bridge else 0
         self.demo = demo
         self.via_mitmdump = via_mitmdump
+        self.config = config  # the declarative config file (`--config`)
         self.extra_env = env or {}
         self.cwd: Path | None = None  # the child's working directory (default: ours)
         self.extra_args = list(args or [])
@@ -77,12 +79,16 @@ class OmniRouteProcess:
                 "--set", f"omniroute_api_port={self.api_port}",
                 "--set", f"omniroute_bridge_port={self.bridge_port}",
             ]
+            if self.config is not None:
+                cmd += ["--set", f"omniroute_config={self.config}"]
             return cmd + (["--set", "omniroute_demo=true"] if self.demo else [])
         cmd = [
             str(bin_dir / "omniroute"), "run", "--home", str(self.home),
             "--api-port", str(self.api_port), "--proxy-port", str(self.proxy_port),
             "--bridge-port", str(self.bridge_port),
         ]
+        if self.config is not None:
+            cmd += ["--config", str(self.config)]
         return cmd + (["--demo"] if self.demo else []) + self.extra_args
 
     # -- lifecycle --------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Throwaway PostgreSQL and Redis servers on 127.0.0.1 for tests and benchmarks.
 
-Both use the Debian packages (`postgresql`, `redis-server`); `.ci/run` installs them when
-missing. Each server lives in its own temp directory and is stopped (and the directory
-removed) by `stop()` / the context manager, so a test run leaves nothing behind.
+Both use the Debian packages (`postgresql`, `redis-server`); `scripts/system-deps` (run by
+`./scripts/test`) installs them when missing. Each server lives in its own temp directory and
+is stopped (and the directory removed) by `stop()` / the context manager, so a test run leaves
+nothing behind.
 """
 
 from __future__ import annotations

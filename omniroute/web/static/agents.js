@@ -101,6 +101,11 @@
     if (!r.ok) { Omni.showErrors(mForm, r.error, "mappings"); return; }
     for (const m of r.data) mappingRow(m.source_model ?? m.source, m.target_model ?? m.target);
     if (!r.data.length) mappingRow("", "");
+    // Declared in the config file: shown, not editable.
+    const declared = r.data.some((m) => m.from_config);
+    for (const control of mForm.querySelectorAll("input, button")) control.disabled = declared;
+    mForm.title = declared ? Omni.FROM_FILE : "";
+    mForm.classList.toggle("from-config", declared);
     if (scroll) document.getElementById("mappings-card").scrollIntoView({ block: "nearest" });
   }
   document.getElementById("mapping-add").addEventListener("click", () => mappingRow("", "").querySelector("input").focus());
@@ -172,11 +177,13 @@
     const r = await api("GET", `${BASE}/bypass`);
     if (!r.ok) { box.replaceChildren(el("p", { class: "form-error", text: r.error.message })); return; }
     const rows = Array.isArray(r.data) ? r.data : (r.data.patterns || []);
-    const defaults = rows.filter((x) => x.source !== "user").map((x) => x.pattern);
-    const user = rows.filter((x) => x.source === "user").map((x) => x.pattern);
-    const form = el("form", { class: "stack", id: "bypass-form" },
-      el("label", { dataset: { field: "patterns" } }, "Your patterns (one per line)", el("textarea", { name: "patterns", rows: "4" }, user.join("\n"))),
-      el("button", { type: "submit", text: "Save bypass list" }));
+    const defaults = rows.filter((x) => x.source === "default").map((x) => x.pattern);
+    const user = rows.filter((x) => x.source === "user" || x.source === "config").map((x) => x.pattern);
+    const declared = rows.some((x) => x.source === "config");
+    const form = el("form", { class: "stack", id: "bypass-form", title: declared ? Omni.FROM_FILE : "" },
+      el("label", { dataset: { field: "patterns" } }, declared ? ["Patterns from the config file ", Omni.fromFile()] : "Your patterns (one per line)",
+        el("textarea", { name: "patterns", rows: "4", readonly: declared }, user.join("\n"))),
+      el("button", { type: "submit", text: "Save bypass list", disabled: declared }));
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const patterns = form.elements.patterns.value.split("\n").map((x) => x.trim()).filter(Boolean);

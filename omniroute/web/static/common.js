@@ -185,6 +185,12 @@
     return el("p", { class: "unavailable", text: `${what} is not available in this OmniRoute build yet.` });
   }
 
+  // Entries the config file declares are read-only here: the API refuses to change them.
+  const FROM_FILE = "declared in the config file: change it there and reload (SIGHUP or POST /api/config/reload)";
+  function fromFile() {
+    return el("span", { class: "badge from-config", title: FROM_FILE, text: "config file" });
+  }
+
   function formData(form) {
     const out = {};
     for (const [k, v] of new FormData(form).entries()) out[k] = typeof v === "string" ? v.trim() : v;
@@ -215,7 +221,7 @@
   });
 
   window.Omni = {
-    el, api, config, has, withKey, showErrors, clearErrors, toast, copy, download, unavailable, formData,
+    el, api, config, has, withKey, showErrors, clearErrors, toast, copy, download, unavailable, formData, fromFile, FROM_FILE,
     fmtBytes, fmtMs, fmtTime, fmtDateTime, fmtNum, apiKey,
     setApiKey: (k) => localStorage.setItem(KEY_STORE, k),
   };

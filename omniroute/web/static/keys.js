@@ -20,7 +20,7 @@
         el("td", { text: k.label }), el("td", { class: "mono", text: k.keyPreview }), el("td", {}, el("span", { class: "badge", text: k.scope })),
         el("td", {}, el("span", { class: "badge " + (k.isActive ? "ok" : "err"), text: k.isActive ? "active" : "revoked" })),
         el("td", { text: Omni.fmtDateTime(k.createdAt) }), el("td", { text: Omni.fmtDateTime(k.lastUsedAt) }),
-        el("td", { class: "inline" },
+        el("td", { class: "inline" }, ...(k.fromConfig ? [Omni.fromFile()] : [
           k.isActive
             ? el("button", { type: "button", class: "danger", text: "Revoke", onclick: () => { if (confirm(`Revoke ${k.label}? Clients using it get 401.`)) patch(k, { isActive: false }, "Key revoked"); } })
             : el("button", { type: "button", class: "ghost", text: "Re-enable", onclick: () => patch(k, { isActive: true }, "Key re-enabled") }),
@@ -28,7 +28,7 @@
             if (!confirm(`Delete ${k.label} for good?`)) return;
             const res = await api("DELETE", `/api/keys/${k.id}`);
             Omni.toast(res.ok ? "Key deleted" : res.error.message, !res.ok); draw();
-          } })))))));
+          } })])))))));
   }
 
   form.addEventListener("submit", async (ev) => {

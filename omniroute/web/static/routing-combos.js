@@ -82,13 +82,13 @@
       el("tbody", {}, r.data.combos.map((c) => el("tr", { dataset: { combo: c.name } },
         el("td", {}, el("code", { text: c.name })), el("td", { text: c.model }), el("td", {}, el("span", { class: "badge", text: c.strategy })),
         el("td", { text: c.nodes.map((n) => `${name(n.connectionId)}${n.model ? "/" + n.model : ""} ×${n.weight ?? 1}`).join(" → ") }),
-        el("td", { class: "inline" },
+        el("td", { class: "inline" }, ...(c.fromConfig ? [Omni.fromFile()] : [
           el("button", { type: "button", class: "ghost", text: "Edit", onclick: () => openCombo(c) }),
           el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
             if (!confirm(`Delete combo ${c.name}?`)) return;
             const d = await api("DELETE", `/api/combos/${encodeURIComponent(c.id)}`);
             Omni.toast(d.ok ? "Combo deleted" : d.error.message, !d.ok); drawCombos();
-          } })))))));
+          } })])))))));
   }
   cForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -138,12 +138,12 @@
       el("thead", {}, el("tr", {}, ["Model", "Chain", ""].map((h) => el("th", { text: h })))),
       el("tbody", {}, r.data.chains.map((c) => el("tr", {}, el("td", {}, el("code", { text: c.model })),
         el("td", { text: c.chain.map((s) => `${name(s.provider)}${s.model ? "/" + s.model : ""}${s.enabled === false ? " (off)" : ""}`).join(" → ") }),
-        el("td", { class: "inline" },
+        el("td", { class: "inline" }, ...(c.fromConfig ? [Omni.fromFile()] : [
           el("button", { type: "button", class: "ghost", text: "Edit", onclick: () => { chForm.elements.model.value = c.model; stepsBox.replaceChildren(); c.chain.forEach(stepRow); } }),
           el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
             const d = await api("DELETE", "/api/fallback/chains", { model: c.model });
             Omni.toast(d.ok ? "Chain deleted" : d.error.message, !d.ok); drawChains();
-          } })))))));
+          } })])))))));
   }
   chForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();

@@ -23,12 +23,13 @@
         el("td", { class: "inline" },
           el("button", { type: "button", class: "ghost", text: "Test", onclick: (ev) => testConnection(c, ev.target.closest("tr")) }),
           el("button", { type: "button", class: "ghost", text: "Models", onclick: () => showModels(c) }),
-          el("button", { type: "button", class: "ghost", text: "Edit", onclick: () => openProvider(c) }),
-          el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
-            if (!confirm(`Delete connection ${c.name}?`)) return;
-            const d = await api("DELETE", `/api/providers/${c.id}`);
-            Omni.toast(d.ok ? "Connection deleted" : d.error.message, !d.ok); refreshConnections();
-          } })))))));
+          ...(c.fromConfig ? [Omni.fromFile()] : [
+            el("button", { type: "button", class: "ghost", text: "Edit", onclick: () => openProvider(c) }),
+            el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
+              if (!confirm(`Delete connection ${c.name}?`)) return;
+              const d = await api("DELETE", `/api/providers/${c.id}`);
+              Omni.toast(d.ok ? "Connection deleted" : d.error.message, !d.ok); refreshConnections();
+            } })])))))));
   }
   async function refreshConnections() {
     await loadConnections();
@@ -50,6 +51,18 @@
     box.replaceChildren(el("h3", { text: `Models of ${c.name} (route as ${c.name}/<model>)` }),
       el("div", { class: "inline" }, r.data.models.length ? r.data.models.map((m) => el("code", { class: "badge", text: `${c.name}/${m}` })) : el("span", { class: "muted", text: "(none listed)" })));
   }
+  const CLOUD = ["region", "project", "apiVersion", "accessKeyId", "sessionToken", "tenantId", "clientId", "authorityUrl"];
+  let typeInfo = {};
+  function showTypeFields() {
+    // Only the settings the selected type takes; its default URL, key meaning and models as hints.
+    const type = pForm.elements.provider.value, info = typeInfo[type] || {};
+    for (const name of CLOUD) pForm.querySelector(`[data-field="${name}"]`).hidden = !(info.fields || []).includes(name);
+    pForm.elements.url.placeholder = info.defaultUrl || (type === "azure" ? "https://<resource>.openai.azure.com" : "default for the type");
+    const hints = [];
+    if (info.keyLabel) hints.push(`API key: ${info.keyLabel}.`);
+    if ((info.models || []).length) hints.push(`Models: ${info.models.join(", ")}.`);
+    document.getElementById("provider-type-hint").textContent = hints.join(" ");
+  }
   function openProvider(c) {
     editing = c;
     pForm.hidden = false;
@@ -61,6 +74,8 @@
     f.apiKey.placeholder = c ? (c.keyPreview ? `${c.keyPreview} (unchanged)` : "(none)") : "optional";
     f.priority.value = c ? c.priority : 0; f.maxConcurrent.value = c && c.maxConcurrent !== null ? c.maxConcurrent : "";
     f.isActive.checked = c ? c.isActive : true;
+    for (const name of CLOUD) f[name].value = c && c[name] && name !== "sessionToken" ? c[name] : "";
+    showTypeFields();
     f.name.focus();
   }
   pForm.addEventListener("submit", async (ev) => {
@@ -73,6 +88,12 @@
     if (f.maxConcurrent.value !== "") body.maxConcurrent = Number(f.maxConcurrent.value);
     else if (editing) body.maxConcurrent = null;
     if (!editing) body.provider = f.provider.value;
+    const fields = (typeInfo[editing ? editing.provider : f.provider.value] || {}).fields || [];
+    for (const name of fields) {
+      const value = f[name].value.trim();
+      if (value) body[name] = value;
+      else if (editing && name !== "sessionToken" && editing[name]) body[name] = null;
+    }
     const r = editing ? await api("PATCH", `/api/providers/${editing.id}`, body) : await api("POST", "/api/providers", body);
     if (!r.ok) { Omni.showErrors(pForm, r.error); return; }
     Omni.toast(`Connection ${r.data.name} saved`);
@@ -90,7 +111,7 @@
     box.replaceChildren(!r.data.aliases.length ? el("p", { class: "muted", text: "No aliases yet." }) : el("table", { class: "list" },
       el("thead", {}, el("tr", {}, ["Alias", "Target", ""].map((h) => el("th", { text: h })))),
       el("tbody", {}, r.data.aliases.map((a) => el("tr", {}, el("td", {}, el("code", { text: a.alias })), el("td", { text: a.target }),
-        el("td", {}, el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
+        el("td", {}, a.fromConfig ? Omni.fromFile() : el("button", { type: "button", class: "danger", text: "Delete", onclick: async () => {
           const d = await api("DELETE", `/api/models/alias/${encodeURIComponent(a.alias)}`);
           Omni.toast(d.ok ? "Alias deleted" : d.error.message, !d.ok); drawAliases();
         } })))))));
@@ -138,6 +159,9 @@
   async function init() {
     const cfg = await Omni.config();
     pForm.elements.provider.replaceChildren(...(cfg.providerTypes || []).map((p) => el("option", { value: p, text: p })));
+    typeInfo = cfg.providerTypeInfo || {};
+    pForm.elements.provider.addEventListener("change", showTypeFields);
+    showTypeFields();
     await loadConnections();
     await Promise.all([RoutingCombos.init(connections, cfg.strategies || ["priority"]), drawAliases(), drawResilience()]);
     document.body.dataset.ready = "true";

@@ -46,7 +46,8 @@ def test_which_mode_serves_which_listener(name: str, spec: str, expected: bool) 
 def _options(**values: object) -> SimpleNamespace:
     base: dict[str, object] = {
         "omniroute_home": None, "omniroute_host": None, "omniroute_api_port": None,
-        "omniroute_bridge_port": None, "omniroute_demo": False, "omniroute_allow_open_proxy": False,
+        "omniroute_bridge_port": None, "omniroute_config": None, "omniroute_demo": False,
+        "omniroute_allow_open_proxy": False,
         "omniroute_allow_open_v1": False, "mode": ["regular"], "listen_port": None, "proxyauth": None,
     }
     return SimpleNamespace(**{**base, **values})

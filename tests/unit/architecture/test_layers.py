@@ -24,12 +24,14 @@ LAYERS: dict[str, int] = {
     "omniroute.services": 4,
     "omniroute.api": 5,
     "omniroute.clitools": 5,  # the settings writers behind /api/cli-tools
+    "omniroute.configfile": 5,  # the config file: validated with the API's own models
     "omniroute.runtime": 6,
     "omniroute.exposure": 6,  # start-up checks of the settings, run by the CLI and the addon
     "omniroute.cli": 7,
     "omniroute.cli_bridge": 7,
     "omniroute.cli_inspector": 7,
     "omniroute.cli_connect": 7,
+    "omniroute.cli_config": 7,
     "omniroute.addons": 7,  # the mitmproxy addons: on top, beside the CLI
 }
 # The package's own `__init__` (the version string) is below everything.

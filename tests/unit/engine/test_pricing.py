@@ -133,3 +133,9 @@ def test_cost_is_exact_and_linear(model: str, tin: int, tout: int, cached_share:
     )
     assert table.cost(model, "x", tin, tout, cached) == expected
     assert len(format_cost(expected).split(".")[1]) == 10
+
+
+@pytest.mark.parametrize("model", ["anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                   "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5@20250929"])
+def test_cloud_model_ids_are_priced_as_the_vendor_model(table: PriceTable, model: str) -> None:
+    assert table.lookup(model, "bedrock") == table.lookup("claude-sonnet-4-5", "anthropic")

@@ -124,7 +124,8 @@ def test_error_types_by_status() -> None:
 
 def test_registry() -> None:
     assert {f.value for f in TRANSLATED} == {"openai-chat", "openai-responses", "anthropic", "gemini",
-                                         "gemini-cloudcode", "ollama", "kiro"}  # fmt: skip
+                                         "gemini-cloudcode", "ollama", "kiro", "bedrock",
+                                         "bedrock-anthropic"}  # fmt: skip
     for fmt in ("openai-chat", "anthropic", "openai-responses"):
         mod = get_format(fmt)
         for name in ("request_to_ir", "request_from_ir", "response_to_ir", "response_from_ir",
