@@ -48,7 +48,6 @@ from omniroute.providers.secrets import SecretBox
 from omniroute.shared.config_sync import ConfigSync
 from omniroute.shared.state import SharedState, open_shared_state
 
-
 Seed = Callable[[Database, SecretBox], object]
 
 

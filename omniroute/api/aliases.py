@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from omniroute.api.deps import ReloadRegistryDep, StoreDep
-from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.api.fields import Int32, Name
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.errors import Conflict, NotFound
 from omniroute.engine.resolve import MAX_ALIAS_DEPTH

@@ -14,8 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from omniroute.api.deps import ReloadRegistryDep, StoreDep
-from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.api.fields import Count32, Int32, Name, NoControl
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.db.tables import Combo, ModelAlias, ProviderConnection, utcnow
 from omniroute.engine.errors import Conflict, NotFound
 from omniroute.engine.strategies import validate_strategy

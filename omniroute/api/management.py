@@ -6,6 +6,7 @@ from fastapi.exceptions import RequestValidationError
 
 from omniroute.engine.errors import Conflict
 
+
 class DeclaredInConfigFile(Conflict):
     """A write to an entry the config file owns (`from_config`): the file is the place to change it."""
 

@@ -31,8 +31,7 @@ from omniroute.providers.clouds import (
     service_account_info,
 )
 from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
-from omniroute.providers.secrets import SecretBox
-from omniroute.providers.secrets import preview
+from omniroute.providers.secrets import SecretBox, preview
 
 router = APIRouter(prefix="/api/providers", tags=["Providers"])
 

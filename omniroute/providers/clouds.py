@@ -19,6 +19,7 @@ from omniroute.providers.adapter_base import (
     ANTHROPIC,
     BEDROCK,
     BEDROCK_ANTHROPIC,
+    EMBEDDINGS,
     GEMINI,
     NO_SETTINGS,
     OPENAI_CHAT,

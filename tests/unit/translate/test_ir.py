@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from omniroute.translate import TRANSLATED, StreamTranslator, error_body, get_format, stream_error_event
+from omniroute.translate import (
+    TRANSLATED,
+    StreamTranslator,
+    error_body,
+    get_format,
+    stream_error_event,
+)
 from omniroute.translate.base import (
     ResponseAccumulator,
     budget_to_effort,
