@@ -30,7 +30,7 @@ def _runtime(home: Path) -> Runtime:
     from omniroute.config import Settings
     from omniroute.runtime import Runtime
 
-    return Runtime(Settings(home=home, api_port=0, proxy_port=0, bridge_port=0, hosts_file=home / "hosts"))
+    return Runtime.open(Settings(home=home, api_port=0, proxy_port=0, bridge_port=0, hosts_file=home / "hosts"))
 
 
 def _canned(request: httpx.Request) -> httpx.Response:
@@ -71,19 +71,22 @@ def _canned(request: httpx.Request) -> httpx.Response:
 async def engine_only(requests: int, prompt: str) -> dict[str, float]:
     """CPU µs per ``Router.dispatch`` call, non-streamed (``json``) and streamed (``stream``)."""
     from omniroute.db.tables import ProviderConnection
-    from omniroute.engine.router import Call, CallContext
+    from omniroute.engine.calls import Call, CallContext
 
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="omniroute-bench-") as home:
         runtime = _runtime(Path(home))
-        with runtime.db.session() as session:
+
+        def add_connection(session: Any) -> str:
             row = ProviderConnection(provider="openai", name="canned", url="http://canned.invalid/v1")
             session.add(row)
             session.commit()
-            connection_id = row.id
-        runtime.registry.reload()
-        runtime.pool.register_transport(connection_id, httpx.MockTransport(_canned))
-        router, runtime.router.usage = runtime.router, None
+            return row.id
+
+        connection_id = await runtime.services.store.run(add_connection)
+        await runtime.services.store.call(runtime.services.registry.reload)
+        runtime.services.pool.register_transport(connection_id, httpx.MockTransport(_canned))
+        router, runtime.services.router.usage = runtime.services.router, None
         for stream in (False, True):
             async def once(stream: bool = stream) -> None:
                 body = {"model": _ENGINE_MODEL, "messages": [{"role": "user", "content": prompt}], "stream": stream}
@@ -111,7 +114,7 @@ async def profile(path: str, body: dict[str, Any], provider: dict[str, str], req
 
     with tempfile.TemporaryDirectory(prefix="omniroute-bench-") as home:
         runtime = _runtime(Path(home))
-        transport = httpx.ASGITransport(app=create_app(runtime), client=("127.0.0.1", 40000))
+        transport = httpx.ASGITransport(app=create_app(runtime.services), client=("127.0.0.1", 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
             (await client.post("/api/providers", json=provider)).raise_for_status()
             payload = json.dumps(body).encode()

@@ -69,8 +69,8 @@ def run(
         "--allow-open-v1", help="Beyond loopback: serve /v1 without REQUIRE_API_KEY.")] = False,
 ) -> None:
     """Start the proxy listeners and the API in one process."""
-    # Start-up creates ~200k objects that live as long as the process (modules, classes,
-    # routes); collecting them again and again is ~15 % of a start. Collection resumes,
+    # Start-up creates many objects that live as long as the process (modules, classes,
+    # routes); collecting them again and again is a real part of a start. Collection resumes,
     # without them, once the listeners are up (_announce_ready).
     gc.disable()
     settings = build_settings(
@@ -189,7 +189,7 @@ async def _serve(settings: Settings, omniroute_options: dict[str, Any]) -> int:
 
 
 async def _announce_ready(host: Any, settings: Settings) -> None:
-    while host.runtime is None or host.runtime.listeners["api"].state in ("starting", "stopped") and settings.api_port:
+    while host.services is None or host.services.board.listeners["api"].state in ("starting", "stopped") and settings.api_port:
         await asyncio.sleep(0.02)
     gc.freeze()  # start-up's objects: never traversed by a collection from now on
     gc.enable()

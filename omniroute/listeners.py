@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import socket
+import time
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from omniroute.config import Settings
 
@@ -18,6 +20,66 @@ class Listener:
     name: str  # api | http-proxy | agent-bridge
     port: int
     flag: str  # the CLI flag that changes it
+
+
+@dataclass(slots=True)
+class ListenerState:
+    """One listener as `/health` reports it."""
+
+    name: str  # api | http-proxy | agent-bridge
+    port: int
+    state: str = "stopped"  # stopped | starting | running | disabled | error
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "port": self.port, "state": self.state, "error": self.error}
+
+
+class ProxyHost(Protocol):
+    """What the API needs of the mitmproxy master hosting us, without importing mitmproxy."""
+
+    def option(self, name: str) -> Any: ...
+
+    async def update_options(self, **options: Any) -> None:
+        """Set options; returns once the proxy listeners follow a changed `mode`."""
+
+    def reload_certificates(self) -> None: ...
+
+    def active_connections(self) -> int: ...
+
+    def listener_states(self) -> list[ListenerState]:
+        """The proxy listeners as mitmproxy runs them right now."""
+        ...
+
+
+class ListenerBoard:
+    """The listeners' states, and the mitmproxy host running the proxy ones (set by the addon
+    that hosts us; None when the API runs alone)."""
+
+    def __init__(self, settings: Settings, started_at: float | None = None) -> None:
+        self.started_at = time.time() if started_at is None else started_at
+        self.listeners = {
+            listener.name: ListenerState(listener.name, listener.port, "stopped" if listener.port else "disabled")
+            for listener in listeners(settings)
+        }
+        # When each listener last started (the API can restart the proxy listeners).
+        self.started: dict[str, float] = {
+            name: self.started_at for name, state in self.listeners.items() if state.port
+        }
+        self.host: ProxyHost | None = None
+        # TLS interception (capture mode `tls-intercept`): when False the AgentBridge addon sets
+        # `ignore_connection` in `tls_clienthello`, so nothing is decrypted (tunnels still listed).
+        self.tls_intercept = True
+
+    def states(self) -> list[ListenerState]:
+        """The API listener plus the proxy listeners as mitmproxy reports them right now."""
+        proxies = self.host.listener_states() if self.host is not None else []
+        names = {p.name for p in proxies}
+        static = [l for n, l in self.listeners.items() if n == "api" or n not in names]
+        return static + proxies
+
+    def state(self, name: str) -> ListenerState:
+        return next(l for l in self.states() if l.name == name)
 
 
 def listeners(settings: Settings) -> list[Listener]:

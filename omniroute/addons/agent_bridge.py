@@ -17,9 +17,10 @@ from omniroute.api.guards import peer_key
 from omniroute.bridge import in_process, relay_guard, zed
 from omniroute.bridge import interceptor as bridge
 from omniroute.bridge.decrypt_policy import tunnel_undecrypted
-from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice, choose_upstream
-from omniroute.bridge.wire import ZED
+from omniroute.bridge.handoff import handoff_headers
+from omniroute.bridge.upstream import AGENT_PORT, UpstreamChoice
 from omniroute.listeners import is_bridge_mode
+from omniroute.translate.formats import WireFormat
 
 log = logging.getLogger("omniroute.bridge")
 
@@ -43,10 +44,10 @@ class AgentBridge:
         self._routed_clients: set[str] = set()
 
     def _relay_refusal(self, client: connection.Client, host: str, port: int) -> str | None:
-        runtime = self.host.runtime
-        if runtime is None or relay_guard.is_local_client(client.peername):
+        services = self.host.services
+        if services is None or relay_guard.is_local_client(client.peername):
             return None
-        return relay_guard.refusal(host, port, runtime.own_addresses)
+        return relay_guard.refusal(host, port, services.own_addresses)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         reason = self._relay_refusal(flow.client_conn, flow.request.host, flow.request.port)
@@ -58,22 +59,22 @@ class AgentBridge:
 
     def server_connected(self, data: server_hooks.ServerConnectionHookData) -> None:
         """Runs before the first byte is sent: the API then knows this caller is our proxy."""
-        runtime, server = self.host.runtime, data.server
-        if runtime is None or not server.peername or not server.sockname:
+        services, server = self.host.services, data.server
+        if services is None or not server.peername or not server.sockname:
             return
-        if server.peername[1] == runtime.settings.api_port and relay_guard.names_this_machine(
-            str(server.peername[0]), runtime.own_addresses
+        if server.peername[1] == services.settings.api_port and relay_guard.names_this_machine(
+            str(server.peername[0]), services.own_addresses
         ):
-            runtime.proxied_peers.add(peer_key(str(server.sockname[0]), int(server.sockname[1])))
+            services.proxied_peers.add(peer_key(str(server.sockname[0]), int(server.sockname[1])))
 
     def server_disconnected(self, data: server_hooks.ServerConnectionHookData) -> None:
-        runtime, local = self.host.runtime, data.server.sockname
-        if runtime is not None and local:
-            runtime.proxied_peers.discard(peer_key(str(local[0]), int(local[1])))
+        services, local = self.host.services, data.server.sockname
+        if services is not None and local:
+            services.proxied_peers.discard(peer_key(str(local[0]), int(local[1])))
 
     async def tls_clienthello(self, data: tls.ClientHelloData) -> None:
-        runtime = self.host.runtime
-        if runtime is None:
+        services = self.host.services
+        if services is None:
             return
         sni = data.client_hello.sni
         dns_mode = is_bridge_mode(data.context.client.proxy_mode.data)
@@ -82,16 +83,16 @@ class AgentBridge:
             sni=sni,
             connect_host=None if dns_mode or address is None else str(address[0]),
             dns_mode=dns_mode,
-            intercept_on=runtime.tls_intercept,
-            bypassed=runtime.bypass,
-            ours=lambda host: runtime.catalog.is_known_host(host) or runtime.custom_hosts.is_custom(host),
+            intercept_on=services.board.tls_intercept,
+            bypassed=services.bypass,
+            ours=lambda host: services.catalog.is_known_host(host) or services.custom_hosts.is_custom(host),
         ):
             data.ignore_connection = True  # tunnelled, never decrypted
         if dns_mode and sni:
             # The hosts file sent the agent here; its SNI names the real upstream, which is
             # resolved with real DNS (the hosts file would point back at us).
             data.context.server.sni = sni
-            choice = await choose_upstream(runtime, sni, AGENT_PORT, _dns_mode_arrival(data.context.client))
+            choice = await services.upstream.choose(sni, AGENT_PORT, _dns_mode_arrival(data.context.client))
             data.context.server.address = (choice.ip or sni, AGENT_PORT)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
@@ -101,8 +102,8 @@ class AgentBridge:
             flow.request.scheme = "https"
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        runtime = self.host.runtime
-        if runtime is None or flow.response is not None:
+        services = self.host.services
+        if services is None or flow.response is not None:
             return
         request = flow.request
         # The client's own destination, before any rewrite of ours.
@@ -112,8 +113,8 @@ class AgentBridge:
             return
         original_host = request.pretty_host
         decision = bridge.decide(
-            runtime.catalog,
-            runtime.mappings,
+            services.catalog,
+            services.mappings,
             host=original_host,
             method=request.method,
             path=request.path,
@@ -121,9 +122,9 @@ class AgentBridge:
             body=request.raw_content,
         )
         if decision.agent is not None:
-            if runtime.agent_states.seen(decision.agent.id):
+            if services.agent_states.seen(decision.agent.id):
                 # Rarely (once a minute at most) and off the event loop: last-seen times.
-                asyncio.get_running_loop().run_in_executor(None, runtime.agent_states.flush)
+                asyncio.get_running_loop().run_in_executor(None, services.agent_states.flush)
             flow.metadata[METADATA_KEY] = {
                 "agent": decision.agent.id,
                 "wireFormat": decision.wire_format,
@@ -137,7 +138,7 @@ class AgentBridge:
             reply = decision.reply
             flow.response = http.Response.make(reply.status, reply.body, {"content-type": reply.content_type})
             return
-        if decision.websocket and not runtime.settings.bridge_websocket:
+        if decision.websocket and not services.settings.bridge_websocket:
             flow.metadata[METADATA_KEY]["note"] = "WebSocket refused (bridge_websocket off): HTTPS fallback"
             flow.response = http.Response.make(
                 426, "OmniRoute takes this agent's calls over HTTPS only", {"content-type": "text/plain"}
@@ -146,14 +147,14 @@ class AgentBridge:
         if decision.route:
             if in_process.answers_in_process(decision):
                 answer = await in_process.answer(
-                    runtime.router, decision, original_host=original_host,
+                    services.router, decision, original_host=original_host,
                     body=request.raw_content, headers=request.headers,
                 )
                 flow.response = http.Response.make(answer.status, answer.body, answer.headers)
                 return
             self._route(flow, decision, original_host)
             return
-        choice = await choose_upstream(runtime, request.host, request.port, _dns_mode_arrival(flow.client_conn))
+        choice = await services.upstream.choose(request.host, request.port, _dns_mode_arrival(flow.client_conn))
         if choice.loop:
             flow.response = http.Response.make(
                 508, choice.error or "loop detected", {"content-type": "text/plain"}
@@ -173,8 +174,8 @@ class AgentBridge:
 
     def websocket_message(self, flow: http.HTTPFlow) -> None:
         """A routed Responses WebSocket names its model per frame: show source → mapped."""
-        runtime, meta = self.host.runtime, flow.metadata.get(METADATA_KEY)
-        if runtime is None or not meta or not meta.get("routed") or flow.websocket is None:
+        services, meta = self.host.services, flow.metadata.get(METADATA_KEY)
+        if services is None or not meta or not meta.get("routed") or flow.websocket is None:
             return
         message = flow.websocket.messages[-1]
         if not message.from_client or not message.is_text:
@@ -186,29 +187,23 @@ class AgentBridge:
         model = frame.get("model") if isinstance(frame, dict) and frame.get("type") == "response.create" else None
         if not isinstance(model, str):
             return
-        meta["sourceModel"], meta["mappedModel"] = model, runtime.mappings.target_for(meta["agent"], model)
+        meta["sourceModel"], meta["mappedModel"] = model, services.mappings.target_for(meta["agent"], model)
         # The inspector's row for this flow has the flow's id; its response hook ran at the 101.
-        runtime.ring.update(flow.id, source_model=model, mapped_model=meta["mappedModel"])
+        services.ring.update(flow.id, source_model=model, mapped_model=meta["mappedModel"])
 
     def _route(self, flow: http.HTTPFlow, decision: bridge.Decision, original_host: str) -> None:
-        runtime = self.host.runtime
-        assert runtime is not None and decision.agent is not None
+        services = self.host.services
+        assert services is not None and decision.agent is not None
         request = flow.request
         self._routed_clients.add(flow.client_conn.id)
         request.scheme = "http"
         request.host = "127.0.0.1"
-        request.port = runtime.settings.api_port
+        request.port = services.settings.api_port
         request.path = decision.engine_path()
-        request.headers[bridge.H_INTERNAL] = runtime.internal_token
-        request.headers[bridge.H_SOURCE] = "agent-bridge"
-        request.headers[bridge.H_AGENT] = decision.agent.id
-        request.headers[bridge.H_ORIGINAL_HOST] = original_host
-        if decision.target_model is not None:
-            request.headers[bridge.H_MODEL] = decision.target_model
-            request.headers[bridge.H_STREAM] = "1" if decision.stream else "0"
+        request.headers.update(handoff_headers(decision, original_host, services.tokens.internal))
         if decision.engine_body is not None:
             request.content = decision.engine_body
-        if decision.wire_format == ZED:
+        if decision.wire_format == WireFormat.ZED:
             flow.metadata[ZED_REPLY_KEY] = zed.ZedReplyFormat.from_headers(request.headers)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
@@ -233,15 +228,15 @@ class AgentBridge:
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         """Connect passthrough traffic to the address real DNS gives, never the hosts file's."""
-        runtime = self.host.runtime
-        if runtime is None or data.server.address is None or data.server.error:
+        services = self.host.services
+        if services is None or data.server.address is None or data.server.error:
             return
         host, port = data.server.address[0], data.server.address[1]
         name = self._names.get((host, port))
         if name is not None and data.server.sni in (None, host):
             data.server.sni = name  # the request hook put the resolved IP on the request
         else:
-            choice: UpstreamChoice = await choose_upstream(runtime, host, port, _dns_mode_arrival(data.client))
+            choice: UpstreamChoice = await services.upstream.choose(host, port, _dns_mode_arrival(data.client))
             if choice.error:
                 data.server.error = choice.error
                 return
@@ -249,7 +244,7 @@ class AgentBridge:
                 host = choice.ip
                 data.server.address = (host, port)
         # Every connection, whatever opened it (tunnels, DNS mode): the last word on relaying.
-        ours = data.client.id in self._routed_clients and (host, port) == ("127.0.0.1", runtime.settings.api_port)
+        ours = data.client.id in self._routed_clients and (host, port) == ("127.0.0.1", services.settings.api_port)
         if not ours and (reason := self._relay_refusal(data.client, host, port)):
             data.server.error = reason
 

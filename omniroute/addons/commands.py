@@ -17,7 +17,7 @@ from mitmproxy import command, exceptions, types
 
 from omniroute.addons.runtime_host import RuntimeHost
 from omniroute.inspector.har import har_bytes
-from omniroute.runtime import Runtime
+from omniroute.services import Services
 
 log = logging.getLogger("omniroute")
 
@@ -26,10 +26,10 @@ class Commands:
     def __init__(self, host: RuntimeHost) -> None:
         self.host = host
 
-    def _runtime(self) -> Runtime:
-        if self.host.runtime is None:
+    def _services(self) -> Services:
+        if self.host.services is None:
             raise exceptions.CommandError("OmniRoute is not running (see the log for why)")
-        return self.host.runtime
+        return self.host.services
 
     @staticmethod
     def _off_loop(what: str, work: Callable[[], str]) -> None:
@@ -44,7 +44,7 @@ class Commands:
     @command.command("omniroute.har")
     def har(self, path: types.Path) -> None:
         """Write the live capture (oldest first) as a HAR 1.2 file."""
-        rows = list(reversed(list(self._runtime().ring)))
+        rows = list(reversed(list(self._services().ring)))
         target = Path(path).expanduser()
 
         def write() -> str:
@@ -57,13 +57,13 @@ class Commands:
     def map_model(self, agent: str, source: str, target: str) -> None:
         """Map AGENT's model SOURCE (a name, a glob or *) to an engine TARGET (connection/model,
         alias or combo)."""
-        runtime = self._runtime()
-        if agent not in runtime.catalog:
-            known = ", ".join(a.id for a in runtime.catalog)
+        services = self._services()
+        if agent not in services.catalog:
+            known = ", ".join(a.id for a in services.catalog)
             raise exceptions.CommandError(f"unknown agent {agent!r}; known agents: {known}")
 
         def upsert() -> str:
-            runtime.mappings.upsert(agent, source, target)
+            services.mappings.upsert(agent, source, target)
             return f"{agent}: {source} -> {target}"
 
         self._off_loop("mapping", upsert)
@@ -71,13 +71,13 @@ class Commands:
     @command.command("omniroute.record.start")
     def record_start(self, name: str) -> None:
         """Start a recording session named NAME (an active one is stopped first)."""
-        sessions = self._runtime().inspector_sessions
+        sessions = self._services().inspector_sessions
         self._off_loop("recording", lambda: f"recording session {sessions.start(name or None)['id']}")
 
     @command.command("omniroute.record.stop")
     def record_stop(self) -> None:
         """Stop the active recording session."""
-        sessions = self._runtime().inspector_sessions
+        sessions = self._services().inspector_sessions
         active = sessions.active_id
         if active is None:
             raise exceptions.CommandError("no recording session is active")

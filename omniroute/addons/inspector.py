@@ -13,16 +13,16 @@ from mitmproxy import http, tcp
 from omniroute.addons.runtime_host import RuntimeHost
 from omniroute.inspector.capture import Pending, StreamTee, is_stream_response
 from omniroute.listeners import is_bridge_mode
-from omniroute.runtime import Runtime
+from omniroute.services import Services
 
 ROW_KEY = "omniroute.row"
 TEE_KEY = "omniroute.tee"
 BRIDGE_KEY = "omniroute"  # set by the AgentBridge addon
 
 
-def _source(runtime: Runtime, mode_data: str | None, host: str) -> str:
+def _source(services: Services, mode_data: str | None, host: str) -> str:
     # A host the user added for capture is labelled so, whichever listener it came through.
-    if runtime.custom_hosts.is_custom(host):
+    if services.custom_hosts.is_custom(host):
         return "custom-host"
     return "agent-bridge" if is_bridge_mode(mode_data) else "http-proxy"
 
@@ -31,58 +31,58 @@ class Inspector:
     def __init__(self, host: RuntimeHost) -> None:
         self.host = host
 
-    def _capturing(self) -> Runtime | None:
-        """The runtime while capture is on (setting `inspector_enabled`, or paused at runtime)."""
-        runtime = self.host.runtime
-        return runtime if runtime is not None and runtime.capture.enabled else None
+    def _capturing(self) -> Services | None:
+        """The services while capture is on (setting `inspector_enabled`, or paused at runtime)."""
+        services = self.host.services
+        return services if services is not None and services.capture.enabled else None
 
     def request(self, flow: http.HTTPFlow) -> None:
-        runtime = self._capturing()
-        if runtime is None:
+        services = self._capturing()
+        if services is None:
             return
-        request, catalog = flow.request, runtime.catalog
+        request, catalog = flow.request, services.catalog
         host, path, user_agent = request.pretty_host, request.path, request.headers.get("user-agent")
 
         def identify() -> str | None:
-            # ~0.2 ms, so only when the row is read before the AgentBridge's decision names
+            # Not free, so only when the row is read before the AgentBridge's decision names
             # the agent (it identifies every flow the same way).
             match = catalog.identify(host, path, user_agent)
             return match.agent.id if match else None
 
-        source = _source(runtime, flow.client_conn.proxy_mode.data, host)
-        flow.metadata[ROW_KEY] = runtime.capture.request(flow, source, identify=identify)
+        source = _source(services, flow.client_conn.proxy_mode.data, host)
+        flow.metadata[ROW_KEY] = services.capture.request(flow, source, identify=identify)
 
     # A flow whose request was captured is completed even if capture was paused meanwhile.
     def responseheaders(self, flow: http.HTTPFlow) -> None:
-        runtime = self.host.runtime
-        if runtime is None or ROW_KEY not in flow.metadata or flow.response is None:
+        services = self.host.services
+        if services is None or ROW_KEY not in flow.metadata or flow.response is None:
             return
         if not is_stream_response(flow.response):
             return
         # Streams are relayed event by event (never buffered) and teed into a bounded copy.
-        tee = StreamTee(runtime.settings.inspector_body_cap)
+        tee = StreamTee(services.settings.inspector_body_cap)
         flow.response.stream = tee
         flow.metadata[TEE_KEY] = tee
 
     def response(self, flow: http.HTTPFlow) -> None:
-        runtime, pending = self.host.runtime, flow.metadata.pop(ROW_KEY, None)
-        if runtime is None or not isinstance(pending, Pending):
+        services, pending = self.host.services, flow.metadata.pop(ROW_KEY, None)
+        if services is None or not isinstance(pending, Pending):
             return
-        runtime.capture.attribute(pending.row, flow.metadata.get(BRIDGE_KEY))
-        runtime.capture.response(flow, pending, flow.metadata.pop(TEE_KEY, None))
+        services.capture.attribute(pending.row, flow.metadata.get(BRIDGE_KEY))
+        services.capture.response(flow, pending, flow.metadata.pop(TEE_KEY, None))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        runtime, pending = self.host.runtime, flow.metadata.pop(ROW_KEY, None)
-        if runtime is None or not isinstance(pending, Pending):
+        services, pending = self.host.services, flow.metadata.pop(ROW_KEY, None)
+        if services is None or not isinstance(pending, Pending):
             return
-        runtime.capture.attribute(pending.row, flow.metadata.get(BRIDGE_KEY))
-        runtime.capture.error(flow, pending, flow.metadata.get(TEE_KEY))
+        services.capture.attribute(pending.row, flow.metadata.get(BRIDGE_KEY))
+        services.capture.error(flow, pending, flow.metadata.get(TEE_KEY))
 
     def tcp_end(self, flow: tcp.TCPFlow) -> None:
         """Connections tunnelled without decryption (bypass list, unknown hosts in DNS mode,
         everything while TLS interception is off)."""
-        runtime = self._capturing()
-        if runtime is not None:
+        services = self._capturing()
+        if services is not None:
             server = flow.server_conn
             host = server.sni or (server.address[0] if server.address else "")
-            runtime.capture.tunnel(flow.client_conn, server, _source(runtime, flow.client_conn.proxy_mode.data, host))
+            services.capture.tunnel(flow.client_conn, server, _source(services, flow.client_conn.proxy_mode.data, host))

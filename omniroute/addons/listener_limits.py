@@ -27,11 +27,11 @@ class ListenerLimits:
         self._timers: dict[str, asyncio.TimerHandle] = {}
 
     def client_connected(self, client: connection.Client) -> None:
-        runtime = self.host.runtime
-        if runtime is None:
+        services = self.host.services
+        if services is None:
             return
         loop = asyncio.get_running_loop()
-        self._timers[client.id] = loop.call_later(runtime.settings.header_timeout, self._expire, client.id)
+        self._timers[client.id] = loop.call_later(services.settings.header_timeout, self._expire, client.id)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self._disarm(flow.client_conn.id)

@@ -1,4 +1,7 @@
-"""Owns OmniRoute's runtime inside mitmproxy and serves its API on mitmproxy's event loop."""
+"""Owns OmniRoute's runtime inside mitmproxy and serves its API on mitmproxy's event loop.
+
+The other addons are built with this host and read `host.services` (None until `running`
+has built them, and when start-up failed)."""
 
 from __future__ import annotations
 
@@ -12,14 +15,14 @@ from mitmproxy.proxy.mode_specs import ProxyMode
 
 from omniroute.addons import options
 from omniroute.bridge.ca import CAError
-from omniroute.bridge.control import apply_stored_upstream_ca
 from omniroute.bridge.upstream_dns import UpstreamDNSError
 from omniroute.config import SettingsError
 from omniroute.configfile.load import ConfigFileError
 from omniroute.db.database import DatabaseError
 from omniroute.exposure import exposure_problem
-from omniroute.listeners import is_bridge_mode
-from omniroute.runtime import ListenerState, Runtime
+from omniroute.listeners import ListenerState, is_bridge_mode
+from omniroute.runtime import Runtime
+from omniroute.services import Services
 
 log = logging.getLogger("omniroute")
 MITMPROXY_TCP_TIMEOUT = 600  # its option's default
@@ -28,6 +31,10 @@ MITMPROXY_TCP_TIMEOUT = 600  # its option's default
 class RuntimeHost:
     def __init__(self) -> None:
         self.runtime: Runtime | None = None
+
+    @property
+    def services(self) -> Services | None:
+        return self.runtime.services if self.runtime is not None else None
 
     def load(self, loader: Any) -> None:
         options.add_options(loader)
@@ -55,7 +62,7 @@ class RuntimeHost:
             exposed = exposure_problem(settings, ctx.options.proxyauth, proxy_host=ctx.options.listen_host)
             if exposed:
                 raise SettingsError(exposed)
-            self.runtime = runtime = Runtime(settings)
+            self.runtime = runtime = Runtime.open(settings)
         except (exceptions.OptionsError, SettingsError, DatabaseError, CAError, UpstreamDNSError) as exc:
             log.error("OmniRoute cannot start: %s", exc)
             ctx.master.shutdown()
@@ -65,17 +72,17 @@ class RuntimeHost:
                 log.error("OmniRoute cannot start: %s", line)
             ctx.master.shutdown()
             return
-        if runtime.settings.config_file is not None:
+        services = runtime.services
+        services.board.host = MitmproxyHost()
+        if services.settings.config_file is not None:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._reload_config_file)
-        runtime.proxy_listener_states = self._proxy_listener_states
-        runtime.proxy_host = MitmproxyHost()
         if ctx.options.tcp_timeout == MITMPROXY_TCP_TIMEOUT:  # mitmproxy's default: use ours
-            ctx.options.update(tcp_timeout=runtime.settings.proxy_idle_timeout)
+            ctx.options.update(tcp_timeout=services.settings.proxy_idle_timeout)
         if ctx.options.confdir == "~/.mitmproxy":
             # Our CA lives in the home dir; mitmproxy issues per-host certificates from it.
-            ctx.options.update(confdir=str(runtime.settings.certs_dir))
+            ctx.options.update(confdir=str(services.settings.certs_dir))
         try:
-            await apply_stored_upstream_ca(runtime)
+            await services.control.apply_stored_upstream_ca()
         except ValueError as exc:  # the saved file was removed or replaced since
             log.warning("OmniRoute: saved upstream CA not applied: %s", exc)
         await runtime.start_api()
@@ -93,10 +100,18 @@ class RuntimeHost:
             for line in exc.lines():
                 log.error("config file not applied (nothing changed): %s", line)
             return
-        log.warning("config file %s applied (SIGHUP): %s", runtime.settings.config_file,
+        log.warning("config file %s applied (SIGHUP): %s", runtime.services.settings.config_file,
                     ", ".join(sorted(applied.kinds)) or "no changes")
 
-    def _proxy_listener_states(self) -> list[ListenerState]:
+    async def done(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.stop()
+
+
+class MitmproxyHost:
+    """`ListenerBoard.host`: mitmproxy's options and addons, reached through `ctx`."""
+
+    def listener_states(self) -> list[ListenerState]:
         proxyserver = ctx.master.addons.get("proxyserver")
         states = []
         for instance in getattr(proxyserver, "servers", []):
@@ -106,14 +121,6 @@ class RuntimeHost:
             state = "running" if instance.is_running else ("error" if error else "stopped")
             states.append(ListenerState(name, port, state, error))
         return states
-
-    async def done(self) -> None:
-        if self.runtime is not None:
-            await self.runtime.stop()
-
-
-class MitmproxyHost:
-    """`Runtime.proxy_host`: mitmproxy's options and addons, reached through `ctx`."""
 
     def option(self, name: str) -> Any:
         return getattr(ctx.options, name)

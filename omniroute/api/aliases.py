@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import ReloadRegistryDep, StoreDep
 from omniroute.api.fields import Int32, Name
-from omniroute.api.management import Conflict, NotFound, invalid, refuse_config_entry
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.db.tables import Combo, FallbackChain, ModelAlias, ProviderConnection, utcnow
+from omniroute.engine.errors import Conflict, NotFound
 from omniroute.engine.resolve import MAX_ALIAS_DEPTH
 
 router = APIRouter(tags=["Models"])
@@ -52,20 +53,19 @@ def check_alias_cycle(aliases: dict[str, str], alias: str, target: str) -> None:
 
 
 @router.get("/api/models/alias")
-async def list_aliases(request: Request) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
-        rows = session.exec(select(ModelAlias).order_by(ModelAlias.alias)).all()
+async def list_aliases(store: StoreDep) -> dict[str, Any]:
+    rows = await store.run(lambda session: session.exec(select(ModelAlias).order_by(ModelAlias.alias)).all())
     return {"aliases": [alias_json(row) for row in rows]}
 
 
 @router.post("/api/models/alias")
-async def set_alias(request: Request, payload: AliasSet) -> dict[str, Any]:
+async def set_alias(store: StoreDep, reload: ReloadRegistryDep, payload: AliasSet) -> dict[str, Any]:
     """Create or update (the OmniRoute API specification: 200 either way)."""
     alias, target = payload.alias.strip(), payload.target.strip()
     if alias == target:
         raise invalid("target", f"alias cycle: {alias} → {target}; an alias cannot name itself")
-    runtime = runtime_of(request)
-    with runtime.db.session() as session:
+
+    def save(session: Session) -> tuple[ModelAlias, bool]:
         if session.exec(select(Combo).where(Combo.name == alias)).first() is not None:
             # Combos resolve before aliases: this alias would never be used.
             raise Conflict(f"{alias!r} is already a combo name; pick another alias", param="alias")
@@ -79,21 +79,25 @@ async def set_alias(request: Request, payload: AliasSet) -> dict[str, Any]:
         row.target = target
         session.add(row)
         session.commit()
-    runtime.reload_registry()
+        return row, created
+
+    row, created = await store.run(save)
+    await reload()
     return {**alias_json(row), "created": created}
 
 
 @router.delete("/api/models/alias/{alias:path}")
-async def delete_alias(request: Request, alias: str) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    with runtime.db.session() as session:
+async def delete_alias(store: StoreDep, reload: ReloadRegistryDep, alias: str) -> dict[str, Any]:
+    def delete(session: Session) -> None:
         row = session.get(ModelAlias, alias)
         if row is None:
             raise NotFound(f"model alias {alias!r} not found")
         refuse_config_entry(row.from_config, f"model alias {alias!r}")
         session.delete(row)
         session.commit()
-    runtime.reload_registry()
+
+    await store.run(delete)
+    await reload()
     return {"deleted": True, "alias": alias}
 
 
@@ -143,18 +147,17 @@ def stored_chain_steps(session: Session, steps: list[ChainStep]) -> list[dict[st
 
 
 @chains_router.get("")
-async def list_chains(request: Request) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
-        rows = session.exec(select(FallbackChain).order_by(FallbackChain.model)).all()
+async def list_chains(store: StoreDep) -> dict[str, Any]:
+    rows = await store.run(lambda session: session.exec(select(FallbackChain).order_by(FallbackChain.model)).all())
     return {"chains": [chain_json(row) for row in rows]}
 
 
 @chains_router.post("")
-async def set_chain(request: Request, payload: ChainSet) -> dict[str, Any]:
+async def set_chain(store: StoreDep, reload: ReloadRegistryDep, payload: ChainSet) -> dict[str, Any]:
     """Create or replace the chain for a model (the OmniRoute API specification: 200)."""
-    runtime = runtime_of(request)
     model = payload.model.strip()
-    with runtime.db.session() as session:
+
+    def save(session: Session) -> FallbackChain:
         if session.exec(select(Combo).where(Combo.name == model)).first() is not None:
             # Combos resolve before chains: this chain would never be used.
             raise Conflict(f"{model!r} is a combo name; a chain for it would never be used",
@@ -165,19 +168,23 @@ async def set_chain(request: Request, payload: ChainSet) -> dict[str, Any]:
         row.chain, row.updated_at = steps, utcnow()
         session.add(row)
         session.commit()
-    runtime.reload_registry()
+        return row
+
+    row = await store.run(save)
+    await reload()
     return chain_json(row)
 
 
 @chains_router.delete("")
-async def delete_chain(request: Request, payload: ChainDelete) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    with runtime.db.session() as session:
+async def delete_chain(store: StoreDep, reload: ReloadRegistryDep, payload: ChainDelete) -> dict[str, Any]:
+    def delete(session: Session) -> None:
         row = session.get(FallbackChain, payload.model)
         if row is None:
             raise NotFound(f"no fallback chain for model {payload.model!r}")
         refuse_config_entry(row.from_config, f"the fallback chain of {payload.model!r}")
         session.delete(row)
         session.commit()
-    runtime.reload_registry()
+
+    await store.run(delete)
+    await reload()
     return {"deleted": True, "model": payload.model}

@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from fastapi import FastAPI
 
 from omniroute import __version__
-from omniroute.api import bridge, bridge_control, errors, hardening, health, inspector, providers, responses_ws, v1
-from omniroute.api import aliases, auth, cli_tools, combos, config_file, keys, pricing, resilience, usage
-from omniroute.api import ui
-from omniroute.api import inspector_capture, inspector_live, inspector_replay, inspector_sessions
+from omniroute.api import (
+    aliases,
+    auth,
+    bridge,
+    bridge_control,
+    cli_tools,
+    combos,
+    config_file,
+    errors,
+    hardening,
+    health,
+    inspector,
+    inspector_capture,
+    inspector_live,
+    inspector_replay,
+    inspector_sessions,
+    keys,
+    pricing,
+    providers,
+    resilience,
+    responses_ws,
+    ui,
+    usage,
+    v1,
+)
+from omniroute.db.kv import kv_get
+from omniroute.services import Services
 
-if TYPE_CHECKING:
-    from omniroute.runtime import Runtime
 
-
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(services: Services) -> FastAPI:
+    """The app for ``services``; reads the saved pricing and resilience settings (sync)."""
     app = FastAPI(
         title="OmniRoute",
         version=__version__,
         description="Local interception and routing proxy for AI coding agents.",
     )
-    app.state.runtime = runtime
+    app.state.services = services
     errors.install(app)
-    hardening.install(app, runtime)  # Host/Origin checks against DNS rebinding
-    auth.install(app, runtime)  # API keys on /v1 and /api (see omniroute/api/auth.py)
+    hardening.install(app, services)  # Host/Origin checks against DNS rebinding
+    auth.install(app, services)  # API keys on /v1 and /api (see omniroute/api/auth.py)
     app.include_router(health.router)
     app.include_router(v1.router, prefix="/v1")
     app.include_router(v1.router, prefix="/api/v1", include_in_schema=False)
@@ -52,12 +71,20 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(config_file.router)
     app.include_router(cli_tools.router)
     app.include_router(ui.router)
-    cli_tools.install(app, runtime)
+    cli_tools.install(app, services)
     # Saved user settings go into the engine before the first request is served.
-    pricing.apply_overrides(runtime)
-    resilience.apply_stored(runtime)
+    db, router, sync = services.db, services.router, services.sync
+
+    def load_pricing() -> None:
+        pricing.apply_overrides(router, kv_get(db, pricing.SETTING, {}))
+
+    def load_resilience() -> None:
+        resilience.apply_stored(router, kv_get(db, resilience.SETTING, {}))
+
+    load_pricing()
+    load_resilience()
     # ... and again whenever another instance behind the same balancer changes them.
-    runtime.follow_config("pricing", lambda: pricing.apply_overrides(runtime))
-    runtime.follow_config("resilience", lambda: resilience.apply_stored(runtime))
-    runtime.follow_config("keys", app.state.api_keys.invalidate)
+    sync.follow("pricing", load_pricing)
+    sync.follow("resilience", load_resilience)
+    sync.follow("keys", app.state.api_keys.invalidate)
     return app

@@ -39,11 +39,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from omniroute.api.errors import error_response
 from omniroute.api.guards import is_local_caller, is_loopback
+from omniroute.config import Settings
 from omniroute.db.database import Database
+from omniroute.db.store import Store
 from omniroute.db.tables import ApiKey
 
 if TYPE_CHECKING:
-    from omniroute.runtime import Runtime
+    from omniroute.services import Services
 
 log = logging.getLogger("omniroute.auth")
 
@@ -82,16 +84,23 @@ class KeyCache:
     def invalidate(self) -> None:
         self._by_hash = None
 
+    @property
+    def stale(self) -> bool:
+        """The next lookup would read the database (the middleware loads it in a store thread)."""
+        return self._by_hash is None
+
+    def load(self) -> dict[str, KeyEntry]:
+        with self._db.session() as session:
+            active = select(ApiKey).where(ApiKey.is_active == True)  # noqa: E712
+            rows = session.exec(active).all()
+        table = {row.key_hash: KeyEntry(row.id, row.scope, row.key_hash) for row in rows}
+        self._admin_exists = any(entry.scope == "admin" for entry in table.values())
+        self._by_hash = table
+        return table
+
     def _table(self) -> dict[str, KeyEntry]:
         table = self._by_hash
-        if table is None:
-            with self._db.session() as session:
-                active = select(ApiKey).where(ApiKey.is_active == True)  # noqa: E712
-                rows = session.exec(active).all()
-            table = {row.key_hash: KeyEntry(row.id, row.scope, row.key_hash) for row in rows}
-            self._admin_exists = any(entry.scope == "admin" for entry in table.values())
-            self._by_hash = table
-        return table
+        return self.load() if table is None else table
 
     @property
     def has_keys(self) -> bool:
@@ -188,10 +197,14 @@ def presented_keys(headers: dict[bytes, bytes], query_string: bytes) -> list[str
 class ApiKeyAuth:
     """Pure ASGI middleware (no body buffering, so streams and WebSockets pass untouched)."""
 
-    def __init__(self, app: ASGIApp, runtime: Runtime, cache: KeyCache) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, internal_token: str, cache: KeyCache, store: Store,
+                 proxied_peers: set[tuple[str, int]]) -> None:
         self.app = app
-        self.runtime = runtime
+        self.proxied_peers = proxied_peers
+        self.settings = settings
+        self.internal_token = internal_token
         self.cache = cache
+        self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -199,6 +212,8 @@ class ApiKeyAuth:
         kind = route_kind(scope["path"])
         if kind is None:
             return await self.app(scope, receive, send)
+        if self.cache.stale:
+            await self.store.call(self.cache.load)
         problem = self._check(scope, kind)
         if problem is None:
             return await self.app(scope, receive, send)
@@ -207,7 +222,7 @@ class ApiKeyAuth:
     def _check(self, scope: Scope, kind: str) -> tuple[int, str] | None:
         headers = dict(scope["headers"])
         internal = headers.get(INTERNAL_HEADER)
-        token = self.runtime.internal_token
+        token = self.internal_token
         if internal and token and hmac.compare_digest(internal, token.encode()):
             return None
         query = scope.get("query_string", b"")
@@ -245,13 +260,13 @@ class ApiKeyAuth:
 
     def _protected(self, scope: Scope, kind: str) -> bool:
         if kind == "model":
-            return self.runtime.settings.require_api_key
+            return self.settings.require_api_key
         if self.cache.admin_exists:
             return True
-        if is_loopback(self.runtime.settings.host):
+        if is_loopback(self.settings.host):
             return False
         # Bootstrap from this machine (never through our own proxy).
-        return not is_local_caller(scope.get("client"), self.runtime.proxied_peers)
+        return not is_local_caller(scope.get("client"), self.proxied_peers)
 
     def _missing_message(self, kind: str) -> str:
         if kind == "model":
@@ -288,7 +303,10 @@ async def _deny(scope: Scope, receive: Receive, send: Send, status: int, message
     await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
 
 
-def install(app: FastAPI, runtime: Runtime) -> None:
-    cache = KeyCache(runtime.db)
+def install(app: FastAPI, services: Services) -> None:
+    cache = KeyCache(services.db)
     app.state.api_keys = cache
-    app.add_middleware(ApiKeyAuth, runtime=runtime, cache=cache)
+    app.add_middleware(
+        ApiKeyAuth, settings=services.settings, internal_token=services.tokens.internal, cache=cache,
+        store=services.store, proxied_peers=services.proxied_peers,
+    )

@@ -12,10 +12,19 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import (
+    AgentStatesDep,
+    BoardDep,
+    CADep,
+    CatalogDep,
+    MappingsDep,
+    RingDep,
+    SettingsDep,
+    StoreDep,
+)
 from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.management import refuse_config_entry
@@ -29,7 +38,7 @@ from omniroute.bridge.hostsfile import (
     flush_dns,
 )
 from omniroute.bridge.trust import is_trusted
-from omniroute.engine.errors import BadRequest, EngineError, Forbidden
+from omniroute.engine.errors import BadRequest, Conflict, EngineError, Forbidden
 
 router = APIRouter(
     prefix="/api/tools/agent-bridge", tags=["AgentBridge"], dependencies=[Depends(loopback_only)]
@@ -39,9 +48,6 @@ router = APIRouter(
 class UnknownAgent(EngineError):
     status = 404
 
-
-class Conflict(EngineError):
-    status = 409
 
 
 class MappingItem(BaseModel):
@@ -57,8 +63,8 @@ class DnsAction(BaseModel):
     enabled: bool
 
 
-def _spec(request: Request, agent_id: str) -> AgentSpec:
-    catalog = runtime_of(request).catalog
+async def _spec(agent_id: str, catalog: CatalogDep) -> AgentSpec:
+    """The agent a route's ``agent_id`` names (a route dependency); 404 naming the known ones."""
     if agent_id not in catalog:
         known = ", ".join(a.id for a in catalog)
         raise UnknownAgent(f"unknown agent {agent_id!r}; known agents: {known}", param="agentId")
@@ -71,8 +77,14 @@ def cli_command() -> str:
     return str(sibling) if sibling.exists() else (shutil.which("omniroute") or "omniroute")
 
 
-def hosts_file(request: Request) -> HostsFile:
-    return HostsFile(runtime_of(request).settings.hosts_file, command=cli_command())
+Spec = Annotated[AgentSpec, Depends(_spec)]
+
+
+async def hosts_file(settings: SettingsDep) -> HostsFile:
+    return HostsFile(settings.hosts_file, command=cli_command())
+
+
+HostsFileDep = Annotated[HostsFile, Depends(hosts_file)]
 
 
 def _hosts_entries(hosts: HostsFile) -> dict[str, list[str]] | None:
@@ -83,27 +95,26 @@ def _hosts_entries(hosts: HostsFile) -> dict[str, list[str]] | None:
 
 
 @router.get("/agents")
-async def list_agents(request: Request) -> list[dict[str, Any]]:
-    runtime = runtime_of(request)
-    entries, trusted = await asyncio.to_thread(
-        lambda: (_hosts_entries(hosts_file(request)), is_trusted(runtime.ca.cert_path))
-    )
+async def list_agents(
+    hosts: HostsFileDep, ca: CADep, catalog: CatalogDep, mappings: MappingsDep, store: StoreDep,
+    agent_states: AgentStatesDep,
+) -> list[dict[str, Any]]:
+    entries, trusted = await asyncio.to_thread(lambda: (_hosts_entries(hosts), is_trusted(ca.cert_path)))
     return agent_rows(
-        runtime.catalog,
-        mapping_counts={a.id: len(runtime.mappings.rules(a.id)) for a in runtime.catalog},
-        states=await asyncio.to_thread(runtime.agent_states.all),
+        catalog,
+        mapping_counts={a.id: len(mappings.rules(a.id)) for a in catalog},
+        states=await store.call(agent_states.all),
         hosts_entries=entries,
         cert_trusted=trusted,
     )
 
 
 @router.get("/state")
-async def bridge_state(request: Request) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    listeners = {l.name: l for l in runtime.listener_states()}
+async def bridge_state(board: BoardDep, ca: CADep, ring: RingDep, settings: SettingsDep) -> dict[str, Any]:
+    listeners = {l.name: l for l in board.states()}
     bridge, proxy = listeners["agent-bridge"], listeners["http-proxy"]
     try:
-        cert: dict[str, Any] | None = runtime.ca.info().to_dict()
+        cert: dict[str, Any] | None = ca.info().to_dict()
     except Exception:  # noqa: BLE001 - a broken CA is reported as not ready, not a 500
         cert = None
     return {
@@ -111,24 +122,24 @@ async def bridge_state(request: Request) -> dict[str, Any]:
         "port": bridge.port,
         "certReady": cert is not None,
         # Calls captured by either proxy listener (bounded by the inspector ring).
-        "interceptedCount": sum(1 for row in runtime.ring if row.source in ("agent-bridge", "http-proxy")),
-        "activeConnections": runtime.proxy_host.active_connections() if runtime.proxy_host else 0,
-        "lastStartedAt": iso(runtime.listener_started_at.get("agent-bridge")),
+        "interceptedCount": sum(1 for row in ring if row.source in ("agent-bridge", "http-proxy")),
+        "activeConnections": board.host.active_connections() if board.host else 0,
+        "lastStartedAt": iso(board.started.get("agent-bridge")),
         "lastError": bridge.error,
         "httpProxy": {"running": proxy.state == "running", "port": proxy.port, "error": proxy.error},
         "cert": cert,
-        "hostsFile": str(runtime.settings.hosts_file),
+        "hostsFile": str(settings.hosts_file),
     }
 
 
 @router.post("/agents/{agent_id}/dns")
-async def set_dns(request: Request, agent_id: str, payload: DnsAction) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    spec = _spec(request, agent_id)
-    hosts = hosts_file(request)
+async def set_dns(
+    spec: Spec, hosts: HostsFileDep, store: StoreDep, agent_states: AgentStatesDep, settings: SettingsDep,
+    payload: DnsAction,
+) -> dict[str, Any]:
     if payload.enabled and not spec.exact_hosts:
         raise BadRequest(
-            f"agent {agent_id!r} has no known hosts to map; add its hosts to the catalog first",
+            f"agent {spec.id!r} has no known hosts to map; add its hosts to the catalog first",
             param="agentId",
         )
     try:
@@ -137,7 +148,7 @@ async def set_dns(request: Request, agent_id: str, payload: DnsAction) -> dict[s
         else:
             changed = await asyncio.to_thread(hosts.disable, spec.id)
     except HostsFileNotWritable as exc:
-        await asyncio.to_thread(runtime.agent_states.update, spec.id, last_error=str(exc))
+        await store.call(agent_states.update, spec.id, last_error=str(exc))
         raise Forbidden(str(exc), param="hostsFile") from None
     except HostsFileError as exc:
         raise Conflict(str(exc), param="hostsFile") from None
@@ -146,7 +157,7 @@ async def set_dns(request: Request, agent_id: str, payload: DnsAction) -> dict[s
     fields: dict[str, Any] = {"dns_enabled": payload.enabled, "last_error": None}
     if payload.enabled and changed:
         fields["last_started_at"] = time.time()
-    await asyncio.to_thread(runtime.agent_states.update, spec.id, **fields)
+    await store.call(agent_states.update, spec.id, **fields)
     flushed = None
     if changed and str(hosts.path) == DEFAULT_HOSTS_FILE:
         # Resolvers cache the old answers; a test's temp hosts file needs no flush.
@@ -159,7 +170,7 @@ async def set_dns(request: Request, agent_id: str, payload: DnsAction) -> dict[s
         "hostsFile": str(hosts.path),
         "dnsFlush": flushed,
     }
-    port = runtime.settings.bridge_port
+    port = settings.bridge_port
     if payload.enabled and port != 443:
         result["warning"] = (
             f"the DNS-mode listener is on port {port}, but agents connect to 443; "
@@ -171,21 +182,19 @@ async def set_dns(request: Request, agent_id: str, payload: DnsAction) -> dict[s
 
 
 @router.get("/agents/{agent_id}/mappings")
-async def get_mappings(request: Request, agent_id: str) -> list[dict[str, Any]]:
-    return runtime_of(request).mappings.rows(_spec(request, agent_id).id)
+async def get_mappings(spec: Spec, mappings: MappingsDep, store: StoreDep) -> list[dict[str, Any]]:
+    return await store.call(mappings.rows, spec.id)
 
 
 @router.put("/agents/{agent_id}/mappings")
-async def put_mappings(request: Request, agent_id: str, payload: MappingPut) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    spec = _spec(request, agent_id)
-    declared = any(row["from_config"] for row in runtime.mappings.rows(spec.id))
+async def put_mappings(spec: Spec, mappings: MappingsDep, store: StoreDep, payload: MappingPut) -> dict[str, Any]:
+    declared = any(row["from_config"] for row in await store.call(mappings.rows, spec.id))
     refuse_config_entry(declared, f"the model mappings of {spec.id}")
     try:
-        runtime.mappings.replace(spec.id, [m.model_dump() for m in payload.mappings])
+        await store.call(mappings.replace, spec.id, [m.model_dump() for m in payload.mappings])
     except ValueError as exc:
         raise BadRequest(str(exc), param="mappings") from None
-    out: dict[str, Any] = {"agent_id": spec.id, "mappings": runtime.mappings.rows(spec.id)}
+    out: dict[str, Any] = {"agent_id": spec.id, "mappings": await store.call(mappings.rows, spec.id)}
     if not spec.routable:
         out["warning"] = f"{spec.name} is not routable, so these mappings are not applied: {spec.reason}"
     return out

@@ -9,18 +9,19 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import BypassDep, CADep, ControlDep, StoreDep
 from omniroute.api.guards import loopback_only
-from omniroute.api.management import refuse_config_entry, setting_from_config
+from omniroute.api.management import refuse_config_entry
 from omniroute.bridge import control
-from omniroute.bridge.bypass import BYPASS_KEY, combined_patterns
-from omniroute.bridge.ca import UpstreamCAError
+from omniroute.bridge.bypass import combined_patterns
+from omniroute.bridge.bypass_rules import BypassRules
+from omniroute.bridge.ca import CertificateAuthority, UpstreamCAError
 from omniroute.bridge.trust import run_commands, trust_commands
-from omniroute.db.tables import KeyValue
+from omniroute.db.store import Store
 from omniroute.engine.errors import BadRequest, EngineError
 
 router = APIRouter(
@@ -64,15 +65,14 @@ def _control_error(exc: control.ControlError) -> EngineError:
     return EngineError(str(exc), status=exc.status, param="action")
 
 
-async def _listeners(request: Request, names: list[str], action: str) -> list[dict[str, Any]]:
-    runtime = runtime_of(request)
+async def _listeners(proxy: control.ProxyControl, names: list[str], action: str) -> list[dict[str, Any]]:
     out = []
     try:
         for name in names:
             if action == "restart":
-                state = await control.restart_listener(runtime, name)
+                state = await proxy.restart_listener(name)
             else:
-                state = await control.set_listener(runtime, name, action == "start")
+                state = await proxy.set_listener(name, action == "start")
             out.append(state.as_dict())
     except control.ControlError as exc:
         raise _control_error(exc) from None
@@ -80,14 +80,13 @@ async def _listeners(request: Request, names: list[str], action: str) -> list[di
 
 
 @router.post("/server")
-async def server_action(request: Request, payload: ServerAction) -> dict[str, Any]:
-    runtime = runtime_of(request)
+async def server_action(proxy: ControlDep, ca: CADep, payload: ServerAction) -> dict[str, Any]:
     if payload.action in ("start", "stop", "restart"):
         names = list(control.PROXY_LISTENERS) if payload.listener == "all" else [payload.listener]
-        return {"action": payload.action, "listeners": await _listeners(request, names, payload.action)}
+        return {"action": payload.action, "listeners": await _listeners(proxy, names, payload.action)}
     if payload.action == "regenerate-cert":
-        return await _regenerate(request)
-    commands = trust_commands(None, "trust", runtime.ca.cert_path)
+        return await _regenerate(proxy)
+    commands = trust_commands(None, "trust", ca.cert_path)
     result: dict[str, Any] = {"action": "trust-cert", "commands": [" ".join(c) for c in commands]}
     if not payload.dryRun:
         outcomes = await asyncio.to_thread(run_commands, commands)
@@ -103,43 +102,41 @@ async def server_action(request: Request, payload: ServerAction) -> dict[str, An
 
 
 @capture_router.post("/http-proxy")
-async def http_proxy_mode(request: Request, payload: CaptureModeAction) -> dict[str, Any]:
-    states = await _listeners(request, ["http-proxy"], payload.action)
+async def http_proxy_mode(proxy: ControlDep, payload: CaptureModeAction) -> dict[str, Any]:
+    states = await _listeners(proxy, ["http-proxy"], payload.action)
     return {"action": payload.action, "listener": states[0]}
 
 
 # -- bypass ------------------------------------------------------------------------------
-def _bypass_rows(request: Request) -> list[dict[str, Any]]:
-    runtime = runtime_of(request)
-    with runtime.db.session() as session:
-        row = session.get(KeyValue, BYPASS_KEY)
-    saved_at = row.updated_at.isoformat() if row is not None else None
-    mine = "config" if row is not None and row.from_config else "user"  # "config": the file's
+async def _bypass_rows(store: Store, bypass: BypassRules) -> list[dict[str, Any]]:
+    patterns, saved, declared = await store.call(bypass.stored)
+    saved_at = saved.isoformat() if saved is not None else None
+    mine = "config" if declared else "user"  # "config": the file's
     return [
         {"pattern": p, "source": mine if source == "user" else source,
          "created_at": saved_at if source == "user" else None}
-        for p, source in combined_patterns(runtime.user_bypass_patterns())
+        for p, source in combined_patterns(patterns)
     ]
 
 
 @router.get("/bypass")
-async def get_bypass(request: Request) -> list[dict[str, Any]]:
-    return _bypass_rows(request)
+async def get_bypass(store: StoreDep, bypass: BypassDep) -> list[dict[str, Any]]:
+    return await _bypass_rows(store, bypass)
 
 
 @router.put("/bypass")
-async def put_bypass(request: Request, payload: BypassUpsert) -> list[dict[str, Any]]:
-    refuse_config_entry(setting_from_config(runtime_of(request).db, BYPASS_KEY), "the bypass list")
+async def put_bypass(store: StoreDep, bypass: BypassDep, payload: BypassUpsert) -> list[dict[str, Any]]:
+    _, _, declared = await store.call(bypass.stored)
+    refuse_config_entry(declared, "the bypass list")
     try:
-        runtime_of(request).set_user_bypass_patterns(payload.patterns)
+        await store.call(bypass.set_user_patterns, payload.patterns)
     except ValueError as exc:
         raise BadRequest(str(exc), param="patterns") from None
-    return _bypass_rows(request)
+    return await _bypass_rows(store, bypass)
 
 
 # -- our CA ------------------------------------------------------------------------------
-def _cert_file(request: Request, fmt: str) -> Response:
-    ca = runtime_of(request).ca
+def _cert_file(ca: CertificateAuthority, fmt: str) -> Response:
     if fmt == "der":
         return Response(ca.der(), media_type=DER_TYPE,
                         headers={"content-disposition": 'attachment; filename="omniroute-ca.cer"'})
@@ -147,8 +144,8 @@ def _cert_file(request: Request, fmt: str) -> Response:
                     headers={"content-disposition": 'attachment; filename="omniroute-ca.pem"'})
 
 
-async def _regenerate(request: Request) -> dict[str, Any]:
-    info = await control.regenerate_ca(runtime_of(request))
+async def _regenerate(proxy: control.ProxyControl) -> dict[str, Any]:
+    info = await proxy.regenerate_ca()
     return {
         "action": "regenerate",
         "cert": info.to_dict(),
@@ -157,34 +154,31 @@ async def _regenerate(request: Request) -> dict[str, Any]:
 
 
 @router.get("/cert")
-async def download_cert(request: Request, format: Literal["pem", "der"] = Query("pem")) -> Response:
-    return _cert_file(request, format)
+async def download_cert(ca: CADep, format: Literal["pem", "der"] = Query("pem")) -> Response:
+    return _cert_file(ca, format)
 
 
 @router.post("/cert", response_model=None)
-async def cert_action(request: Request, payload: CertAction) -> Response | dict[str, Any]:
+async def cert_action(ca: CADep, proxy: ControlDep, payload: CertAction) -> Response | dict[str, Any]:
     if payload.action == "download":
-        return _cert_file(request, "pem")
-    return await _regenerate(request)
+        return _cert_file(ca, "pem")
+    return await _regenerate(proxy)
 
 
 # -- upstream CA -------------------------------------------------------------------------
 @router.get("/upstream-ca")
-async def get_upstream_ca(request: Request) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    path = control.upstream_ca_path(runtime)
-    applied = runtime.proxy_host.option("ssl_verify_upstream_trusted_ca") if runtime.proxy_host else None
-    return {"path": path, "bundle": applied}
+async def get_upstream_ca(proxy: ControlDep) -> dict[str, Any]:
+    return {"path": await proxy.upstream_ca_path(), "bundle": proxy.applied_upstream_bundle()}
 
 
 @router.post("/upstream-ca")
-async def set_upstream_ca(request: Request, payload: UpstreamCaPost) -> dict[str, Any]:
+async def set_upstream_ca(proxy: ControlDep, payload: UpstreamCaPost) -> dict[str, Any]:
     try:
-        return await control.set_upstream_ca(runtime_of(request), payload.path)
+        return await proxy.set_upstream_ca(payload.path)
     except UpstreamCAError as exc:
         raise BadRequest(str(exc), param="path") from None
 
 
 @router.delete("/upstream-ca")
-async def clear_upstream_ca(request: Request) -> dict[str, Any]:
-    return await control.set_upstream_ca(runtime_of(request), None)
+async def clear_upstream_ca(proxy: ControlDep) -> dict[str, Any]:
+    return await proxy.set_upstream_ca(None)

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from omniroute.api.auth import key_cache
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import AgentStatesDep, StoreDep, SyncDep
 from omniroute.api.guards import loopback_only
 from omniroute.clitools.backups import BackupNotFound
 from omniroute.clitools.base import Writer
@@ -24,17 +24,13 @@ from omniroute.clitools.codex import ProfileNotFound
 from omniroute.clitools.formats import SettingsFileError
 from omniroute.clitools.service import CliTools, tool_list, user_home
 from omniroute.clitools.tools import UNSUPPORTED, UnknownTool, writer_for
-from omniroute.engine.errors import BadRequest, EngineError
+from omniroute.engine.errors import BadRequest, Conflict, NotFound
+from omniroute.services import Services
+from omniroute.shared.config_sync import ConfigSync
 
 router = APIRouter(prefix="/api/cli-tools", tags=["CLI Tools"], dependencies=[Depends(loopback_only)])
 
 
-class NotFound(EngineError):
-    status = 404
-
-
-class Conflict(EngineError):
-    status = 409
 
 
 class ApplyBody(BaseModel):
@@ -82,9 +78,9 @@ async def _run[T](fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
                        "GET /api/cli-tools/backups)") from None
 
 
-def _keys_changed(request: Request) -> None:
+def _keys_changed(request: Request, sync: ConfigSync) -> None:
     key_cache(request).invalidate()
-    runtime_of(request).config_changed("keys")
+    sync.changed("keys")
 
 
 @router.get("")
@@ -110,9 +106,11 @@ async def create_or_restore_backup(request: Request, payload: BackupBody) -> dic
 
 
 @router.get("/runtime/{tool_id}")
-async def tool_runtime(request: Request, tool_id: str) -> dict[str, Any]:
+async def tool_runtime(
+    request: Request, store: StoreDep, agent_states: AgentStatesDep, tool_id: str
+) -> dict[str, Any]:
     writer = _writer(tool_id)
-    states = await asyncio.to_thread(runtime_of(request).agent_states.all)
+    states = await store.call(agent_states.all)
     dns = bool(states.get(writer.agent, {}).get("dns_enabled"))
     return await _run(service(request).runtime, writer, dns)
 
@@ -152,26 +150,28 @@ async def get_settings(request: Request, tool: str) -> dict[str, Any]:
 
 
 @router.post("/{tool}-settings")
-async def apply_settings(request: Request, tool: str, payload: ApplyBody | None = None) -> dict[str, Any]:
+async def apply_settings(
+    request: Request, sync: SyncDep, tool: str, payload: ApplyBody | None = None
+) -> dict[str, Any]:
     body = payload or ApplyBody()
     state = await _run(service(request).connect, _writer(tool), body.model, body.smallModel)
-    _keys_changed(request)
+    _keys_changed(request, sync)
     return state
 
 
 @router.delete("/{tool}-settings")
-async def reset_settings(request: Request, tool: str) -> dict[str, Any]:
+async def reset_settings(request: Request, sync: SyncDep, tool: str) -> dict[str, Any]:
     state = await _run(service(request).disconnect, _writer(tool))
-    _keys_changed(request)
+    _keys_changed(request, sync)
     return state
 
 
-def install(app: Any, runtime: Any) -> None:
+def install(app: Any, services: Services) -> None:
     """The service on ``app.state`` (the per-tool keys are loaded now, and again on key changes)."""
     from omniroute.api.tool_keys import ToolKeys
 
-    keys = ToolKeys(runtime.db)
+    keys = ToolKeys(services.db)
     keys.reload()
     app.state.tool_keys = keys
-    app.state.cli_tools = CliTools(runtime.settings, keys, user_home())
-    runtime.follow_config("keys", keys.reload)
+    app.state.cli_tools = CliTools(services.settings, keys, user_home())
+    services.sync.follow("keys", keys.reload)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import ReloadRegistryDep, StoreDep
 from omniroute.api.fields import Count32, Int32, Name, NoControl
-from omniroute.api.management import Conflict, NotFound, invalid, refuse_config_entry
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.db.tables import Combo, ModelAlias, ProviderConnection, utcnow
+from omniroute.engine.errors import Conflict, NotFound
 from omniroute.engine.strategies import validate_strategy
 
 router = APIRouter(prefix="/api/combos", tags=["Combos"])
@@ -117,35 +118,36 @@ def _get(session: Session, combo_id: str) -> Combo:
 
 
 @router.get("")
-async def list_combos(request: Request) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
-        rows = session.exec(select(Combo).order_by(Combo.created_at)).all()
+async def list_combos(store: StoreDep) -> dict[str, Any]:
+    rows = await store.run(lambda session: session.exec(select(Combo).order_by(Combo.created_at)).all())
     return {"combos": [combo_json(row) for row in rows]}
 
 
 @router.post("", status_code=201)
-async def create_combo(request: Request, payload: ComboCreate) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    with runtime.db.session() as session:
+async def create_combo(store: StoreDep, reload: ReloadRegistryDep, payload: ComboCreate) -> dict[str, Any]:
+    def create(session: Session) -> Combo:
         _unique(session, payload.name)
         row = Combo(name=payload.name, model=payload.model, strategy=payload.strategy,
                     nodes=stored_nodes(session, payload.nodes))
         session.add(row)
         session.commit()
-    runtime.reload_registry()
+        return row
+
+    row = await store.run(create)
+    await reload()
     return combo_json(row)
 
 
 @router.get("/{combo_id}")
-async def get_combo(request: Request, combo_id: str) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
-        return combo_json(_get(session, combo_id))
+async def get_combo(store: StoreDep, combo_id: str) -> dict[str, Any]:
+    return combo_json(await store.run(lambda session: _get(session, combo_id)))
 
 
 @router.patch("/{combo_id}")
-async def update_combo(request: Request, combo_id: str, payload: ComboUpdate) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    with runtime.db.session() as session:
+async def update_combo(
+    store: StoreDep, reload: ReloadRegistryDep, combo_id: str, payload: ComboUpdate
+) -> dict[str, Any]:
+    def update(session: Session) -> Combo:
         row = _get(session, combo_id)
         refuse_config_entry(row.from_config, f"combo {row.name!r}")
         if payload.name is not None and payload.name != row.name:
@@ -160,17 +162,22 @@ async def update_combo(request: Request, combo_id: str, payload: ComboUpdate) ->
         row.updated_at = utcnow()
         session.add(row)
         session.commit()
-    runtime.reload_registry()
+        return row
+
+    row = await store.run(update)
+    await reload()
     return combo_json(row)
 
 
 @router.delete("/{combo_id}")
-async def delete_combo(request: Request, combo_id: str) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    with runtime.db.session() as session:
+async def delete_combo(store: StoreDep, reload: ReloadRegistryDep, combo_id: str) -> dict[str, Any]:
+    def delete(session: Session) -> str:
         row = _get(session, combo_id)
         refuse_config_entry(row.from_config, f"combo {row.name!r}")
         session.delete(row)
         session.commit()
-    runtime.reload_registry()
-    return {"deleted": True, "id": row.id}
+        return row.id
+
+    deleted_id = await store.run(delete)
+    await reload()
+    return {"deleted": True, "id": deleted_id}

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from omniroute.api.deps import services_of
 from omniroute.engine.errors import Forbidden
 
 
@@ -44,5 +45,5 @@ def is_local_caller(client: Sequence[Any] | None, proxied_peers: Container[tuple
 async def loopback_only(request: Request) -> None:
     """Bridge and inspector routes control this machine's traffic: local callers only."""
     client = (request.client.host, request.client.port) if request.client else None
-    if not is_local_caller(client, request.app.state.runtime.proxied_peers):
+    if not is_local_caller(client, services_of(request).proxied_peers):
         raise Forbidden("this route is only available from the local machine (loopback)")

@@ -38,7 +38,7 @@ from omniroute.api.body import BodyLimit
 from omniroute.api.errors import error_response
 
 if TYPE_CHECKING:
-    from omniroute.runtime import Runtime
+    from omniroute.services import Services
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _INTERNAL = b"x-omniroute-internal"
@@ -141,9 +141,9 @@ class HostPolicy:
 class HostOriginGuard:
     """Pure ASGI middleware applying :class:`HostPolicy` to HTTP and WebSocket scopes."""
 
-    def __init__(self, app: ASGIApp, runtime: Runtime, policy: HostPolicy) -> None:
+    def __init__(self, app: ASGIApp, internal_token: str, policy: HostPolicy) -> None:
         self.app = app
-        self.runtime = runtime
+        self.internal_token = internal_token
         self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -167,7 +167,7 @@ class HostOriginGuard:
         host_ok = policy.host_ok(host)
         if host_ok and origin is None:
             return None  # the common case: a CLI or SDK on this machine
-        token = self.runtime.internal_token
+        token = self.internal_token
         if internal and token and hmac.compare_digest(internal, token.encode()):
             return None
         if not host_ok:
@@ -203,13 +203,12 @@ async def deny(scope: Scope, receive: Receive, send: Send, message: str) -> None
     await send({"type": "websocket.close", "code": POLICY_VIOLATION, "reason": message[:120]})
 
 
-def policy_for(runtime: Runtime) -> HostPolicy:
-    s = runtime.settings
-    own = getattr(runtime, "own_addresses", set()) or set()
-    return HostPolicy(s.api_port, s.host, list(s.allowed_hosts), own)
+def policy_for(services: Services) -> HostPolicy:
+    s = services.settings
+    return HostPolicy(s.api_port, s.host, list(s.allowed_hosts), set(services.own_addresses))
 
 
-def install(app: FastAPI, runtime: Runtime) -> None:
+def install(app: FastAPI, services: Services) -> None:
     """The request guards: Host/Origin first (outermost), then the request-body cap."""
     app.add_middleware(BodyLimit)
-    app.add_middleware(HostOriginGuard, runtime=runtime, policy=policy_for(runtime))
+    app.add_middleware(HostOriginGuard, internal_token=services.tokens.internal, policy=policy_for(services))

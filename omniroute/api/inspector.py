@@ -13,15 +13,14 @@ Deviation from the OmniRoute API specification, on purpose:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import RingDep, SessionsDep, StoreDep
 from omniroute.api.fields import Storable
 from omniroute.api.guards import loopback_only
 from omniroute.engine.errors import BadRequest, EngineError
@@ -69,29 +68,28 @@ def ring_filter(
 
 @router.get("/requests")
 async def list_requests(
-    request: Request,
+    ring: RingDep,
     filt: Annotated[RingFilter, Depends(ring_filter)],
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     cursor: str | None = None,
 ) -> dict[str, Any]:
-    page = runtime_of(request).ring.query(filt, limit, offset, cursor)
+    page = ring.query(filt, limit, offset, cursor)
     return {"requests": [row.to_dict() for row in page.items], "total": page.total, "nextCursor": page.next_cursor}
 
 
 @router.delete("/requests", status_code=204)
-async def clear_requests(request: Request) -> Response:
+async def clear_requests(ring: RingDep) -> Response:
     """Clear the in-memory buffer (recorded session rows stay in the database)."""
-    runtime_of(request).ring.clear()
+    ring.clear()
     return Response(status_code=204)
 
 
-async def find_row(request: Request, request_id: str) -> InterceptedRequest:
-    """From the ring, else from a recording session in the database."""
-    runtime = runtime_of(request)
-    row = runtime.ring.get(request_id)
+async def find_row(request_id: str, ring: RingDep, store: StoreDep, sessions: SessionsDep) -> InterceptedRequest:
+    """From the ring, else from a recording session in the database (a route dependency)."""
+    row = ring.get(request_id)
     if row is None:
-        row = await asyncio.to_thread(runtime.inspector_sessions.stored_row, request_id)
+        row = await store.call(sessions.stored_row, request_id)
     if row is None:
         raise RequestNotFound(f"captured request {request_id!r} not found (it may have left the ring)")
     return row
@@ -124,21 +122,21 @@ def conversation_of(row: InterceptedRequest) -> dict[str, Any] | None:
 
 
 @router.get("/requests/{request_id}")
-async def get_request(request: Request, request_id: str) -> dict[str, Any]:
-    row = await find_row(request, request_id)
+async def get_request(row: Annotated[InterceptedRequest, Depends(find_row)]) -> dict[str, Any]:
     return {**row.to_dict(internal=True), "conversation": conversation_of(row)}
 
 
 @router.put("/requests/{request_id}/annotation")
-async def put_annotation(request: Request, request_id: str, payload: AnnotationPut) -> dict[str, Any]:
+async def put_annotation(
+    ring: RingDep, store: StoreDep, sessions: SessionsDep, request_id: str, payload: AnnotationPut
+) -> dict[str, Any]:
     text = payload.annotation or None
     if text is not None and len(text) > MAX_ANNOTATION:
         raise BadRequest(f"annotation is {len(text)} characters; the limit is {MAX_ANNOTATION}", param="annotation")
-    runtime = runtime_of(request)
-    row = runtime.ring.get(request_id)
+    row = ring.get(request_id)
     if row is not None:
-        runtime.ring.update(row, annotation=text)  # live viewers get an update event
-    stored = await asyncio.to_thread(runtime.inspector_sessions.annotate, request_id, text)
+        ring.update(row, annotation=text)  # live viewers get an update event
+    stored = await store.call(sessions.annotate, request_id, text)
     if row is None and not stored:
         raise RequestNotFound(f"captured request {request_id!r} not found (it may have left the ring)")
     return {"id": request_id, "annotation": text}

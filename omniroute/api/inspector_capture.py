@@ -17,18 +17,25 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import (
+    BoardDep,
+    CaptureDep,
+    CustomHostsDep,
+    SettingsDep,
+    StoreDep,
+    SystemProxyDep,
+)
 from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX
 from omniroute.bridge.hostsfile import HostsFileError, HostsFileNotWritable
+from omniroute.db.store import Store
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.inspector.custom_hosts import CustomHostExists, CustomHostNotFound
 from omniroute.inspector.system_proxy import SystemProxyError, SystemProxyUnsupported
@@ -64,9 +71,9 @@ class CaptureToggle(BaseModel):
     enabled: bool
 
 
-async def _hosts_call(fn: Any, *args: Any) -> Any:
+async def _hosts_call(store: Store, fn: Any, *args: Any) -> Any:
     try:
-        return await asyncio.to_thread(fn, *args)
+        return await store.call(fn, *args)
     except CustomHostExists as exc:
         raise EngineError(str(exc), status=409, param="host") from None
     except CustomHostNotFound as exc:
@@ -80,53 +87,53 @@ async def _hosts_call(fn: Any, *args: Any) -> Any:
 
 
 @router.get("/hosts")
-async def list_hosts(request: Request) -> list[dict[str, Any]]:
-    return await _hosts_call(runtime_of(request).custom_hosts.list)  # type: ignore[no-any-return]
+async def list_hosts(store: StoreDep, hosts: CustomHostsDep) -> list[dict[str, Any]]:
+    return await _hosts_call(store, hosts.list)  # type: ignore[no-any-return]
 
 
 @router.post("/hosts", status_code=201)
-async def add_host(request: Request, payload: CustomHostCreate) -> JSONResponse:
-    hosts = runtime_of(request).custom_hosts
-    row = await _hosts_call(hosts.add, payload.host, payload.enabled, payload.label, payload.kind)
+async def add_host(store: StoreDep, hosts: CustomHostsDep, payload: CustomHostCreate) -> JSONResponse:
+    row = await _hosts_call(store, hosts.add, payload.host, payload.enabled, payload.label, payload.kind)
     return JSONResponse(row, status_code=201)
 
 
 @router.patch("/hosts/{host}")
-async def toggle_host(request: Request, host: str, payload: CustomHostPatch) -> dict[str, Any]:
-    return await _hosts_call(runtime_of(request).custom_hosts.set_enabled, host, payload.enabled)  # type: ignore[no-any-return]
+async def toggle_host(
+    store: StoreDep, hosts: CustomHostsDep, host: str, payload: CustomHostPatch
+) -> dict[str, Any]:
+    return await _hosts_call(store, hosts.set_enabled, host, payload.enabled)  # type: ignore[no-any-return]
 
 
 @router.delete("/hosts/{host}", status_code=204)
-async def remove_host(request: Request, host: str) -> Response:
-    await _hosts_call(runtime_of(request).custom_hosts.remove, host)
+async def remove_host(store: StoreDep, hosts: CustomHostsDep, host: str) -> Response:
+    await _hosts_call(store, hosts.remove, host)
     return Response(status_code=204)
 
 
 @router.get("/capture-modes")
-async def capture_modes(request: Request) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    listeners = {state.name: state for state in runtime.listener_states()}
+async def capture_modes(
+    settings: SettingsDep, board: BoardDep, hosts: CustomHostsDep, system: SystemProxyDep, capture: CaptureDep
+) -> dict[str, Any]:
+    listeners = {state.name: state for state in board.states()}
     bridge, proxy = listeners.get("agent-bridge"), listeners.get("http-proxy")
-    count = runtime.custom_hosts.enabled_count
+    count = hosts.enabled_count
     return {
         "agentBridge": {"active": bool(bridge and bridge.state == "running"),
                         "port": bridge.port if bridge else None},
         "customHosts": {"active": count > 0, "count": count},
         "httpProxy": {"active": bool(proxy and proxy.state == "running"),
-                      "port": proxy.port if proxy else runtime.settings.proxy_port},
-        "systemProxy": runtime.system_proxy.state(),
-        "tlsIntercept": {"enabled": runtime.tls_intercept},
-        "capture": {"enabled": runtime.capture.enabled},
+                      "port": proxy.port if proxy else settings.proxy_port},
+        "systemProxy": system.state(),
+        "tlsIntercept": {"enabled": board.tls_intercept},
+        "capture": {"enabled": capture.enabled},
     }
 
 
 @router.post("/capture-modes/system-proxy")
-async def system_proxy(request: Request, payload: SystemProxyAction) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    proxy = runtime.system_proxy
+async def system_proxy(settings: SettingsDep, proxy: SystemProxyDep, payload: SystemProxyAction) -> dict[str, Any]:
     try:
         if payload.action == "apply":
-            port = payload.port or runtime.settings.proxy_port
+            port = payload.port or settings.proxy_port
             if not port:
                 raise BadRequest("the HTTP_PROXY listener is disabled; pass 'port'", param="port")
             guard = payload.guardSeconds or 60.0 * (payload.guardMinutes or DEFAULT_GUARD_MINUTES)
@@ -143,16 +150,14 @@ async def system_proxy(request: Request, payload: SystemProxyAction) -> dict[str
 
 
 @router.post("/capture-modes/tls-intercept")
-async def tls_intercept(request: Request, payload: TlsInterceptToggle) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    runtime.tls_intercept = payload.enabled
-    return {"tlsIntercept": {"enabled": runtime.tls_intercept},
+async def tls_intercept(board: BoardDep, payload: TlsInterceptToggle) -> dict[str, Any]:
+    board.tls_intercept = payload.enabled
+    return {"tlsIntercept": {"enabled": board.tls_intercept},
             "note": "applies to new connections; open ones keep their mode"}
 
 
 @router.post("/capture-modes/capture")
-async def capture_toggle(request: Request, payload: CaptureToggle) -> dict[str, Any]:
+async def capture_toggle(capture: CaptureDep, payload: CaptureToggle) -> dict[str, Any]:
     """Ours: pause (or resume) capturing new flows without stopping any listener."""
-    runtime = runtime_of(request)
-    runtime.capture.enabled = payload.enabled
-    return {"capture": {"enabled": runtime.capture.enabled}}
+    capture.enabled = payload.enabled
+    return {"capture": {"enabled": capture.enabled}}

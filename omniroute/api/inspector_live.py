@@ -26,7 +26,7 @@ from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import CaptureDep, RingDep, SessionsDep, SettingsDep, TokensDep, services_of
 from omniroute.api.guards import is_loopback, loopback_only
 from omniroute.api.inspector import PREFIX, ring_filter
 from omniroute.engine.errors import BadRequest, Unauthorized
@@ -60,7 +60,7 @@ async def live(ws: WebSocket) -> None:
         await ws.accept()
         await ws.close(POLICY_VIOLATION, "the inspector socket is only for this machine (loopback origins)")
         return
-    ring = runtime_of(ws).ring
+    ring = services_of(ws).ring
     interval = _ping_interval(ws.query_params.get("pingInterval"))
     await ws.accept()
     try:
@@ -118,8 +118,7 @@ def har_response(rows: list[InterceptedRequest], body: bytes, name: str) -> Resp
 
 
 @router.get("/export.har")
-async def export_har(request: Request, filt: Annotated[RingFilter, Depends(ring_filter)]) -> Response:
-    ring = runtime_of(request).ring
+async def export_har(ring: RingDep, filt: Annotated[RingFilter, Depends(ring_filter)]) -> Response:
     rows = list(reversed(ring.query(filt, limit=max(len(ring), 1)).items))
     # Building the HAR (mitmproxy flows, JSON) is CPU work: off the event loop.
     body = await asyncio.to_thread(har_bytes, rows)
@@ -135,25 +134,26 @@ def _presented_token(request: Request) -> str | None:
 
 
 @router.post("/internal/ingest", status_code=204)
-async def ingest(request: Request) -> Response:
-    runtime = runtime_of(request)
-    if not token_matches(_presented_token(request), runtime.ingest_token):
+async def ingest(
+    request: Request, tokens: TokensDep, settings: SettingsDep, capture: CaptureDep, ring: RingDep,
+    sessions: SessionsDep,
+) -> Response:
+    if not token_matches(_presented_token(request), tokens.ingest):
         raise Unauthorized(f"a valid ingest token is required in the {HEADER} header")
     try:
         data: Any = json.loads(await request.body())
         rows = data if isinstance(data, list) else [data]
-        parsed = [ingested_row(item, runtime.capture.masker, runtime.settings.inspector_body_cap)
+        parsed = [ingested_row(item, capture.masker, settings.inspector_body_cap)
                   for item in rows]
     except (ValueError, TypeError, KeyError) as exc:
         raise BadRequest(f"not an InterceptedRequest (or a list of them): {exc.__class__.__name__}: {exc}") from None
-    capture = runtime.capture
     for row in parsed:
         row.session_id = row.session_id or capture.session_id
-        if row.id in runtime.ring:
-            runtime.ring.update(row)
+        if row.id in ring:
+            ring.update(row)
         else:
-            runtime.ring.add(row)
+            ring.add(row)
         recording = row.session_id is not None and row.session_id == capture.session_id
         if recording and row.status != IN_FLIGHT and capture.records(row):
-            runtime.inspector_sessions.record(row)
+            sessions.record(row)
     return Response(status_code=204)

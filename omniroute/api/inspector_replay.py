@@ -18,19 +18,19 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import RouterDep
 from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX, find_row
-from omniroute.bridge.interceptor import ROUTABLE_FORMATS
+from omniroute.bridge.wire import extract_model, wants_stream
+from omniroute.engine.calls import Call, Origin, build_call
 from omniroute.engine.errors import BadRequest
-from omniroute.engine.router import Call, CallContext
-from omniroute.inspector.detect import extract_model
 from omniroute.inspector.model import InterceptedRequest
+from omniroute.translate.formats import TRANSLATED
 
 router = APIRouter(prefix=PREFIX, tags=["Traffic Inspector"], dependencies=[Depends(loopback_only)])
 
@@ -45,7 +45,7 @@ class ReplayPost(BaseModel):
 def replay_call(row: InterceptedRequest, model: str | None, stream: bool | None) -> Call:
     """The engine call that replays a row (BadRequest when it cannot be replayed)."""
     fmt = row.wire_format
-    if fmt not in ROUTABLE_FORMATS:
+    if fmt not in TRANSLATED:
         raise BadRequest(f"only model calls can be replayed; this one is {fmt or 'not a model call'}")
     if row.request_truncated or row.request_body_encoding != "text":
         raise BadRequest("the captured request body was truncated or is binary; it cannot be replayed")
@@ -55,22 +55,22 @@ def replay_call(row: InterceptedRequest, model: str | None, stream: bool | None)
         raise BadRequest("the captured request body is not JSON; it cannot be replayed") from None
     if not isinstance(body, dict):
         raise BadRequest("the captured request body is not a JSON object; it cannot be replayed")
-    target = (model or "").strip() or row.mapped_model or row.source_model or extract_model(row.path, body)
+    target = (model or "").strip() or row.mapped_model or row.source_model or extract_model(None, body, row.path)
     if not target:
         raise BadRequest("no model known for this request; pass one as 'model'", param="model")
     if "model" in body and fmt not in GEMINI_FORMATS:
         body["model"] = target
     if stream is None:
-        stream = (":streamGenerateContent" in row.path) if fmt in GEMINI_FORMATS else bool(
-            body.get("stream", row.stream if fmt != "ollama" else True))
+        stream = wants_stream(fmt, row.path, body)
     if fmt not in GEMINI_FORMATS and "stream" in body:
         body["stream"] = stream
-    ctx = CallContext(source="replay", agent=row.agent, original_host=row.host)
-    return Call(fmt, body, target, stream, ctx)
+    return build_call(fmt, body, target, stream, origin=Origin("replay", row.agent, row.host))
 
 
 @router.post("/requests/{request_id}/replay")
-async def replay(request: Request, request_id: str, payload: ReplayPost | None = None) -> Response:
+async def replay(
+    router: RouterDep, row: Annotated[InterceptedRequest, Depends(find_row)], payload: ReplayPost | None = None
+) -> Response:
     """Re-send a captured model call through the engine (consumes quota; usage source `replay`).
 
     The stored body is replayed as stored — masked, so masked secrets stay masked; a body cut at
@@ -78,10 +78,9 @@ async def replay(request: Request, request_id: str, payload: ReplayPost | None =
     stored; the engine uses the connection's key). Model: `model` if given, else the model the
     call was mapped to, else the one the agent asked for.
     """
-    row = await find_row(request, request_id)
     options = payload or ReplayPost()
     call = replay_call(row, options.model, options.stream)
-    reply = await runtime_of(request).router.dispatch(call)
+    reply = await router.dispatch(call)
     headers = {**reply.headers, "x-omniroute-replay-of": row.id, "x-omniroute-replay-model": call.model}
     if reply.stream is not None:
         return StreamingResponse(reply.stream, reply.status, {**headers, "cache-control": "no-cache"},

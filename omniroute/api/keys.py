@@ -10,14 +10,16 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from omniroute.api.auth import hash_key, key_cache, new_secret
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import StoreDep, SyncDep
 from omniroute.api.fields import Label
-from omniroute.api.management import NotFound, refuse_config_entry
+from omniroute.api.management import refuse_config_entry
 from omniroute.db.tables import ApiKey
+from omniroute.engine.errors import NotFound
 from omniroute.providers.secrets import preview
+from omniroute.shared.config_sync import ConfigSync
 
 router = APIRouter(prefix="/api/keys", tags=["API Keys"])
 
@@ -52,30 +54,36 @@ def key_json(row: ApiKey) -> dict[str, Any]:
     }
 
 
-def _get(session: Any, key_id: str) -> ApiKey:
+def _get(session: Session, key_id: str) -> ApiKey:
     row = session.get(ApiKey, key_id)
     if row is None:
         raise NotFound(f"API key {key_id!r} not found")
     return row
 
 
+def _keys_changed(request: Request, sync: ConfigSync) -> None:
+    key_cache(request).invalidate()
+    sync.changed("keys")
+
+
 @router.get("")
-async def list_keys(request: Request) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
-        rows = session.exec(select(ApiKey).order_by(ApiKey.created_at)).all()
+async def list_keys(store: StoreDep) -> dict[str, Any]:
+    rows = await store.run(lambda session: session.exec(select(ApiKey).order_by(ApiKey.created_at)).all())
     return {"keys": [key_json(row) for row in rows]}
 
 
 @router.post("", status_code=201)
-async def create_key(request: Request, payload: ApiKeyCreate) -> dict[str, Any]:
+async def create_key(request: Request, store: StoreDep, sync: SyncDep, payload: ApiKeyCreate) -> dict[str, Any]:
     secret = new_secret()
     row = ApiKey(label=payload.label, key_hash=hash_key(secret), key_preview=preview(secret),
                  scope=payload.scope)
-    with runtime_of(request).db.session() as session:
+
+    def create(session: Session) -> None:
         session.add(row)
         session.commit()
-    key_cache(request).invalidate()
-    runtime_of(request).config_changed("keys")
+
+    await store.run(create)
+    _keys_changed(request, sync)
     return {
         **key_json(row),
         "key": secret,
@@ -84,14 +92,15 @@ async def create_key(request: Request, payload: ApiKeyCreate) -> dict[str, Any]:
 
 
 @router.get("/{key_id}")
-async def get_key(request: Request, key_id: str) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
-        return key_json(_get(session, key_id))
+async def get_key(store: StoreDep, key_id: str) -> dict[str, Any]:
+    return key_json(await store.run(lambda session: _get(session, key_id)))
 
 
 @router.patch("/{key_id}")
-async def update_key(request: Request, key_id: str, payload: ApiKeyUpdate) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
+async def update_key(
+    request: Request, store: StoreDep, sync: SyncDep, key_id: str, payload: ApiKeyUpdate
+) -> dict[str, Any]:
+    def update(session: Session) -> ApiKey:
         row = _get(session, key_id)
         refuse_config_entry(row.from_config, f"API key {row.label!r}")
         if payload.label is not None:
@@ -102,18 +111,21 @@ async def update_key(request: Request, key_id: str, payload: ApiKeyUpdate) -> di
             row.scope = payload.scope
         session.add(row)
         session.commit()
-    key_cache(request).invalidate()
-    runtime_of(request).config_changed("keys")
+        return row
+
+    row = await store.run(update)
+    _keys_changed(request, sync)
     return key_json(row)
 
 
 @router.delete("/{key_id}")
-async def delete_key(request: Request, key_id: str) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
+async def delete_key(request: Request, store: StoreDep, sync: SyncDep, key_id: str) -> dict[str, Any]:
+    def delete(session: Session) -> None:
         row = _get(session, key_id)
         refuse_config_entry(row.from_config, f"API key {row.label!r}")
         session.delete(row)
         session.commit()
-    key_cache(request).invalidate()
-    runtime_of(request).config_changed("keys")
+
+    await store.run(delete)
+    _keys_changed(request, sync)
     return {"deleted": True, "id": key_id}

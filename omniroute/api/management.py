@@ -1,22 +1,10 @@
-"""Helpers shared by the `/api` management routers: errors and KeyValue settings."""
+"""Helpers shared by the `/api` management routers."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi.exceptions import RequestValidationError
 
-from omniroute.db.database import Database
-from omniroute.db.tables import KeyValue, utcnow
-from omniroute.engine.errors import EngineError
-
-
-class NotFound(EngineError):
-    status = 404
-
-
-class Conflict(EngineError):
-    status = 409
+from omniroute.engine.errors import Conflict
 
 
 class DeclaredInConfigFile(Conflict):
@@ -37,26 +25,3 @@ def invalid(field: str, message: str) -> RequestValidationError:
     for checks that need the database, e.g. "nodes.1.connectionId: no such connection"."""
     loc = ("body", *(int(p) if p.isdigit() else p for p in field.split(".")))
     return RequestValidationError([{"loc": loc, "msg": message, "type": "value_error"}])
-
-
-def read_setting(db: Database, key: str, default: Any = None) -> Any:
-    with db.session() as session:
-        row = session.get(KeyValue, key)
-    return default if row is None or row.value is None else row.value
-
-
-def setting_from_config(db: Database, key: str) -> bool:
-    with db.session() as session:
-        row = session.get(KeyValue, key)
-    return row is not None and row.from_config
-
-
-def write_setting(db: Database, key: str, value: Any) -> None:
-    with db.session() as session:
-        row = session.get(KeyValue, key)
-        if row is None:
-            row = KeyValue(key=key)
-        row.value = value
-        row.updated_at = utcnow()
-        session.add(row)
-        session.commit()

@@ -7,18 +7,14 @@ decimal strings (exact), and replace the router's price table at once and at eve
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body
 
-from omniroute.api.deps import runtime_of
-from omniroute.api.management import (
-    invalid, read_setting, refuse_config_entry, setting_from_config, write_setting,
-)
+from omniroute.api.deps import RouterDep, StoreDep, SyncDep
+from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.engine.pricing import DEFAULT_PRICES, PriceTable
-
-if TYPE_CHECKING:
-    from omniroute.runtime import Runtime
+from omniroute.engine.router import Router
 
 router = APIRouter(prefix="/api/pricing", tags=["Pricing"])
 
@@ -27,11 +23,9 @@ UNIT = "USD per 1M tokens"
 _FIELDS = ("input", "output", "cached_input")
 
 
-def apply_overrides(runtime: Runtime) -> dict[str, dict[str, str]]:
-    """Load the stored overrides into the router (start-up and after each change)."""
-    overrides: dict[str, dict[str, str]] = read_setting(runtime.db, SETTING, {}) or {}
-    runtime.router.prices = PriceTable(overrides)
-    return overrides
+def apply_overrides(router: Router, overrides: dict[str, dict[str, str]]) -> None:
+    """The stored overrides into the router (start-up and after each change)."""
+    router.prices = PriceTable(overrides)
 
 
 def parse_price(model: str, value: Any) -> dict[str, str]:
@@ -60,26 +54,26 @@ def parse_price(model: str, value: Any) -> dict[str, str]:
 
 
 @router.get("")
-async def get_pricing(request: Request) -> dict[str, Any]:
-    runtime = runtime_of(request)
+async def get_pricing(router: RouterDep, store: StoreDep) -> dict[str, Any]:
     return {
         "unit": UNIT,
-        "pricing": runtime.router.prices.entries(),
-        "overrides": read_setting(runtime.db, SETTING, {}) or {},
-        "overridesFromConfig": setting_from_config(runtime.db, SETTING),
+        "pricing": router.prices.entries(),
+        "overrides": await store.get_setting(SETTING, {}) or {},
+        "overridesFromConfig": await store.setting_from_config(SETTING),
     }
 
 
 @router.post("")
 async def set_pricing(
-    request: Request,
+    router: RouterDep,
+    store: StoreDep,
+    sync: SyncDep,
     payload: dict[str, Any] = Body(examples=[{"gpt-4o": {"input": 2.5, "output": 10}}]),
 ) -> dict[str, Any]:
     """Merge overrides `{model: {input, output, cached_input}}`; `{model: null}` removes one.
     A partial override keeps the default's other prices."""
-    runtime = runtime_of(request)
-    refuse_config_entry(setting_from_config(runtime.db, SETTING), "the pricing overrides")
-    overrides: dict[str, dict[str, str]] = dict(read_setting(runtime.db, SETTING, {}) or {})
+    refuse_config_entry(await store.setting_from_config(SETTING), "the pricing overrides")
+    overrides: dict[str, dict[str, str]] = dict(await store.get_setting(SETTING, {}) or {})
     for model, value in payload.items():
         if not model.strip():
             raise invalid("body", "model names must not be empty")
@@ -87,10 +81,10 @@ async def set_pricing(
             overrides.pop(model, None)
         else:
             overrides[model] = parse_price(model, value)
-    write_setting(runtime.db, SETTING, overrides)
-    apply_overrides(runtime)
-    runtime.config_changed("pricing")
-    return {"unit": UNIT, "pricing": runtime.router.prices.entries(), "overrides": overrides}
+    await store.set_setting(SETTING, overrides)
+    apply_overrides(router, overrides)
+    sync.changed("pricing")
+    return {"unit": UNIT, "pricing": router.prices.entries(), "overrides": overrides}
 
 
 @router.get("/defaults")

@@ -9,17 +9,18 @@ import time
 from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import PoolDep, RegistryDep, ReloadRegistryDep, SecretsDep, StoreDep
 from omniroute.api.fields import Count32, Int32, no_control
 from omniroute.api.management import refuse_config_entry
 from omniroute.db.tables import ProviderConnection, utcnow
-from omniroute.engine.errors import BadRequest, EngineError
+from omniroute.engine.errors import BadRequest, Conflict, EngineError, NotFound
 from omniroute.engine.limits import TIMING_KEYS
+from omniroute.engine.registry import Registry
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.clouds import (
@@ -29,20 +30,14 @@ from omniroute.providers.clouds import (
     apply_settings,
     service_account_info,
 )
-from omniroute.providers.pool import TIMEOUT_KEY
-from omniroute.providers.secrets import preview
+from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
+from omniroute.providers.secrets import SecretBox, preview
 
 router = APIRouter(prefix="/api/providers", tags=["Providers"])
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-class NotFound(EngineError):
-    status = 404
-
-
-class Conflict(EngineError):
-    status = 409
 
 
 # Connection settings kept in ProviderConnection.extra; the API field is the key.
@@ -179,10 +174,10 @@ def connection_json(row: ProviderConnection) -> dict[str, Any]:
     }
 
 
-def _apply_settings(runtime: Any, payload: CloudSettings, extra: dict[str, Any]) -> dict[str, Any]:
+def _apply_settings(secrets: SecretBox, payload: CloudSettings, extra: dict[str, Any]) -> dict[str, Any]:
     """The connection's `extra` with the settings the payload sets (null clears one)."""
     given = {key: getattr(payload, key) for key in payload.model_fields_set if key in CloudSettings.model_fields}
-    return apply_settings(extra, given, runtime.secrets.encrypt)
+    return apply_settings(extra, given, secrets.encrypt)
 
 
 def _check_settings_apply(provider: str, payload: CloudSettings) -> None:
@@ -213,22 +208,19 @@ def _unique_name(session: Any, wanted: str, exclude_id: str | None = None) -> No
         raise Conflict(f"a provider connection named {wanted!r} already exists", param="name")
 
 
-async def _changed(request: Request, connection_id: str) -> None:
-    runtime = runtime_of(request)
-    await runtime.pool.drop(connection_id)
-    runtime.reload_registry()
-
-
 @router.get("")
-async def list_connections(request: Request) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
-        rows = session.exec(select(ProviderConnection).order_by(ProviderConnection.created_at)).all()
+async def list_connections(store: StoreDep) -> dict[str, Any]:
+    rows = await store.run(
+        lambda session: session.exec(select(ProviderConnection).order_by(ProviderConnection.created_at)).all()
+    )
     return {"connections": [connection_json(r) for r in rows]}
 
 
 @router.post("", status_code=201)
-async def create_connection(request: Request, payload: ProviderConnectionCreate) -> dict[str, Any]:
-    runtime = runtime_of(request)
+async def create_connection(
+    store: StoreDep, secrets: SecretsDep, pool: PoolDep, reload: ReloadRegistryDep,
+    payload: ProviderConnectionCreate,
+) -> dict[str, Any]:
     adapter = adapter_for(payload.provider)
     _check_settings_apply(payload.provider, payload)
     if payload.provider in URL_REQUIRED and not payload.url:
@@ -239,7 +231,8 @@ async def create_connection(request: Request, payload: ProviderConnectionCreate)
     ):
         raise BadRequest("a vertex connection needs project (or a service-account JSON naming one in apiKey)",
                          param="project")
-    with runtime.db.session() as session:
+
+    def create(session: Session) -> ProviderConnection:
         name = payload.name or payload.provider
         _unique_name(session, name)
         extra = {key: getattr(payload, key) for key in EXTRA_FIELDS if getattr(payload, key)}
@@ -250,29 +243,32 @@ async def create_connection(request: Request, payload: ProviderConnectionCreate)
             is_active=payload.isActive,
             max_concurrent=payload.maxConcurrent,
             priority=payload.priority,
-            extra=_apply_settings(runtime, payload, extra),
+            extra=_apply_settings(secrets, payload, extra),
         )
         if payload.apiKey:
-            row.api_key_encrypted = runtime.secrets.encrypt(payload.apiKey)
+            row.api_key_encrypted = secrets.encrypt(payload.apiKey)
             row.key_preview = _key_preview(payload.provider, payload.apiKey)
         session.add(row)
         session.commit()
-    await _changed(request, row.id)
+        return row
+
+    row = await store.run(create)
+    await pool.drop(row.id)
+    await reload()
     return connection_json(row)
 
 
 @router.get("/{connection_id}")
-async def get_connection(request: Request, connection_id: str) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
-        return connection_json(_get(session, connection_id))
+async def get_connection(store: StoreDep, connection_id: str) -> dict[str, Any]:
+    return connection_json(await store.run(lambda session: _get(session, connection_id)))
 
 
 @router.patch("/{connection_id}")
 async def update_connection(
-    request: Request, connection_id: str, payload: ProviderConnectionUpdate
+    store: StoreDep, secrets: SecretsDep, pool: PoolDep, reload: ReloadRegistryDep,
+    connection_id: str, payload: ProviderConnectionUpdate,
 ) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    with runtime.db.session() as session:
+    def update(session: Session) -> ProviderConnection:
         row = _get(session, connection_id)
         refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
         _check_settings_apply(row.provider, payload)
@@ -282,7 +278,7 @@ async def update_connection(
         if payload.url is not None:
             row.url = payload.url
         if payload.apiKey is not None:
-            row.api_key_encrypted = runtime.secrets.encrypt(payload.apiKey) if payload.apiKey else None
+            row.api_key_encrypted = secrets.encrypt(payload.apiKey) if payload.apiKey else None
             row.key_preview = _key_preview(row.provider, payload.apiKey) if payload.apiKey else None
         for field, attr in (("isActive", "is_active"), ("maxConcurrent", "max_concurrent"), ("priority", "priority")):
             if field in payload.model_fields_set:
@@ -293,36 +289,44 @@ async def update_connection(
             extra = {k: v for k, v in (row.extra or {}).items() if k not in changed}
             extra.update({key: getattr(payload, key) for key in changed if getattr(payload, key)})
             row.extra = extra
-        row.extra = _apply_settings(runtime, payload, row.extra or {})
+        row.extra = _apply_settings(secrets, payload, row.extra or {})
         row.updated_at = utcnow()
         session.add(row)
         session.commit()
-    await _changed(request, connection_id)
+        return row
+
+    row = await store.run(update)
+    await pool.drop(connection_id)
+    await reload()
     return connection_json(row)
 
 
 @router.delete("/{connection_id}")
-async def delete_connection(request: Request, connection_id: str) -> dict[str, Any]:
-    with runtime_of(request).db.session() as session:
+async def delete_connection(
+    store: StoreDep, pool: PoolDep, reload: ReloadRegistryDep, connection_id: str
+) -> dict[str, Any]:
+    def delete(session: Session) -> None:
         row = _get(session, connection_id)
         refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
         session.delete(row)
         session.commit()
-    await _changed(request, connection_id)
+
+    await store.run(delete)
+    await pool.drop(connection_id)
+    await reload()
     return {"deleted": True, "id": connection_id}
 
 
-async def _probe(request: Request, connection_id: str) -> dict[str, Any]:
+async def _probe(registry: Registry, pool: ClientPool, connection_id: str) -> dict[str, Any]:
     """List the upstream's models: proves the URL and key work without spending tokens."""
-    runtime = runtime_of(request)
-    connection = runtime.registry.snapshot.connections.get(connection_id)
+    connection = registry.snapshot.connections.get(connection_id)
     if connection is None:
         raise NotFound(f"provider connection {connection_id!r} not found")
     adapter = connection.adapter
     url = adapter.models_url(connection.url, connection.extra)
     if url is None:  # no model list endpoint: the key is first checked by a real call
         return {"ok": True, "checked": False, "models": list(adapter.models)}
-    client = runtime.pool.get(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
+    client = pool.get(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
     started = time.perf_counter()
     try:
         headers = adapter.headers(None if connection.auth is not None else connection.api_key)
@@ -345,26 +349,27 @@ async def _probe(request: Request, connection_id: str) -> dict[str, Any]:
     return {"ok": True, "status": response.status_code, "latencyMs": latency, "models": [m for m in models if m]}
 
 
-def _set_status(request: Request, connection_id: str, ok: bool) -> None:
-    with runtime_of(request).db.session() as session:
-        row = session.get(ProviderConnection, connection_id)
-        if row is not None:
-            row.test_status = "active" if ok else "error"
-            session.add(row)
-            session.commit()
+def _set_status(session: Session, connection_id: str, ok: bool) -> None:
+    row = session.get(ProviderConnection, connection_id)
+    if row is not None:
+        row.test_status = "active" if ok else "error"
+        session.add(row)
+        session.commit()
 
 
 @router.post("/{connection_id}/test")
-async def test_connection(request: Request, connection_id: str) -> dict[str, Any]:
-    result = await _probe(request, connection_id)
+async def test_connection(
+    store: StoreDep, registry: RegistryDep, pool: PoolDep, connection_id: str
+) -> dict[str, Any]:
+    result = await _probe(registry, pool, connection_id)
     if result.get("checked", True):
-        _set_status(request, connection_id, result["ok"])
+        await store.run(lambda session: _set_status(session, connection_id, result["ok"]))
     return {"id": connection_id, **{k: v for k, v in result.items() if k != "models"}}
 
 
 @router.get("/{connection_id}/models")
-async def connection_models(request: Request, connection_id: str) -> JSONResponse:
-    result = await _probe(request, connection_id)
+async def connection_models(registry: RegistryDep, pool: PoolDep, connection_id: str) -> JSONResponse:
+    result = await _probe(registry, pool, connection_id)
     if not result["ok"]:
         raise EngineError(result.get("error", "model list unavailable"), status=502)
     return JSONResponse({"models": result["models"]})

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field
 
-from omniroute.api.deps import runtime_of
-from omniroute.api.management import (
-    invalid, read_setting, refuse_config_entry, setting_from_config, write_setting,
+from omniroute.api.deps import RouterDep, StoreDep, SyncDep
+from omniroute.api.management import invalid, refuse_config_entry
+from omniroute.engine.resilience import (
+    BreakerProfile,
+    CooldownProfile,
+    ResilienceConfig,
+    ResilienceState,
 )
-from omniroute.engine.resilience import BreakerProfile, CooldownProfile, ResilienceConfig
-
-if TYPE_CHECKING:
-    from omniroute.runtime import Runtime
+from omniroute.engine.router import Router
 
 router = APIRouter(prefix="/api/resilience", tags=["System"])
 
@@ -137,45 +138,44 @@ def _merge(stored: dict[str, Any], patch: ResiliencePatch) -> dict[str, Any]:
     return merged
 
 
-def apply_stored(runtime: Runtime) -> None:
+def apply_stored(router: Router, stored: dict[str, Any]) -> None:
     """Start-up: the defaults with the user's saved changes on top."""
-    stored = read_setting(runtime.db, SETTING, {}) or {}
     if stored:
-        state = runtime.router.resilience
+        state = router.resilience
         state.config = patched_config(ResilienceConfig(), ResiliencePatch.model_validate(stored))
 
 
-def _view(runtime: Runtime) -> dict[str, Any]:
-    state = runtime.router.resilience
+def _view(state: ResilienceState) -> dict[str, Any]:
     # The engine keeps wall-clock times (shared with other instances through Redis).
     return {**state.snapshot(time.time()),
             "providerProfiles": dict(state.config.provider_profiles)}
 
 
 @router.get("")
-async def get_resilience(request: Request) -> dict[str, Any]:
-    return _view(runtime_of(request))
+async def get_resilience(router: RouterDep) -> dict[str, Any]:
+    return _view(router.resilience)
 
 
 @router.patch("")
-async def update_resilience(request: Request, patch: ResiliencePatch) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    refuse_config_entry(setting_from_config(runtime.db, SETTING), "the resilience settings")
-    state = runtime.router.resilience
+async def update_resilience(
+    router: RouterDep, store: StoreDep, sync: SyncDep, patch: ResiliencePatch
+) -> dict[str, Any]:
+    refuse_config_entry(await store.setting_from_config(SETTING), "the resilience settings")
+    state = router.resilience
     config = patched_config(state.config, patch)  # raises before anything is stored
-    write_setting(runtime.db, SETTING, _merge(read_setting(runtime.db, SETTING, {}) or {}, patch))
+    await store.set_setting(SETTING, _merge(await store.get_setting(SETTING, {}), patch))
     state.config = config
-    runtime.config_changed("resilience")
-    return _view(runtime)
+    sync.changed("resilience")
+    return _view(state)
 
 
 @router.post("/reset")
 async def reset_resilience(
-    request: Request, payload: ResetRequest | None = Body(default=None)
+    router: RouterDep, payload: ResetRequest | None = Body(default=None)
 ) -> dict[str, Any]:
     """Clear breakers, cooldowns, auth-failed marks and/or model lockouts (all by default)."""
     payload = payload or ResetRequest()
-    state = runtime_of(request).router.resilience
+    state = router.resilience
     cleared = state.reset(
         None if payload.scope == "all" else payload.scope,
         provider=payload.provider,

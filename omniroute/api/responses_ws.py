@@ -12,12 +12,12 @@ import json
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from omniroute.api.deps import runtime_of
-from omniroute.bridge.interceptor import H_AGENT, H_INTERNAL, H_ORIGINAL_HOST
+from omniroute.api.deps import services_of
+from omniroute.bridge.handoff import origin_from_headers
+from omniroute.engine.calls import API_CLIENT, Origin, build_call
 from omniroute.engine.body import parse_json_object
 from omniroute.engine.errors import BadRequest, EngineError
-from omniroute.engine.router import Call, CallContext
-from omniroute.inspector.ingest import token_matches
+from omniroute.services import Services
 from omniroute.translate.sse import SSEDecoder
 
 router = APIRouter()
@@ -30,22 +30,17 @@ def _error_frame(message: str, status: int = 400, code: str = "invalid_request_e
 
 @router.websocket("/responses")
 async def responses_websocket(ws: WebSocket) -> None:
-    runtime = runtime_of(ws)
-    agent: str | None = None
-    original_host: str | None = None
-    token = ws.headers.get(H_INTERNAL)
-    if runtime.internal_token and token_matches(token, runtime.internal_token):
-        agent, original_host = ws.headers.get(H_AGENT), ws.headers.get(H_ORIGINAL_HOST)
+    services = services_of(ws)
+    origin = origin_from_headers(ws.headers, services.tokens.internal) or API_CLIENT
     await ws.accept()
     try:
         while True:
-            await _one_response(ws, await ws.receive_text(), agent, original_host)
+            await _one_response(services, ws, await ws.receive_text(), origin)
     except WebSocketDisconnect:
         return
 
 
-async def _one_response(ws: WebSocket, text: str, agent: str | None, original_host: str | None) -> None:
-    runtime = runtime_of(ws)
+async def _one_response(services: Services, ws: WebSocket, text: str, origin: Origin) -> None:
     try:  # the same parser as HTTP bodies: the same depth limit
         frame = parse_json_object(text.encode())
     except BadRequest as exc:
@@ -59,10 +54,9 @@ async def _one_response(ws: WebSocket, text: str, agent: str | None, original_ho
     if not isinstance(model, str) or not model:
         await ws.send_text(_error_frame("'model' is required"))
         return
-    ctx = CallContext()
+    agent = origin.agent
     if agent:
-        ctx.source, ctx.agent, ctx.original_host = "agent-bridge", agent, original_host
-        target = runtime.mappings.target_for(agent, model)
+        target = services.mappings.target_for(agent, model)
         if target is None:
             await ws.send_text(_error_frame(
                 f"model {model!r} has no mapping for agent {agent}; add one, or use HTTPS", 404, "not_found_error"
@@ -70,7 +64,7 @@ async def _one_response(ws: WebSocket, text: str, agent: str | None, original_ho
             return
         model = target
     try:
-        reply = await runtime.router.dispatch(Call(FORMAT, body, model, True, ctx))
+        reply = await services.router.dispatch(build_call(FORMAT, body, model, True, origin=origin))
     except EngineError as exc:
         await ws.send_text(_error_frame(exc.message, exc.status, exc.type or "api_error"))
         return

@@ -17,7 +17,7 @@ from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 
 from omniroute import __version__
-from omniroute.api.deps import runtime_of
+from omniroute.api.deps import BoardDep, CADep, SettingsDep
 from omniroute.api.guards import loopback_only
 from omniroute.engine.errors import EngineError
 from omniroute.engine.strategies import SUPPORTED_STRATEGIES
@@ -88,10 +88,8 @@ def _routes(request: Request) -> list[str]:
 
 
 @router.get("/api/ui/config")
-async def ui_config(request: Request) -> dict[str, Any]:
-    runtime = runtime_of(request)
-    settings = runtime.settings
-    bundle = runtime.ca.bundle_path
+async def ui_config(request: Request, settings: SettingsDep, ca: CADep, board: BoardDep) -> dict[str, Any]:
+    bundle = ca.bundle_path
     return {
         "version": __version__,
         "host": settings.host,
@@ -99,7 +97,7 @@ async def ui_config(request: Request) -> dict[str, Any]:
         "proxyPort": settings.proxy_port,
         "bridgePort": settings.bridge_port,
         "home": str(settings.home),
-        "caCertPath": str(runtime.ca.cert_path),
+        "caCertPath": str(ca.cert_path),
         "caBundlePath": str(bundle) if bundle.exists() else None,
         "strategies": list(SUPPORTED_STRATEGIES),
         "providerTypes": sorted(ADAPTERS),
@@ -108,6 +106,6 @@ async def ui_config(request: Request) -> dict[str, Any]:
                    "keyLabel": KEY_LABELS.get(name)}
             for name, a in ADAPTERS.items()
         },
-        "listeners": runtime.health().get("listeners", []),
+        "listeners": [listener.as_dict() for listener in board.states()],
         "routes": _routes(request),
     }

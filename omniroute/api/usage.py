@@ -7,19 +7,21 @@ text and summed with `Decimal`, so totals are exact to the last digit.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from sqlalchemy import func, or_
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
-from omniroute.api.deps import runtime_of
-from omniroute.api.management import NotFound, invalid
+from omniroute.api.deps import StoreDep, UsageDep
+from omniroute.api.management import invalid
+from omniroute.db.store import Store
 from omniroute.db.tables import ApiKey, UsageLog
+from omniroute.engine.errors import NotFound
+from omniroute.engine.usage import UsageRecorder
 
 router = APIRouter(prefix="/api/usage", tags=["Usage"])
 
@@ -27,9 +29,9 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedel
 FLUSH_WAIT_S = 0.5  # under steady traffic the queue may never be empty: do not wait long
 
 
-async def _drain(request: Request) -> None:
+async def _drain(store: Store, usage: UsageRecorder) -> None:
     # Bounded: a stuck database must not hang the dashboard; it then shows what is written.
-    await asyncio.to_thread(runtime_of(request).usage.flush, FLUSH_WAIT_S)
+    await store.call(usage.flush, FLUSH_WAIT_S)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -97,7 +99,8 @@ def _filters(model: str | None, provider: str | None, agent: str | None, status:
 
 @router.get("/call-logs")
 async def call_logs(
-    request: Request,
+    store: StoreDep,
+    usage: UsageDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,  # SQLite integers are 64-bit
     model: str | None = None,
@@ -107,28 +110,36 @@ async def call_logs(
     source: str | None = None,
     apiKeyId: str | None = None,
 ) -> dict[str, Any]:
-    await _drain(request)
+    await _drain(store, usage)
     where = _filters(model, provider, agent, status, source, apiKeyId)
-    with runtime_of(request).db.session() as session:
+
+    def page(session: Session) -> tuple[int, list[UsageLog]]:
         total = session.exec(select(func.count()).select_from(UsageLog).where(*where)).one()
         rows = session.exec(
             select(UsageLog).where(*where)
             .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
             .offset(offset).limit(limit)
         ).all()
+        return total, list(rows)
+
+    total, rows = await store.run(page)
     return {"items": [log_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/call-logs/{log_id}")
-async def call_log(request: Request, log_id: str) -> dict[str, Any]:
+async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, Any]:
     """By row id, or by the request id a response carried in `X-OmniRoute-Request-Id`."""
-    await _drain(request)
-    with runtime_of(request).db.session() as session:
-        # ASCII digits only ("²".isdigit()), and within SQLite's 64-bit integers.
-        by_id = log_id.isascii() and log_id.isdigit() and len(log_id) <= 18
+    await _drain(store, usage)
+    # ASCII digits only ("²".isdigit()), and within SQLite's 64-bit integers.
+    by_id = log_id.isascii() and log_id.isdigit() and len(log_id) <= 18
+
+    def find(session: Session) -> UsageLog | None:
         row = session.get(UsageLog, int(log_id)) if by_id else None
         if row is None:
             row = session.exec(select(UsageLog).where(UsageLog.request_id == log_id)).first()
+        return row
+
+    row = await store.run(find)
     if row is None:
         raise NotFound(f"call log {log_id!r} not found")
     return log_json(row)
@@ -160,21 +171,16 @@ class _Sum:
         }
 
 
-@router.get("/analytics")
-async def analytics(
-    request: Request, period: Literal["day", "week", "month"] = "day"
-) -> dict[str, Any]:
-    await _drain(request)
-    until = datetime.now(UTC)
-    since = until - PERIODS[period]
-    columns = (
-        UsageLog.created_at, UsageLog.model_used, UsageLog.model_requested, UsageLog.provider,
-        UsageLog.agent, UsageLog.source, UsageLog.api_key_id, UsageLog.status,
-        UsageLog.tokens_in, UsageLog.tokens_out, UsageLog.tokens_cached, UsageLog.cost,
-    )
-    with runtime_of(request).db.session() as session:
-        rows = session.exec(select(*columns).where(col(UsageLog.created_at) >= since)).all()
-        labels = {k.id: k.label for k in session.exec(select(ApiKey)).all()}
+_COLUMNS = (
+    UsageLog.created_at, UsageLog.model_used, UsageLog.model_requested, UsageLog.provider,
+    UsageLog.agent, UsageLog.source, UsageLog.api_key_id, UsageLog.status,
+    UsageLog.tokens_in, UsageLog.tokens_out, UsageLog.tokens_cached, UsageLog.cost,
+)
+
+
+def _sums(session: Session, since: datetime) -> tuple[dict[str, Any], _Sum]:
+    rows = session.exec(select(*_COLUMNS).where(col(UsageLog.created_at) >= since)).all()
+    labels = {k.id: k.label for k in session.exec(select(ApiKey)).all()}
     # Summed here, not in SQL: SQL would add the cost text as floating point.
     total = _Sum()
     names = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
@@ -195,6 +201,18 @@ async def analytics(
     }
     for key_id, bucket in result["byApiKey"].items():
         bucket["label"] = labels.get(key_id)  # None: no key, or the key was deleted since
+    return result, total
+
+
+@router.get("/analytics")
+async def analytics(
+    store: StoreDep, usage: UsageDep, period: Literal["day", "week", "month"] = "day"
+) -> dict[str, Any]:
+    await _drain(store, usage)
+    until = datetime.now(UTC)
+    since = until - PERIODS[period]
+    # Read and summed in a store thread: a month of rows is a lot of Python work for the loop.
+    result, total = await store.run(lambda session: _sums(session, since))
     return {
         "period": period,
         "since": since.isoformat(),

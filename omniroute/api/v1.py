@@ -14,54 +14,25 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from omniroute.api.body import json_object
-from omniroute.api.deps import runtime_of
-from omniroute.bridge.interceptor import H_INTERNAL, H_MODEL, H_STREAM, ROUTABLE_FORMATS
+from omniroute.api.deps import RegistryDep, RouterDep, TokensDep, services_of
+from omniroute.bridge.handoff import H_MODEL, H_STREAM, is_internal, origin_from_headers
+from omniroute.bridge.wire import wants_stream
+from omniroute.engine.calls import API_CLIENT, Origin, Reply, build_call
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
-from omniroute.engine.router import FORWARDED_HEADERS, Call, CallContext, Reply, forwarded_headers
+from omniroute.engine.router import Router
 from omniroute.inspector import direct
-from omniroute.inspector.ingest import token_matches
-from omniroute.providers.adapters import EMBEDDINGS
+from omniroute.services import Services, Tokens
 from omniroute.translate import count_tokens
+from omniroute.translate.formats import TRANSLATED, WireFormat
 
 router = APIRouter()
 
-INTERNAL_HEADER = H_INTERNAL
-_FORWARDED_RAW = {name.encode("latin-1"): name for name in FORWARDED_HEADERS}
-_INTERNAL_RAW = INTERNAL_HEADER.encode("latin-1")
-
-
-def _context(request: Request) -> CallContext:
-    runtime = runtime_of(request)
-    # One pass over the raw ASGI headers (names are lower-case there) instead of a scan per
-    # header looked up; the first of repeated headers counts, as in `request.headers.get`.
-    forward: dict[str, str] = {}
-    token: str | None = None
-    for raw_name, raw_value in request.scope["headers"]:
-        if (name := _FORWARDED_RAW.get(raw_name)) is not None:
-            forward.setdefault(name, raw_value.decode("latin-1"))
-        elif raw_name == _INTERNAL_RAW and token is None:
-            token = raw_value.decode("latin-1")
-    ctx = CallContext(
-        forward_headers=forwarded_headers(forward),
-        api_key_id=getattr(request.state, "api_key_id", None),  # set by the auth middleware
-    )
-    # Attribution headers count only when the AgentBridge addon (same process) set them.
-    # Compared as bytes: a header may carry any byte, and compare_digest refuses non-ASCII str.
-    if runtime.internal_token and token_matches(token, runtime.internal_token):
-        ctx.source = request.headers.get("x-omniroute-source", "agent-bridge")
-        ctx.agent = request.headers.get("x-omniroute-agent")
-        ctx.original_host = request.headers.get("x-omniroute-original-host")
-    elif agent := direct_agent(request, ctx.api_key_id):
-        ctx.source, ctx.agent = direct.DIRECT, agent
-    return ctx
-
-
-def direct_agent(request: Request, api_key_id: str | None) -> str | None:
+def direct_agent(request: Request, services: Services, api_key_id: str | None) -> str | None:
     """An agent calling us directly (its settings name our URL): by the per-tool key its settings
     carry, else by its User-Agent."""
     agent = request.app.state.tool_keys.agent(api_key_id)
     if agent is None:
-        match = runtime_of(request).catalog.identify("", user_agent=request.headers.get("user-agent"))
+        match = services.catalog.identify("", user_agent=request.headers.get("user-agent"))
         agent = match.agent.id if match is not None else None
     return agent
 
@@ -73,31 +44,39 @@ def _model(body: dict[str, Any]) -> str:
     return model.strip()
 
 
-async def dispatch(request: Request, fmt: str, body: dict[str, Any], model: str, stream: bool) -> Response:
+async def dispatch(
+    request: Request, router: Router, tokens: Tokens, fmt: str, body: dict[str, Any], model: str, stream: bool
+) -> Response:
     request.state.client_format = fmt
-    runtime = runtime_of(request)
-    ctx = _context(request)
-    row = None
+    services = services_of(request)
+    headers = request.headers
+    api_key_id = getattr(request.state, "api_key_id", None)  # set by the auth middleware
+    # Attribution headers count only when the AgentBridge addon (same process) set them.
+    origin = origin_from_headers(headers, tokens.internal)
+    if origin is None and (agent := direct_agent(request, services, api_key_id)):
+        origin = Origin(direct.DIRECT, agent)
+    call = build_call(fmt, body, model, stream, origin=origin or API_CLIENT, headers=headers, api_key_id=api_key_id)
+    ctx, row = call.ctx, None
     if ctx.source == direct.DIRECT and ctx.agent:
         # A direct agent call gets its agent's model mappings, as an intercepted one does
         # (and, like one, none for an agent that is never rerouted).
-        routable = ctx.agent in runtime.catalog and runtime.catalog.get(ctx.agent).routable
-        mapped = runtime.mappings.target_for(ctx.agent, model) if routable else None
-        row = direct.start(runtime.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
+        catalog = services.catalog
+        routable = ctx.agent in catalog and catalog.get(ctx.agent).routable
+        mapped = services.mappings.target_for(ctx.agent, model) if routable else None
+        row = direct.start(services.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
                            agent=ctx.agent, wire_format=fmt, stream=stream, source_model=model, mapped_model=mapped)
-        model = mapped or model
-    call = Call(fmt, body, model, stream, ctx)
-    reply = await _unless_client_leaves(request, runtime.router.dispatch(call))
+        call.model = mapped or model
+    reply = await _unless_client_leaves(request, router.dispatch(call))
     if reply is None:
         if row is not None:
-            direct.finish(runtime.capture, row, 499, {}, b"", 0, "the client closed the connection")
+            direct.finish(services.capture, row, 499, {}, b"", 0, "the client closed the connection")
         return Response(status_code=499)  # nobody reads it; uvicorn drops it with the connection
     if reply.stream is not None:
         headers = {**reply.headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
-        chunks = reply.stream if row is None else direct.tee(runtime.capture, row, reply.status, headers, reply.stream)
+        chunks = reply.stream if row is None else direct.tee(services.capture, row, reply.status, headers, reply.stream)
         return StreamingResponse(chunks, reply.status, headers, media_type=reply.media_type)
     if row is not None:
-        direct.finish(runtime.capture, row, reply.status, reply.headers, reply.body or b"", len(reply.body or b""))
+        direct.finish(services.capture, row, reply.status, reply.headers, reply.body or b"", len(reply.body or b""))
     return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
 
 
@@ -134,61 +113,60 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-def _stream(body: dict[str, Any], default: bool = False) -> bool:
+def _stream(fmt: str, path: str, body: dict[str, Any]) -> bool:
+    """The one stream rule (`wants_stream`), after checking the flag is a flag."""
     value = body.get("stream")
-    if value is None:
-        return default
-    if not isinstance(value, bool):  # "yes" is not a flag, and bool("false") is True
+    if value is not None and not isinstance(value, bool):  # "yes" is not a flag, and bool("false") is True
         raise BadRequest("'stream' must be true or false", param="stream")
-    return value
+    return wants_stream(fmt, path, body)
 
 
-async def _body_call(request: Request, fmt: str, default_stream: bool = False) -> Response:
+async def _body_call(request: Request, router: Router, tokens: Tokens, fmt: str) -> Response:
     request.state.client_format = fmt
     body = await json_object(request)
-    return await dispatch(request, fmt, body, _model(body), _stream(body, default_stream))
+    return await dispatch(request, router, tokens, fmt, body, _model(body), _stream(fmt, request.url.path, body))
 
 
 @router.post("/chat/completions")
-async def chat_completions(request: Request) -> Response:
-    return await _body_call(request, "openai-chat")
+async def chat_completions(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.OPENAI_CHAT)
 
 
-async def _embeddings(request: Request, provider: str | None = None) -> Response:
-    request.state.client_format = EMBEDDINGS
+def _scoped(model: str, provider: str | None) -> str:
+    """`/v1/providers/{provider}/...`: the model is taken from that connection or provider type."""
+    return model if provider is None or model.startswith(f"{provider}/") else f"{provider}/{model}"
+
+
+async def _embeddings(request: Request, router: Router, tokens: Tokens, provider: str | None = None) -> Response:
+    fmt = request.state.client_format = WireFormat.OPENAI_EMBEDDINGS
     body = await json_object(request)
-    model = _model(body)
-    if provider is not None and not model.startswith(f"{provider}/"):
-        model = f"{provider}/{model}"
-    if _stream(body):
+    model = _scoped(_model(body), provider)
+    if _stream(fmt, request.url.path, body):
         raise BadRequest("embeddings are not streamed; leave 'stream' out", param="stream")
-    return await dispatch(request, EMBEDDINGS, body, model, False)
+    return await dispatch(request, router, tokens, fmt, body, model, False)
 
 
 @router.post("/embeddings")
-async def embeddings(request: Request) -> Response:
-    return await _embeddings(request)
+async def embeddings(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _embeddings(request, router, tokens)
 
 
 @router.post("/providers/{provider}/chat/completions")
-async def provider_chat(request: Request, provider: str) -> Response:
-    """`/v1/providers/{provider}/...`: the model is taken from that connection or provider type."""
-    request.state.client_format = "openai-chat"
+async def provider_chat(request: Request, router: RouterDep, tokens: TokensDep, provider: str) -> Response:
+    fmt = request.state.client_format = WireFormat.OPENAI_CHAT
     body = await json_object(request)
-    model = _model(body)
-    if not model.startswith(f"{provider}/"):
-        model = f"{provider}/{model}"
-    return await dispatch(request, "openai-chat", body, model, _stream(body))
+    model = _scoped(_model(body), provider)
+    return await dispatch(request, router, tokens, fmt, body, model, _stream(fmt, request.url.path, body))
 
 
 @router.post("/providers/{provider}/embeddings")
-async def provider_embeddings(request: Request, provider: str) -> Response:
-    return await _embeddings(request, provider)
+async def provider_embeddings(request: Request, router: RouterDep, tokens: TokensDep, provider: str) -> Response:
+    return await _embeddings(request, router, tokens, provider)
 
 
 @router.get("/providers/{provider}/models")
-async def provider_models(request: Request, provider: str) -> JSONResponse:
-    snapshot = runtime_of(request).registry.snapshot
+async def provider_models(registry: RegistryDep, provider: str) -> JSONResponse:
+    snapshot = registry.snapshot
     matches = [c for c in snapshot.connections.values() if provider in (c.name, c.provider)]
     if not matches:
         raise ModelNotFound(f"no provider connection named or typed {provider!r}")
@@ -197,33 +175,32 @@ async def provider_models(request: Request, provider: str) -> JSONResponse:
 
 
 @router.post("/messages")
-async def messages(request: Request) -> Response:
-    return await _body_call(request, "anthropic")
+async def messages(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.ANTHROPIC)
 
 
 @router.post("/messages/count_tokens")
 async def messages_count_tokens(request: Request) -> Response:
-    request.state.client_format = "anthropic"
+    request.state.client_format = WireFormat.ANTHROPIC
     body = await json_object(request)
     _model(body)
     if not isinstance(body.get("messages"), list):
         raise BadRequest("'messages' is required and must be an array", param="messages")
-    return JSONResponse({"input_tokens": count_tokens(body, "anthropic")})
+    return JSONResponse({"input_tokens": count_tokens(body, WireFormat.ANTHROPIC)})
 
 
 @router.post("/responses")
-async def responses(request: Request) -> Response:
-    return await _body_call(request, "openai-responses")
+async def responses(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.OPENAI_RESPONSES)
 
 
 @router.post("/api/chat")
-async def ollama_chat(request: Request) -> Response:
-    # Ollama streams unless told otherwise.
-    return await _body_call(request, "ollama", default_stream=True)
+async def ollama_chat(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
+    return await _body_call(request, router, tokens, WireFormat.OLLAMA)  # streams unless told otherwise
 
 
-async def gemini_call(request: Request, target: str) -> Response:
-    request.state.client_format = "gemini"
+async def gemini_call(request: Request, router: Router, tokens: Tokens, target: str) -> Response:
+    request.state.client_format = WireFormat.GEMINI
     # rpartition: model ids may contain ':' themselves (Bedrock's "...-v1:0").
     model, _, action = target.rpartition(":")
     if action not in ("generateContent", "streamGenerateContent") or not model:
@@ -231,17 +208,18 @@ async def gemini_call(request: Request, target: str) -> Response:
             f"unknown Gemini method {target!r}; use models/<model>:generateContent or :streamGenerateContent"
         )
     body = await json_object(request)
-    return await dispatch(request, "gemini", body, model, action == "streamGenerateContent")
+    stream = wants_stream(WireFormat.GEMINI, request.url.path, body)
+    return await dispatch(request, router, tokens, WireFormat.GEMINI, body, model, stream)
 
 
 @router.post("/models/{target:path}")
-async def gemini_v1(request: Request, target: str) -> Response:
-    return await gemini_call(request, target)
+async def gemini_v1(request: Request, router: RouterDep, tokens: TokensDep, target: str) -> Response:
+    return await gemini_call(request, router, tokens, target)
 
 
 @router.get("/models")
-async def list_models(request: Request) -> JSONResponse:
-    snapshot = runtime_of(request).registry.snapshot
+async def list_models(registry: RegistryDep) -> JSONResponse:
+    snapshot = registry.snapshot
     data = [{"id": name, "object": "model", "owned_by": "combo"} for name in snapshot.combos]
     data += [{"id": name, "object": "model", "owned_by": "alias"} for name in snapshot.aliases]
     data += [
@@ -256,22 +234,20 @@ gemini_router = APIRouter()
 
 
 @gemini_router.post("/v1beta/models/{target:path}")
-async def gemini_v1beta(request: Request, target: str) -> Response:
-    return await gemini_call(request, target)
+async def gemini_v1beta(request: Request, router: RouterDep, tokens: TokensDep, target: str) -> Response:
+    return await gemini_call(request, router, tokens, target)
 
 
 @router.post("/bridge/{wire_format}", include_in_schema=False)
-async def bridged_call(request: Request, wire_format: str) -> Response:
+async def bridged_call(request: Request, router: RouterDep, tokens: TokensDep, wire_format: str) -> Response:
     """Agent calls rewritten by the AgentBridge addon: body untouched, target in headers."""
-    runtime = runtime_of(request)
-    token = request.headers.get(INTERNAL_HEADER)
-    if not token_matches(token, runtime.internal_token):
+    if not is_internal(request.headers, tokens.internal):
         raise Forbidden("this route only takes calls rewritten by OmniRoute's AgentBridge")
-    if wire_format not in ROUTABLE_FORMATS:
+    if wire_format not in TRANSLATED:
         raise BadRequest(f"wire format {wire_format!r} cannot be routed")
     request.state.client_format = wire_format
     model = request.headers.get(H_MODEL, "")
     if not model:
         raise BadRequest(f"missing {H_MODEL} header")
     body = await json_object(request)
-    return await dispatch(request, wire_format, body, model, request.headers.get(H_STREAM) == "1")
+    return await dispatch(request, router, tokens, wire_format, body, model, request.headers.get(H_STREAM) == "1")

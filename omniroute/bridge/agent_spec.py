@@ -15,14 +15,9 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from omniroute.bridge.wire import (
-    ANTHROPIC,
-    GEMINI,
-    OLLAMA,
-    OPENAI_CHAT,
-    OPENAI_RESPONSES,
     WIRE_FORMATS,
-    WireFormat,
 )
+from omniroute.translate.formats import WireFormat
 
 # CA environment variables an agent's runtime may honour.
 NODE_EXTRA_CA_CERTS = "NODE_EXTRA_CA_CERTS"
@@ -91,13 +86,13 @@ def post(path: str, fmt: WireFormat) -> ModelCallRule:
 # Rules for agents that talk plain provider APIs to whatever host they are configured for
 # (OpenCode, Zed with the user's own keys, user-added agents without rules of their own).
 GENERIC_MODEL_CALLS: tuple[ModelCallRule, ...] = (
-    post("*/chat/completions", OPENAI_CHAT),
-    post("*/responses", OPENAI_RESPONSES),
-    post("*/messages", ANTHROPIC),
-    post("*/models/*:generateContent", GEMINI),
-    post("*/models/*:streamGenerateContent", GEMINI),
-    post("/api/chat", OLLAMA),
-    post("/api/generate", OLLAMA),
+    post("*/chat/completions", WireFormat.OPENAI_CHAT),
+    post("*/responses", WireFormat.OPENAI_RESPONSES),
+    post("*/messages", WireFormat.ANTHROPIC),
+    post("*/models/*:generateContent", WireFormat.GEMINI),
+    post("*/models/*:streamGenerateContent", WireFormat.GEMINI),
+    post("/api/chat", WireFormat.OLLAMA),
+    post("/api/generate", WireFormat.OLLAMA),
 )
 # A WebSocket upgrade is a model call where the agent streams over WebSocket (Codex, Zed).
 WS_UPGRADE = ("upgrade", "websocket")

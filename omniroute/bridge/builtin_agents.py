@@ -11,16 +11,7 @@ from omniroute.bridge.agent_spec import (
     ModelCallRule,
     post,
 )
-from omniroute.bridge.wire import (
-    ANTHROPIC,
-    CONNECT_PROTO,
-    GEMINI,
-    GEMINI_CLOUDCODE,
-    KIRO,
-    OPENAI_CHAT,
-    OPENAI_RESPONSES,
-    ZED,
-)
+from omniroute.translate.formats import WireFormat
 
 # What Zed's hosted service offers that a routed call cannot; `omniroute.bridge.zed` has the
 # protocol details and sources.
@@ -36,20 +27,20 @@ ZED_LIMITS = (
 BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
     AgentSpec(
         id="claude-code", name="Claude Code", hosts=("api.anthropic.com",),
-        wire_formats=(ANTHROPIC,), routable=True, env=(NODE_EXTRA_CA_CERTS,),
+        wire_formats=(WireFormat.ANTHROPIC,), routable=True, env=(NODE_EXTRA_CA_CERTS,),
         # /v1/messages/count_tokens and /api/claude_code/settings are not generations.
-        model_calls=(post("/v1/messages", ANTHROPIC),),
+        model_calls=(post("/v1/messages", WireFormat.ANTHROPIC),),
         user_agents=("claude-cli/", "claude-code/"),
     ),
     AgentSpec(
         id="codex", name="Codex", hosts=("api.openai.com", "chatgpt.com"),
-        wire_formats=(OPENAI_RESPONSES, OPENAI_CHAT), routable=True, env=(SSL_CERT_FILE,),
+        wire_formats=(WireFormat.OPENAI_RESPONSES, WireFormat.OPENAI_CHAT), routable=True, env=(SSL_CERT_FILE,),
         model_calls=(
-            post("/v1/responses", OPENAI_RESPONSES),
-            post("/backend-api/codex/responses", OPENAI_RESPONSES),
-            ModelCallRule("GET", "/v1/responses", OPENAI_RESPONSES, WS_UPGRADE),
-            ModelCallRule("GET", "/backend-api/codex/responses", OPENAI_RESPONSES, WS_UPGRADE),
-            post("/v1/chat/completions", OPENAI_CHAT),
+            post("/v1/responses", WireFormat.OPENAI_RESPONSES),
+            post("/backend-api/codex/responses", WireFormat.OPENAI_RESPONSES),
+            ModelCallRule("GET", "/v1/responses", WireFormat.OPENAI_RESPONSES, WS_UPGRADE),
+            ModelCallRule("GET", "/backend-api/codex/responses", WireFormat.OPENAI_RESPONSES, WS_UPGRADE),
+            post("/v1/chat/completions", WireFormat.OPENAI_CHAT),
         ),
         user_agents=("codex_cli_rs", "codex_exec", "codex-tui", "codex_vscode"),
     ),
@@ -58,23 +49,23 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         hosts=("api.githubcopilot.com", "api.individual.githubcopilot.com",
                "api.business.githubcopilot.com", "api.enterprise.githubcopilot.com",
                "copilot-proxy.githubusercontent.com"),
-        wire_formats=(OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES), routable=True,
+        wire_formats=(WireFormat.OPENAI_CHAT, WireFormat.ANTHROPIC, WireFormat.OPENAI_RESPONSES), routable=True,
         env=(NODE_EXTRA_CA_CERTS,),
         model_calls=(
-            post("/chat/completions", OPENAI_CHAT), post("/v1/chat/completions", OPENAI_CHAT),
-            post("/v1/messages", ANTHROPIC),
-            post("/responses", OPENAI_RESPONSES), post("/v1/responses", OPENAI_RESPONSES),
+            post("/chat/completions", WireFormat.OPENAI_CHAT), post("/v1/chat/completions", WireFormat.OPENAI_CHAT),
+            post("/v1/messages", WireFormat.ANTHROPIC),
+            post("/responses", WireFormat.OPENAI_RESPONSES), post("/v1/responses", WireFormat.OPENAI_RESPONSES),
         ),
         user_agents=("GithubCopilot", "GitHubCopilotChat", "copilot/"),
     ),
     AgentSpec(
         id="antigravity", name="Antigravity",
         hosts=("cloudcode-pa.googleapis.com", "daily-cloudcode-pa.googleapis.com"),
-        wire_formats=(GEMINI_CLOUDCODE,), routable=True,
+        wire_formats=(WireFormat.GEMINI_CLOUDCODE,), routable=True,
         env=(NODE_EXTRA_CA_CERTS, SSL_CERT_FILE),
         model_calls=(
-            post("/v1internal:generateContent", GEMINI_CLOUDCODE),
-            post("/v1internal:streamGenerateContent", GEMINI_CLOUDCODE),
+            post("/v1internal:generateContent", WireFormat.GEMINI_CLOUDCODE),
+            post("/v1internal:streamGenerateContent", WireFormat.GEMINI_CLOUDCODE),
         ),
         user_agents=("antigravity",),
     ),
@@ -82,21 +73,21 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         id="kiro", name="Kiro",
         hosts=("q.us-east-1.amazonaws.com", "codewhisperer.us-east-1.amazonaws.com",
                "prod.kiro.aws", "api.anthropic.com"),
-        wire_formats=(KIRO, ANTHROPIC), routable=True, env=(NODE_EXTRA_CA_CERTS,),
+        wire_formats=(WireFormat.KIRO, WireFormat.ANTHROPIC), routable=True, env=(NODE_EXTRA_CA_CERTS,),
         model_calls=(
-            post("*/generateAssistantResponse", KIRO),
-            ModelCallRule("POST", "*", KIRO, ("x-amz-target", "*GenerateAssistantResponse")),
-            post("/v1/messages", ANTHROPIC),
+            post("*/generateAssistantResponse", WireFormat.KIRO),
+            ModelCallRule("POST", "*", WireFormat.KIRO, ("x-amz-target", "*GenerateAssistantResponse")),
+            post("/v1/messages", WireFormat.ANTHROPIC),
         ),
         user_agents=("KiroIDE", "Kiro/", "kiro-"),
     ),
     AgentSpec(
         id="zed", name="Zed", hosts=("api.zed.dev", "llm.zed.dev", "cloud.zed.dev"),
-        wire_formats=(ZED, ANTHROPIC, OPENAI_CHAT, OPENAI_RESPONSES, GEMINI), routable=True,
+        wire_formats=(WireFormat.ZED, WireFormat.ANTHROPIC, WireFormat.OPENAI_CHAT, WireFormat.OPENAI_RESPONSES, WireFormat.GEMINI), routable=True,
         env=(SSL_CERT_FILE,),
         model_calls=(
-            post("/completions", ZED), post("/completion", ZED),
-            ModelCallRule("GET", "/completions/session", ZED, WS_UPGRADE),
+            post("/completions", WireFormat.ZED), post("/completion", WireFormat.ZED),
+            ModelCallRule("GET", "/completions/session", WireFormat.ZED, WS_UPGRADE),
             *GENERIC_MODEL_CALLS,
         ),
         user_agents=("Zed/",),
@@ -104,17 +95,17 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
     ),
     AgentSpec(
         id="open-code", name="OpenCode", hosts=("opencode.ai", "openrouter.ai"),
-        wire_formats=(OPENAI_CHAT, ANTHROPIC, OPENAI_RESPONSES), routable=True,
+        wire_formats=(WireFormat.OPENAI_CHAT, WireFormat.ANTHROPIC, WireFormat.OPENAI_RESPONSES), routable=True,
         env=(NODE_EXTRA_CA_CERTS, SSL_CERT_FILE), model_calls=GENERIC_MODEL_CALLS,
         user_agents=("opencode",),
     ),
     AgentSpec(
         id="cursor", name="Cursor", hosts=("api2.cursor.sh", "api3.cursor.sh"),
-        wire_formats=(CONNECT_PROTO,), routable=False,
+        wire_formats=(WireFormat.CONNECT_PROTO,), routable=False,
         reason=("Cursor speaks Connect/gRPC protobuf with an undocumented schema: its calls are "
                 "captured and passed through to Cursor unchanged, never rerouted."),
         env=(NODE_EXTRA_CA_CERTS,),
-        model_calls=(post("/aiserver.v1.ChatService/*", CONNECT_PROTO),),
+        model_calls=(post("/aiserver.v1.ChatService/*", WireFormat.CONNECT_PROTO),),
         user_agents=("Cursor/",),
     ),
     AgentSpec(
@@ -129,8 +120,8 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
 # beyond the AgentBridge's nine: no hosts to intercept, so they are identified by the per-tool
 # API key their settings carry, or by their User-Agent.
 DIRECT_AGENTS: tuple[AgentSpec, ...] = (
-    AgentSpec(id="gemini-cli", name="Gemini CLI", hosts=(), wire_formats=(GEMINI,), routable=True,
+    AgentSpec(id="gemini-cli", name="Gemini CLI", hosts=(), wire_formats=(WireFormat.GEMINI,), routable=True,
               user_agents=("GeminiCLI",)),
-    AgentSpec(id="qwen-code", name="Qwen Code", hosts=(), wire_formats=(OPENAI_CHAT,), routable=True),
-    AgentSpec(id="droid", name="Droid", hosts=(), wire_formats=(OPENAI_CHAT,), routable=True),
+    AgentSpec(id="qwen-code", name="Qwen Code", hosts=(), wire_formats=(WireFormat.OPENAI_CHAT,), routable=True),
+    AgentSpec(id="droid", name="Droid", hosts=(), wire_formats=(WireFormat.OPENAI_CHAT,), routable=True),
 )

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
-import os
 import stat
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from omniroute.files import atomic_write
 
 BASENAME = "mitmproxy"  # mitmproxy's default confdir basename
 CA_COMMON_NAME = "OmniRoute CA"
@@ -101,7 +101,7 @@ class CertificateAuthority:
             serialization.PrivateFormat.TraditionalOpenSSL,
             serialization.NoEncryption(),
         )
-        _atomic_write(self.key_path, key_pem + cert.public_bytes(serialization.Encoding.PEM), 0o600)
+        atomic_write(self.key_path, key_pem + cert.public_bytes(serialization.Encoding.PEM), 0o600)
         self._write_derived(cert)
         # mitmproxy's own key-bearing PKCS#12, if it ever created one, now holds a stale key.
         with contextlib.suppress(FileNotFoundError):
@@ -171,7 +171,7 @@ class CertificateAuthority:
         system = source.read_bytes() if source else b""
         if system and not system.endswith(b"\n"):
             system += b"\n"
-        _atomic_write(self.bundle_path, system + self.pem(), 0o644)
+        atomic_write(self.bundle_path, system + self.pem(), 0o644)
         return self.bundle_path
 
     # -- internals -------------------------------------------------------------------
@@ -186,7 +186,7 @@ class CertificateAuthority:
             ) from exc
         try:
             # The key is one this class generated (mode 0600), checked against the certificate
-            # below; OpenSSL's RSA consistency check would add ~35 ms to every start.
+            # below; OpenSSL's RSA consistency check would slow every start.
             key = serialization.load_pem_private_key(
                 raw, password=None, unsafe_skip_rsa_key_validation=True
             )
@@ -227,13 +227,13 @@ class CertificateAuthority:
             self._write_derived(cert)
 
     def _write_derived(self, cert: x509.Certificate) -> None:
-        _atomic_write(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-        _atomic_write(self.cer_path, cert.public_bytes(serialization.Encoding.DER), 0o644)
+        atomic_write(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        atomic_write(self.cer_path, cert.public_bytes(serialization.Encoding.DER), 0o644)
         p12 = pkcs12.serialize_key_and_certificates(
             name=CA_COMMON_NAME.encode(), key=None, cert=cert, cas=None,
             encryption_algorithm=serialization.NoEncryption(),
         )
-        _atomic_write(self.p12_path, p12, 0o644)
+        atomic_write(self.p12_path, p12, 0o644)
 
 
 def _create_ca(key_type: KeyType) -> tuple[PrivateKey, x509.Certificate]:
@@ -287,22 +287,6 @@ def _info(cert: x509.Certificate, cert_path: Path) -> CAInfo:
         key_type=key_type,
         cert_path=cert_path,
     )
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        if hasattr(os, "fchmod"):  # POSIX; before any byte is written, so a key never leaks
-            os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 SYSTEM_BUNDLES = (

@@ -32,26 +32,13 @@ from omniroute.bridge.agent_spec import (
     normalize_host_pattern,
 )
 from omniroute.bridge.builtin_agents import BUILTIN_AGENTS, DIRECT_AGENTS
-from omniroute.bridge.wire import (
-    ANTHROPIC,
-    CONNECT_PROTO,
-    GEMINI,
-    GEMINI_CLOUDCODE,
-    KIRO,
-    OLLAMA,
-    OPENAI_CHAT,
-    OPENAI_RESPONSES,
-    WIRE_FORMATS,
-    ZED,
-    WireFormat,
-    extract_model,
-)
+from omniroute.bridge.wire import WIRE_FORMATS, extract_model
 from omniroute.bridge.zed import zed_inner_format
+from omniroute.translate.formats import WireFormat
 
 __all__ = [
-    "ANTHROPIC", "BUILTIN_AGENTS", "CONNECT_PROTO", "ENV_VARS", "GEMINI", "GEMINI_CLOUDCODE",
-    "GENERIC_MODEL_CALLS", "KIRO", "NODE_EXTRA_CA_CERTS", "OLLAMA", "OPENAI_CHAT",
-    "OPENAI_RESPONSES", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "WIRE_FORMATS", "ZED",
+    "BUILTIN_AGENTS", "ENV_VARS", "GENERIC_MODEL_CALLS", "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "WIRE_FORMATS",
     "AgentCatalog", "AgentMatch", "AgentSpec", "ModelCallRule", "WireFormat", "extract_model",
     "is_model_call", "normalize_host", "normalize_host_pattern", "zed_inner_format",
 ]

@@ -25,9 +25,10 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+
+from omniroute.files import atomic_write
 
 from .catalog import normalize_host_pattern
 
@@ -166,8 +167,8 @@ class HostsFile:
                 original = self._stat()
                 self._remove_stale_temps()
                 if not self.backup_path.exists():
-                    _atomic_write(self.backup_path, text, original)
-                _atomic_write(self.path, new_text, original)
+                    _replace(self.backup_path, text, original)
+                _replace(self.path, new_text, original)
                 return True
         except OSError as exc:
             if exc.errno in _NOT_PERMITTED:
@@ -213,34 +214,11 @@ def _exact_host(host: str) -> str:
     return norm
 
 
-def _atomic_write(path: Path, text: str, original: os.stat_result | None) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.omniroute-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
-            if hasattr(os, "fchmod"):
-                os.fchmod(fh.fileno(), stat.S_IMODE(original.st_mode) if original else 0o644)
-            if original and hasattr(os, "fchown") and os.geteuid() == 0:
-                os.fchown(fh.fileno(), original.st_uid, original.st_gid)
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Makes the rename itself durable; directories cannot be opened on Windows.
-    if sys.platform == "win32":  # pragma: no cover
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _replace(path: Path, text: str, original: os.stat_result | None) -> None:
+    """Write the hosts file atomically, keeping its mode and (as root) its owner."""
+    mode = stat.S_IMODE(original.st_mode) if original else 0o644
+    owner = (original.st_uid, original.st_gid) if original else None
+    atomic_write(path, text.encode("utf-8", "surrogateescape"), mode, owner)
 
 
 # -- DNS cache flush -------------------------------------------------------------------

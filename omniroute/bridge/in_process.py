@@ -6,8 +6,8 @@ answered in one piece the addon can run the engine itself and set the flow's res
 streamed call still takes the loopback route: mitmproxy cannot stream a response an addon
 makes, and the API's StreamingResponse can.
 
-Same engine call as the API's route: same context (source, agent, original host, forwarded
-headers), same error bodies in the agent's own format.
+Same engine call as the API's route (`build_call` with the same origin and forwarded headers),
+same error bodies in the agent's own format.
 """
 
 from __future__ import annotations
@@ -17,20 +17,15 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from omniroute.bridge.handoff import agent_origin
 from omniroute.bridge.interceptor import Decision
-from omniroute.bridge.wire import ZED
 from omniroute.engine.body import parse_json_object
+from omniroute.engine.calls import Reply, build_call
 from omniroute.engine.errors import EngineError
-from omniroute.engine.router import (
-    FORWARDED_HEADERS,
-    Call,
-    CallContext,
-    Reply,
-    Router,
-    forwarded_headers,
-)
+from omniroute.engine.router import Router
 from omniroute.translate import TranslationError
 from omniroute.translate.errors import client_error_body
+from omniroute.translate.formats import WireFormat
 
 log = logging.getLogger("omniroute.bridge")
 
@@ -45,19 +40,16 @@ class Answer:
 def answers_in_process(decision: Decision) -> bool:
     """A routed call that wants one JSON answer (Zed's envelope always streams)."""
     return (decision.route and decision.target_model is not None and not decision.stream
-            and not decision.websocket and decision.wire_format != ZED)
+            and not decision.websocket and decision.wire_format != WireFormat.ZED)
 
 
 async def answer(router: Router, decision: Decision, *, original_host: str, body: bytes | None,
                  headers: Mapping[str, str]) -> Answer:
     assert decision.agent is not None and decision.target_model is not None
-    fmt = decision.engine_format or decision.wire_format or "openai-chat"
+    fmt = decision.engine_format or decision.wire_format or WireFormat.OPENAI_CHAT
     try:
-        ctx = CallContext(
-            source="agent-bridge", agent=decision.agent.id, original_host=original_host,
-            forward_headers=forwarded_headers({name: headers.get(name, "") for name in FORWARDED_HEADERS}),
-        )
-        call = Call(fmt, parse_json_object(decision.engine_body or body), decision.target_model, False, ctx)
+        call = build_call(fmt, parse_json_object(decision.engine_body or body), decision.target_model, False,
+                          origin=agent_origin(decision, original_host), headers=headers)
         return await _collect(await router.dispatch(call))
     except EngineError as exc:
         return _error(fmt, exc.status, exc.message, exc.param, exc.headers)

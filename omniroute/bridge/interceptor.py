@@ -7,34 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from omniroute.bridge import zed
 from omniroute.bridge.catalog import AgentCatalog, AgentSpec
 from omniroute.bridge.mapping_store import MappingStore
 from omniroute.bridge.wire import (
-    CONNECT_PROTO,
-    ENGINE_FORMATS,
-    GEMINI,
-    GEMINI_CLOUDCODE,
-    KIRO,
-    OLLAMA,
-    ZED,
     extract_model,
+    wants_stream,
     json_object,
 )
-
-# Formats the engine's `/v1/bridge/{format}` route takes (Zed's envelope is unwrapped first).
-ROUTABLE_FORMATS = ENGINE_FORMATS
-
-# Headers the rewritten request carries to the API on loopback.
-H_INTERNAL = "x-omniroute-internal"
-H_SOURCE = "x-omniroute-source"
-H_AGENT = "x-omniroute-agent"
-H_ORIGINAL_HOST = "x-omniroute-original-host"
-H_MODEL = "x-omniroute-model"
-H_STREAM = "x-omniroute-stream"
-H_LOOP_GUARD = "x-omniroute-hop"
+from omniroute.translate.formats import TRANSLATED, WireFormat
 
 ZED_WEBSOCKET_NOTE = "WebSocket refused: Zed falls back to HTTP /completions, which is routed"
 
@@ -76,16 +58,6 @@ class Decision:
         return f"/v1/bridge/{self.engine_format or self.wire_format}"
 
 
-def wants_stream(wire_format: str, path: str, body: Mapping[str, Any] | None) -> bool:
-    if wire_format in (GEMINI, GEMINI_CLOUDCODE):
-        return ":streamGenerateContent" in path
-    if wire_format in (KIRO, ZED):
-        return True  # CodeWhisperer answers with an event stream; Zed always reads a stream
-    if wire_format == OLLAMA:
-        return bool(body.get("stream", True)) if body else True
-    return bool(body.get("stream", False)) if body else False
-
-
 def decide(
     catalog: AgentCatalog,
     mappings: MappingStore,
@@ -106,9 +78,9 @@ def decide(
         return Decision(agent, wire_format, note=agent.reason)
     if wire_format is None:
         return Decision(agent)  # settings, telemetry, auth: not a model call
-    if wire_format == ZED:
+    if wire_format == WireFormat.ZED:
         return _decide_zed(agent, mappings, headers, body)
-    if wire_format == CONNECT_PROTO or wire_format not in ROUTABLE_FORMATS:
+    if wire_format == WireFormat.CONNECT_PROTO or wire_format not in TRANSLATED:
         return Decision(agent, wire_format, note=agent.reason or f"{wire_format} is not routable")
     if _is_websocket(headers):
         # The model is only known per frame; route the session when the agent has any rule.
@@ -130,23 +102,23 @@ def _decide_zed(
         # `/completions/session` frames are envelopes around Responses turns; Zed retries a
         # refused session over HTTP, so mapped OpenAI calls reach the routed path below.
         if not mappings.rules(agent.id):
-            return Decision(agent, ZED, note="unmapped")
+            return Decision(agent, WireFormat.ZED, note="unmapped")
         refusal = DirectReply(426, ZED_WEBSOCKET_NOTE.encode(), "text/plain")
-        return Decision(agent, ZED, note=ZED_WEBSOCKET_NOTE, reply=refusal)
+        return Decision(agent, WireFormat.ZED, note=ZED_WEBSOCKET_NOTE, reply=refusal)
     data = json_object(body)
-    source_model = extract_model(ZED, data)
+    source_model = extract_model(WireFormat.ZED, data)
     target = mappings.target_for(agent.id, source_model)
     if target is None:
-        return Decision(agent, ZED, source_model, stream=True, note="unmapped")
+        return Decision(agent, WireFormat.ZED, source_model, stream=True, note="unmapped")
     try:
         call = zed.parse_completion(data)
     except zed.UnknownZedProvider as exc:
-        return Decision(agent, ZED, source_model, stream=True, note=str(exc))
+        return Decision(agent, WireFormat.ZED, source_model, stream=True, note=str(exc))
     except zed.ZedEnvelopeError as exc:
         error = DirectReply(400, zed.error_body(400, str(exc)), "application/json")
-        return Decision(agent, ZED, source_model, note=str(exc), reply=error)
+        return Decision(agent, WireFormat.ZED, source_model, note=str(exc), reply=error)
     return Decision(
-        agent, ZED, source_model, target, stream=True,
+        agent, WireFormat.ZED, source_model, target, stream=True,
         engine_format=call.inner_format, engine_body=call.engine_body(),
     )
 

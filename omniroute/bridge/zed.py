@@ -29,18 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from omniroute.bridge.wire import (
-    ANTHROPIC,
-    GEMINI,
-    OPENAI_CHAT,
-    OPENAI_RESPONSES,
-    WireFormat,
     json_object,
 )
+from omniroute.translate.formats import WireFormat
 from omniroute.translate.sse import SSEDecoder
 
 # Zed's `LanguageModelProvider` (snake_case on the wire) → the payload's wire format.
 ZED_PROVIDERS: dict[str, WireFormat] = {
-    "anthropic": ANTHROPIC, "open_ai": OPENAI_CHAT, "google": GEMINI, "x_ai": OPENAI_CHAT,
+    "anthropic": WireFormat.ANTHROPIC, "open_ai": WireFormat.OPENAI_CHAT, "google": WireFormat.GEMINI, "x_ai": WireFormat.OPENAI_CHAT,
 }
 H_CLIENT_STATUS = "x-zed-client-supports-status-messages"
 H_CLIENT_STREAM_ENDED = "x-zed-client-supports-stream-ended-request-completion-status"
@@ -62,7 +58,7 @@ def _inner_format(provider: str, provider_request: Mapping[str, Any] | None) -> 
     # Zed's OpenAI models moved from chat completions to the Responses API; the body says which.
     if provider == "open_ai" and provider_request and "input" in provider_request \
             and "messages" not in provider_request:
-        return OPENAI_RESPONSES
+        return WireFormat.OPENAI_RESPONSES
     return fmt
 
 

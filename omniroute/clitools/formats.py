@@ -18,7 +18,7 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from omniroute.bridge.ca import _atomic_write  # the project's one atomic writer for whole files
+from omniroute.files import atomic_write
 
 Path_ = tuple[str, ...]
 Matcher = Callable[[Any], bool]
@@ -50,7 +50,7 @@ def write_text(path: Path, text: str) -> None:
         mode = path.stat().st_mode & 0o777
     except FileNotFoundError:
         mode = 0o600
-    _atomic_write(path, text.encode("utf-8"), mode)
+    atomic_write(path, text.encode("utf-8"), mode)
 
 
 def remove(path: Path) -> None:

@@ -29,6 +29,7 @@ from omniroute.engine.targets import Target
 from omniroute.engine.usage_tap import UsageTap
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.pool import Upstream
+from omniroute.translate.formats import WireFormat
 from omniroute.translate import (
     StreamTranslator,
     error_body,
@@ -40,13 +41,12 @@ from omniroute.translate import (
 )
 
 if TYPE_CHECKING:
-    from omniroute.engine.router import Call
+    from omniroute.engine.calls import Call
 
 # One encoder object: json.dumps builds a new JSONEncoder for every call with options.
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # Formats whose request body carries the model and the stream flag.
 _BODY_MODEL_FORMATS = frozenset({"openai-chat", "openai-responses", "anthropic", "ollama"})
-EMBEDDINGS = "openai-embeddings"
 _STREAM_MEDIA = {"ollama": "application/x-ndjson", "kiro": "application/vnd.amazon.eventstream"}
 
 
@@ -214,7 +214,7 @@ class Attempt:
         call, fmt = self.call, self.upstream_format
         same = fmt == call.client_format
         body = dict(call.body) if same else translate_request(call.client_format, fmt, call.body)
-        if fmt == EMBEDDINGS:
+        if fmt == WireFormat.OPENAI_EMBEDDINGS:
             body["model"] = self.target.model
         elif fmt in _BODY_MODEL_FORMATS:
             body["model"] = self.target.model
@@ -371,7 +371,7 @@ class Attempt:
 
 
 def _usage_of(wire_format: str, data: Any) -> ir.Usage:
-    if wire_format == EMBEDDINGS:
+    if wire_format == WireFormat.OPENAI_EMBEDDINGS:
         tokens = (data.get("usage") or {}).get("prompt_tokens", 0) if isinstance(data, dict) else 0
         return ir.Usage(input_tokens=int(tokens or 0))
     return get_format(wire_format).response_to_ir(data).usage

@@ -44,6 +44,14 @@ class ModelNotFound(EngineError):
     status = 404
 
 
+class NotFound(EngineError):
+    status = 404
+
+
+class Conflict(EngineError):
+    status = 409
+
+
 class PayloadTooLarge(EngineError):
     status = 413
 

@@ -7,7 +7,7 @@ update).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -78,10 +78,12 @@ class Snapshot:
 
 
 class Registry:
-    def __init__(self, db: Database, secrets: SecretBox) -> None:
+    def __init__(self, db: Database, secrets: SecretBox,
+                 on_reload: Callable[[Snapshot], None] = lambda snapshot: None) -> None:
         self.db = db
         self.secrets = secrets
         self.snapshot = Snapshot.empty()
+        self._on_reload = on_reload  # e.g. in-process transports for the connections that need one
 
     def reload(self) -> Snapshot:
         with self.db.session() as session:
@@ -102,6 +104,7 @@ class Registry:
             ),
             chains=MappingProxyType({c.model: chain_entries(c.chain) for c in chains}),
         )
+        self._on_reload(self.snapshot)
         return self.snapshot
 
     def _connection(self, row: ProviderConnection) -> Connection:

@@ -97,12 +97,6 @@ def resolve(model: str, snapshot: Snapshot) -> Resolution:
     raise ModelNotFound(_not_found_message(model, snapshot), param="model")
 
 
-def known_models(snapshot: Snapshot) -> list[str]:
-    names = list(snapshot.combos) + list(snapshot.chains) + list(snapshot.aliases)
-    names += [f"{c.name}/*" for c in snapshot.connections.values()]
-    return names
-
-
 def _not_found_message(model: str, snapshot: Snapshot) -> str:
     candidates = list(snapshot.combos) + list(snapshot.chains) + list(snapshot.aliases)
     candidates += list(snapshot.by_name)

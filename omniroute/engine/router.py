@@ -9,14 +9,11 @@ record resilience, strategy and usage outcomes.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import math
 import random
-import secrets
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -24,6 +21,7 @@ import httpx
 from omniroute import __version__
 from omniroute.engine import failures
 from omniroute.engine.attempt import Attempt, AttemptFailed, Outcome, StreamPipe
+from omniroute.engine.calls import Call, Reply
 from omniroute.engine.errors import BadRequest, EngineError, UpstreamError
 from omniroute.engine.limits import DEFAULT_LIMITS, LimitExceeded, UpstreamLimits
 from omniroute.engine.pricing import PriceTable, format_cost
@@ -35,59 +33,6 @@ from omniroute.engine.targets import Target
 from omniroute.engine.usage import UsageRecord, UsageRecorder
 from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
 from omniroute.translate import TranslationError
-
-# Request ids: a per-process random prefix plus a counter, as unique as a uuid4 hex (32 hex
-# digits) but without a getrandom() call on every request.
-_ID_PREFIX = secrets.token_hex(8)
-_ID_COUNTER = itertools.count(int.from_bytes(secrets.token_bytes(4)))
-
-
-def new_request_id() -> str:
-    return f"{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
-
-
-# Client headers that switch on upstream features; forwarded when no translation happens.
-FORWARDED_HEADERS = ("anthropic-beta", "anthropic-version", "openai-beta")
-
-
-def forwarded_headers(values: dict[str, str]) -> dict[str, str]:
-    """The client's forwarded headers that have a value; one that is not printable ASCII (the
-    upstream could not take it, and httpx cannot encode it) is a clear 400 naming it."""
-    for name, value in values.items():
-        if not (value.isascii() and value.isprintable()):
-            raise BadRequest(f"header {name!r} must be printable ASCII")
-    return {name: value for name, value in values.items() if value}
-
-
-@dataclass(slots=True)
-class CallContext:
-    source: str = "api"  # api | agent-bridge | replay
-    agent: str | None = None
-    original_host: str | None = None
-    api_key_id: str | None = None  # the OmniRoute API key that authorised the call, if any
-    request_id: str = field(default_factory=new_request_id)
-    started: float = field(default_factory=time.perf_counter)
-    # Client headers worth forwarding when the upstream speaks the client's own format
-    # (anthropic-beta, openai-beta …): they switch on features the client relies on.
-    forward_headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Call:
-    client_format: str
-    body: dict[str, Any]
-    model: str
-    stream: bool
-    ctx: CallContext = field(default_factory=CallContext)
-
-
-@dataclass(slots=True)
-class Reply:
-    status: int
-    headers: dict[str, str]
-    media_type: str
-    body: bytes | None = None
-    stream: AsyncIterator[bytes] | None = None
 
 
 class Router:

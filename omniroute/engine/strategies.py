@@ -165,8 +165,6 @@ class InMemoryStrategyState:
         self.last_good_by_combo.pop(combo, None)
 
 
-StrategyState = InMemoryStrategyState  # the name the router code uses for the default store
-
 
 def order_targets(
     strategy: str,

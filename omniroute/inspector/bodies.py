@@ -3,9 +3,9 @@
 A ``StoredBody`` starts as a reference to the bytes mitmproxy already holds (no copy on the
 request path). Masking waits for the first read (API, WebSocket, HAR, a recording session), which
 keeps only the masked bytes from then on. Bodies of ``PACK_MIN`` bytes or more are zstd-compressed
-(level 1, ~0.2 ms per 100 KB: ~3x on source code, ~10x on chat JSON) by one background thread;
+(level 1) by one background thread;
 zstd releases the GIL, so packing runs beside the event loop instead of on it. A read unpacks
-again (~0.1 ms per 100 KB) and nothing keeps the decoded text.
+again and nothing keeps the decoded text.
 
 The state is one tuple, swapped under a lock, so the packing thread and readers (the event loop,
 HAR export in a worker thread) never see half an update.
@@ -137,7 +137,7 @@ def _pack_all(jobs: list[tuple[StoredBody, _State]]) -> None:
 
 
 class _Packer:
-    """One daemon thread fed by a ``SimpleQueue``: a put is ~1 µs on the event loop's side."""
+    """One daemon thread fed by a ``SimpleQueue``: a put is all the event loop does."""
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[list[tuple[StoredBody, _State]]] = queue.SimpleQueue()

@@ -5,9 +5,8 @@ cost is added to every proxied request: it does O(1) work. The row goes into the
 in flight, with sizes and a host/path detection; headers and body are kept as mitmproxy holds
 them (references, no copies). The response hook only schedules the rest, which runs after the
 response was relayed (``DEFER_DELAY``) and is O(1) again: status, timings, references to the
-response's headers and body. Everything else — masking (~0.3-0.5 ms per 100 KB body, ~40 µs
-for a dozen headers), JSON parsing (~0.1 ms), the context key, merging a stream, naming the
-agent — is done when a field is first read (``deferred.DeferredFields``); finished bodies are
+response's headers and body. Everything else — masking, JSON parsing, the context key, merging
+a stream, naming the agent — is done when a field is first read (``deferred.DeferredFields``); finished bodies are
 compressed by a background thread (``bodies.StoredBody``). Watchers still get live updates: an
 ``update`` event after ``REQUEST_FILL_DELAY`` while a slow upstream works, and on completion.
 

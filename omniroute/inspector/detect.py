@@ -17,19 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from omniroute.inspector.model import DetectedKind
-
-OPENAI_CHAT = "openai-chat"
-OPENAI_RESPONSES = "openai-responses"
-OPENAI_COMPLETIONS = "openai-completions"
-ANTHROPIC = "anthropic"
-GEMINI = "gemini"
-GEMINI_CLOUDCODE = "gemini-cloudcode"
-OLLAMA = "ollama"
-KIRO = "kiro"
-CONNECT_PROTO = "connect-proto"
-ZED = "zed"
-BEDROCK = "bedrock"
-COHERE = "cohere"
+from omniroute.translate.formats import WireFormat
 
 # (host pattern, provider). A leading ``*.`` is any subdomain (one or more labels), as in
 # the bridge catalog; a ``*`` elsewhere is exactly one label (bedrock-runtime.*.amazonaws.com).
@@ -88,18 +76,18 @@ def provider_for_host(host: str) -> str | None:
 # (path regex, wire format); first match wins, query string already removed.
 _PATH_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p), f) for p, f in (
-        (r".*/v1internal:(?:stream)?[gG]enerateContent$", GEMINI_CLOUDCODE),
-        (r".*/models/[^/]+:(?:stream)?[gG]enerateContent$", GEMINI),
-        (r".*/chat/completions$", OPENAI_CHAT),
-        (r".*/responses$", OPENAI_RESPONSES),
-        (r".*/messages$", ANTHROPIC),
-        (r"/api/(?:chat|generate)$", OLLAMA),
-        (r".*[gG]enerateAssistantResponse$", KIRO),
-        (r"/aiserver\.v1\..*", CONNECT_PROTO),
+        (r".*/v1internal:(?:stream)?[gG]enerateContent$", WireFormat.GEMINI_CLOUDCODE),
+        (r".*/models/[^/]+:(?:stream)?[gG]enerateContent$", WireFormat.GEMINI),
+        (r".*/chat/completions$", WireFormat.OPENAI_CHAT),
+        (r".*/responses$", WireFormat.OPENAI_RESPONSES),
+        (r".*/messages$", WireFormat.ANTHROPIC),
+        (r"/api/(?:chat|generate)$", WireFormat.OLLAMA),
+        (r".*[gG]enerateAssistantResponse$", WireFormat.KIRO),
+        (r"/aiserver\.v1\..*", WireFormat.CONNECT_PROTO),
         (r"/model/[^/]+/(?:converse|converse-stream|invoke|invoke-with-response-stream)$",
-         BEDROCK),
-        (r"/v[12]/chat$", COHERE),
-        (r".*/completions?$", OPENAI_COMPLETIONS),
+         WireFormat.BEDROCK),
+        (r"/v[12]/chat$", WireFormat.COHERE),
+        (r".*/completions?$", WireFormat.OPENAI_COMPLETIONS),
     ))
 
 
@@ -116,8 +104,8 @@ def wire_format_for(path: str, host: str = "", body: Any = None) -> str | None:
     path = path.partition("?")[0]
     for rx, fmt in _PATH_RULES:
         if rx.match(path):
-            if fmt == OPENAI_COMPLETIONS and "zed.dev" in host:
-                return ZED
+            if fmt == WireFormat.OPENAI_COMPLETIONS and "zed.dev" in host:
+                return WireFormat.ZED
             return fmt
     return _format_from_body(body if isinstance(body, Mapping) else parse_json(body))
 
@@ -126,18 +114,18 @@ def _format_from_body(body: Any) -> str | None:
     if not isinstance(body, Mapping):
         return None
     if isinstance(body.get("request"), Mapping) and "contents" in body["request"]:
-        return GEMINI_CLOUDCODE
+        return WireFormat.GEMINI_CLOUDCODE
     if "contents" in body:
-        return GEMINI
+        return WireFormat.GEMINI
     if "messages" in body:
         system = body.get("system")
         if isinstance(system, list) or (system is not None and "max_tokens" in body):
-            return ANTHROPIC
-        return OPENAI_CHAT
+            return WireFormat.ANTHROPIC
+        return WireFormat.OPENAI_CHAT
     if "input" in body and "model" in body:
-        return OPENAI_RESPONSES
+        return WireFormat.OPENAI_RESPONSES
     if "conversationState" in body:
-        return KIRO
+        return WireFormat.KIRO
     return None
 
 
@@ -185,29 +173,3 @@ def parse_json(body: Any) -> Any:
         return None
 
 
-_MODEL_IN_PATH = (
-    re.compile(r"/models/([^/:]+):"),  # Gemini
-    re.compile(r"/model/([^/]+)/"),  # Bedrock
-    re.compile(r"/deployments/([^/]+)/"),  # Azure OpenAI deployment name
-)
-
-
-def extract_model(path: str, body: Any) -> str | None:
-    """The model a request asks for: the body's ``model`` (also Cloud Code's and Kiro's
-    nested places), else the path (Gemini ``/models/X:…``, Bedrock, Azure deployments)."""
-    data = body if isinstance(body, Mapping) else parse_json(body)
-    if isinstance(data, Mapping):
-        model = data.get("model")
-        if isinstance(model, str) and model:
-            return model.removeprefix("models/")
-        try:  # Kiro / Amazon Q
-            model = data["conversationState"]["currentMessage"]["userInputMessage"]["modelId"]
-            if isinstance(model, str):
-                return model
-        except (KeyError, TypeError):
-            pass
-    plain = path.partition("?")[0]
-    for rx in _MODEL_IN_PATH:
-        if m := rx.search(plain):
-            return m.group(1)
-    return None

@@ -6,9 +6,9 @@ keep their names), text and bytes bodies by shape (``sk-…``, ``AIza…``, ``gh
 OAuth ``ya29.``, AWS key ids, ``Bearer …``, ``"api_key": "…"``), URLs by query key and userinfo.
 
 Speed: a few precompiled regexes, each starting with a literal that ``re`` scans for at C
-speed (~40 µs per pass over 100 KB); callbacks run only on hits. One combined alternation was
-measured 20-100x slower, because ``re`` then tries every position whose first character could
-start any alternative. Total: ~0.3 ms per 100 KB of typical JSON, ~2-5 µs for small bodies.
+speed; callbacks run only on hits. One combined alternation is much slower, because ``re``
+then tries every position whose first character could start any alternative (BENCHMARKS.md
+has the figures).
 URLs use an ASCII marker (``***``): HAR readers reject non-ASCII URLs.
 """
 
@@ -53,7 +53,7 @@ _QUERY_KEYS = (
 _AUTH_HEADERS = frozenset({"authorization", "proxy-authorization"})
 _SECRET_HEADERS = frozenset({"x-api-key", "api-key", "x-goog-api-key", "x-ms-token",
                              "openai-api-key", "anthropic-api-key"})
-# Headers whose values are protocol metadata, never credentials: skip the text scan (~2 µs each).
+# Headers whose values are protocol metadata, never credentials: skip the text scan.
 _PLAIN_HEADERS = frozenset({
     "content-type", "content-length", "accept", "accept-encoding", "accept-language", "host",
     "connection", "date", "cache-control", "content-encoding", "transfer-encoding", "vary",

@@ -6,8 +6,8 @@ truncation, the merged stream). A plain slotted dataclass keeps capture cheap: b
 handful of attribute stores.
 
 Captured rows leave the fields derived from headers and bodies (``DEFERRABLE``) to a
-``FieldSource`` that computes them when first read: masking and parsing a 100 KB body costs
-~0.5 ms, more than a proxied call may spend on capture, and most rows are never read. An unset
+``FieldSource`` that computes them when first read: masking and parsing a large body costs
+more than a proxied call may spend on capture, and most rows are never read. An unset
 slot is what makes Python call ``__getattr__``, so fields that hold a value are read at full speed.
 """
 
@@ -21,29 +21,10 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 
-class CaptureSource(StrEnum):
-    AGENT_BRIDGE = "agent-bridge"
-    CUSTOM_HOST = "custom-host"
-    HTTP_PROXY = "http-proxy"
-    SYSTEM_PROXY = "system-proxy"
-
-
 class DetectedKind(StrEnum):
     LLM = "llm"
     APP = "app"
     UNKNOWN = "unknown"
-
-
-class AgentId(StrEnum):
-    ANTIGRAVITY = "antigravity"
-    KIRO = "kiro"
-    COPILOT = "copilot"
-    CODEX = "codex"
-    CURSOR = "cursor"
-    ZED = "zed"
-    CLAUDE_CODE = "claude-code"
-    OPEN_CODE = "open-code"
-    TRAE = "trae"
 
 
 IN_FLIGHT = "in-flight"

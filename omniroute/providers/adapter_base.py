@@ -12,18 +12,20 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from omniroute.translate.formats import WireFormat
+
 if TYPE_CHECKING:
     from omniroute.providers.cloud_auth import Authorizer
 
-# Wire-format names are the values of `omniroute.translate.Format`.
-OPENAI_CHAT = "openai-chat"
-OPENAI_RESPONSES = "openai-responses"
-ANTHROPIC = "anthropic"
-GEMINI = "gemini"
-OLLAMA = "ollama"
-EMBEDDINGS = "openai-embeddings"  # not a chat format: passed through, never translated
-BEDROCK = "bedrock"
-BEDROCK_ANTHROPIC = "bedrock-anthropic"
+# Short names for the `WireFormat` members the adapter tables use.
+OPENAI_CHAT = WireFormat.OPENAI_CHAT
+OPENAI_RESPONSES = WireFormat.OPENAI_RESPONSES
+ANTHROPIC = WireFormat.ANTHROPIC
+GEMINI = WireFormat.GEMINI
+OLLAMA = WireFormat.OLLAMA
+EMBEDDINGS = WireFormat.OPENAI_EMBEDDINGS  # not a chat format: passed through, never translated
+BEDROCK = WireFormat.BEDROCK
+BEDROCK_ANTHROPIC = WireFormat.BEDROCK_ANTHROPIC
 NO_SETTINGS: Mapping[str, Any] = MappingProxyType({})
 
 

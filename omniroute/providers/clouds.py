@@ -19,6 +19,7 @@ from omniroute.providers.adapter_base import (
     ANTHROPIC,
     BEDROCK,
     BEDROCK_ANTHROPIC,
+    EMBEDDINGS,
     GEMINI,
     NO_SETTINGS,
     OPENAI_CHAT,
@@ -172,7 +173,7 @@ class AzureAdapter(ProviderAdapter):
             return f"{base}/openai/deployments/{_q(model)}/chat/completions?api-version={version}"
         if wire_format == OPENAI_RESPONSES:
             return f"{base}/openai/responses?api-version={version}"
-        if wire_format == "openai-embeddings":
+        if wire_format == EMBEDDINGS:
             return f"{base}/openai/deployments/{_q(model)}/embeddings?api-version={version}"
         raise ValueError(f"provider type azure cannot speak {wire_format}")
 

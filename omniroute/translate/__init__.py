@@ -2,7 +2,7 @@
 
 Public API::
 
-    Format                                   # StrEnum of format names
+    WireFormat, TRANSLATED                   # StrEnum of format names; those translated
     get_format(fmt) -> FormatModule          # the module implementing a format
     translate_request(src, dst, body) -> dict
     translate_response(src, dst, body) -> dict
@@ -17,90 +17,20 @@ Nothing here does I/O or imports the rest of omniroute.
 
 from __future__ import annotations
 
-import importlib
-from enum import StrEnum
-from types import ModuleType
 from typing import Any
 
 from . import ir
 from .base import FormatModule, Framer, ResponseAccumulator
 from .errors import TranslationError, error_body, stream_error_event
+from .formats import TRANSLATED, WireFormat, available_formats, get_format
 from .tokens import count_tokens
 
-
-class Format(StrEnum):
-    OPENAI_CHAT = "openai-chat"
-    OPENAI_RESPONSES = "openai-responses"
-    ANTHROPIC = "anthropic"
-    GEMINI = "gemini"
-    GEMINI_CLOUDCODE = "gemini-cloudcode"
-    OLLAMA = "ollama"
-    KIRO = "kiro"
-    BEDROCK = "bedrock"
-    BEDROCK_ANTHROPIC = "bedrock-anthropic"
-
-
-# Modules are imported on first use: a format whose module is missing or broken must not
-# stop the others from working (and importing them all up front costs start-up time).
-_MODULES: dict[Format, tuple[str, ...]] = {
-    Format.OPENAI_CHAT: ("openai_chat",),
-    Format.OPENAI_RESPONSES: ("openai_responses",),
-    Format.ANTHROPIC: ("anthropic",),
-    Format.GEMINI: ("gemini",),
-    Format.GEMINI_CLOUDCODE: ("gemini_cloudcode", "gemini:cloudcode"),
-    Format.OLLAMA: ("ollama",),
-    Format.KIRO: ("kiro",),
-    Format.BEDROCK: ("bedrock",),
-    Format.BEDROCK_ANTHROPIC: ("bedrock_anthropic",),
-}
-_loaded: dict[Format, Any] = {}
-
-
-def get_format(fmt: str | Format) -> FormatModule:
-    """The module (or namespace) implementing ``fmt``.
-
-    Raises ``ValueError`` for an unknown name and ``NotImplementedError`` when the module is
-    not available. A spec ``"gemini:cloudcode"`` means attribute ``cloudcode`` of module
-    ``gemini`` (the Cloud Code envelope may live next to the public Gemini code).
-    """
-    key = Format(fmt)
-    if key in _loaded:
-        return _loaded[key]
-    errors: list[str] = []
-    for spec in _MODULES[key]:
-        mod_name, _, attr = spec.partition(":")
-        try:
-            mod: ModuleType = importlib.import_module(f"{__name__}.{mod_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{mod_name}":
-                raise  # a real import error inside the module: surface it
-            errors.append(str(exc))
-            continue
-        found = getattr(mod, attr, None) if attr else mod
-        if found is not None:
-            _loaded[key] = found
-            return found
-        errors.append(f"{mod_name} has no {attr}")
-    raise NotImplementedError(f"format {key} is not available ({'; '.join(errors)})")
-
-
-def available_formats() -> list[Format]:
-    out = []
-    for fmt in Format:
-        try:
-            get_format(fmt)
-        except NotImplementedError:
-            continue
-        out.append(fmt)
-    return out
-
-
 # The conversation field of each request format, which must be a JSON array.
-_LIST_FIELDS = {Format.OPENAI_CHAT: "messages", Format.ANTHROPIC: "messages", Format.OLLAMA: "messages",
-                Format.GEMINI: "contents"}
+_LIST_FIELDS = {WireFormat.OPENAI_CHAT: "messages", WireFormat.ANTHROPIC: "messages",
+                WireFormat.OLLAMA: "messages", WireFormat.GEMINI: "contents"}
 
 
-def translate_request(src: str | Format, dst: str | Format, body: dict[str, Any]) -> dict[str, Any]:
+def translate_request(src: str, dst: str, body: dict[str, Any]) -> dict[str, Any]:
     """Client request body in ``src`` → upstream request body in ``dst``.
 
     Raises :class:`TranslationError` when something in ``body`` cannot be expressed in ``dst``.
@@ -126,7 +56,7 @@ def _describe(exc: BaseException) -> str:
     return f"a field has the wrong type: {exc}"[:200]
 
 
-def translate_response(src: str | Format, dst: str | Format, body: dict[str, Any]) -> dict[str, Any]:
+def translate_response(src: str, dst: str, body: dict[str, Any]) -> dict[str, Any]:
     """Upstream (``src``) non-streamed response body → the client's (``dst``) format."""
     if not isinstance(body, dict):
         raise TranslationError("body", f"a {src} response must be a JSON object")
@@ -148,14 +78,14 @@ class StreamTranslator:
 
     def __init__(
         self,
-        src: str | Format,
-        dst: str | Format,
+        src: str,
+        dst: str,
         model: str,
         *,
         accumulate: bool = False,
         framer: Framer | None = None,
     ) -> None:
-        self.src, self.dst = Format(src), Format(dst)
+        self.src, self.dst = WireFormat(src), WireFormat(dst)
         src_mod, dst_mod = get_format(self.src), get_format(self.dst)
         # ``framer`` overrides the source format's wire framing, e.g. sse.JSONFramer() for
         # the Codex WebSocket where every message is one JSON event.
@@ -220,7 +150,7 @@ class StreamTranslator:
 
 
 __all__ = [
-    "Format",
+    "TRANSLATED",
     "FormatModule",
     "ResponseAccumulator",
     "StreamTranslator",
@@ -233,4 +163,5 @@ __all__ = [
     "stream_error_event",
     "translate_request",
     "translate_response",
+    "WireFormat",
 ]

@@ -2,7 +2,7 @@
 
 A format module (``openai_chat``, ``anthropic``, ``openai_responses``, ``gemini``, ``ollama``,
 ``kiro`` …) is a plain module exposing the names in :class:`FormatModule`. The registry in
-``omniroute.translate`` looks modules up by :class:`~omniroute.translate.Format`.
+``omniroute.translate`` looks modules up by :class:`~omniroute.translate.formats.WireFormat`.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ import json
 import logging
 from typing import Any
 
+from .formats import get_format
+
 log = logging.getLogger("omniroute.translate")
 
 
@@ -153,7 +155,6 @@ def stream_error_event(fmt: str, status: int, message: str, type: str | None = N
     if fmt == "ollama":
         return json.dumps(body).encode() + b"\n"
     # Other framings (Gemini SSE, Kiro's binary event-stream) belong to their modules.
-    from . import get_format  # late: the registry imports this module
 
     return b"".join(get_format(fmt).StreamEncoder("").error(message, status))
 

@@ -42,6 +42,7 @@ import re
 import struct
 from typing import Any
 
+from .formats import get_format
 from .ir import ImagePart, IRRequest, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
 
 # cl100k's pattern with \p{L} → [^\W\d_] (Python's re has no Unicode classes).
@@ -182,7 +183,6 @@ def count_tokens(body: dict[str, Any], fmt: str = "anthropic") -> int:
     Never fails on content the translators reject (a count is still useful for those):
     such a body is estimated structurally by :func:`count_json`.
     """
-    from . import get_format  # late: the registry imports this module
     from .errors import TranslationError
 
     try:

@@ -41,7 +41,7 @@ CHAT = {"model": "nope/nothing", "messages": [{"role": "user", "content": "hi"}]
 def _runtime(tmp: Path, host: str, **extra: Any) -> Runtime:
     settings = Settings(home=tmp / f"home-{host}", host=host, api_port=PORT, proxy_port=0,
                         bridge_port=0, hosts_file=tmp / "hosts", **extra)
-    return Runtime(settings)
+    return Runtime.open(settings)
 
 
 _APPS: dict[int, Any] = {}
@@ -50,8 +50,8 @@ _APPS: dict[int, Any] = {}
 def _client(runtime: Runtime, peer: tuple[str, int], host: str = f"127.0.0.1:{PORT}") -> httpx.AsyncClient:
     # One app per runtime, as in a real process (the API key cache lives on the app).
     app = _APPS.get(id(runtime))
-    if app is None or app.state.runtime is not runtime:
-        app = _APPS[id(runtime)] = create_app(runtime)
+    if app is None or app.state.services is not runtime.services:
+        app = _APPS[id(runtime)] = create_app(runtime.services)
     transport = httpx.ASGITransport(app=app, client=peer)
     return httpx.AsyncClient(transport=transport, base_url=f"http://{host}")
 
@@ -159,7 +159,7 @@ async def test_origin_must_be_loopback_or_allowed(loopback_rt: Runtime, origin: 
 
 
 async def test_agent_bridge_rewrites_are_exempt(loopback_rt: Runtime) -> None:
-    headers = {"origin": "vscode-webview://x", auth.INTERNAL_HEADER.decode(): loopback_rt.internal_token}
+    headers = {"origin": "vscode-webview://x", auth.INTERNAL_HEADER.decode(): loopback_rt.services.tokens.internal}
     async with _client(loopback_rt, LOCAL, "api.anthropic.com") as client:
         forged = await client.get("/api/combos", headers={**headers, auth.INTERNAL_HEADER.decode(): "guess"})
         real = await client.get("/api/combos", headers=headers)

@@ -99,8 +99,8 @@ def test_dns_toggles_are_idempotent_and_keep_the_rest_of_the_hosts_file(omni: Om
 async def test_dns_without_permission_says_the_sudo_command(tmp_path: Path) -> None:
     # /sys refuses new files even to root: the hosts file cannot be written.
     settings = Settings(home=tmp_path, api_port=0, proxy_port=0, bridge_port=0, hosts_file="/sys/omniroute-hosts")
-    runtime = Runtime(settings)
-    transport = httpx.ASGITransport(app=create_app(runtime), client=("127.0.0.1", 5555))
+    runtime = Runtime.open(settings)
+    transport = httpx.ASGITransport(app=create_app(runtime.services), client=("127.0.0.1", 5555))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://omniroute") as api:
             reply = await api.post(f"{BASE}/agents/codex/dns", json={"enabled": True})
@@ -213,8 +213,8 @@ def test_upstream_ca_validation_and_apply(omni: OmniRouteProcess, tmp_path: Path
 
 
 async def test_bridge_routes_refuse_non_loopback_callers(tmp_path: Path) -> None:
-    runtime = Runtime(Settings(home=tmp_path, api_port=0, proxy_port=0, bridge_port=0))
-    app = create_app(runtime)
+    runtime = Runtime.open(Settings(home=tmp_path, api_port=0, proxy_port=0, bridge_port=0))
+    app = create_app(runtime.services)
     try:
         for client in (("10.1.2.3", 5555), ("127.0.0.1", 5555)):
             transport = httpx.ASGITransport(app=app, client=client)

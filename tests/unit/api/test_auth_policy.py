@@ -26,7 +26,7 @@ def make_runtime(tmp_path: Path) -> Iterator[object]:
     def make(host: str, require_api_key: bool = False) -> Runtime:
         settings = Settings(home=tmp_path / host, host=host, api_port=0, proxy_port=0, bridge_port=0,
                             require_api_key=require_api_key)
-        made.append(Runtime(settings))
+        made.append(Runtime.open(settings))
         return made[-1]
 
     yield make
@@ -50,12 +50,12 @@ def test_every_client_style_of_sending_a_key() -> None:
 
 
 def test_loopback_server_without_admin_key_is_open(make_runtime) -> None:  # type: ignore[no-untyped-def]
-    client = TestClient(create_app(make_runtime("127.0.0.1")), client=REMOTE)
+    client = TestClient(create_app(make_runtime("127.0.0.1").services), client=REMOTE)
     assert client.get("/api/combos").status_code == 200
 
 
 def test_server_beyond_loopback_needs_an_admin_key_except_to_bootstrap(make_runtime) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(make_runtime("0.0.0.0"))
+    app = create_app(make_runtime("0.0.0.0").services)
     remote, local = TestClient(app, client=REMOTE), TestClient(app, client=LOCAL)
     refused = remote.get("/api/combos")
     assert refused.status_code == 401 and "create one on this machine" in refused.json()["error"]["message"]
@@ -72,16 +72,16 @@ def test_server_beyond_loopback_needs_an_admin_key_except_to_bootstrap(make_runt
 
 def test_internal_agent_bridge_calls_are_exempt(make_runtime) -> None:  # type: ignore[no-untyped-def]
     runtime = make_runtime("127.0.0.1", require_api_key=True)
-    client = TestClient(create_app(runtime), client=LOCAL)
+    client = TestClient(create_app(runtime.services), client=LOCAL)
     assert client.get("/v1/models").status_code == 401
     assert client.get("/v1/models", headers={"x-omniroute-internal": "guess"}).status_code == 401
-    assert client.get("/v1/models", headers={"x-omniroute-internal": runtime.internal_token}).status_code == 200
+    assert client.get("/v1/models", headers={"x-omniroute-internal": runtime.services.tokens.internal}).status_code == 200
 
 
 def test_websocket_model_calls_are_refused_without_a_key(make_runtime) -> None:  # type: ignore[no-untyped-def]
     from starlette.testclient import WebSocketDenialResponse
 
-    client = TestClient(create_app(make_runtime("127.0.0.1", require_api_key=True)), client=LOCAL)
+    client = TestClient(create_app(make_runtime("127.0.0.1", require_api_key=True).services), client=LOCAL)
     with pytest.raises(WebSocketDenialResponse) as denied:
         with client.websocket_connect("/v1/responses"):
             pass

@@ -5,22 +5,14 @@ import json
 import pytest
 
 from omniroute.bridge.catalog import (
-    ANTHROPIC,
     BUILTIN_AGENTS,
-    CONNECT_PROTO,
-    GEMINI,
-    GEMINI_CLOUDCODE,
-    KIRO,
-    OLLAMA,
-    OPENAI_CHAT,
-    OPENAI_RESPONSES,
-    ZED,
     AgentCatalog,
     AgentSpec,
     extract_model,
     normalize_host,
     zed_inner_format,
 )
+from omniroute.translate.formats import WireFormat
 
 SPECIFIED_AGENT_IDS = {
     "antigravity", "kiro", "copilot", "codex", "cursor", "zed", "claude-code", "open-code", "trae",
@@ -56,36 +48,36 @@ def test_every_agent_declares_ca_env_needs() -> None:
 # (host, method, path, user agent, agent, wire format, body, model)
 CASES = [
     ("api.anthropic.com", "POST", "/v1/messages?beta=true", "claude-cli/1.0.98 (external, cli)",
-     "claude-code", ANTHROPIC, {"model": "claude-sonnet-4-5", "messages": []}, "claude-sonnet-4-5"),
+     "claude-code", WireFormat.ANTHROPIC, {"model": "claude-sonnet-4-5", "messages": []}, "claude-sonnet-4-5"),
     ("api.openai.com", "POST", "/v1/responses", "codex_cli_rs/0.46.0 (Mac OS 15.1; arm64)",
-     "codex", OPENAI_RESPONSES, {"model": "gpt-5-codex", "input": []}, "gpt-5-codex"),
+     "codex", WireFormat.OPENAI_RESPONSES, {"model": "gpt-5-codex", "input": []}, "gpt-5-codex"),
     ("chatgpt.com", "POST", "/backend-api/codex/responses", "codex_exec/0.46.0",
-     "codex", OPENAI_RESPONSES, {"model": "gpt-5", "input": []}, "gpt-5"),
+     "codex", WireFormat.OPENAI_RESPONSES, {"model": "gpt-5", "input": []}, "gpt-5"),
     ("api.githubcopilot.com", "POST", "/chat/completions", "GithubCopilot/1.350.0",
-     "copilot", OPENAI_CHAT, {"model": "gpt-4o", "messages": []}, "gpt-4o"),
+     "copilot", WireFormat.OPENAI_CHAT, {"model": "gpt-4o", "messages": []}, "gpt-4o"),
     ("api.individual.githubcopilot.com", "POST", "/v1/messages", "GitHubCopilotChat/0.31.0",
-     "copilot", ANTHROPIC, {"model": "claude-sonnet-4", "messages": []}, "claude-sonnet-4"),
+     "copilot", WireFormat.ANTHROPIC, {"model": "claude-sonnet-4", "messages": []}, "claude-sonnet-4"),
     ("cloudcode-pa.googleapis.com", "POST", "/v1internal:streamGenerateContent?alt=sse",
-     "antigravity/1.11.3 darwin/arm64", "antigravity", GEMINI_CLOUDCODE,
+     "antigravity/1.11.3 darwin/arm64", "antigravity", WireFormat.GEMINI_CLOUDCODE,
      {"model": "gemini-3-pro-high", "project": "p-1", "request": {"contents": []}},
      "gemini-3-pro-high"),
     ("daily-cloudcode-pa.googleapis.com", "POST", "/v1internal:generateContent", None,
-     "antigravity", GEMINI_CLOUDCODE, {"model": "models/gemini-2.5-pro", "request": {}},
+     "antigravity", WireFormat.GEMINI_CLOUDCODE, {"model": "models/gemini-2.5-pro", "request": {}},
      "gemini-2.5-pro"),
     ("q.us-east-1.amazonaws.com", "POST", "/generateAssistantResponse",
-     "aws-sdk-js/1.0.7 KiroIDE-0.2.13-abc", "kiro", KIRO,
+     "aws-sdk-js/1.0.7 KiroIDE-0.2.13-abc", "kiro", WireFormat.KIRO,
      {"conversationState": {"currentMessage": {"userInputMessage": {
          "content": "hi", "modelId": "claude-sonnet-4.5", "origin": "AI_EDITOR"}}}},
      "claude-sonnet-4.5"),
-    ("llm.zed.dev", "POST", "/completions", "Zed/0.205.4 (macos; aarch64)", "zed", ZED,
+    ("llm.zed.dev", "POST", "/completions", "Zed/0.205.4 (macos; aarch64)", "zed", WireFormat.ZED,
      {"provider": "anthropic", "model": "claude-sonnet-4", "provider_request": {}},
      "claude-sonnet-4"),
     ("opencode.ai", "POST", "/zen/v1/chat/completions", "opencode/0.15.0", "open-code",
-     OPENAI_CHAT, {"model": "qwen3-coder"}, "qwen3-coder"),
+     WireFormat.OPENAI_CHAT, {"model": "qwen3-coder"}, "qwen3-coder"),
     ("openrouter.ai", "POST", "/api/v1/chat/completions", "opencode/0.15.0", "open-code",
-     OPENAI_CHAT, {"model": "anthropic/claude-sonnet-4"}, "anthropic/claude-sonnet-4"),
+     WireFormat.OPENAI_CHAT, {"model": "anthropic/claude-sonnet-4"}, "anthropic/claude-sonnet-4"),
     ("api2.cursor.sh", "POST", "/aiserver.v1.ChatService/StreamUnifiedChatWithTools",
-     "connect-es/1.6.1", "cursor", CONNECT_PROTO, b"\x00\x00\x00\x00\x05hello", None),
+     "connect-es/1.6.1", "cursor", WireFormat.CONNECT_PROTO, b"\x00\x00\x00\x00\x05hello", None),
 ]
 
 
@@ -116,7 +108,7 @@ def test_anthropic_host_defaults_to_claude_code_unless_ua_names_another(
     assert kiro is not None and kiro.agent.id == "kiro" and kiro.matched_by == "host+user-agent"
     zed = catalog.identify("api.anthropic.com", "/v1/messages", "Zed/0.205.4")
     assert zed is not None and zed.agent.id == "zed" and zed.matched_by == "user-agent"
-    assert catalog.is_model_call(zed.agent, "POST", "/v1/messages") == ANTHROPIC
+    assert catalog.is_model_call(zed.agent, "POST", "/v1/messages") == WireFormat.ANTHROPIC
 
 
 def test_user_agent_alone_identifies_agent_on_unknown_host(catalog: AgentCatalog) -> None:
@@ -155,37 +147,37 @@ def test_non_model_calls(catalog: AgentCatalog, agent_id: str, method: str, path
 
 def test_codex_websocket_upgrade_is_a_model_call(catalog: AgentCatalog) -> None:
     headers = {"Upgrade": "websocket", "openai-beta": "responses_websockets=2025-08-01"}
-    assert catalog.is_model_call("codex", "GET", "/v1/responses", headers) == OPENAI_RESPONSES
+    assert catalog.is_model_call("codex", "GET", "/v1/responses", headers) == WireFormat.OPENAI_RESPONSES
     assert catalog.is_model_call("codex", "GET", "/v1/responses") is None
 
 
 def test_kiro_amz_target_header(catalog: AgentCatalog) -> None:
     headers = {"X-Amz-Target": "AmazonCodeWhispererStreamingService.GenerateAssistantResponse"}
-    assert catalog.is_model_call("kiro", "POST", "/", headers) == KIRO
+    assert catalog.is_model_call("kiro", "POST", "/", headers) == WireFormat.KIRO
     other = {"x-amz-target": "AmazonCodeWhispererService.ListAvailableModels"}
     assert catalog.is_model_call("kiro", "POST", "/", other) is None
 
 
 def test_generic_rules_for_gemini_and_ollama(catalog: AgentCatalog) -> None:
     path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
-    assert catalog.is_model_call("open-code", "POST", path) == GEMINI
-    assert extract_model(GEMINI, b"{}", path) == "gemini-2.5-flash"
-    assert catalog.is_model_call("open-code", "POST", "/api/chat") == OLLAMA
-    assert extract_model(OLLAMA, {"model": "qwen3:8b"}, "/api/chat") == "qwen3:8b"
+    assert catalog.is_model_call("open-code", "POST", path) == WireFormat.GEMINI
+    assert extract_model(WireFormat.GEMINI, b"{}", path) == "gemini-2.5-flash"
+    assert catalog.is_model_call("open-code", "POST", "/api/chat") == WireFormat.OLLAMA
+    assert extract_model(WireFormat.OLLAMA, {"model": "qwen3:8b"}, "/api/chat") == "qwen3:8b"
 
 
 def test_extract_model_tolerates_bad_bodies() -> None:
-    assert extract_model(ANTHROPIC, b"not json", "/v1/messages") is None
-    assert extract_model(ANTHROPIC, b"[1, 2]", "/v1/messages") is None
-    assert extract_model(ANTHROPIC, {"model": 5}, "/v1/messages") is None
-    assert extract_model(KIRO, {"conversationState": {"currentMessage": None}}, "/") is None
-    assert extract_model(OPENAI_CHAT, None, "/") is None
+    assert extract_model(WireFormat.ANTHROPIC, b"not json", "/v1/messages") is None
+    assert extract_model(WireFormat.ANTHROPIC, b"[1, 2]", "/v1/messages") is None
+    assert extract_model(WireFormat.ANTHROPIC, {"model": 5}, "/v1/messages") is None
+    assert extract_model(WireFormat.KIRO, {"conversationState": {"currentMessage": None}}, "/") is None
+    assert extract_model(WireFormat.OPENAI_CHAT, None, "/") is None
 
 
 def test_zed_inner_format() -> None:
-    assert zed_inner_format({"provider": "anthropic"}) == ANTHROPIC
-    assert zed_inner_format(b'{"provider": "open_ai"}') == OPENAI_CHAT
-    assert zed_inner_format({"provider": "google"}) == GEMINI
+    assert zed_inner_format({"provider": "anthropic"}) == WireFormat.ANTHROPIC
+    assert zed_inner_format(b'{"provider": "open_ai"}') == WireFormat.OPENAI_CHAT
+    assert zed_inner_format({"provider": "google"}) == WireFormat.GEMINI
     assert zed_inner_format({"provider": "mystery"}) is None
 
 
@@ -200,7 +192,7 @@ def test_user_added_agent_and_hosts_round_trip() -> None:
     assert spec.exact_hosts == ("llm.corp.example",)
     sub = catalog.identify("eu.ai.corp.example", "/v1/chat/completions", None)
     assert sub is not None and sub.agent.id == "my-agent"
-    assert catalog.is_model_call(spec, "POST", "/v1/chat/completions") == OPENAI_CHAT
+    assert catalog.is_model_call(spec, "POST", "/v1/chat/completions") == WireFormat.OPENAI_CHAT
     ds = catalog.identify("api.deepseek.com", "/chat/completions", None)
     assert ds is not None and ds.agent.id == "open-code" and ds.matched_by == "host"
     assert "api.deepseek.com" in catalog.get("open-code").hosts

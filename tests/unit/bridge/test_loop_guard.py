@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
-from omniroute.bridge.upstream import loops_back
-from omniroute.bridge.upstream_dns import listener_accepts, same_address
+from omniroute.bridge.upstream import UpstreamChooser
+from omniroute.bridge.upstream_dns import UpstreamResolver, listener_accepts, same_address
 
 LAN = "192.168.7.20"
 
 
-def _runtime(host: str = "127.0.0.1") -> SimpleNamespace:
-    settings = SimpleNamespace(host=host, api_port=20128, proxy_port=8080, bridge_port=8443)
-    return SimpleNamespace(settings=settings, own_addresses={LAN, "fe80::1"})
+def _chooser(host: str = "127.0.0.1") -> UpstreamChooser:
+    # The API's port (20128) is not passed: it answers, never proxies again.
+    return UpstreamChooser(UpstreamResolver(["127.0.0.1"]), bind_host=host, proxy_ports=(8080, 8443),
+                           own_addresses={LAN, "fe80::1"})
 
 
 @pytest.mark.parametrize(
@@ -60,4 +59,4 @@ def test_same_address() -> None:
     ],
 )
 def test_loops_back(host: str, ip: str, port: int, arrived_at: str | None, expected: bool) -> None:
-    assert loops_back(_runtime(host), ip, port, arrived_at) is expected  # type: ignore[arg-type]
+    assert _chooser(host).loops_back(ip, port, arrived_at) is expected

@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from omniroute.bridge.wire import ANTHROPIC, GEMINI, OPENAI_CHAT, OPENAI_RESPONSES
 from omniroute.bridge.zed import (
     UnknownZedProvider,
     ZedEnvelopeError,
@@ -16,6 +15,7 @@ from omniroute.bridge.zed import (
     parse_completion,
     zed_inner_format,
 )
+from omniroute.translate.formats import WireFormat
 
 ANTHROPIC_SSE = (
     b'event: message_start\ndata: {"type":"message_start","message":{"id":"m1"}}\n\n'
@@ -28,11 +28,11 @@ ANTHROPIC_SSE = (
 @pytest.mark.parametrize(
     ("provider", "request_body", "fmt"),
     [
-        ("anthropic", {"messages": []}, ANTHROPIC),
-        ("open_ai", {"input": []}, OPENAI_RESPONSES),
-        ("open_ai", {"messages": []}, OPENAI_CHAT),
-        ("x_ai", {"messages": []}, OPENAI_CHAT),
-        ("google", {"contents": []}, GEMINI),
+        ("anthropic", {"messages": []}, WireFormat.ANTHROPIC),
+        ("open_ai", {"input": []}, WireFormat.OPENAI_RESPONSES),
+        ("open_ai", {"messages": []}, WireFormat.OPENAI_CHAT),
+        ("x_ai", {"messages": []}, WireFormat.OPENAI_CHAT),
+        ("google", {"contents": []}, WireFormat.GEMINI),
     ],
 )
 def test_parse_completion_unwraps_the_provider_payload(provider: str, request_body: dict, fmt: str) -> None:

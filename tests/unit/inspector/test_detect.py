@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from omniroute.inspector.detect import detect, extract_model, provider_for_host, wire_format_for
+from omniroute.bridge.wire import extract_model
+from omniroute.inspector.detect import detect, provider_for_host, wire_format_for
 
 
 @pytest.mark.parametrize(("host", "provider"), [
@@ -68,15 +69,15 @@ def test_detect_kinds_and_body_shape() -> None:
                   {"Accept": "text/event-stream"}, b"{}").stream
 
 
-def test_extract_model() -> None:
-    assert extract_model("/v1/chat/completions", b'{"model":"gpt-4o"}') == "gpt-4o"
-    assert extract_model("/v1beta/models/gemini-2.5-flash:generateContent", b"{}") == \
+def test_extract_model_of_a_flow_in_any_format() -> None:
+    assert extract_model(None, b'{"model":"gpt-4o"}', "/v1/chat/completions") == "gpt-4o"
+    assert extract_model(None, b"{}", "/v1beta/models/gemini-2.5-flash:generateContent") == \
         "gemini-2.5-flash"
-    assert extract_model("/v1internal:generateContent",
-                         {"model": "gemini-2.5-pro", "request": {}}) == "gemini-2.5-pro"
-    assert extract_model("/openai/deployments/my-gpt4/chat/completions", None) == "my-gpt4"
-    assert extract_model("/model/anthropic.claude-v2/invoke", b"") == "anthropic.claude-v2"
+    assert extract_model(None, {"model": "gemini-2.5-pro", "request": {}},
+                         "/v1internal:generateContent") == "gemini-2.5-pro"
+    assert extract_model(None, None, "/openai/deployments/my-gpt4/chat/completions") == "my-gpt4"
+    assert extract_model(None, b"", "/model/anthropic.claude-v2/invoke") == "anthropic.claude-v2"
     kiro = {"conversationState": {"currentMessage": {"userInputMessage": {
         "modelId": "CLAUDE_SONNET_4"}}}}
-    assert extract_model("/generateAssistantResponse", kiro) == "CLAUDE_SONNET_4"
-    assert extract_model("/x", b"not json") is None
+    assert extract_model(None, kiro, "/generateAssistantResponse") == "CLAUDE_SONNET_4"
+    assert extract_model(None, b"not json", "/x") is None

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from omniroute.translate import Format, StreamTranslator, error_body, get_format, stream_error_event
+from omniroute.translate import (
+    TRANSLATED,
+    StreamTranslator,
+    error_body,
+    get_format,
+    stream_error_event,
+)
 from omniroute.translate.base import (
     ResponseAccumulator,
     budget_to_effort,
@@ -123,8 +129,9 @@ def test_error_types_by_status() -> None:
 
 
 def test_registry() -> None:
-    assert {f.value for f in Format} == {"openai-chat", "openai-responses", "anthropic", "gemini",
-                                         "gemini-cloudcode", "ollama", "kiro", "bedrock", "bedrock-anthropic"}  # fmt: skip
+    assert {f.value for f in TRANSLATED} == {"openai-chat", "openai-responses", "anthropic", "gemini",
+                                         "gemini-cloudcode", "ollama", "kiro", "bedrock",
+                                         "bedrock-anthropic"}  # fmt: skip
     for fmt in ("openai-chat", "anthropic", "openai-responses"):
         mod = get_format(fmt)
         for name in ("request_to_ir", "request_from_ir", "response_to_ir", "response_from_ir",
@@ -132,6 +139,8 @@ def test_registry() -> None:
             assert hasattr(mod, name)
     with pytest.raises(ValueError):
         get_format("nope")
+    with pytest.raises(ValueError):  # a named format that is passed through, never translated
+        get_format("zed")
 
 
 def test_translator_finish_and_error_are_final() -> None:

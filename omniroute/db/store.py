@@ -1,0 +1,60 @@
+"""The store layer: how code on the event loop reaches the database.
+
+Every call here runs the synchronous sqlmodel work in a worker thread of the store's own pool
+and awaits it, so a slow query (the Usage page over a large table, a PostgreSQL round trip)
+never stalls the loop that carries the agents' traffic. Sync code that already runs in a
+thread (start-up, the usage writer, reloads after another instance's change) keeps using the
+`Database` directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+from sqlmodel import Session
+
+from omniroute.db.database import Database
+from omniroute.db.kv import kv_from_config, kv_get, kv_set
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+# As many threads as the PostgreSQL pool holds connections: more would only wait for one.
+STORE_WORKERS = 5
+
+
+class Store:
+    def __init__(self, db: Database, workers: int = STORE_WORKERS) -> None:
+        self.db = db
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="omniroute-db")
+
+    async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` (sync, may use the database) in a store thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in a store thread, with a session opened and closed there."""
+        return await self.call(self._in_session, work)
+
+    def _in_session(self, work: Callable[[Session], T]) -> T:
+        with self.db.session() as session:
+            return work(session)
+
+    async def get_setting(self, key: str, default: Any = None) -> Any:
+        """A JSON setting from the key-value table (``default`` when unset)."""
+        return await self.call(kv_get, self.db, key, default)
+
+    async def set_setting(self, key: str, value: Any) -> None:
+        await self.call(kv_set, self.db, key, value)
+
+    async def setting_from_config(self, key: str) -> bool:
+        """Whether the config file declares the setting ``key``."""
+        return await self.call(kv_from_config, self.db, key)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
