@@ -15,6 +15,8 @@ import typer
 
 from omniroute import __version__
 from omniroute.bridge.ca import CAError, CertificateAuthority
+from omniroute.cli_common import Home, build_settings, fail, run_bridge, run_inspector
+from omniroute.cli_groups import cert_app, config_app, har_app
 from omniroute.config import Settings, SettingsError
 from omniroute.exposure import exposure_problem
 from omniroute.listeners import listeners, port_problem, proxy_modes
@@ -26,23 +28,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    for line in message.splitlines() or [""]:  # one problem per line, each one prefixed
-        typer.echo(f"omniroute: {line}", err=True)
-    return typer.Exit(code)
-
-
-def build_settings(**flags: Any) -> Settings:
-    """Settings with only the flags the user actually gave overriding env and config file."""
-    try:
-        return Settings(**{k: v for k, v in flags.items() if v is not None})
-    except SettingsError as exc:
-        raise fail(str(exc)) from None
-    except ValueError as exc:  # pydantic validation of env / config file values
-        first = str(exc).splitlines()
-        raise fail(f"invalid setting: {' '.join(first[:3])}") from None
+app.add_typer(cert_app, name="cert")
+app.add_typer(har_app, name="har")
+app.add_typer(config_app, name="config")
 
 
 @app.command()
@@ -81,7 +69,7 @@ def run(
     if settings.config_file is not None:  # a bad file stops start-up before anything is created
         from omniroute import cli_config
 
-        _inspector(lambda: cli_config.check_config(settings.config_file, lambda _: None))
+        run_inspector(lambda: cli_config.check_config(settings.config_file, lambda _: None))
     # The addons build their own Settings from these options, as under mitmdump's --set; the
     # proxy listeners are mitmproxy's `mode`, set from `settings` below.
     omniroute_options = {
@@ -205,17 +193,7 @@ async def _announce_ready(host: Any, settings: Settings) -> None:
 
 
 # -- AgentBridge commands (bodies in omniroute.cli_bridge) -------------------------------
-Home = Annotated[Path | None, typer.Option(help="Home directory. Env OMNIROUTE_HOME.")]
 ProxyPort = Annotated[int | None, typer.Option(help="HTTP_PROXY listener port.")]
-
-
-def _bridge(call: Any) -> Any:
-    from omniroute.cli_bridge import CommandError
-
-    try:
-        return call()
-    except CommandError as exc:
-        raise fail(str(exc), exc.code) from None
 
 
 @app.command()
@@ -223,7 +201,7 @@ def agents(home: Home = None) -> None:
     """Table of agents: routable, DNS mode, CA trusted, mappings, last seen."""
     from omniroute import cli_bridge
 
-    _bridge(lambda: cli_bridge.agents_table(build_settings(home=home), typer.echo))
+    run_bridge(lambda: cli_bridge.agents_table(build_settings(home=home), typer.echo))
 
 
 @app.command()
@@ -236,7 +214,7 @@ def env(
     from omniroute import cli_bridge
 
     settings = build_settings(home=home, proxy_port=proxy_port)
-    _bridge(lambda: cli_bridge.env_exports(settings, agent, typer.echo, lambda m: typer.echo(m, err=True)))
+    run_bridge(lambda: cli_bridge.env_exports(settings, agent, typer.echo, lambda m: typer.echo(m, err=True)))
 
 
 @app.command("map")
@@ -248,7 +226,7 @@ def map_(
     """Map an agent's model to a target the engine resolves (connection/model, alias, combo)."""
     from omniroute import cli_bridge
 
-    _bridge(lambda: cli_bridge.map_model(build_settings(home=home), agent, rule, typer.echo))
+    run_bridge(lambda: cli_bridge.map_model(build_settings(home=home), agent, rule, typer.echo))
 
 
 @app.command()
@@ -270,41 +248,7 @@ def dns(
         if agent is None or state not in ("on", "off"):
             raise fail("use: omniroute dns AGENT on|off  (or: omniroute dns --all off)")
         agent_id, enabled = agent, state == "on"
-    _bridge(lambda: cli_bridge.set_dns(build_settings(home=home), agent_id, enabled, typer.echo))
-
-
-cert_app = typer.Typer(help="OmniRoute's CA: trust, untrust, regenerate.", no_args_is_help=True)
-app.add_typer(cert_app, name="cert")
-
-
-def _trust(action: str, dry_run: bool, platform: str | None, home: Path | None) -> None:
-    from omniroute import cli_bridge
-
-    _bridge(lambda: cli_bridge.cert_trust(build_settings(home=home), action, dry_run, platform, typer.echo))
-
-
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the exact commands, run nothing.")]
-Platform = Annotated[str | None, typer.Option(help="macos, windows, debian, fedora or nss (default: this OS).")]
-
-
-@cert_app.command("trust")
-def cert_trust(dry_run: DryRun = False, platform: Platform = None, home: Home = None) -> None:
-    """Add the CA to the system trust store (or NSS)."""
-    _trust("trust", dry_run, platform, home)
-
-
-@cert_app.command("untrust")
-def cert_untrust(dry_run: DryRun = False, platform: Platform = None, home: Home = None) -> None:
-    """Remove the CA from the system trust store (or NSS)."""
-    _trust("untrust", dry_run, platform, home)
-
-
-@cert_app.command("regenerate")
-def cert_regenerate(home: Home = None) -> None:
-    """Create a new CA (clients must trust it again)."""
-    from omniroute import cli_bridge
-
-    _bridge(lambda: cli_bridge.cert_regenerate(build_settings(home=home), typer.echo))
+    run_bridge(lambda: cli_bridge.set_dns(build_settings(home=home), agent_id, enabled, typer.echo))
 
 
 @app.command()
@@ -322,7 +266,7 @@ def connect(
     if not direct:
         raise fail(f"use: omniroute connect {tool} --direct  (interception instead: omniroute env {tool}, or omniroute dns {tool} on)")
     settings = build_settings(home=home, api_port=api_port)
-    _bridge(lambda: cli_connect.connect(settings, tool, model, small_model, typer.echo))
+    run_bridge(lambda: cli_connect.connect(settings, tool, model, small_model, typer.echo))
 
 
 @app.command()
@@ -334,7 +278,7 @@ def disconnect(
     """Take OmniRoute out of TOOL's settings again (the user's own values come back)."""
     from omniroute import cli_connect
 
-    _bridge(lambda: cli_connect.disconnect(build_settings(home=home, api_port=api_port), tool, typer.echo))
+    run_bridge(lambda: cli_connect.disconnect(build_settings(home=home, api_port=api_port), tool, typer.echo))
 
 
 @app.command()
@@ -342,7 +286,7 @@ def doctor(home: Home = None) -> None:
     """Check ports, CA trust, hosts entries and upstream DNS; each problem with its fix."""
     from omniroute import cli_bridge
 
-    healthy = _bridge(lambda: cli_bridge.doctor(build_settings(home=home), typer.echo))
+    healthy = run_bridge(lambda: cli_bridge.doctor(build_settings(home=home), typer.echo))
     raise typer.Exit(0 if healthy else 1)
 
 
@@ -355,62 +299,11 @@ if __name__ == "__main__":
 
 
 # -- Traffic Inspector commands (bodies in omniroute.cli_inspector) ----------------------
-har_app = typer.Typer(help="HAR files of captured traffic.", no_args_is_help=True)
-app.add_typer(har_app, name="har")
-
-
-def _inspector(call: Any) -> None:
-    from omniroute.cli_inspector import CommandError
-
-    try:
-        call()
-    except CommandError as exc:
-        raise fail(str(exc), exc.code) from None
-
-
-@har_app.command("export")
-def har_export(
-    output: Annotated[Path, typer.Option("-o", "--output", help="HAR file to write.")],
-    session: Annotated[str | None, typer.Option(help="A recording session id (default: the live capture).")] = None,
-    filter_: Annotated[str | None, typer.Option("--filter", help="mitmproxy flow filter, e.g. '~d api.openai.com & ~c 429'.")] = None,
-    home: Annotated[Path | None, typer.Option(help="Home directory. Env OMNIROUTE_HOME.")] = None,
-    api_port: Annotated[int | None, typer.Option(help="Port of the running OmniRoute API.")] = None,
-) -> None:
-    """Export captured requests as HAR 1.2 (asks the running OmniRoute; sessions also offline)."""
-    from omniroute import cli_inspector
-
-    settings = build_settings(home=home, api_port=api_port)
-    _inspector(lambda: cli_inspector.har_export(settings, output, session, filter_, typer.echo))
-
-
 @app.command()
 def sessions(home: Annotated[Path | None, typer.Option(help="Home directory. Env OMNIROUTE_HOME.")] = None) -> None:
     """List recording sessions (read from the database; OmniRoute need not be running)."""
     from omniroute import cli_inspector
 
-    _inspector(lambda: cli_inspector.sessions_table(build_settings(home=home), typer.echo))
+    run_inspector(lambda: cli_inspector.sessions_table(build_settings(home=home), typer.echo))
 
 
-# -- config file commands (bodies in omniroute.cli_config) -------------------------------
-config_app = typer.Typer(help="The declarative config file (omniroute run --config FILE).", no_args_is_help=True)
-app.add_typer(config_app, name="config")
-
-
-@config_app.command("export")
-def config_export(
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")] = None,
-    home: Home = None,
-) -> None:
-    """Write the current providers, combos, aliases, mappings, ... as a config file (no secrets)."""
-    from omniroute import cli_config
-
-    settings = build_settings(home=home)
-    _inspector(lambda: cli_config.export_config(settings, output, typer.echo, lambda m: typer.echo(m, err=True)))
-
-
-@config_app.command("check")
-def config_check(file: Annotated[Path, typer.Argument(help="Config file to validate.")]) -> None:
-    """Validate a config file without applying it: one line per problem (file:line: key: message)."""
-    from omniroute import cli_config
-
-    _inspector(lambda: cli_config.check_config(file, typer.echo))

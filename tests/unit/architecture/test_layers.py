@@ -32,6 +32,8 @@ LAYERS: dict[str, int] = {
     "omniroute.cli_inspector": 7,
     "omniroute.cli_connect": 7,
     "omniroute.cli_config": 7,
+    "omniroute.cli_common": 7,
+    "omniroute.cli_groups": 7,
     "omniroute.addons": 7,  # the mitmproxy addons: on top, beside the CLI
 }
 # The package's own `__init__` (the version string) is below everything.
