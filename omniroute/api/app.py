@@ -22,10 +22,13 @@ from omniroute.api import (
     inspector_replay,
     inspector_sessions,
     keys,
+    limits_api,
     pricing,
     providers,
     resilience,
     responses_ws,
+    settings_api,
+    settings_proxy,
     ui,
     usage,
     v1,
@@ -65,6 +68,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(aliases.router)
     app.include_router(aliases.chains_router)
     app.include_router(keys.router)
+    app.include_router(settings_api.router)
+    app.include_router(settings_proxy.router)
+    app.include_router(limits_api.router)  # before usage: /api/usage/budget is not a usage id
     app.include_router(usage.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)

@@ -2,7 +2,8 @@
 
 Rules (the OmniRoute API specification, "Authentication", GoClaw-style scopes read < write < admin):
 
-* Model APIs (`/v1/*`, `/api/v1/*`, `/v1beta/*`): open unless `require_api_key` is set; then a
+* Model APIs (`/v1/*`, `/api/v1/*`, `/v1beta/*`): open unless `require_api_key` (or the
+  runtime setting `requireLogin`, `/api/settings/require-login`) is set; then a
   key is needed, as `Authorization: Bearer`, `x-api-key` (Anthropic clients),
   `x-goog-api-key` or `?key=` (Gemini clients). GET needs read scope, anything else write.
 * Management keys travel in headers only: a `?key=` on a management route is a 401 (a key in a
@@ -27,6 +28,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -198,8 +200,9 @@ class ApiKeyAuth:
     """Pure ASGI middleware (no body buffering, so streams and WebSockets pass untouched)."""
 
     def __init__(self, app: ASGIApp, settings: Settings, internal_token: str, cache: KeyCache, store: Store,
-                 proxied_peers: set[tuple[str, int]]) -> None:
+                 proxied_peers: set[tuple[str, int]], require_login: Callable[[], bool] = lambda: False) -> None:
         self.app = app
+        self.require_login = require_login
         self.proxied_peers = proxied_peers
         self.settings = settings
         self.internal_token = internal_token
@@ -260,7 +263,7 @@ class ApiKeyAuth:
 
     def _protected(self, scope: Scope, kind: str) -> bool:
         if kind == "model":
-            return self.settings.require_api_key
+            return self.settings.require_api_key or self.require_login()
         if self.cache.admin_exists:
             return True
         if is_loopback(self.settings.host):
@@ -309,4 +312,5 @@ def install(app: FastAPI, services: Services) -> None:
     app.add_middleware(
         ApiKeyAuth, settings=services.settings, internal_token=services.tokens.internal, cache=cache,
         store=services.store, proxied_peers=services.proxied_peers,
+        require_login=lambda: services.runtime_settings.require_login,
     )

@@ -36,6 +36,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from omniroute.api.body import BodyLimit
 from omniroute.api.errors import error_response
+from omniroute.api.guards import ip_refusal
+from omniroute.engine.ip_filter import IpFilter
 
 if TYPE_CHECKING:
     from omniroute.services import Services
@@ -141,10 +143,11 @@ class HostPolicy:
 class HostOriginGuard:
     """Pure ASGI middleware applying :class:`HostPolicy` to HTTP and WebSocket scopes."""
 
-    def __init__(self, app: ASGIApp, internal_token: str, policy: HostPolicy) -> None:
+    def __init__(self, app: ASGIApp, internal_token: str, policy: HostPolicy, ip_filter: IpFilter | None = None) -> None:
         self.app = app
         self.internal_token = internal_token
         self.policy = policy
+        self.ip_filter = ip_filter or IpFilter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -157,18 +160,24 @@ class HostOriginGuard:
                 origin = value
             elif name == _INTERNAL:
                 internal = value
-        problem = self._problem(host, origin, internal)
+        problem = ip_refusal(self.ip_filter, scope) if self.ip_filter.active else None
+        if problem is not None and self._internal(internal):
+            problem = None  # our own addon relays an agent: the peer is us, not the caller
+        problem = problem or self._problem(host, origin, internal)
         if problem is None:
             return await self.app(scope, receive, send)
         await deny(scope, receive, send, problem)
+
+    def _internal(self, internal: bytes | None) -> bool:
+        token = self.internal_token
+        return bool(internal and token and hmac.compare_digest(internal, token.encode()))
 
     def _problem(self, host: bytes | None, origin: bytes | None, internal: bytes | None) -> str | None:
         policy = self.policy
         host_ok = policy.host_ok(host)
         if host_ok and origin is None:
             return None  # the common case: a CLI or SDK on this machine
-        token = self.internal_token
-        if internal and token and hmac.compare_digest(internal, token.encode()):
+        if self._internal(internal):
             return None
         if not host_ok:
             shown = (host or b"(none)").decode("latin-1")[:100]
@@ -211,4 +220,5 @@ def policy_for(services: Services) -> HostPolicy:
 def install(app: FastAPI, services: Services) -> None:
     """The request guards: Host/Origin first (outermost), then the request-body cap."""
     app.add_middleware(BodyLimit)
-    app.add_middleware(HostOriginGuard, internal_token=services.tokens.internal, policy=policy_for(services))
+    app.add_middleware(HostOriginGuard, internal_token=services.tokens.internal, policy=policy_for(services),
+                       ip_filter=services.runtime_settings.ip_filter)
