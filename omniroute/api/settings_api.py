@@ -12,11 +12,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Body
+from collections.abc import Callable, Coroutine
+
+from fastapi import APIRouter, Body, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from omniroute.api.deps import RuntimeSettingsDep, SettingsDep, StoreDep, SyncDep
+from omniroute.api.errors import validation_response
 from omniroute.api.management import invalid
 from omniroute.api.settings_merge import MERGERS, view
 from omniroute.api.settings_models import (
@@ -32,7 +36,24 @@ from omniroute.db.store import Store
 from omniroute.engine.runtime_settings import RuntimeSettings
 from omniroute.shared.config_sync import ConfigSync
 
+class InvalidIs400(APIRoute):
+    """For operations where the OmniRoute API specification answers an invalid body with 400
+    (ValidationError) rather than our usual 422; the body is the same."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return validation_response(request, exc, 400)
+
+        return route
+
+
 router = APIRouter(prefix="/api/settings", tags=["Settings"])
+_invalid_is_400 = APIRouter(tags=["Settings"], route_class=InvalidIs400)
 
 
 async def save_section(
@@ -83,7 +104,7 @@ async def get_payload_rules(settings: RuntimeSettingsDep) -> dict[str, Any]:
     return settings.get("payloadRules")  # type: ignore[no-any-return]
 
 
-@router.put("/payload-rules")
+@_invalid_is_400.put("/payload-rules")
 async def put_payload_rules(
     settings: RuntimeSettingsDep, store: StoreDep, sync: SyncDep, payload: PayloadRulesIn
 ) -> dict[str, Any]:
@@ -155,3 +176,6 @@ async def post_require_login(
 ) -> dict[str, Any]:
     await save_section(settings, store, sync, "requireLogin", payload)
     return {"success": True, **_login_view(settings, env.require_api_key)}
+
+
+router.include_router(_invalid_is_400)

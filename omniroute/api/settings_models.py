@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from typing import Annotated, Any, Literal
 
@@ -138,8 +139,15 @@ class RequireLoginIn(Strict):
     requireLogin: bool
 
 
+def _proxy_type(value: str) -> str:
+    if value == "socks5" and importlib.util.find_spec("socksio") is None:
+        raise ValueError("SOCKS5 proxies need the socksio package (pip install 'httpx[socks]'); "
+                         "use an http or https proxy")
+    return value
+
+
 class ProxyConfigIn(Strict):
-    type: Literal["http", "https", "socks5"] = "http"
+    type: Annotated[Literal["http", "https", "socks5"], AfterValidator(_proxy_type)] = "http"
     host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s/@]+$")]
     port: Annotated[int, Field(ge=1, le=65535)]
     username: Annotated[str, Field(max_length=255)] | None = None

@@ -12,6 +12,7 @@ a store thread.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import threading
 from collections.abc import Callable
@@ -132,7 +133,9 @@ class RuntimeSettings:
 
     def _apply_proxy(self, value: dict[str, Any]) -> None:
         for config in (value.get("global"), *(value.get("providers") or {}).values()):
-            proxy_url(config)  # raises on a malformed stored entry, before anything changes
+            url = proxy_url(config)  # raises on a malformed stored entry, before anything changes
+            if url is not None and url.startswith("socks5") and importlib.util.find_spec("socksio") is None:
+                raise ValueError("a SOCKS5 proxy needs the socksio package (pip install 'httpx[socks]')")
         self._pool.reset()
 
     def proxy_for(self, connection_id: str) -> str | None:
