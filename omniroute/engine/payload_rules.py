@@ -99,18 +99,12 @@ class PayloadRules:
         if self.empty:
             return body
         out = copy.deepcopy(body)
-        for rule in self.default:
-            if rule.matches(model, wire_format):
-                for path, value in _items(rule):
-                    _set(out, path, value, only_if_missing=True)
-        for rule in self.default_raw:
-            if rule.matches(model, wire_format):
-                for path, value in _items(rule):
-                    _set(out, path, raw_value(value), only_if_missing=True)
-        for rule in self.override:
-            if rule.matches(model, wire_format):
-                for path, value in _items(rule):
-                    _set(out, path, value, only_if_missing=False)
+        setters = ((self.default, False, True), (self.default_raw, True, True), (self.override, False, False))
+        for rules, raw, only_if_missing in setters:
+            for rule in rules:
+                if rule.matches(model, wire_format):
+                    for path, value in _items(rule):
+                        _set(out, path, raw_value(value) if raw else value, only_if_missing=only_if_missing)
         for rule in self.filter:
             if rule.matches(model, wire_format):
                 for path in rule.params:
