@@ -146,7 +146,7 @@ async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, A
 
 
 class _Sum:
-    __slots__ = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units")
+    __slots__ = ("cost_units", "errors", "requests", "tokens_cached", "tokens_in", "tokens_out")
 
     def __init__(self) -> None:
         self.requests = self.errors = self.tokens_in = self.tokens_out = self.tokens_cached = 0

@@ -17,6 +17,7 @@ from sqlalchemy import func, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from omniroute.api.usage import _sums as usage_sums
 from omniroute.db.database import Database, DatabaseError, alembic_config
 from omniroute.db.kv import kv_get, kv_set
 from omniroute.db.tables import (
@@ -33,7 +34,6 @@ from omniroute.db.tables import (
     cost_units,
     units_cost,
 )
-from omniroute.api.usage import _sums as usage_sums
 from omniroute.engine.usage import UsageRecord
 from omniroute.providers.secrets import SecretBox
 from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
