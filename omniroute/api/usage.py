@@ -2,12 +2,12 @@
 
 Rows are written off the request path by `UsageRecorder`; reads first wait (briefly) for the
 queue to drain, so a call that just finished is already listed. Costs are stored as decimal
-text and summed with `Decimal`, so totals are exact to the last digit.
+text and as integer 10^-12 units (`cost_units`), which the database sums exactly; the
+analytics read hourly sums (`engine/usage_sums.py`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -19,9 +19,10 @@ from sqlmodel import Session, col, select
 from omniroute.api.deps import StoreDep, UsageDep
 from omniroute.api.management import invalid
 from omniroute.db.store import Store
-from omniroute.db.tables import ApiKey, UsageLog
+from omniroute.db.tables import ApiKey, UsageLog, units_cost
 from omniroute.engine.errors import NotFound
 from omniroute.engine.usage import UsageRecorder
+from omniroute.engine.usage_sums import Sum, period_sums
 
 router = APIRouter(prefix="/api/usage", tags=["Usage"])
 
@@ -145,63 +146,27 @@ async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, A
     return log_json(row)
 
 
-class _Sum:
-    __slots__ = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost")
-
-    def __init__(self) -> None:
-        self.requests = self.errors = self.tokens_in = self.tokens_out = self.tokens_cached = 0
-        self.cost = Decimal(0)
-
-    def add(self, status: int, tokens_in: int, tokens_out: int, cached: int, cost: str) -> None:
-        self.requests += 1
-        self.errors += status >= 400
-        self.tokens_in += tokens_in
-        self.tokens_out += tokens_out
-        self.tokens_cached += cached
-        self.cost += Decimal(cost or "0")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "errors": self.errors,
-            "tokensIn": self.tokens_in,
-            "tokensOut": self.tokens_out,
-            "tokensCached": self.tokens_cached,
-            "cost": _decimal_text(self.cost),
-        }
+def _sum_json(bucket: Sum) -> dict[str, Any]:
+    return {
+        "requests": bucket.requests,
+        "errors": bucket.errors,
+        "tokensIn": bucket.tokens_in,
+        "tokensOut": bucket.tokens_out,
+        "tokensCached": bucket.tokens_cached,
+        "cost": _decimal_text(units_cost(bucket.cost_units)),
+    }
 
 
-_COLUMNS = (
-    UsageLog.created_at, UsageLog.model_used, UsageLog.model_requested, UsageLog.provider,
-    UsageLog.agent, UsageLog.source, UsageLog.api_key_id, UsageLog.status,
-    UsageLog.tokens_in, UsageLog.tokens_out, UsageLog.tokens_cached, UsageLog.cost,
-)
-
-
-def _sums(session: Session, since: datetime) -> tuple[dict[str, Any], _Sum]:
-    rows = session.exec(select(*_COLUMNS).where(col(UsageLog.created_at) >= since)).all()
+def _sums(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    total, sums = period_sums(session, since, until)
     labels = {k.id: k.label for k in session.exec(select(ApiKey)).all()}
-    # Summed here, not in SQL: SQL would add the cost text as floating point.
-    total = _Sum()
-    names = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
-    groups: dict[str, dict[str, _Sum]] = {name: defaultdict(_Sum) for name in names}
-    for (created, used, asked, provider, agent, source, key_id, status,
-         tokens_in, tokens_out, cached, cost) in rows:
-        values = (status, tokens_in, tokens_out, cached, cost)
-        total.add(*values)
-        groups["byModel"][used or asked].add(*values)
-        groups["byProvider"][provider or "none"].add(*values)
-        # Direct /v1 clients have no agent: they are grouped by how they came in (api, replay).
-        groups["byAgent"][agent or source].add(*values)
-        groups["byApiKey"][key_id or "none"].add(*values)
-        groups["byDay"][created.date().isoformat()].add(*values)
-    result = {
-        name: {key: bucket.as_dict() for key, bucket in sorted(group.items())}
-        for name, group in groups.items()
+    result: dict[str, Any] = {
+        name: {key: _sum_json(bucket) for key, bucket in sorted(group.items())}
+        for name, group in sums.items()
     }
     for key_id, bucket in result["byApiKey"].items():
         bucket["label"] = labels.get(key_id)  # None: no key, or the key was deleted since
-    return result, total
+    return {"totals": _sum_json(total), **result}
 
 
 @router.get("/analytics")
@@ -211,12 +176,6 @@ async def analytics(
     await _drain(store, usage)
     until = datetime.now(UTC)
     since = until - PERIODS[period]
-    # Read and summed in a store thread: a month of rows is a lot of Python work for the loop.
-    result, total = await store.run(lambda session: _sums(session, since))
-    return {
-        "period": period,
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "totals": total.as_dict(),
-        **result,
-    }
+    # Summed by the database in a store thread: the loop waits for a few hundred group rows.
+    sums = await store.run(lambda session: _sums(session, since, until))
+    return {"period": period, "since": since.isoformat(), "until": until.isoformat(), **sums}
