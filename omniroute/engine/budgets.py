@@ -19,10 +19,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, cast, func
+from sqlalchemy import func
 from sqlmodel import Session, select
 
-from omniroute.db.tables import UsageLog
+from omniroute.db.tables import UsageLog, units_cost
 from omniroute.engine.errors import EngineError
 
 PERIODS = ("daily", "weekly", "monthly")
@@ -79,14 +79,14 @@ def period_end(period: str, start: datetime) -> datetime:
 
 
 def spend_since(session: Session, api_key_id: str, starts: dict[str, datetime]) -> dict[str, Decimal]:
-    """The key's spend in each period, summed by the database."""
+    """The key's spend in each period, summed by the database as exact integer cost units."""
     out = {}
     for period, start in starts.items():
         total = session.exec(
-            select(func.sum(cast(UsageLog.cost, Numeric(20, 10))))
+            select(func.sum(UsageLog.cost_units))
             .where(UsageLog.api_key_id == api_key_id, UsageLog.created_at >= start)
         ).one()
-        out[period] = Decimal(str(total or 0))
+        out[period] = units_cost(int(total or 0))
     return out
 
 
