@@ -64,7 +64,8 @@ async def _one_response(services: Services, ws: WebSocket, text: str, origin: Or
             return
         model = target
     try:
-        reply = await services.router.dispatch(build_call(FORMAT, body, model, True, origin=origin))
+        api_key_id = ws.scope.get("state", {}).get("api_key_id")  # set by the auth middleware
+        reply = await services.router.dispatch(build_call(FORMAT, body, model, True, origin=origin, api_key_id=api_key_id))
     except EngineError as exc:
         await ws.send_text(_error_frame(exc.message, exc.status, exc.type or "api_error"))
         return

@@ -7,6 +7,7 @@ Real `omniroute run` processes, the official SDKs with OmniRoute API keys, the m
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import anthropic
 import httpx
 import openai
 import pytest
+from websockets.sync.client import connect
 
 from tests.support.harness import OmniRouteProcess
 from tests.support.mock_provider import MockProvider
@@ -79,6 +81,27 @@ def test_rate_limit_per_key_and_model_in_the_callers_format(
     api.post("/api/rate-limit", json={"enabled": False}).raise_for_status()
     _chat(process, a)
     assert api.post("/api/rate-limit", json={"rules": [{"limit": 0}]}).status_code == 422
+
+
+def test_rate_limit_holds_on_the_responses_websocket_too(
+    server: tuple[OmniRouteProcess, dict[str, Any]], api: httpx.Client, mock: MockProvider
+) -> None:
+    process, keys = server
+    rule = {"apiKeyId": keys["a"]["id"], "model": "up-openai/ws", "limit": 1, "windowSeconds": DAY}
+    api.post("/api/rate-limit", json={"enabled": True, "rules": [rule]}).raise_for_status()
+    frame = json.dumps({"type": "response.create", "model": "up-openai/ws", "input": "hi"})
+    auth = {"authorization": f"Bearer {keys['a']['key']}"}
+    with connect(f"ws://127.0.0.1:{process.api_port}/v1/responses", additional_headers=auth, open_timeout=15) as ws:
+        ws.send(frame)
+        events = []
+        while not events or events[-1]["type"] not in ("response.completed", "error"):
+            events.append(json.loads(ws.recv(timeout=15)))
+        assert events[-1]["type"] == "response.completed"
+        ws.send(frame)
+        refused = json.loads(ws.recv(timeout=15))
+    assert refused["type"] == "error" and refused["status"] == 429
+    assert refused["error"]["type"] == "rate_limit_error"
+    assert len(mock.requests_to("/v1/responses")) == 1
 
 
 def test_spent_budget_refuses_that_key_only(
