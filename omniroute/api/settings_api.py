@@ -10,13 +10,12 @@ stands.
 from __future__ import annotations
 
 import time
-from typing import Any
-
 from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
-from fastapi.routing import APIRoute
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from omniroute.api.deps import RuntimeSettingsDep, SettingsDep, StoreDep, SyncDep
@@ -35,6 +34,7 @@ from omniroute.api.settings_models import (
 from omniroute.db.store import Store
 from omniroute.engine.runtime_settings import RuntimeSettings
 from omniroute.shared.config_sync import ConfigSync
+
 
 class InvalidIs400(APIRoute):
     """For operations where the OmniRoute API specification answers an invalid body with 400
@@ -79,7 +79,7 @@ async def get_settings(settings: RuntimeSettingsDep) -> dict[str, Any]:
 
 @router.patch("")
 async def patch_settings(
-    settings: RuntimeSettingsDep, store: StoreDep, sync: SyncDep, body: dict[str, Any] = Body(...)
+    settings: RuntimeSettingsDep, store: StoreDep, sync: SyncDep, body: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """Any of the sections of GET, each validated as its own route does; all or nothing is
     stored."""

@@ -9,7 +9,7 @@ global one. Passwords are stored and used, never shown (``passwordSet`` says the
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Body
@@ -46,7 +46,7 @@ def shown_url(url: str) -> str:
 
 
 @router.post("/test")
-async def test_proxy(settings: RuntimeSettingsDep, payload: ProxyTestIn | None = Body(default=None)) -> dict[str, Any]:
+async def test_proxy(settings: RuntimeSettingsDep, payload: Annotated[ProxyTestIn | None, Body()] = None) -> dict[str, Any]:
     """Fetch ``url`` through the proxy (the one sent, else the global one in force):
     ``{success, status?, publicIp?, latencyMs, proxyUrl, error?}``. An unreachable proxy or
     target is a result (``success: false``), not an error of this route."""

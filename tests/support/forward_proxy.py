@@ -38,9 +38,9 @@ class ForwardProxy:
                 self.end_headers()
                 self.wfile.write(upstream.content)
 
-            do_GET = do_POST = _relay  # noqa: N815
+            do_GET = do_POST = _relay
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
