@@ -56,7 +56,7 @@ class Admission:
         self.limiter = limiter
         self.budgets = budgets
         self._clock = clock
-        self._sessions: dict[str, Session] = {}
+        self._sessions: dict[tuple[str | None, str | None, str], Session] = {}
 
     async def admit(self, call: Call) -> None:
         """Count the call; RateLimited or BudgetSpent (both 429, with Retry-After) when it may
@@ -66,7 +66,8 @@ class Admission:
         session.last_seen = now
         try:
             self.limiter.admit(call.ctx.api_key_id, call.model, now)
-            await self.budgets.admit(call.ctx.api_key_id)
+            if self.budgets.budgets:
+                await self.budgets.admit(call.ctx.api_key_id)
         except Exception:
             session.refused += 1
             raise
@@ -76,7 +77,7 @@ class Admission:
 
     def finished(self, call: Call, cost: Decimal | None) -> None:
         """The call ended (answered, failed or cancelled); its cost counts against the budget."""
-        session = self._sessions.get(_session_id(call))
+        session = self._sessions.get(_session_key(call))
         if session is not None and session.in_flight > 0:
             session.in_flight -= 1
             session.last_seen = self._clock()
@@ -93,14 +94,14 @@ class Admission:
         return {"count": len(live), "sessions": [s.to_api() for s in live], "byApiKey": by_key}
 
     def _session(self, call: Call) -> Session:
-        sid = _session_id(call)
-        session = self._sessions.get(sid)
+        key = _session_key(call)
+        session = self._sessions.get(key)
         if session is None:
             if len(self._sessions) >= MAX_SESSIONS:
                 self._forget_idle()
             now = self._clock()
-            ctx = call.ctx
-            session = self._sessions[sid] = Session(sid, ctx.api_key_id, ctx.agent, ctx.source, now, now)
+            sid = hashlib.sha256(repr(key).encode()).hexdigest()[:16]
+            session = self._sessions[key] = Session(sid, *key, now, now)
         return session
 
     def _forget_idle(self) -> None:
@@ -108,11 +109,10 @@ class Admission:
         self._sessions = {k: s for k, s in self._sessions.items()
                           if s.in_flight or now - s.last_seen < SESSION_IDLE_S}
         while len(self._sessions) >= MAX_SESSIONS:  # all active: drop the longest idle
-            oldest = min(self._sessions.values(), key=lambda s: s.last_seen)
-            del self._sessions[oldest.id]
+            oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
+            del self._sessions[oldest]
 
 
-def _session_id(call: Call) -> str:
+def _session_key(call: Call) -> tuple[str | None, str | None, str]:
     ctx = call.ctx
-    text = f"{ctx.api_key_id or ''}|{ctx.agent or ''}|{ctx.source}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return ctx.api_key_id, ctx.agent, ctx.source

@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Protocol
 
@@ -76,12 +76,12 @@ class RateRule:
     window_s: int = 60
     api_key_id: str = "*"
     model: str = "*"
+    # Stable across instances and restarts; a changed rule starts a fresh count.
+    id: str = field(init=False, compare=False)
 
-    @property
-    def id(self) -> str:
-        """Stable across instances and restarts; a changed rule starts a fresh count."""
+    def __post_init__(self) -> None:
         text = json.dumps([self.limit, self.window_s, self.api_key_id, self.model])
-        return hashlib.sha256(text.encode()).hexdigest()[:10]
+        object.__setattr__(self, "id", hashlib.sha256(text.encode()).hexdigest()[:10])
 
     def applies(self, api_key_id: str, model: str) -> bool:
         return self.api_key_id in ("*", api_key_id) and fnmatchcase(model, self.model)
