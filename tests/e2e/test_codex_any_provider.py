@@ -80,3 +80,24 @@ def test_codex_over_https_to_an_anthropic_provider(omni: OmniRouteProcess, agent
     assert not [r for r in new if r["path"] == "/v1/responses" and r["method"] in ("GET", "WS")], "used the WebSocket"
     posted = [r for r in new if r["method"] == "POST" and r["path"] == "/v1/responses"]
     assert posted and all(r["status"] == 200 and r["mappedModel"] == "ant/claude-for-codex" for r in posted)
+
+
+def test_a_codex_tool_loop_over_websocket(omni: OmniRouteProcess, agent_bin: Path, mock: MockProvider) -> None:
+    """The mock answers a turn that mentions a tool with a call to the first tool it is given:
+    Codex's `exec` (freeform, in its `functions` namespace). Codex must take the call back as its
+    own, run it, and send the result chained on the response with `previous_response_id`."""
+    before = {r["id"] for r in rows(omni, "codex")}
+    env = agent_env(omni, "codex", OPENAI_API_KEY="sk-fake-openai-key-for-tests")
+    result = subprocess.run([str(agent_bin / "codex"), "exec", "--skip-git-repo-check", "call a tool please"],
+                            env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    print(result.stdout)
+    assert result.stdout.strip().endswith("mock reply from claude-for-codex: call a tool please")
+    first, second = _anthropic_calls(mock)
+    assert first["tools"][0]["name"] == "exec"
+    use = next(b for b in second["messages"][-2]["content"] if b["type"] == "tool_use")
+    result_block = next(b for b in second["messages"][-1]["content"] if b["type"] == "tool_result")
+    assert use["name"] == "exec" and result_block["tool_use_id"] == use["id"]  # Codex ran it as its exec
+    assert [m["content"] for m in second["messages"][:2]] == [m["content"] for m in first["messages"][:2]]
+    new = [r for r in rows(omni, "codex") if r["id"] not in before and r["method"] == "WS"]
+    assert len(new) == 3 and all(r["status"] == 200 for r in new)  # warm-up, the turn, the tool result
