@@ -13,8 +13,8 @@ from omniroute.bridge.catalog import AgentCatalog, AgentSpec
 from omniroute.bridge.mapping_store import MappingStore
 from omniroute.bridge.wire import (
     extract_model,
-    wants_stream,
     json_object,
+    wants_stream,
 )
 from omniroute.translate.formats import TRANSLATED, WireFormat
 

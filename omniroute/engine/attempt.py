@@ -29,7 +29,6 @@ from omniroute.engine.targets import Target
 from omniroute.engine.usage_tap import UsageTap
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.pool import Upstream
-from omniroute.translate.formats import WireFormat
 from omniroute.translate import (
     StreamTranslator,
     client_tool_names,
@@ -40,6 +39,7 @@ from omniroute.translate import (
     translate_request,
     translate_response,
 )
+from omniroute.translate.formats import WireFormat
 
 if TYPE_CHECKING:
     from omniroute.engine.calls import Call

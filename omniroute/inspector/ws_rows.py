@@ -23,7 +23,7 @@ METHOD = "WS"
 class ResponseRow:
     """The row of one response on the socket; ``event`` keeps what was sent, ``close`` ends it."""
 
-    __slots__ = ("_capture", "_row", "_kept", "_held", "_size", "_failed")
+    __slots__ = ("_capture", "_failed", "_held", "_kept", "_row", "_size")
 
     def __init__(self, capture: Capture, ws: WebSocket, origin: Origin, frame: str, *, model: str | None,
                  mapped: str | None) -> None:

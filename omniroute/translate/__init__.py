@@ -89,7 +89,7 @@ class StreamTranslator:
     upstream stopped early) or ``error()`` when the upstream connection failed.
     """
 
-    __slots__ = ("src", "dst", "_framer", "_decoder", "_encoder", "_done", "accumulator", "events")
+    __slots__ = ("_decoder", "_done", "_encoder", "_framer", "accumulator", "dst", "events", "src")
 
     def __init__(
         self,
@@ -172,6 +172,7 @@ __all__ = [
     "ResponseAccumulator",
     "StreamTranslator",
     "TranslationError",
+    "WireFormat",
     "available_formats",
     "client_tool_names",
     "count_tokens",
@@ -181,5 +182,4 @@ __all__ = [
     "stream_error_event",
     "translate_request",
     "translate_response",
-    "WireFormat",
 ]

@@ -13,9 +13,6 @@ from typing import Any
 
 from .base import new_id, tag_signature, untag_signature
 from .errors import openai_error_type
-from .responses_custom import call_from_ir as custom_call_from_ir
-from .responses_custom import raw_input
-from .responses_extras import ToolName, restore_call
 from .ir import (
     BlockStop,
     ErrorEvent,
@@ -37,6 +34,9 @@ from .ir import (
     UsageEvent,
     UsagePartial,
 )
+from .responses_custom import call_from_ir as custom_call_from_ir
+from .responses_custom import raw_input
+from .responses_extras import ToolName, restore_call
 from .sse import SSEFramer
 
 Framer = SSEFramer

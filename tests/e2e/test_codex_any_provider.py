@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_agents_cli import PROMPT, _start, agent_bin, agent_env, fake_dns, rows  # noqa: F401 - fixtures
+from tests.e2e.agents_support import CODEX, install_agents
+from tests.e2e.test_agents_cli import PROMPT, _start, agent_env, rows
 from tests.integration.bridge_support import upstream_fixture  # noqa: F401 - fixture
 from tests.support.fake_upstream import FakeDNS, TLSUpstream
 from tests.support.harness import OmniRouteProcess
@@ -25,10 +26,21 @@ pytestmark = pytest.mark.e2e
 # Codex's own switch for its Responses WebSocket: a model provider's `supports_websockets`
 # (config.toml `[model_providers.<id>]`); this one is OpenAI's API with the switch off.
 HTTPS_ONLY = [
-    "-c", 'model_providers.openai-https={name="OpenAI over HTTPS", base_url="https://api.openai.com/v1", '
-          'env_key="OPENAI_API_KEY", wire_api="responses", supports_websockets=false}',
+    "-c", ('model_providers.openai-https={name="OpenAI over HTTPS", base_url="https://api.openai.com/v1", '
+           'env_key="OPENAI_API_KEY", wire_api="responses", supports_websockets=false}'),
     "-c", "model_provider=openai-https",
 ]
+
+
+@pytest.fixture(scope="session")
+def agent_bin() -> Path:
+    return install_agents(CODEX)
+
+
+@pytest.fixture(scope="module")
+def fake_dns(upstream: TLSUpstream) -> Iterator[FakeDNS]:
+    with FakeDNS(upstream.host) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

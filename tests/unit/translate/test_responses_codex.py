@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from omniroute.translate import StreamTranslator, client_tool_names, translate_request, translate_response
+from omniroute.translate import (
+    StreamTranslator,
+    client_tool_names,
+    translate_request,
+    translate_response,
+)
 from omniroute.translate.errors import TranslationError
 
 FRAMES = json.loads((Path(__file__).parent / "golden" / "codex_0169_frames.json").read_text())
