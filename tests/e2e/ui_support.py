@@ -101,3 +101,9 @@ def plain_call(process: OmniRouteProcess, mock: MockProvider) -> None:
 
 def visible_rows(page: Any) -> list[str]:
     return page.locator("#grid .grid-row").all_inner_texts()
+
+
+def shot(page: Any, name: str) -> None:
+    """A screenshot kept as a test artifact (``artifacts/screenshots/<name>.png``, git-ignored)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
