@@ -146,7 +146,10 @@
   function draw() {
     if (!current) return;
     const r = current;
-    document.querySelectorAll("#detail .tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
+    document.querySelectorAll("#detail .tabs button").forEach((b) => {
+      b.classList.toggle("active", b.dataset.tab === tab);
+      b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+    });
     let parts;
     if (tab === "request") {
       parts = [el("h3", { text: "Request headers" }), headersTable(r.requestHeaders),
