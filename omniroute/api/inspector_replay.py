@@ -76,7 +76,8 @@ async def replay(
     The stored body is replayed as stored — masked, so masked secrets stay masked; a body cut at
     the capture cap is refused. Headers are not replayed (the agent's credentials were never
     stored; the engine uses the connection's key). Model: `model` if given, else the model the
-    call was mapped to, else the one the agent asked for.
+    call was mapped to, else the one the agent asked for. A model nothing routes is a 400 (the
+    404 of this route means the captured request is gone).
     """
     options = payload or ReplayPost()
     call = replay_call(row, options.model, options.stream)
