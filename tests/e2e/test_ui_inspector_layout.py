@@ -5,7 +5,6 @@ Each test keeps a screenshot in ``artifacts/screenshots/``."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from .ui_support import (
     Page,
     agent_call,
     browser_fixture,  # noqa: F401 (a fixture, used by name)
+    open_captured_call,
     process_fixture,  # noqa: F401 (a fixture, used by name)
     shot,
     ui_fixture,  # noqa: F401 (a fixture, used by name)
@@ -30,18 +30,8 @@ COLUMN_EDGES = """() => {
 }"""
 
 
-def open_first_row(ui: Page, process: OmniRouteProcess) -> Any:
-    marker = f"layout-{uuid.uuid4().hex[:8]}"
-    agent_call(process, marker, stream=False)
-    page = ui.open("inspector", f"?q={marker}")
-    page.wait_for_function("OmniInspector.state.rows.length === 1")
-    page.locator("#grid .grid-row").first.click()
-    page.wait_for_selector("#detail-body dl")
-    return page
-
-
 def test_header_scrolls_with_the_rows_when_the_detail_is_open(ui: Page, process: OmniRouteProcess) -> None:
-    page = open_first_row(ui, process)
+    page, _ = open_captured_call(ui, process, "layout")
     # With the pane open the columns are wider than the list: it scrolls sideways.
     assert page.evaluate("document.getElementById('grid').scrollWidth > document.getElementById('grid').clientWidth")
     page.evaluate("document.getElementById('grid').scrollLeft = 240")
@@ -95,7 +85,7 @@ def test_detail_is_an_overlay_on_narrow_screens(ui: Page, process: OmniRouteProc
 @pytest.mark.parametrize("width", [1440, 800])
 def test_header_labels_stay_on_one_line(ui: Page, process: OmniRouteProcess, width: int) -> None:
     ui.page.set_viewport_size({"width": width, "height": 900})
-    page = open_first_row(ui, process)
+    page, _ = open_captured_call(ui, process, "layout")
     shot(page, f"fix-header-one-line-{width}px")
     # One line box per label, and none cut short.
     lines = page.evaluate("""() => [...document.querySelectorAll('.grid-head > span')].map((s) => {
@@ -107,7 +97,7 @@ def test_header_labels_stay_on_one_line(ui: Page, process: OmniRouteProcess, wid
 
 
 def test_toasts_never_take_a_click(ui: Page, process: OmniRouteProcess) -> None:
-    page = open_first_row(ui, process)
+    page, _ = open_captured_call(ui, process, "layout")
     page.fill("#annotation-form textarea", "a note")
     page.click("#annotation-form button[type=submit]")
     toast = page.locator(".toast", has_text="Annotation saved")

@@ -14,6 +14,7 @@ from .ui_support import (
     Page,
     agent_call,
     browser_fixture,  # noqa: F401 (a fixture, used by name)
+    open_captured_call,
     process_fixture,  # noqa: F401 (a fixture, used by name)
     shot,
     ui_fixture,  # noqa: F401 (a fixture, used by name)
@@ -75,11 +76,7 @@ def test_recording_bar_counts_the_rows_it_recorded(ui: Page, process: OmniRouteP
 
 
 def test_overview_shows_the_reply_of_a_whole_reply(ui: Page, process: OmniRouteProcess) -> None:
-    marker = f"whole-{uuid.uuid4().hex[:8]}"
-    agent_call(process, marker, stream=False)
-    page = ui.open("inspector", f"?q={marker}")
-    page.wait_for_function("OmniInspector.state.rows.length === 1")
-    page.locator("#grid .grid-row").first.click()
+    page, marker = open_captured_call(ui, process, "whole")
     page.wait_for_selector("#detail-body .merged-text")
     shot(page, "fix-whole-reply-in-overview")
     assert f"mock reply from gpt-mock: {marker}" in page.inner_text("#detail-body .merged-text")
@@ -87,11 +84,7 @@ def test_overview_shows_the_reply_of_a_whole_reply(ui: Page, process: OmniRouteP
 
 
 def test_replay_with_an_unknown_model_names_the_model(ui: Page, process: OmniRouteProcess) -> None:
-    marker = f"replay-unknown-{uuid.uuid4().hex[:8]}"
-    agent_call(process, marker, stream=False)
-    page = ui.open("inspector", f"?q={marker}")
-    page.wait_for_function("OmniInspector.state.rows.length === 1")
-    page.locator("#grid .grid-row").first.click()
+    page, _ = open_captured_call(ui, process, "replay-unknown")
     page.fill("#replay-form input[name=model]", "nowhere/no-such-model")
     with page.expect_response(lambda response: response.url.endswith("/replay")) as answer:
         page.click("#replay-form button[type=submit]")

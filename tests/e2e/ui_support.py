@@ -10,6 +10,7 @@ to get the ``process``, ``browser`` and ``ui`` fixtures.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,6 +98,18 @@ def plain_call(process: OmniRouteProcess, mock: MockProvider) -> None:
     """A non-agent call through the proxy (another host in the table)."""
     with httpx.Client(proxy=process.proxy_url, trust_env=False, timeout=30) as client:
         assert client.get(mock.url + "/v1/models").status_code == 200
+
+
+def open_captured_call(ui: Page, process: OmniRouteProcess, prefix: str) -> tuple[Any, str]:
+    """An agent call answered in one piece, its row alone in the inspector and its detail open:
+    the page and the call's marker text."""
+    marker = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    agent_call(process, marker, stream=False)
+    page = ui.open("inspector", f"?q={marker}")
+    page.wait_for_function("OmniInspector.state.rows.length === 1")
+    page.locator("#grid .grid-row").first.click()
+    page.wait_for_selector("#detail-body dl")
+    return page, marker
 
 
 def visible_rows(page: Any) -> list[str]:
