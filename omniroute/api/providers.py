@@ -145,6 +145,9 @@ class ProviderConnectionCreate(CloudSettings):
 class ProviderConnectionUpdate(CloudSettings):
     model_config = ConfigDict(extra="forbid")
 
+    # The specification's PATCH body is ProviderConnectionCreate, which names the type: taken
+    # when it is the connection's own, refused otherwise (a new type is a new connection).
+    provider: ProviderType | None = None
     name: ConnectionName | None = None
     url: UpstreamUrl | None = None
     apiKey: ApiKeyText | None = None
@@ -280,6 +283,9 @@ async def update_connection(
     def update(session: Session) -> ProviderConnection:
         row = _get(session, connection_id)
         refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
+        if payload.provider is not None and payload.provider != row.provider:
+            raise BadRequest(f"a connection's provider type cannot change ({row.provider} here); "
+                             "create a new connection for another type", param="provider")
         _check_settings_apply(row.provider, payload)
         if payload.name is not None and payload.name != row.name:
             _unique_name(session, payload.name, exclude_id=row.id)

@@ -167,3 +167,13 @@ def test_405_lists_every_method_and_openapi_declares_errors(env: Any) -> None:
     assert {"200", "401", "404", "422", "503"} <= set(get_one)
     assert get_one["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
     assert {"400", "429", "502", "504"} <= set(schema["paths"]["/v1/images/generations"]["post"]["responses"])
+
+
+def test_provider_patch_takes_the_specifications_create_body(env: Any) -> None:
+    proc, mock, ids = env
+    with proc.api() as api:
+        same = api.patch(f"/api/providers/{ids['mk']}", json={"provider": "openai-compatible", "url": f"{mock.url}/v1",
+                                                             "priority": 3})
+        assert same.status_code == 200 and same.json()["priority"] == 3
+        other = api.patch(f"/api/providers/{ids['mk']}", json={"provider": "anthropic"})
+        assert other.status_code == 400 and "cannot change" in other.json()["error"]["message"]
