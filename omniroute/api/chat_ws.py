@@ -18,13 +18,13 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from omniroute.api.deps import services_of
+from omniroute.api.ws_stream import sse_payloads
 from omniroute.bridge.handoff import origin_from_headers
 from omniroute.engine.body import parse_json_object
 from omniroute.engine.calls import API_CLIENT, Origin, build_call
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.services import Services
 from omniroute.translate.formats import WireFormat
-from omniroute.translate.sse import SSEDecoder
 
 router = APIRouter()
 
@@ -103,13 +103,6 @@ async def _complete(services: Services, ws: WebSocket, request_id: Any, payload:
         detail = (reply.body or b"").decode(errors="replace")
         await ws.send_text(_frame("error", request_id, error={"message": detail, "status": reply.status}))
         return
-    decoder = SSEDecoder()
-    stream = reply.stream
-    try:
-        async for chunk in stream:
-            for _event, data in decoder.feed(chunk):
-                if data and data != "[DONE]":
-                    await ws.send_text(_frame("chunk", request_id, payload=json.loads(data)))
-        await ws.send_text(_frame("done", request_id))
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]  # cancelled, or the client went away
+    async for data in sse_payloads(reply.stream):
+        await ws.send_text(_frame("chunk", request_id, payload=json.loads(data)))
+    await ws.send_text(_frame("done", request_id))

@@ -13,12 +13,12 @@ import json
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from omniroute.api.deps import services_of
+from omniroute.api.ws_stream import sse_payloads
 from omniroute.bridge.handoff import origin_from_headers
 from omniroute.engine.calls import API_CLIENT, Origin, build_call
 from omniroute.engine.body import parse_json_object
 from omniroute.engine.errors import BadRequest, EngineError
 from omniroute.services import Services
-from omniroute.translate.sse import SSEDecoder
 
 router = APIRouter()
 FORMAT = "openai-responses"
@@ -71,12 +71,5 @@ async def _one_response(services: Services, ws: WebSocket, text: str, origin: Or
     if reply.stream is None:  # a client error the upstream returned as one JSON body
         await ws.send_text(_error_frame((reply.body or b"").decode(errors="replace"), reply.status))
         return
-    decoder = SSEDecoder()
-    stream = reply.stream
-    try:
-        async for chunk in stream:
-            for _event, data in decoder.feed(chunk):
-                if data and data != "[DONE]":
-                    await ws.send_text(data)
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]  # the client may have gone away
+    async for data in sse_payloads(reply.stream):
+        await ws.send_text(data)
