@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from omniroute.api.deps import RegistryDep, RouterDep, StoreDep, UsageDep
 from omniroute.api.usage import PERIODS, drain
-from omniroute.db.tables import UsageLog
+from omniroute.db.tables import UsageLog, units_cost
 from omniroute.engine.calls import build_call
 from omniroute.engine.errors import EngineError, NotFound
 from omniroute.translate.formats import WireFormat
@@ -30,20 +30,25 @@ def _metrics(session: Session, names: list[str], since: datetime) -> dict[str, A
     errors = func.sum(case((col(UsageLog.status) >= 400, 1), else_=0))
     rows = session.exec(
         select(UsageLog.model_requested, UsageLog.model_used, UsageLog.provider, func.count(), errors,
-               func.avg(UsageLog.latency_ms), func.sum(UsageLog.tokens_in), func.sum(UsageLog.tokens_out))
+               func.avg(UsageLog.latency_ms), func.sum(UsageLog.tokens_in), func.sum(UsageLog.tokens_out),
+               func.sum(UsageLog.cost_units))
         .where(col(UsageLog.model_requested).in_(names), col(UsageLog.created_at) >= since)
         .group_by(UsageLog.model_requested, UsageLog.model_used, UsageLog.provider)
     ).all()
     out: dict[str, Any] = {name: {"requests": 0, "errors": 0, "tokensIn": 0, "tokensOut": 0, "targets": []}
                            for name in names}
-    for combo, used, provider, count, failed, latency, tokens_in, tokens_out in rows:
+    units: dict[str, int] = dict.fromkeys(names, 0)
+    for combo, used, provider, count, failed, latency, tokens_in, tokens_out, cost in rows:
+        units[combo] += int(cost or 0)
         entry = out[combo]
         entry["requests"] += count
         entry["errors"] += int(failed or 0)
         entry["tokensIn"] += int(tokens_in or 0)
         entry["tokensOut"] += int(tokens_out or 0)
         entry["targets"].append({"model": used, "provider": provider, "requests": count, "errors": int(failed or 0),
-                                 "avgLatencyMs": round(float(latency or 0), 1)})
+                                 "avgLatencyMs": round(float(latency or 0), 1), "cost": f"{units_cost(int(cost or 0)):f}"})
+    for name, entry in out.items():
+        entry["cost"] = f"{units_cost(units[name]):f}"
     return out
 
 

@@ -9,7 +9,6 @@ every other `/api/usage/...` route, which it would otherwise shadow.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -18,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
 from omniroute.api.usage import drain, filters, log_json, log_page
-from omniroute.db.tables import ProviderConnection, UsageLog
+from omniroute.db.tables import ProviderConnection, UsageLog, units_cost
 from omniroute.engine.errors import NotFound
 
 router = APIRouter(prefix="/api/usage", tags=["Usage"])
@@ -41,7 +40,7 @@ def _page(rows: list[UsageLog], total: int, limit: int, offset: int, key: str = 
 @router.get("/history")
 async def history(store: StoreDep, usage: UsageDep, days: Days = 30, model: str | None = None,
                   provider: str | None = None) -> dict[str, Any]:
-    """Requests, errors and tokens per day (UTC) over the last ``days``."""
+    """Requests, errors, tokens and cost per day (UTC) over the last ``days``."""
     await drain(store, usage)
     since = _since(days)
     where = [*filters(model, provider, None, None, None, None), col(UsageLog.created_at) >= since]
@@ -50,14 +49,15 @@ async def history(store: StoreDep, usage: UsageDep, days: Days = 30, model: str 
     def per_day(session: Session) -> list[Any]:
         return list(session.exec(
             select(day, func.count(), func.sum(case((col(UsageLog.status) >= 400, 1), else_=0)),
-                   func.sum(UsageLog.tokens_in), func.sum(UsageLog.tokens_out))
+                   func.sum(UsageLog.tokens_in), func.sum(UsageLog.tokens_out), func.sum(UsageLog.cost_units))
             .where(*where).group_by(day).order_by(day)
         ).all())
 
     rows = await store.run(per_day)
     return {"since": since.isoformat(), "days": [
-        {"date": str(d), "requests": n, "errors": int(e or 0), "tokensIn": int(i or 0), "tokensOut": int(o or 0)}
-        for d, n, e, i, o in rows]}
+        {"date": str(d), "requests": n, "errors": int(e or 0), "tokensIn": int(i or 0), "tokensOut": int(o or 0),
+         "cost": f"{units_cost(int(c or 0)):f}"}
+        for d, n, e, i, o, c in rows]}
 
 
 @router.get("/logs")
@@ -97,16 +97,14 @@ async def proxy_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset
 
 def _connection_totals(session: Session, connection_id: str, since: datetime) -> dict[str, Any]:
     where = [col(UsageLog.connection_id) == connection_id, col(UsageLog.created_at) >= since]
-    count, errors, tokens_in, tokens_out, cached, latency = session.exec(
+    count, errors, tokens_in, tokens_out, cached, latency, units = session.exec(
         select(func.count(), func.sum(case((col(UsageLog.status) >= 400, 1), else_=0)),
                func.sum(UsageLog.tokens_in), func.sum(UsageLog.tokens_out), func.sum(UsageLog.tokens_cached),
-               func.avg(UsageLog.latency_ms)).where(*where)
+               func.avg(UsageLog.latency_ms), func.sum(UsageLog.cost_units)).where(*where)
     ).one()
-    # Costs are decimal text: added exactly here, only the column and only non-zero ones.
-    costs = session.exec(select(UsageLog.cost).where(*where, col(UsageLog.cost) != "0")).all()
     return {"requests": count, "errors": int(errors or 0), "tokensIn": int(tokens_in or 0),
             "tokensOut": int(tokens_out or 0), "tokensCached": int(cached or 0),
-            "avgLatencyMs": round(float(latency or 0), 1), "cost": f"{sum((Decimal(c) for c in costs), Decimal(0)):f}"}
+            "avgLatencyMs": round(float(latency or 0), 1), "cost": f"{units_cost(int(units or 0)):f}"}
 
 
 @connection_router.get("/{connectionId}")
