@@ -81,6 +81,10 @@ def test_a_provider_without_the_endpoint_is_a_clear_openai_400(env: Any) -> None
     assert len(_mock_calls(mock, "/v1/images/generations")) == before  # nothing was sent
     missing = httpx.post(f"{proc.api_url}/v1/rerank", json={"model": "mk/r", "query": "q"})
     assert missing.status_code == 400 and missing.json()["error"]["param"] == "documents"
+    as_json = httpx.post(f"{proc.api_url}/v1/audio/transcriptions", json={"model": "mk/whisper-1"})
+    assert as_json.status_code == 400 and "multipart/form-data" in as_json.json()["error"]["message"]
+    no_file = httpx.post(f"{proc.api_url}/v1/audio/transcriptions", files={"model": (None, "mk/whisper-1")})
+    assert no_file.status_code == 400 and no_file.json()["error"]["param"] == "file"
 
 
 def test_model_lists_in_each_clients_shape(env: Any) -> None:
