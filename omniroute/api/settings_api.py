@@ -16,10 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from pydantic import ValidationError
 
 from omniroute.api.deps import RuntimeSettingsDep, SettingsDep, StoreDep, SyncDep
-from omniroute.api.errors import validation_response
+from omniroute.api.errors import error_response, validation_response
 from omniroute.api.management import invalid
 from omniroute.api.settings_merge import MERGERS, view
 from omniroute.api.settings_models import (
@@ -48,6 +49,11 @@ class InvalidIs400(APIRoute):
                 return await handler(request)
             except RequestValidationError as exc:
                 return validation_response(request, exc, 400)
+            except HTTPException as exc:  # a body that is not JSON at all
+                if exc.status_code != 400:
+                    raise
+                detail = str(exc.detail)
+                return error_response(request, 400, detail, details=[{"field": "body", "message": detail}])
 
         return route
 
@@ -65,7 +71,7 @@ async def save_section(
     value = MERGERS[name](settings.get(name), patch, now)
     try:
         await store.call(settings.save, name, value)
-    except ValueError as exc:  # a value the engine cannot use (e.g. a network that is none)
+    except (ValueError, TypeError, KeyError) as exc:  # a value the engine cannot use
         raise invalid(name, str(exc)) from None
     sync.changed("settings")
     return view(name, settings.get(name), now)

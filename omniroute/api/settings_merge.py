@@ -21,9 +21,11 @@ from omniroute.api.settings_models import (
 from omniroute.engine.ip_filter import IpFilterConfig
 
 
-def merge_fields(current: dict[str, Any], patch: Strict) -> dict[str, Any]:
-    """Fields sent replace the stored ones (``null`` too, where a field allows it)."""
-    return {**current, **patch.model_dump(exclude_unset=True)}
+def merge_fields(current: dict[str, Any], patch: Strict, *, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Fields sent replace the stored ones; ``null`` leaves a field as it is, except for the
+    ``nullable`` ones, where it clears the setting."""
+    sent = patch.model_dump(exclude_unset=True)
+    return {**current, **{k: v for k, v in sent.items() if v is not None or k in nullable}}
 
 
 def merge_payload_rules(current: dict[str, Any], patch: PayloadRulesIn) -> dict[str, Any]:
@@ -96,7 +98,7 @@ MERGERS: dict[str, Callable[[dict[str, Any], Any, float], dict[str, Any]]] = {
     "systemPrompt": lambda c, p, now: merge_fields(c, p),
     "thinkingBudget": lambda c, p, now: merge_fields(c, p),
     "payloadRules": lambda c, p, now: merge_payload_rules(c, p),
-    "comboDefaults": lambda c, p, now: merge_fields(c, p),
+    "comboDefaults": lambda c, p, now: merge_fields(c, p, nullable=("maxAttempts",)),
     "proxy": lambda c, p, now: merge_proxy(c, p),
     "ipFilter": merge_ip_filter,
     "requireLogin": lambda c, p, now: merge_require_login(c, p),

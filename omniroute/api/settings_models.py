@@ -148,7 +148,7 @@ def _proxy_type(value: str) -> str:
 
 class ProxyConfigIn(Strict):
     type: Annotated[Literal["http", "https", "socks5"], AfterValidator(_proxy_type)] = "http"
-    host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s/@]+$")]
+    host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._\-]+$|^\[?[0-9A-Fa-f:.]+\]?$")]
     port: Annotated[int, Field(ge=1, le=65535)]
     username: Annotated[str, Field(max_length=255)] | None = None
     password: Annotated[str, Field(max_length=1000)] | None = None
@@ -161,7 +161,7 @@ class ProxyIn(Strict):
 
 class ProxyTestIn(Strict):
     proxy: ProxyConfigIn | None = None  # default: the global proxy in force
-    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://")] = "https://api64.ipify.org?format=json"
+    url: Annotated[str, Field(max_length=2000, pattern=r"^https?://[\x21-\x7e]+$")] = "https://api64.ipify.org?format=json"
 
 
 class RateRuleIn(Strict):

@@ -64,7 +64,7 @@ async def test_proxy(settings: RuntimeSettingsDep, payload: Annotated[ProxyTestI
             response = await client.get(payload.url)
         result.update(success=response.status_code < 400, status=response.status_code,
                       publicIp=_public_ip(response))
-    except (httpx.HTTPError, ValueError, OSError) as exc:  # ValueError: a proxy URL httpx refuses
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, OSError) as exc:  # a proxy or URL httpx refuses
         result.update(success=False, error=f"{exc.__class__.__name__}: {exc}"[:300] or exc.__class__.__name__)
     result["latencyMs"] = round((time.perf_counter() - started) * 1000, 1)
     return result
