@@ -66,6 +66,7 @@ async def dispatch(
         row = direct.start(services.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
                            agent=ctx.agent, wire_format=fmt, stream=stream, source_model=model, mapped_model=mapped)
         call.model = mapped or model
+        call.ctx.asked_model = model if mapped else None
     reply = await _unless_client_leaves(request, router.dispatch(call))
     if reply is None:
         if row is not None:

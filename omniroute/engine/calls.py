@@ -52,6 +52,7 @@ class Origin:
     source: str = "api"  # api | agent-bridge | replay
     agent: str | None = None
     original_host: str | None = None
+    asked_model: str | None = None  # the model the agent named, when a mapping replaced it
 
 
 API_CLIENT = Origin()
@@ -63,6 +64,7 @@ class CallContext:
     agent: str | None = None
     original_host: str | None = None
     api_key_id: str | None = None  # the OmniRoute API key that authorised the call, if any
+    asked_model: str | None = None  # the model the agent named (Usage keeps it), if mapped
     request_id: str = field(default_factory=new_request_id)
     started: float = field(default_factory=time.perf_counter)
     # Client headers worth forwarding when the upstream speaks the client's own format
@@ -104,6 +106,6 @@ def build_call(
     forward = forwarded_headers(headers) if headers is not None else {}
     ctx = CallContext(
         source=origin.source, agent=origin.agent, original_host=origin.original_host,
-        api_key_id=api_key_id, forward_headers=forward,
+        api_key_id=api_key_id, forward_headers=forward, asked_model=origin.asked_model,
     )
     return Call(fmt, body, model, stream, ctx)

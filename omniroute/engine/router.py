@@ -14,6 +14,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -181,7 +182,7 @@ class Router:
                 {
                     "x-omniroute-tokens-in": str(usage.input_tokens),
                     "x-omniroute-tokens-out": str(usage.output_tokens),
-                    "x-omniroute-response-cost": format_cost(cost),
+                    "x-omniroute-response-cost": format_cost(cost or Decimal(0)),
                     "x-omniroute-latency-ms": f"{(time.perf_counter() - call.ctx.started) * 1000:.1f}",
                 }
             )
@@ -246,7 +247,7 @@ class Router:
         self.strategy_state.on_finish(combo_name, target, ok=True, latency_ms=upstream_ms)
 
     def _cost(self, target: Target, provider: str, usage: Any) -> Any:
-        return self.prices.cost(
+        return self.prices.priced_cost(
             target.model, provider, usage.input_tokens, usage.output_tokens, usage.cached_input_tokens
         )
 
@@ -269,7 +270,7 @@ class Router:
             request_id=call.ctx.request_id,
             source=call.ctx.source,
             client_format=call.client_format,
-            model_requested=call.model,
+            model_requested=call.ctx.asked_model or call.model,
             agent=call.ctx.agent,
             api_key_id=call.ctx.api_key_id,
             model_used=target.model if target else None,
@@ -285,8 +286,7 @@ class Router:
             record.tokens_in = usage.input_tokens
             record.tokens_out = usage.output_tokens
             record.tokens_cached = usage.cached_input_tokens
-        if cost is not None:
-            record.cost = cost
+            record.cost = cost  # None: no price known for the model ("unknown", never $0)
         self.usage.record(record)
 
     def _record_failure(self, call: Call, exc: EngineError) -> None:
