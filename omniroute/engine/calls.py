@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omniroute.engine.errors import BadRequest
+from omniroute.engine.trail import Trail
 
 # Request ids: a per-process random prefix plus a counter, as unique as a uuid4 hex (32 hex
 # digits) but without a getrandom() call on every request.
@@ -70,6 +71,7 @@ class CallContext:
     # Client headers worth forwarding when the upstream speaks the client's own format
     # (anthropic-beta, openai-beta …): they switch on features the client relies on.
     forward_headers: dict[str, str] = field(default_factory=dict)
+    trail: Trail = field(default_factory=Trail)  # the targets tried, for the inspector
 
 
 @dataclass(slots=True)

@@ -92,10 +92,12 @@ class Router:
         retry_in: float | None = None  # soonest moment a skipped target may be tried again
         attempts = 0
         last: AttemptFailed | None = None
+        trail = call.ctx.trail
         for target in targets:
             availability = self.resilience.available(target, time.time())
             if not availability:
                 skipped.append(f"{target.model}@{target.connection_id[:8]}: {availability.reason}")
+                trail.skipped(target.model, availability.reason)
                 if availability.retry_in is not None:
                     retry_in = availability.retry_in if retry_in is None else min(retry_in, availability.retry_in)
                 continue
@@ -104,6 +106,7 @@ class Router:
                 continue
             if not connection.adapter.can_serve(call.client_format):
                 skipped.append(f"{connection.name} ({connection.provider}) has no {call.client_format} endpoint")
+                trail.skipped(f"{connection.name}/{target.model}", skipped[-1])
                 continue
             attempts += 1
             upstream = self.pool.upstream(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
@@ -115,6 +118,8 @@ class Router:
                 self.strategy_state.on_finish(combo_name, target, ok=False)
                 last = failed
                 self._learn_failure(target, failed.classification)
+                trail.failed(f"{connection.name}/{target.model}", failed.status, failed.message,
+                             str(failed.classification.kind), failed.classification.fallback)
                 if not failed.classification.fallback:
                     return self._client_error(call, failed, attempts)
                 continue
@@ -131,15 +136,17 @@ class Router:
             except BaseException:
                 self.strategy_state.on_finish(combo_name, target, ok=False)
                 raise
+            trail.answered(f"{connection.name}/{target.model}")
             return self._reply(call, attempt, outcome, combo_name, attempts)
         if last is not None:
             raise UpstreamError(
                 f"all {attempts} target(s) for {call.model!r} failed; last: {last.message}",
                 status=last.client_status,
-                headers=_retry_headers(last),
+                headers={**_retry_headers(last), **trail.header()},
             )
         detail = "; ".join(skipped) or "no active provider connection"
-        headers = {"retry-after": str(max(1, math.ceil(retry_in)))} if retry_in is not None else None
+        headers = {"retry-after": str(max(1, math.ceil(retry_in)))} if retry_in is not None else {}
+        headers.update(trail.header())
         raise UpstreamError(
             f"no target for {call.model!r} is available right now ({detail})", status=503, headers=headers
         )
@@ -167,6 +174,7 @@ class Router:
             "x-omniroute-provider": provider,
             "x-omniroute-fallback-attempts": str(attempts - 1),
             "x-omniroute-version": __version__,
+            **call.ctx.trail.header(),
         }
 
     def _reply(
