@@ -18,6 +18,7 @@ from omniroute.api import (
     health,
     inspector,
     inspector_capture,
+    inspector_insight,
     inspector_live,
     inspector_replay,
     inspector_sessions,
@@ -61,6 +62,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(inspector_live.ws_router)
     app.include_router(inspector_sessions.router)
     app.include_router(inspector_capture.router)
+    app.include_router(inspector_insight.router)
     app.include_router(combos.router)
     app.include_router(aliases.router)
     app.include_router(aliases.chains_router)

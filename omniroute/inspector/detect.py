@@ -149,7 +149,7 @@ def detect(host: str, method: str, path: str, headers: Mapping[str, str] | None 
 # What agents send to their LLM hosts besides model calls: settings, policy, telemetry, auth.
 _NOT_MODEL = re.compile(
     r"/api/(?:claude_code|claude_cli|event_logging|oauth|hello)\b|/(?:telemetry|metrics|statsig|sentry|"
-    r"feature[_-]?flags|settings|policy_limits|usage|billing|backend-api/(?:wham|accounts|me))\b", re.I)
+    r"feature[_-]?flags|settings|policy_limits|usage|billing|backend-api/(?:wham|accounts|me))\b", re.IGNORECASE)
 
 
 def is_model_request(method: str, path: str) -> bool:
