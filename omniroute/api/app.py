@@ -29,6 +29,7 @@ from omniroute.api import (
     responses_ws,
     ui,
     usage,
+    usage_charts,
     v1,
 )
 from omniroute.db.kv import kv_get
@@ -68,6 +69,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(aliases.chains_router)
     app.include_router(keys.router)
     app.include_router(usage.router)
+    app.include_router(usage_charts.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)
     app.include_router(config_file.router)
