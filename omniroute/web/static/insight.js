@@ -11,8 +11,8 @@
     const v = Number(cost);
     if (!Number.isFinite(v)) return "unknown";
     if (v === 0) return "$0";
-    if (v < 0.0001) return "<$0.0001";
-    return "$" + (v < 1 ? v.toFixed(4) : v.toFixed(2));
+    if (v < 0.000001) return "<$0.000001";
+    return "$" + (v < 0.01 ? v.toPrecision(2) : v < 1 ? v.toFixed(4) : v.toFixed(2));
   }
 
   // A series' colour comes from its name, not its rank: a model keeps its colour when the
