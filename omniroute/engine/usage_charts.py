@@ -2,9 +2,8 @@
 errors. Each function takes a session and runs one statement; no row is loaded into Python.
 
 - ``series``: per time bucket and per name (model, agent or provider) the requests, errors,
-  tokens and cost. Cost is summed as a SQL number (a float on SQLite): right for a chart; the
-  exact decimal totals stay with ``/api/usage/analytics``. Calls with no known price are
-  counted (``unpriced``) rather than added as 0.
+  tokens and cost (summed exactly as integer ``cost_units``, sent as a number for the chart).
+  Calls with no known price are counted (``unpriced``) rather than added as 0.
 - ``latency``: p50 / p90 / p99 of total latency per name over answered calls, by rank within
   each name (window functions, in SQLite and PostgreSQL alike).
 - ``errors``: the most frequent failures (status and message).
@@ -15,11 +14,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Float, Integer, and_, case, cast, func, literal
+from sqlalchemy import Integer, and_, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from omniroute.db.tables import UsageLog
+from omniroute.db.tables import UsageLog, units_cost
 
 By = Literal["model", "agent", "provider"]
 PERCENTILES = (50, 90, 99)
@@ -51,7 +50,7 @@ def series(session: Session, since: datetime, bucket_s: int, by: By) -> list[dic
             func.sum(case((failed, 1), else_=0)).label("errors"),
             func.sum(col(UsageLog.tokens_in)).label("tokens_in"),
             func.sum(col(UsageLog.tokens_out)).label("tokens_out"),
-            func.sum(cast(col(UsageLog.cost), Float)).label("cost"),
+            func.sum(col(UsageLog.cost_units)).label("cost_units"),
             func.sum(case((col(UsageLog.cost).is_(None), 1), else_=0)).label("unpriced"),
         )
         .where(col(UsageLog.created_at) >= since)
@@ -61,7 +60,7 @@ def series(session: Session, since: datetime, bucket_s: int, by: By) -> list[dic
     return [
         {"bucket": int(r.bucket), "name": r.name, "requests": r.requests, "errors": int(r.errors or 0),
          "tokensIn": int(r.tokens_in or 0), "tokensOut": int(r.tokens_out or 0),
-         "cost": float(r.cost or 0.0), "unpriced": int(r.unpriced or 0)}
+         "cost": float(units_cost(int(r.cost_units or 0))), "unpriced": int(r.unpriced or 0)}
         for r in session.exec(statement).all()  # type: ignore[call-overload]
     ]
 
