@@ -27,7 +27,7 @@ PERCENTILES = (50, 90, 99)
 def name_of(by: By) -> ColumnElement[Any]:
     """The series name: the model used (else asked), the agent (else how it came in), the provider."""
     if by == "model":
-        return func.coalesce(col(UsageLog.model_used), col(UsageLog.model_requested))
+        return func.coalesce(func.nullif(col(UsageLog.model_used), ""), col(UsageLog.model_requested))
     if by == "agent":
         return func.coalesce(col(UsageLog.agent), col(UsageLog.source))
     return func.coalesce(col(UsageLog.provider), literal("none"))
