@@ -35,6 +35,8 @@ class Trail:
         """The header, when there is more to tell than one attempt that answered."""
         if len(self.steps) < 2 and all(step["outcome"] == "answered" for step in self.steps):
             return {}
+        if self.steps and self.steps[-1]["outcome"] == "fell back":  # nothing was left to fall back to
+            self.steps[-1] = {**self.steps[-1], "outcome": "failed"}
         # ASCII only: a header value must be latin-1, and reasons quote upstream text.
         return {HEADER: json.dumps(self.steps, ensure_ascii=True, separators=(",", ":"))}
 

@@ -134,3 +134,24 @@ def test_usage_charts_colour_each_series_by_name(process: OmniRouteProcess, ui: 
     page.locator("#chart-tokens-title", has_text="by agent").wait_for()
     shot(page, "usage-charts")
     assert not ui.errors
+
+
+def test_recording_session_shows_its_cost(process: OmniRouteProcess, ui: Page) -> None:
+    sessions = "/api/tools/traffic-inspector/sessions"
+    with process.api() as api:
+        created = api.post(sessions, json={"name": f"costed {uuid.uuid4().hex[:6]}"})
+        assert created.status_code == 201, created.text
+        session_id = created.json()["id"]
+        try:
+            assert claude_code_call(process, str(uuid.uuid4()), f"recorded {uuid.uuid4().hex}").status_code == 200
+        finally:
+            assert api.patch(f"{sessions}/{session_id}", json={"action": "stop"}).status_code == 200
+    page = ui.open("inspector")
+    page.click("#session-toggle")
+    cost = page.locator(f"tr[data-session='{session_id}'] .session-cost")
+    page.wait_for_function(
+        "(id) => { const c = document.querySelector(`tr[data-session='${id}'] .session-cost`); return c && c.textContent.startsWith('$'); }",
+        arg=session_id)
+    assert re.fullmatch(r"\$0\.\d+", cost.inner_text())
+    shot(page, "session-cost")
+    assert not ui.errors

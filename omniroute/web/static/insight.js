@@ -4,6 +4,15 @@
 "use strict";
 (function () {
   const { el } = Omni;
+  const SVG = "http://www.w3.org/2000/svg";
+
+  /** An SVG element (charts are inline SVG, drawn with no library). */
+  function svg(tag, attrs, ...children) {
+    const n = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, String(v));
+    for (const c of children) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return n;
+  }
 
   /** USD text; null/undefined is an unpriced model: "unknown", never "$0". */
   function fmtCost(cost) {
@@ -74,5 +83,5 @@
     return parts;
   }
 
-  window.OmniInsight = { fmtCost, seriesColor, failureBadge, stepsList, overview };
+  window.OmniInsight = { fmtCost, seriesColor, failureBadge, stepsList, overview, svg };
 })();

@@ -4,9 +4,8 @@
 "use strict";
 (function () {
   const { el, api } = Omni;
-  const { fmtCost, seriesColor, failureBadge } = OmniInsight;
+  const { fmtCost, seriesColor, failureBadge, svg } = OmniInsight;
   const BASE = "/api/tools/traffic-inspector";
-  const SVG = "http://www.w3.org/2000/svg";
   const toggle = document.getElementById("conversations-toggle");
   const bodyBox = document.getElementById("conversations-body");
   const listBox = document.getElementById("conversation-list");
@@ -18,13 +17,6 @@
   const query = () => (sessionId() ? `?sessionId=${encodeURIComponent(sessionId())}` : "");
   const tokens = (a, b) => `${Omni.fmtNum(a || 0)} / ${Omni.fmtNum(b || 0)}`;
   const costText = (c) => fmtCost(c.cost) + (c.unpricedCalls && c.cost !== null ? ` (+${c.unpricedCalls} unpriced)` : "");
-
-  function svg(tag, attrs, ...children) {
-    const n = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, String(v));
-    for (const c of children) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    return n;
-  }
 
   async function loadTotals() {
     const res = await api("GET", `${BASE}/insight/totals${query()}`);

@@ -60,7 +60,7 @@
     const parts = [
       kv([["URL", `${r.scheme || "https"}://${r.host}${r.path}${r.query ? "?" + r.query : ""}`], ["Method", r.method],
           ["Status", status + (r.reason ? " " + r.reason : "")], ["Error", r.error], ["Agent", r.agent || "—"], ["Source", r.source],
-          ["Model", r.mappedModel ? `${r.sourceModel || "?"} → ${r.mappedModel}` : (r.sourceModel ? `${r.sourceModel} (unmapped, passed through)` : "")],
+          ["Model", r.mappedModel ? `${r.sourceModel || "?"} → ${r.mappedModel}` : (r.sourceModel ? r.sourceModel + (r.source === "api" ? "" : " (unmapped, passed through)") : "")],
           ["Kind", r.detectedKind], ["Wire format", r.wireFormat], ["Context key", r.contextKey], ["Session", r.sessionId],
           ["Time", Omni.fmtDateTime(r.timestamp)], ["Sizes", `request ${Omni.fmtBytes(r.requestSize)}, response ${Omni.fmtBytes(r.responseSize)}`],
           ["Note", r.note]]),

@@ -70,7 +70,7 @@
   }
   function modelText(r) {
     if (!r.sourceModel && !r.mappedModel) return "";
-    if (!r.mappedModel) return (r.sourceModel || "") + " (unmapped)";
+    if (!r.mappedModel) return (r.sourceModel || "") + (r.source === "api" ? "" : " (unmapped)");
     return `${r.sourceModel || "?"} → ${r.mappedModel}`;
   }
   function tokenText(t) {

@@ -4,16 +4,9 @@
 "use strict";
 (function () {
   const { el, api } = Omni;
-  const { fmtCost, seriesColor } = OmniInsight;
-  const SVG = "http://www.w3.org/2000/svg";
+  const { fmtCost, seriesColor, svg } = OmniInsight;
   const $ = (id) => document.getElementById(id);
 
-  function svg(tag, attrs, ...children) {
-    const n = document.createElementNS(SVG, tag);
-    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, String(v));
-    for (const c of children) n.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    return n;
-  }
   const fmtTokens = (v) => Omni.fmtNum(Math.round(v));
   const fmtUsd = (v) => (v > 0 && v < 0.01 ? "$" + v.toPrecision(2) : "$" + v.toFixed(2));
 

@@ -76,6 +76,9 @@ def test_steps_come_from_the_engines_trail_header() -> None:
     only = Trail()
     only.answered("conn/c")
     assert only.header() == {}  # one attempt that answered: nothing to tell
+    last = Trail()
+    last.failed("conn/b", 503, "overloaded", "server", fell_back=True)
+    assert steps_of(row(response_headers=last.header()))[0]["outcome"] == "failed"  # nothing left to fall back to
 
 
 def test_threads_sum_tokens_and_cost_and_say_unknown() -> None:
