@@ -186,6 +186,22 @@ class UsageHourly(SQLModel, table=True):
     tokens_out: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     tokens_cached: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    unpriced: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))  # cost NULL (0008)
+
+
+class UsageLatency(SQLModel, table=True):
+    """How many answered calls of an hour and group took a latency within one bucket (0008):
+    the Usage page's percentiles come from these counts, not from sorting every row."""
+
+    __tablename__ = "usage_latency"
+
+    hour: datetime = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    provider: str = Field(primary_key=True)
+    agent: str = Field(primary_key=True)
+    api_key: str = Field(primary_key=True)
+    bucket: int = Field(primary_key=True)  # omniroute.engine.latency_buckets
+    calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class KeyValue(SQLModel, table=True):
