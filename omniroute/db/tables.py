@@ -200,8 +200,19 @@ class UsageLatency(SQLModel, table=True):
     provider: str = Field(primary_key=True)
     agent: str = Field(primary_key=True)
     api_key: str = Field(primary_key=True)
-    bucket: int = Field(primary_key=True)  # omniroute.engine.latency_buckets
+    bucket: int = Field(primary_key=True)  # omniroute.db.latency_buckets
     calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+def row_group(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The `usage_hourly` groups of one usage row (a `UsageRecord.row()`): the same rule as the
+    Usage page's SQL over the rows (`engine/usage_sums.py`)."""
+    return (
+        row["model_used"] or row["model_requested"],
+        row["provider"] or "none",
+        row["agent"] or row["source"],
+        row["api_key_id"] or "none",
+    )
 
 
 class KeyValue(SQLModel, table=True):

@@ -21,8 +21,8 @@ from sqlalchemy import Integer, and_, cast, func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from omniroute.db.latency_buckets import percentiles
 from omniroute.db.tables import UsageHourly, UsageLatency, UsageLog, units_cost
-from omniroute.engine.latency_buckets import percentiles
 
 By = Literal["model", "agent", "provider"]
 PERCENTILES = (50, 90, 99)

@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from omniroute.db.tables import UsageHourly, UsageLatency, UsageLog
-from omniroute.engine.latency_buckets import bucket_of
+from omniroute.db.latency_buckets import bucket_of
+from omniroute.db.tables import UsageHourly, UsageLatency, UsageLog, row_group
 
 GROUPS = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
 MEASURES = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units")
@@ -45,16 +45,6 @@ class Sum:
     def add(self, *measures: int) -> None:
         for name, value in zip(MEASURES, measures, strict=True):
             setattr(self, name, getattr(self, name) + value)
-
-
-def row_group(row: dict[str, Any]) -> tuple[str, str, str, str]:
-    """The groups of one usage row (a `UsageRecord.row()`): the same rule as `_named` below."""
-    return (
-        row["model_used"] or row["model_requested"],
-        row["provider"] or "none",
-        row["agent"] or row["source"],
-        row["api_key_id"] or "none",
-    )
 
 
 def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:

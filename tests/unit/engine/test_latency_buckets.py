@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from omniroute.engine.latency_buckets import bucket_of, percentiles, value_of
+from omniroute.db.latency_buckets import bucket_of, percentiles, value_of
 
 
 def exact(values: list[float], p: int) -> float:

@@ -42,8 +42,8 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     # The same bucketing and groups the usage writer uses from now on.
-    from omniroute.engine.latency_buckets import bucket_of
-    from omniroute.engine.usage_sums import row_group
+    from omniroute.db.latency_buckets import bucket_of
+    from omniroute.db.tables import row_group
 
     bind = op.get_bind()
     columns = ("id", "created_at", "model_used", "model_requested", "provider", "agent", "source",
