@@ -81,7 +81,7 @@ class StreamDecoder:
     A call of ``anthropic_json.JSON_TOOL`` streams as the answer's text (see that module).
     """
 
-    __slots__ = ("_map", "_next", "_skip", "_input", "_json", "_tools")
+    __slots__ = ("_input", "_json", "_map", "_next", "_skip", "_tools")
 
     def __init__(self) -> None:
         self._map: dict[int, int] = {}

@@ -8,12 +8,18 @@ that finds one missing installs it itself.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.support.harness import OmniRouteProcess
 
 CACHE = Path(__file__).resolve().parent / ".agents"
 CLAUDE_CODE, CODEX, GEMINI_CLI = "@anthropic-ai/claude-code", "@openai/codex", "@google/gemini-cli"
@@ -45,6 +51,25 @@ def install_agents(*names: str) -> Path:
     if problem := npm_install(*names):
         pytest.skip(problem)
     return CACHE / "node_modules" / ".bin"
+
+
+def agent_env(omni: OmniRouteProcess, agent: str, **extra: str) -> dict[str, str]:
+    """What `omniroute env AGENT` prints, plus a throwaway HOME and ``extra`` (the agent's fake key)."""
+    cli = str(Path(sys.executable).parent / "omniroute")
+    out = subprocess.run([cli, "env", agent, "--home", str(omni.home), "--proxy-port", str(omni.proxy_port)],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    env = {"PATH": os.environ["PATH"], "HOME": tempfile.mkdtemp(prefix=f"{agent}-home-")}
+    for line in out.splitlines():
+        name, _, value = line.removeprefix("export ").partition("=")
+        env[name] = shlex.split(value)[0]
+    assert env["HTTPS_PROXY"] == omni.proxy_url and env["NO_PROXY"] == "127.0.0.1,localhost"
+    return {**env, **extra}
+
+
+def inspector_rows(omni: OmniRouteProcess, agent: str) -> list[dict[str, Any]]:
+    """The inspector's rows for ``agent``, newest first."""
+    with omni.api() as api:
+        return api.get("/api/tools/traffic-inspector/requests", params={"agent": agent, "limit": 200}).json()["requests"]
 
 
 if __name__ == "__main__":

@@ -11,11 +11,7 @@ inspector.
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +19,13 @@ from typing import Any
 import pytest
 
 from omniroute.translate.anthropic_json import JSON_TOOL
-from tests.e2e.agents_support import GEMINI_CLI, QWEN_CODE, install_agents
+from tests.e2e.agents_support import (
+    GEMINI_CLI,
+    QWEN_CODE,
+    agent_env,
+    inspector_rows,
+    install_agents,
+)
 from tests.support.harness import OmniRouteProcess
 from tests.support.mock_provider import MockProvider
 
@@ -45,20 +47,8 @@ def omni(mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
         yield process
 
 
-def agent_env(omni: OmniRouteProcess, agent: str, **extra: str) -> dict[str, str]:
-    """What `omniroute env AGENT` prints, plus a throwaway HOME and the agent's fake key."""
-    cli = str(Path(sys.executable).parent / "omniroute")
-    out = subprocess.run([cli, "env", agent, "--home", str(omni.home), "--proxy-port", str(omni.proxy_port)],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
-    env = {"PATH": os.environ["PATH"], "HOME": tempfile.mkdtemp(prefix=f"{agent}-home-")}
-    for line in out.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = shlex.split(value)[0]
-    assert env["HTTPS_PROXY"] == omni.proxy_url and env["NODE_EXTRA_CA_CERTS"] == str(omni.ca_cert)
-    return {**env, **extra}
-
-
 def run_agent(env: dict[str, str], settings: Path, content: dict[str, Any], command: list[str]) -> str:
+    assert Path(env["NODE_EXTRA_CA_CERTS"]).is_file()  # `omniroute env` names our CA for Node agents
     settings.parent.mkdir(parents=True, exist_ok=True)
     settings.write_text(json.dumps(content))
     work = Path(env["HOME"]) / "work"
@@ -66,11 +56,6 @@ def run_agent(env: dict[str, str], settings: Path, content: dict[str, Any], comm
     result = subprocess.run(command, env=env, cwd=work, capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
     return result.stdout
-
-
-def rows(omni: OmniRouteProcess, agent: str) -> list[dict[str, Any]]:
-    with omni.api() as api:
-        return api.get("/api/tools/traffic-inspector/requests", params={"agent": agent, "limit": 200}).json()["requests"]
 
 
 def test_gemini_cli_mapped_to_an_anthropic_provider(omni: OmniRouteProcess, agent_bin: Path, mock: MockProvider) -> None:
@@ -91,7 +76,7 @@ def test_gemini_cli_mapped_to_an_anthropic_provider(omni: OmniRouteProcess, agen
     # The router's JSON-mode call went out as a forced tool, once: answered at once, no retry.
     router = [r for r in sent if [t["name"] for t in r["body"].get("tools", [])] == [JSON_TOOL]]
     assert len(router) == 1 and router[0]["body"]["tool_choice"] == {"type": "tool", "name": JSON_TOOL}
-    calls = [r for r in rows(omni, "gemini-cli") if r["mappedModel"]]
+    calls = [r for r in inspector_rows(omni, "gemini-cli") if r["mappedModel"]]
     assert calls and all(r["host"] == "generativelanguage.googleapis.com" and r["source"] == "http-proxy"
                          and r["mappedModel"] == "mockant/gemini-mapped" and r["status"] == 200 for r in calls), calls
     assert all(r["path"].startswith("/v1beta/models/") for r in calls)
@@ -125,7 +110,7 @@ def test_qwen_code_mapped_to_an_anthropic_provider(
     assert output.startswith("mock reply from qwen-mapped: "), output
     assert {r["body"]["model"] for r in mock.requests_to("/v1/messages")} == {"qwen-mapped"}
     assert mock.requests_to("/v1/responses") == [] and mock.requests_to("/v1/chat/completions") == []
-    calls = [r for r in rows(omni, "qwen-code") if r["mappedModel"] and r["host"] == host]
+    calls = [r for r in inspector_rows(omni, "qwen-code") if r["mappedModel"] and r["host"] == host]
     assert calls and all(r["path"] == path and r["sourceModel"] == model and r["mappedModel"] == "mockant/qwen-mapped"
                          and r["status"] == 200 for r in calls), calls
-    assert not [r for r in rows(omni, "codex") if r["host"] == host]
+    assert not [r for r in inspector_rows(omni, "codex") if r["host"] == host]
