@@ -53,7 +53,8 @@ def _structured(body: JSON, tools: list[JSON]) -> Structured | None:
     named = [t for t in tools if choice.get("type") == "any" or t["name"] == choice.get("name")]
     if choice.get("type") in ("tool", "any") and named:
         return Structured(named[0].get("input_schema"), named[0]["name"])
-    for fmt in ((body.get("output_config") or {}).get("format"), body.get("output_format")):
+    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    for fmt in (config.get("format"), body.get("output_format")):
         if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
             return Structured(fmt.get("schema"))
     return None

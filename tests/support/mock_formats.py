@@ -146,7 +146,8 @@ def schema_instance(schema: Any, text: str) -> Any:
         names = schema.get("required") if isinstance(schema.get("required"), list) else list(props)
         return {name: schema_instance(props.get(name), text) for name in names}
     if kind == "array":
-        return [schema_instance(schema.get("items"), text)] * int(schema.get("minItems") or 0)
+        count = schema.get("minItems") if isinstance(schema.get("minItems"), int) else 0
+        return [schema_instance(schema.get("items"), text)] * max(0, min(count, 8))
     return {"integer": 0, "number": 0, "boolean": False, "null": None}.get(kind, text)
 
 

@@ -60,9 +60,11 @@ def plan_chat(body: JSON, model: str) -> ReplyPlan:
 def _chat_structured(body: JSON) -> Structured | None:
     """A forced ``tool_choice`` (a named function, or ``required``), or ``response_format``."""
     choice = body.get("tool_choice")
-    wanted = ((choice.get("function") or {}).get("name") if isinstance(choice, dict)
+    named = choice.get("function") if isinstance(choice, dict) else None
+    wanted = (named.get("name") if isinstance(named, dict)
               else _first_chat_tool(body.get("tools")) if choice == "required" else None)
-    for tool in body.get("tools") or [] if wanted else []:
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    for tool in tools if wanted else []:
         function = tool.get("function") if isinstance(tool, dict) else None
         if isinstance(function, dict) and function.get("name") == wanted:
             return Structured(function.get("parameters"), wanted)
