@@ -12,9 +12,8 @@ Deliberate choices:
   ``safety_identifier`` are identity/billing metadata: kept only for chat→chat. So are
   DashScope's hints (``preserve_thinking``, ``enable_thinking``, ``thinking_budget``,
   ``vl_high_resolution_images``), which Qwen Code sends and only Qwen's service reads.
-* ``top_k`` from another format (Gemini CLI sends ``topK`` on every call) is dropped: it only
-  narrows sampling, and OpenAI refuses it. A chat client's own ``top_k`` is kept for
-  chat→chat (vLLM, OpenRouter and other compatible servers take it).
+* ``top_k`` from another format (Gemini CLI's ``topK``) is dropped: it only narrows sampling
+  and OpenAI refuses it; a chat client's own is kept for chat→chat (vLLM, OpenRouter take it).
 * Fields that change the result but have no IR equivalent (``logprobs``, ``logit_bias``,
   ``audio``, ``prediction`` …) go to ``passthrough`` and fail loudly towards other formats.
 """
@@ -73,8 +72,6 @@ __all__ = [
     "response_to_ir",
 ]
 
-# DashScope's (Qwen's) request hints, which Qwen Code sends on every call: they tune that
-# service's thinking and image handling only, so like metadata they are kept for chat→chat.
 _DASHSCOPE_HINTS = ("preserve_thinking", "vl_high_resolution_images", "enable_thinking", "thinking_budget")
 _METADATA_KEYS = (
     "user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier",
