@@ -29,9 +29,9 @@ from omniroute.engine.targets import Target
 from omniroute.engine.usage_tap import UsageTap
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.pool import Upstream
-from omniroute.translate.formats import WireFormat
 from omniroute.translate import (
     StreamTranslator,
+    client_tool_names,
     error_body,
     get_format,
     ir,
@@ -39,6 +39,7 @@ from omniroute.translate import (
     translate_request,
     translate_response,
 )
+from omniroute.translate.formats import WireFormat
 
 if TYPE_CHECKING:
     from omniroute.engine.calls import Call
@@ -111,6 +112,7 @@ class StreamPipe:
         strip_usage: bool = False,
         *,
         watchdog: Watchdog,
+        names: dict[str, Any] | None = None,
         limits: UpstreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self._response = response
@@ -128,7 +130,8 @@ class StreamPipe:
         if upstream_format == client_format:
             self._tap = self._converter = UsageTap(upstream_format, strip_usage)
         else:
-            self._translator = self._converter = StreamTranslator(upstream_format, client_format, model, accumulate=True)
+            self._translator = self._converter = StreamTranslator(
+                upstream_format, client_format, model, accumulate=True, names=names)
         self._client_format = client_format
 
     @property
@@ -232,6 +235,11 @@ class Attempt:
             body["model"] = self.target.model
         return body
 
+    def _names(self) -> dict[str, Any] | None:
+        """What gives a translated reply the client's own tool names back (Codex namespaces)."""
+        call = self.call
+        return None if self.upstream_format == call.client_format else client_tool_names(call.client_format, call.body)
+
     def _headers(self) -> dict[str, str]:
         # A connection with per-request auth never sends its secret as a static header.
         connection = self.connection
@@ -290,7 +298,7 @@ class Attempt:
             chunks = redactor.wrap(chunks)  # an echoed key
         pipe = StreamPipe(
             response, chunks, self.upstream_format, call.client_format, self.target.model,
-            upstream_ms, self.strip_usage, watchdog=watchdog, limits=self.limits,
+            upstream_ms, self.strip_usage, watchdog=watchdog, limits=self.limits, names=self._names(),
         )
         try:
             await pipe.prime()
@@ -319,7 +327,8 @@ class Attempt:
             data = json.loads(content)
             usage = _usage_of(self.upstream_format, data)
             if self.upstream_format != self.call.client_format:
-                content = _dumps(translate_response(self.upstream_format, self.call.client_format, data)).encode()
+                content = _dumps(translate_response(self.upstream_format, self.call.client_format, data,
+                                                    self._names())).encode()
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             # The upstream's fault, not the client's: a 502 (and fallback), never a 400.
             raise self._fail(
