@@ -12,10 +12,12 @@ socket keeps its conversation for `previous_response_id` (`translate.responses_c
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from omniroute.api.deps import services_of
+from omniroute.api.ws_stream import sse_payloads
 from omniroute.bridge.handoff import origin_from_headers
 from omniroute.engine.body import parse_json_object
 from omniroute.engine.calls import API_CLIENT, Origin, build_call
@@ -24,7 +26,6 @@ from omniroute.inspector import ws_rows
 from omniroute.services import Services
 from omniroute.translate.responses_chain import Chain
 from omniroute.translate.responses_warmup import warmup_events
-from omniroute.translate.sse import SSEDecoder
 
 router = APIRouter()
 FORMAT = "openai-responses"
@@ -96,20 +97,17 @@ async def _one_response(services: Services, ws: WebSocket, text: str, origin: Or
     if reply.stream is None:  # a client error the upstream returned as one JSON body
         await fail((reply.body or b"").decode(errors="replace"), reply.status, "api_error")
         return
-    decoder = SSEDecoder()
-    stream, error = reply.stream, None
+    error = None
     try:
-        async for chunk in stream:
-            for _event, data in decoder.feed(chunk):
-                if data and data != "[DONE]":
-                    chain.event(data)
-                    if row is not None:
-                        row.event(data)
-                    await ws.send_text(data)
+        async with aclosing(sse_payloads(reply.stream)) as payloads:  # closes the stream too
+            async for data in payloads:
+                chain.event(data)
+                if row is not None:
+                    row.event(data)
+                await ws.send_text(data)
     except BaseException as exc:  # the client left, or the stream broke: the row says so
         error = f"stream ended early: {exc.__class__.__name__}"
         raise
     finally:
         if row is not None:
             row.close(reply.status, error)
-        await stream.aclose()  # type: ignore[attr-defined]  # the client may have gone away

@@ -30,7 +30,7 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedel
 FLUSH_WAIT_S = 0.5  # under steady traffic the queue may never be empty: do not wait long
 
 
-async def _drain(store: Store, usage: UsageRecorder) -> None:
+async def drain(store: Store, usage: UsageRecorder) -> None:
     # Bounded: a stuck database must not hang the dashboard; it then shows what is written.
     await store.call(usage.flush, FLUSH_WAIT_S)
 
@@ -72,7 +72,7 @@ def log_json(row: UsageLog) -> dict[str, Any]:
     }
 
 
-def _filters(model: str | None, provider: str | None, agent: str | None, status: str | None,
+def filters(model: str | None, provider: str | None, agent: str | None, status: str | None,
              source: str | None, api_key_id: str | None) -> list[Any]:
     where: list[Any] = []
     if model:
@@ -98,6 +98,21 @@ def _filters(model: str | None, provider: str | None, agent: str | None, status:
     return where
 
 
+async def log_page(store: Store, where: list[Any], limit: int, offset: int) -> tuple[int, list[UsageLog]]:
+    """One page of usage rows, newest first, filtered and counted by the database."""
+
+    def page(session: Session) -> tuple[int, list[UsageLog]]:
+        total = session.exec(select(func.count()).select_from(UsageLog).where(*where)).one()
+        rows = session.exec(
+            select(UsageLog).where(*where)
+            .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
+            .offset(offset).limit(limit)
+        ).all()
+        return total, list(rows)
+
+    return await store.run(page)
+
+
 @router.get("/call-logs")
 async def call_logs(
     store: StoreDep,
@@ -111,26 +126,15 @@ async def call_logs(
     source: str | None = None,
     apiKeyId: str | None = None,
 ) -> dict[str, Any]:
-    await _drain(store, usage)
-    where = _filters(model, provider, agent, status, source, apiKeyId)
-
-    def page(session: Session) -> tuple[int, list[UsageLog]]:
-        total = session.exec(select(func.count()).select_from(UsageLog).where(*where)).one()
-        rows = session.exec(
-            select(UsageLog).where(*where)
-            .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
-            .offset(offset).limit(limit)
-        ).all()
-        return total, list(rows)
-
-    total, rows = await store.run(page)
+    await drain(store, usage)
+    total, rows = await log_page(store, filters(model, provider, agent, status, source, apiKeyId), limit, offset)
     return {"items": [log_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/call-logs/{log_id}")
 async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, Any]:
     """By row id, or by the request id a response carried in `X-OmniRoute-Request-Id`."""
-    await _drain(store, usage)
+    await drain(store, usage)
     # ASCII digits only ("²".isdigit()), and within SQLite's 64-bit integers.
     by_id = log_id.isascii() and log_id.isdigit() and len(log_id) <= 18
 
@@ -173,7 +177,7 @@ def _sums(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
 async def analytics(
     store: StoreDep, usage: UsageDep, period: Literal["day", "week", "month"] = "day"
 ) -> dict[str, Any]:
-    await _drain(store, usage)
+    await drain(store, usage)
     until = datetime.now(UTC)
     since = until - PERIODS[period]
     # Summed by the database in a store thread: the loop waits for a few hundred group rows.
