@@ -134,6 +134,7 @@ def agents_table(settings: Settings, echo: Echo) -> None:
     for row in table:
         echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     notes = [f"{r['agent_id']}: not routable: {r['reason']}" for r in rows if not r["routable"]]
+    notes += [f"{r['agent_id']}: {limit}" for r in rows if r["routable"] for limit in r.get("limits") or ()]
     if notes:
         echo("")
         for note in notes:

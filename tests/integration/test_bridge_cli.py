@@ -35,6 +35,7 @@ def test_agents_table_without_a_server(tmp_path: Path) -> None:
     assert table["cursor"][1] == "no"
     assert any(l.startswith("cursor: not routable: Cursor speaks Connect/gRPC") for l in lines)
     assert any(l.startswith("trae: not routable:") for l in lines)
+    assert any(l.startswith("gemini-cli: Google-login mode (Code Assist") for l in lines)
 
 
 def test_env_prints_the_exports_each_agent_needs(tmp_path: Path) -> None:

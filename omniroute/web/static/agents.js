@@ -72,6 +72,8 @@
         el("div", { class: "section-head" }, el("strong", { text: a.name }), el("code", { class: "muted", text: a.id }), el("span", { class: "spacer" }),
           el("span", { class: "badge " + (a.routable ? "ok" : "warn"), text: a.routable ? "routable" : "pass-through only" })),
         a.routable ? null : el("p", { class: "small", text: a.reason }),
+        // What routing this agent still cannot do (Gemini CLI's Google-login set-up calls, Zed's own endpoints).
+        (a.limits || []).length ? el("ul", { class: "small muted limits" }, ...a.limits.map((t) => el("li", { text: t }))) : null,
         el("p", { class: "small muted" }, "Hosts: ", (a.hosts || []).join(", ") || "—"),
         el("p", { class: "small muted" }, "Formats: ", (a.wire_formats || []).join(", ") || "—"),
         a.last_seen !== undefined ? el("p", { class: "small muted" }, `Last seen: ${a.last_seen ? Omni.fmtDateTime(a.last_seen) : "never"} · CA ${a.cert_trust || "unknown"}`) : null,
