@@ -28,6 +28,7 @@ from omniroute.api import (
     responses_ws,
     ui,
     usage,
+    user_agents,
     v1,
 )
 from omniroute.db.kv import kv_get
@@ -53,6 +54,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(v1.gemini_router)
     app.include_router(providers.router)
     app.include_router(bridge.router)
+    app.include_router(user_agents.router)
     app.include_router(bridge_control.router)
     app.include_router(bridge_control.capture_router)
     app.include_router(inspector.router)
