@@ -109,14 +109,15 @@ def resolvable_names(snapshot: Snapshot) -> list[str]:
 
 
 def close_matches(model: str, snapshot: Snapshot, n: int = 3) -> list[str]:
-    """Resolvable names like ``model``: whole names first, then ``model`` under the connection
-    (or provider type) whose name is closest to its prefix (``opnai/gpt-4o`` → ``openai/gpt-4o``)."""
+    """Resolvable names like ``model``: whole names first, then ``model``'s own model under the
+    connections (and provider types) whose names are closest to its prefix, however far: a
+    user who typed ``nosuch/gpt-4o`` is better served by ``mycloud/gpt-4o`` than by nothing."""
     found = difflib.get_close_matches(model, resolvable_names(snapshot) + list(snapshot.by_name), n=n, cutoff=0.5)
     prefix, sep, rest = model.partition("/")
     if sep and rest:
         prefixes = [c.name for c in snapshot.connections.values() if c.is_active]
         prefixes += sorted({c.provider for c in snapshot.connections.values() if c.is_active})
-        near = difflib.get_close_matches(prefix, prefixes, n=n, cutoff=0.0 if len(set(prefixes)) == 1 else 0.5)
+        near = difflib.get_close_matches(prefix, list(dict.fromkeys(prefixes)), n=n, cutoff=0.0)
         found += [f"{p}/{rest}" for p in near]
     return list(dict.fromkeys(found))[:n]
 
