@@ -19,17 +19,19 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from omniroute.db.database import Database
-from omniroute.db.tables import UsageLog
+from omniroute.db.tables import UsageLog, cost_units
 from tests.support.harness import OmniRouteProcess
 
 BATCH = 20_000
 MODELS = ("demo/echo", "openai/gpt-4o", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-pro")
+COST_UNITS = cost_units(Decimal("0.0001"))
 CHAT = {"model": "demo/echo", "messages": [{"role": "user", "content": "hello"}]}
 
 
@@ -58,6 +60,7 @@ def fill(url: str, rows: int, seed: int = 7) -> float:
                     "tokens_in": 100 + i % 400,
                     "tokens_out": 20 + i % 300,
                     "cost": "0.0001",
+                    "cost_units": COST_UNITS,
                     "latency_ms": 12.5,
                     "status": 200 if i % 50 else 429,
                 })

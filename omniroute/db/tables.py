@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+# 10^-12 of the currency: every price with up to 6 decimals per million tokens is exact, and
+# a 64-bit sum holds about 9.2 million in the currency.
+COST_UNIT = Decimal("1e-12")
+_INT64 = (1 << 63) - 1
+
+
+def cost_units(cost: Decimal) -> int:
+    """``cost`` in whole COST_UNITs (rounded half to even beyond 12 decimals), within 64 bits."""
+    units = int(cost.scaleb(12).to_integral_value(ROUND_HALF_EVEN))
+    return max(-_INT64, min(units, _INT64))
+
+
+def units_cost(units: int) -> Decimal:
+    """A sum of COST_UNITs back as a decimal amount, without trailing zeros."""
+    return (Decimal(units) * COST_UNIT).normalize() if units else Decimal(0)
 
 
 def utcnow() -> datetime:
@@ -141,6 +159,8 @@ class UsageLog(SQLModel, table=True):
     tokens_out: int = 0
     tokens_cached: int = 0
     cost: str = "0"  # Decimal as text: exact, portable across SQLite and PostgreSQL
+    # The same cost in COST_UNIT steps, so sums run in SQL as exact integers (0005).
+    cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     latency_ms: float = 0.0
     upstream_latency_ms: float | None = None
     fallback_attempts: int = 0

@@ -20,7 +20,7 @@ from sqlalchemy import Table, insert
 from sqlmodel import Session
 
 from omniroute.db.database import Database
-from omniroute.db.tables import UsageLog, utcnow
+from omniroute.db.tables import UsageLog, cost_units, utcnow
 from omniroute.db.writer import BackgroundWriter
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class UsageRecord:
             "tokens_out": self.tokens_out,
             "tokens_cached": self.tokens_cached,
             "cost": str(self.cost),
+            "cost_units": cost_units(self.cost),
             "latency_ms": self.latency_ms,
             "upstream_latency_ms": self.upstream_latency_ms,
             "fallback_attempts": self.fallback_attempts,

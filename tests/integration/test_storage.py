@@ -17,6 +17,7 @@ from sqlalchemy import func, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from omniroute.api.usage import _sums as usage_sums
 from omniroute.db.database import Database, DatabaseError, alembic_config
 from omniroute.db.kv import kv_get, kv_set
 from omniroute.db.tables import (
@@ -30,7 +31,10 @@ from omniroute.db.tables import (
     ModelAlias,
     ProviderConnection,
     UsageLog,
+    cost_units,
+    units_cost,
 )
+from omniroute.engine.usage import UsageRecord
 from omniroute.providers.secrets import SecretBox
 from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
 
@@ -181,6 +185,58 @@ def test_usage_rows_keep_decimal_cost_exact(db: Database) -> None:
         by_key = s.exec(select(func.count()).where(UsageLog.api_key_id == "k1")).one()
         assert by_key == 2
         assert s.exec(select(func.sum(UsageLog.tokens_in))).one() == 30
+
+
+def test_migration_0005_backfills_cost_units_exactly(db: Database) -> None:
+    """Rows written before 0005 get their integer cost from the exact text, not a float cast."""
+    db.downgrade("0004")
+    costs = ["0.000012345678", "1234.5", "0", "0.1", "0.3"]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy writes it
+    with db.engine.begin() as conn:
+        for i, cost in enumerate(costs):
+            conn.execute(text(
+                "INSERT INTO usage_logs (request_id, created_at, source, client_format,"
+                " model_requested, tokens_in, tokens_out, tokens_cached, cost, latency_ms,"
+                " fallback_attempts, status) VALUES (:r, :t, 'api', 'openai-chat', 'm', 0, 0, 0,"
+                " :c, 1.0, 0, 200)"), {"r": f"old{i}", "t": stamp, "c": cost})
+    db.migrate()
+    with db.session() as s:
+        units = dict(s.exec(select(UsageLog.request_id, UsageLog.cost_units)).all())
+        assert units == {f"old{i}": cost_units(Decimal(c)) for i, c in enumerate(costs)}
+        assert units["old0"] == 12_345_678 and units["old4"] == 300_000_000_000
+        # 0.1 + 0.3 summed in SQL is exactly 0.4, as decimal text would add.
+        assert units_cost(s.exec(select(func.sum(UsageLog.cost_units))).one()) == Decimal("1234.900012345678")
+
+
+def test_usage_analytics_are_summed_by_the_database(db: Database) -> None:
+    """The Usage page's sums come from one GROUP BY: exact costs, same keys on both databases."""
+    now = datetime.now(UTC)
+    records = [
+        UsageRecord(request_id="a", source="api", client_format="openai-chat", model_requested="fast",
+                    model_used="openai/gpt-4o", provider="openai", tokens_in=10, tokens_out=3,
+                    cost=Decimal("0.1"), status=200, created_at=now),
+        UsageRecord(request_id="b", source="agent-bridge", agent="claude-code", client_format="anthropic",
+                    model_requested="claude", model_used="", provider=None, tokens_in=5,
+                    cost=Decimal("0.2"), status=429, api_key_id="k1", created_at=now),
+        UsageRecord(request_id="c", source="api", client_format="openai-chat", model_requested="fast",
+                    model_used="openai/gpt-4o", provider="openai", tokens_in=1, tokens_cached=1,
+                    cost=Decimal("0.000000000001"), status=200, created_at=now - timedelta(days=3)),
+    ]
+    with db.session() as s:
+        s.execute(UsageLog.__table__.insert(), [r.row() for r in records])  # type: ignore[attr-defined]
+        s.commit()
+    with db.session() as s:
+        day, day_total = usage_sums(s, now - timedelta(days=1))
+        week, week_total = usage_sums(s, now - timedelta(days=7))
+    assert day_total.as_dict() == {"requests": 2, "errors": 1, "tokensIn": 15, "tokensOut": 3,
+                                   "tokensCached": 0, "cost": "0.3"}
+    assert week_total.as_dict()["cost"] == "0.300000000001"
+    assert set(day["byModel"]) == {"openai/gpt-4o", "claude"}  # "" falls back to the name asked
+    assert set(day["byAgent"]) == {"api", "claude-code"}
+    assert set(day["byProvider"]) == {"openai", "none"}
+    assert day["byApiKey"]["k1"]["errors"] == 1 and day["byApiKey"]["none"]["cost"] == "0.1"
+    assert list(day["byDay"]) == [now.date().isoformat()]
+    assert len(week["byDay"]) == 2 and week["byModel"]["openai/gpt-4o"]["tokensCached"] == 1
 
 
 def test_key_values_round_trip_any_json(db: Database) -> None:
