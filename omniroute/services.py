@@ -25,9 +25,9 @@ from omniroute.bridge.catalog import AgentCatalog
 from omniroute.bridge.control import ProxyControl
 from omniroute.bridge.mapping_store import MappingStore
 from omniroute.bridge.upstream import UpstreamChooser
+from omniroute.bridge.upstream_dns import UpstreamResolver, local_addresses
 from omniroute.bridge.user_agents import KIND as USER_AGENTS_KIND
 from omniroute.bridge.user_agents import UserAgentStore
-from omniroute.bridge.upstream_dns import UpstreamResolver, local_addresses
 from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.store import Store

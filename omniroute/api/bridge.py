@@ -33,7 +33,6 @@ from omniroute.api.management import refuse_config_entry
 from omniroute.api.mapping_check import check_targets
 from omniroute.bridge.agent_state import agent_rows, iso
 from omniroute.bridge.catalog import AgentSpec
-from omniroute.bridge.mapping import validate_rules
 from omniroute.bridge.hostsfile import (
     DEFAULT_HOSTS_FILE,
     HostsFile,
@@ -41,6 +40,7 @@ from omniroute.bridge.hostsfile import (
     HostsFileNotWritable,
     flush_dns,
 )
+from omniroute.bridge.mapping import validate_rules
 from omniroute.bridge.trust import is_trusted
 from omniroute.engine.errors import BadRequest, Conflict, EngineError, Forbidden
 

@@ -18,9 +18,9 @@ from omniroute.bridge.agent_state import AgentStates
 from omniroute.bridge.bypass_rules import BypassRules
 from omniroute.bridge.ca import CertificateAuthority
 from omniroute.bridge.catalog import AgentCatalog
-from omniroute.bridge.user_agents import UserAgentStore
 from omniroute.bridge.control import ProxyControl
 from omniroute.bridge.mapping_store import MappingStore
+from omniroute.bridge.user_agents import UserAgentStore
 from omniroute.config import Settings
 from omniroute.db.store import Store
 from omniroute.engine.registry import Registry

@@ -182,7 +182,9 @@ class _Run:
                 self.set(row, "registry", chain=steps)
 
     def user_agents(self) -> None:
-        from omniroute.configfile.user_agents import apply_user_agents  # it types its argument as _Run
+        from omniroute.configfile.user_agents import (
+            apply_user_agents,  # it types its argument as _Run
+        )
 
         apply_user_agents(self)
 
