@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -82,6 +83,8 @@ def read_raw(home: Path) -> RunInfo | None:
 
 
 def pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # pragma: no cover - os.kill(pid, 0) would send CTRL_C_EVENT there
+        return True  # the API's answer (or not) decides
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
