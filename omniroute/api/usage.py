@@ -2,18 +2,18 @@
 
 Rows are written off the request path by `UsageRecorder`; reads first wait (briefly) for the
 queue to drain, so a call that just finished is already listed. Costs are stored as decimal
-text and as integer 10^-12 units (`cost_units`), which the database sums exactly.
+text and as integer 10^-12 units (`cost_units`), which the database sums exactly; the
+analytics read hourly sums (`engine/usage_sums.py`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import case, func, or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
@@ -22,6 +22,7 @@ from omniroute.db.store import Store
 from omniroute.db.tables import ApiKey, UsageLog, units_cost
 from omniroute.engine.errors import NotFound
 from omniroute.engine.usage import UsageRecorder
+from omniroute.engine.usage_sums import Sum, period_sums
 
 router = APIRouter(prefix="/api/usage", tags=["Usage"])
 
@@ -29,7 +30,7 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedel
 FLUSH_WAIT_S = 0.5  # under steady traffic the queue may never be empty: do not wait long
 
 
-async def _drain(store: Store, usage: UsageRecorder) -> None:
+async def drain(store: Store, usage: UsageRecorder) -> None:
     # Bounded: a stuck database must not hang the dashboard; it then shows what is written.
     await store.call(usage.flush, FLUSH_WAIT_S)
 
@@ -71,7 +72,7 @@ def log_json(row: UsageLog) -> dict[str, Any]:
     }
 
 
-def _filters(model: str | None, provider: str | None, agent: str | None, status: str | None,
+def filters(model: str | None, provider: str | None, agent: str | None, status: str | None,
              source: str | None, api_key_id: str | None) -> list[Any]:
     where: list[Any] = []
     if model:
@@ -97,6 +98,21 @@ def _filters(model: str | None, provider: str | None, agent: str | None, status:
     return where
 
 
+async def log_page(store: Store, where: list[Any], limit: int, offset: int) -> tuple[int, list[UsageLog]]:
+    """One page of usage rows, newest first, filtered and counted by the database."""
+
+    def page(session: Session) -> tuple[int, list[UsageLog]]:
+        total = session.exec(select(func.count()).select_from(UsageLog).where(*where)).one()
+        rows = session.exec(
+            select(UsageLog).where(*where)
+            .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
+            .offset(offset).limit(limit)
+        ).all()
+        return total, list(rows)
+
+    return await store.run(page)
+
+
 @router.get("/call-logs")
 async def call_logs(
     store: StoreDep,
@@ -110,26 +126,15 @@ async def call_logs(
     source: str | None = None,
     apiKeyId: str | None = None,
 ) -> dict[str, Any]:
-    await _drain(store, usage)
-    where = _filters(model, provider, agent, status, source, apiKeyId)
-
-    def page(session: Session) -> tuple[int, list[UsageLog]]:
-        total = session.exec(select(func.count()).select_from(UsageLog).where(*where)).one()
-        rows = session.exec(
-            select(UsageLog).where(*where)
-            .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
-            .offset(offset).limit(limit)
-        ).all()
-        return total, list(rows)
-
-    total, rows = await store.run(page)
+    await drain(store, usage)
+    total, rows = await log_page(store, filters(model, provider, agent, status, source, apiKeyId), limit, offset)
     return {"items": [log_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/call-logs/{log_id}")
 async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, Any]:
     """By row id, or by the request id a response carried in `X-OmniRoute-Request-Id`."""
-    await _drain(store, usage)
+    await drain(store, usage)
     # ASCII digits only ("²".isdigit()), and within SQLite's 64-bit integers.
     by_id = log_id.isascii() and log_id.isdigit() and len(log_id) <= 18
 
@@ -145,94 +150,36 @@ async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, A
     return log_json(row)
 
 
-class _Sum:
-    __slots__ = ("cost_units", "errors", "requests", "tokens_cached", "tokens_in", "tokens_out")
-
-    def __init__(self) -> None:
-        self.requests = self.errors = self.tokens_in = self.tokens_out = self.tokens_cached = 0
-        self.cost_units = 0
-
-    def add(self, requests: int, errors: int, tokens_in: int, tokens_out: int, cached: int,
-            units: int) -> None:
-        self.requests += requests
-        self.errors += errors
-        self.tokens_in += tokens_in
-        self.tokens_out += tokens_out
-        self.tokens_cached += cached
-        self.cost_units += units
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "errors": self.errors,
-            "tokensIn": self.tokens_in,
-            "tokensOut": self.tokens_out,
-            "tokensCached": self.tokens_cached,
-            "cost": _decimal_text(units_cost(self.cost_units)),
-        }
+def _sum_json(bucket: Sum) -> dict[str, Any]:
+    return {
+        "requests": bucket.requests,
+        "errors": bucket.errors,
+        "tokensIn": bucket.tokens_in,
+        "tokensOut": bucket.tokens_out,
+        "tokensCached": bucket.tokens_cached,
+        "cost": _decimal_text(units_cost(bucket.cost_units)),
+    }
 
 
-def _named(column: Any, fallback: Any) -> Any:
-    """SQL for Python's ``column or fallback``: NULL and the empty string both fall back."""
-    return func.coalesce(func.nullif(column, ""), fallback)
-
-
-# The groups of the page, as SQL expressions: one GROUP BY over all of them, so the database
-# returns one row per combination (a few hundred) and Python only merges those.
-_GROUPS = {
-    "byModel": _named(UsageLog.model_used, UsageLog.model_requested),
-    "byProvider": _named(UsageLog.provider, "none"),
-    # Direct /v1 clients have no agent: they are grouped by how they came in (api, replay).
-    "byAgent": _named(UsageLog.agent, UsageLog.source),
-    "byApiKey": _named(UsageLog.api_key_id, "none"),
-    "byDay": func.date(UsageLog.created_at),
-}
-_MEASURES = (
-    func.count(),
-    func.sum(case((col(UsageLog.status) >= 400, 1), else_=0)),
-    func.sum(UsageLog.tokens_in),
-    func.sum(UsageLog.tokens_out),
-    func.sum(UsageLog.tokens_cached),
-    func.sum(UsageLog.cost_units),  # integers: exact, unlike a sum of the cost text
-)
-
-
-def _sums(session: Session, since: datetime) -> tuple[dict[str, Any], _Sum]:
-    groups = tuple(_GROUPS.values())
-    rows = session.exec(
-        select(*groups, *_MEASURES).where(col(UsageLog.created_at) >= since).group_by(*groups)
-    ).all()
+def _sums(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    total, sums = period_sums(session, since, until)
     labels = {k.id: k.label for k in session.exec(select(ApiKey)).all()}
-    total = _Sum()
-    sums: dict[str, dict[str, _Sum]] = {name: defaultdict(_Sum) for name in _GROUPS}
-    width = len(groups)
-    for row in rows:
-        measures = tuple(int(value or 0) for value in row[width:])
-        total.add(*measures)
-        for name, key in zip(_GROUPS, row[:width], strict=True):
-            sums[name][str(key)].add(*measures)  # PostgreSQL's date() is a date, SQLite's text
-    result = {
-        name: {key: bucket.as_dict() for key, bucket in sorted(group.items())}
+    result: dict[str, Any] = {
+        name: {key: _sum_json(bucket) for key, bucket in sorted(group.items())}
         for name, group in sums.items()
     }
     for key_id, bucket in result["byApiKey"].items():
         bucket["label"] = labels.get(key_id)  # None: no key, or the key was deleted since
-    return result, total
+    return {"totals": _sum_json(total), **result}
 
 
 @router.get("/analytics")
 async def analytics(
     store: StoreDep, usage: UsageDep, period: Literal["day", "week", "month"] = "day"
 ) -> dict[str, Any]:
-    await _drain(store, usage)
+    await drain(store, usage)
     until = datetime.now(UTC)
     since = until - PERIODS[period]
     # Summed by the database in a store thread: the loop waits for a few hundred group rows.
-    result, total = await store.run(lambda session: _sums(session, since))
-    return {
-        "period": period,
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "totals": total.as_dict(),
-        **result,
-    }
+    sums = await store.run(lambda session: _sums(session, since, until))
+    return {"period": period, "since": since.isoformat(), "until": until.isoformat(), **sums}

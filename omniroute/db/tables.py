@@ -169,6 +169,25 @@ class UsageLog(SQLModel, table=True):
     api_key_id: str | None = Field(default=None, index=True)  # which of our keys called (0002)
 
 
+class UsageHourly(SQLModel, table=True):
+    """Usage rows summed per hour and per group of the Usage page, kept by the usage writer in
+    the same transaction as the rows (0006): the page reads hours, not every row of a month."""
+
+    __tablename__ = "usage_hourly"
+
+    hour: datetime = Field(primary_key=True)  # UTC, the start of the hour
+    model: str = Field(primary_key=True)  # the model used, else the one asked for
+    provider: str = Field(primary_key=True)  # "none" when no provider answered
+    agent: str = Field(primary_key=True)  # the agent, else how the call came in (api, replay)
+    api_key: str = Field(primary_key=True)  # "none" for calls without one of our keys
+    requests: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    errors: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_in: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_out: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_cached: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
 class KeyValue(SQLModel, table=True):
     """Small settings a user edits through the API (bypass patterns, upstream CA, pricing)."""
 

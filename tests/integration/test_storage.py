@@ -3,10 +3,12 @@ round trips of every table, downgrade/upgrade, and concurrent writers losing not
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import textwrap
 import time
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +19,6 @@ from sqlalchemy import func, inspect, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from omniroute.api.usage import _sums as usage_sums
 from omniroute.db.database import Database, DatabaseError, alembic_config
 from omniroute.db.kv import kv_get, kv_set
 from omniroute.db.tables import (
@@ -30,17 +31,20 @@ from omniroute.db.tables import (
     KeyValue,
     ModelAlias,
     ProviderConnection,
+    UsageHourly,
     UsageLog,
     cost_units,
     units_cost,
 )
-from omniroute.engine.usage import UsageRecord
+from omniroute.engine.usage import UsageRecord, _write_usage
+from omniroute.engine.usage_sums import GROUPS, Sum, period_sums, row_group
 from omniroute.providers.secrets import SecretBox
 from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
 
 TABLES = {
     "agent_mappings", "api_keys", "captured_requests", "combos", "fallback_chains",
-    "inspector_sessions", "key_values", "model_aliases", "provider_connections", "usage_logs",
+    "inspector_sessions", "key_values", "model_aliases", "provider_connections", "usage_hourly",
+    "usage_logs",
 }
 
 
@@ -208,35 +212,76 @@ def test_migration_0005_backfills_cost_units_exactly(db: Database) -> None:
         assert units_cost(s.exec(select(func.sum(UsageLog.cost_units))).one()) == Decimal("1234.900012345678")
 
 
-def test_usage_analytics_are_summed_by_the_database(db: Database) -> None:
-    """The Usage page's sums come from one GROUP BY: exact costs, same keys on both databases."""
-    now = datetime.now(UTC)
-    records = [
-        UsageRecord(request_id="a", source="api", client_format="openai-chat", model_requested="fast",
-                    model_used="openai/gpt-4o", provider="openai", tokens_in=10, tokens_out=3,
-                    cost=Decimal("0.1"), status=200, created_at=now),
-        UsageRecord(request_id="b", source="agent-bridge", agent="claude-code", client_format="anthropic",
-                    model_requested="claude", model_used="", provider=None, tokens_in=5,
-                    cost=Decimal("0.2"), status=429, api_key_id="k1", created_at=now),
-        UsageRecord(request_id="c", source="api", client_format="openai-chat", model_requested="fast",
-                    model_used="openai/gpt-4o", provider="openai", tokens_in=1, tokens_cached=1,
-                    cost=Decimal("0.000000000001"), status=200, created_at=now - timedelta(days=3)),
+def _records(now: datetime, count: int, seed: int) -> list[UsageRecord]:
+    rng = random.Random(seed)
+    return [
+        UsageRecord(
+            request_id=f"r{i}", source=rng.choice(("api", "agent-bridge", "replay")),
+            agent=rng.choice((None, "", "claude-code", "codex")), client_format="openai-chat",
+            model_requested=rng.choice(("fast", "smart")),
+            model_used=rng.choice((None, "", "openai/gpt-4o", "anthropic/claude")),
+            provider=rng.choice((None, "", "openai", "anthropic")),
+            api_key_id=rng.choice((None, "k1", "k2")), tokens_in=rng.randrange(1000),
+            tokens_out=rng.randrange(500), tokens_cached=rng.randrange(50),
+            cost=Decimal(rng.randrange(10**6)).scaleb(-rng.randrange(3, 13)),
+            status=rng.choice((200, 200, 200, 429, 502)),
+            created_at=now - timedelta(seconds=rng.uniform(0, 9 * 86400)),
+        )
+        for i in range(count)
     ]
-    with db.session() as s:
-        s.execute(UsageLog.__table__.insert(), [r.row() for r in records])  # type: ignore[attr-defined]
+
+
+def _by_rows(records: list[UsageRecord], since: datetime) -> tuple[Sum, dict[str, dict[str, Sum]]]:
+    """What the page must show, summed the slow way: every row, in Python, with Decimal costs."""
+    total = Sum()
+    sums: dict[str, dict[str, Sum]] = {name: defaultdict(Sum) for name in GROUPS}
+    for record in records:
+        if record.created_at < since:
+            continue
+        row = record.row()
+        measures = (1, int(record.status >= 400), record.tokens_in, record.tokens_out,
+                    record.tokens_cached, cost_units(record.cost))
+        total.add(*measures)
+        keys = (*row_group(row), record.created_at.date().isoformat())
+        for name, key in zip(GROUPS, keys, strict=True):
+            sums[name][key].add(*measures)
+    return total, sums
+
+
+def test_usage_analytics_hours_and_edges_equal_every_row(db: Database) -> None:
+    """The page reads whole hours from usage_hourly and the partial hours from the rows: the
+    result must equal summing every row of the period, on both databases, for any period."""
+    now = datetime.now(UTC)
+    records = _records(now, 600, seed=3)
+    with db.session() as s:  # the usage writer's own function, in batches as it writes them
+        for start in range(0, len(records), 97):
+            _write_usage(s, records[start:start + 97])
         s.commit()
+    for since in (now - timedelta(hours=1, minutes=7), now - timedelta(days=1), now - timedelta(days=7),
+                  now - timedelta(minutes=20), now - timedelta(days=30)):
+        with db.session() as s:
+            total, sums = period_sums(s, since, now)
+        want_total, want_sums = _by_rows(records, since)
+        assert total == want_total
+        assert {n: dict(g) for n, g in sums.items()} == {n: dict(g) for n, g in want_sums.items()}
+    assert units_cost(want_total.cost_units) == sum((r.cost for r in records), Decimal(0))
+    with db.session() as s:  # far fewer rows than there are usage rows
+        assert s.exec(select(func.count()).select_from(UsageHourly)).one() < len(records)
+
+
+def test_migration_0006_sums_existing_rows_into_hours(db: Database) -> None:
+    now = datetime.now(UTC)
+    records = _records(now, 200, seed=5)
+    db.downgrade("0005")
+    with db.engine.begin() as conn:
+        conn.execute(UsageLog.__table__.insert(), [r.row() for r in records])  # type: ignore[attr-defined]
+    db.migrate()
     with db.session() as s:
-        day, day_total = usage_sums(s, now - timedelta(days=1))
-        week, week_total = usage_sums(s, now - timedelta(days=7))
-    assert day_total.as_dict() == {"requests": 2, "errors": 1, "tokensIn": 15, "tokensOut": 3,
-                                   "tokensCached": 0, "cost": "0.3"}
-    assert week_total.as_dict()["cost"] == "0.300000000001"
-    assert set(day["byModel"]) == {"openai/gpt-4o", "claude"}  # "" falls back to the name asked
-    assert set(day["byAgent"]) == {"api", "claude-code"}
-    assert set(day["byProvider"]) == {"openai", "none"}
-    assert day["byApiKey"]["k1"]["errors"] == 1 and day["byApiKey"]["none"]["cost"] == "0.1"
-    assert list(day["byDay"]) == [now.date().isoformat()]
-    assert len(week["byDay"]) == 2 and week["byModel"]["openai/gpt-4o"]["tokensCached"] == 1
+        total, sums = period_sums(s, now - timedelta(days=10), now)
+    assert (total, {n: dict(g) for n, g in sums.items()}) == (
+        _by_rows(records, now - timedelta(days=10))[0],
+        {n: dict(g) for n, g in _by_rows(records, now - timedelta(days=10))[1].items()},
+    )
 
 
 def test_key_values_round_trip_any_json(db: Database) -> None:
