@@ -158,8 +158,8 @@ class UsageLog(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
-    cost: str = "0"  # Decimal as text: exact, portable across SQLite and PostgreSQL
-    # The same cost in COST_UNIT steps, so sums run in SQL as exact integers (0005).
+    cost: str | None = "0"  # Decimal as text (exact, portable); NULL: the model has no known price (0007)
+    # The same cost in COST_UNIT steps, so sums run in SQL as exact integers (0005); 0 when unknown.
     cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     latency_ms: float = 0.0
     upstream_latency_ms: float | None = None
@@ -186,6 +186,22 @@ class UsageHourly(SQLModel, table=True):
     tokens_out: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     tokens_cached: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    unpriced: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))  # cost NULL (0008)
+
+
+class UsageLatency(SQLModel, table=True):
+    """How many answered calls of an hour and group took a latency within one bucket (0008):
+    the Usage page's percentiles come from these counts, not from sorting every row."""
+
+    __tablename__ = "usage_latency"
+
+    hour: datetime = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    provider: str = Field(primary_key=True)
+    agent: str = Field(primary_key=True)
+    api_key: str = Field(primary_key=True)
+    bucket: int = Field(primary_key=True)  # omniroute.engine.latency_buckets
+    calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class KeyValue(SQLModel, table=True):
