@@ -228,7 +228,7 @@ class FallbackChain(SQLModel, table=True):
 
 
 class UserAgent(SQLModel, table=True):
-    """An agent the user defined (`POST /api/tools/agent-bridge/agents`, 0007): identified by
+    """An agent the user defined (`POST /api/tools/agent-bridge/agents`, 0009): identified by
     its hosts and User-Agent tokens, its model calls read in one wire format."""
 
     __tablename__ = "user_agents"
