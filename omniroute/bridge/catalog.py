@@ -75,6 +75,16 @@ class AgentCatalog:
             agents[agent_id] = replace(spec, hosts=tuple(dict.fromkeys(spec.hosts + added)))
         self._agents = agents
 
+    def set_user_agents(self, specs: Iterable[AgentSpec]) -> None:
+        """Replace the user-defined agents (`bridge.user_agents` after each change); built-ins stay.
+
+        One swap of the dict: a request being identified sees the old set or the new one.
+        """
+        agents = {a.id: a for a in self._agents.values() if a.builtin}
+        for spec in specs:
+            agents.setdefault(spec.id, spec)  # a built-in id is refused when saved
+        self._agents = agents
+
     def __iter__(self) -> Iterator[AgentSpec]:
         return iter(self._agents.values())
 

@@ -236,3 +236,20 @@ class FallbackChain(SQLModel, table=True):
     chain: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     from_config: bool = from_config_field()
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class UserAgent(SQLModel, table=True):
+    """An agent the user defined (`POST /api/tools/agent-bridge/agents`, 0009): identified by
+    its hosts and User-Agent tokens, its model calls read in one wire format."""
+
+    __tablename__ = "user_agents"
+
+    id: str = Field(primary_key=True)
+    name: str
+    hosts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    user_agents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    wire_format: str
+    paths: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    from_config: bool = from_config_field()
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
