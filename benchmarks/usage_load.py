@@ -19,49 +19,59 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from omniroute.db.database import Database
-from omniroute.db.tables import UsageLog
+from omniroute.db.tables import UsageLog, cost_units
+from omniroute.engine.usage_sums import add_to_hours
 from tests.support.harness import OmniRouteProcess
 
 BATCH = 20_000
 MODELS = ("demo/echo", "openai/gpt-4o", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-pro")
+COST_UNITS = cost_units(Decimal("0.0001"))
 CHAT = {"model": "demo/echo", "messages": [{"role": "user", "content": "hello"}]}
 
 
 def fill(url: str, rows: int, seed: int = 7) -> float:
-    """Insert ``rows`` usage rows; seconds taken."""
+    """Insert ``rows`` usage rows, oldest first as the usage writer appends them, with their
+    hourly sums (as the writer keeps them); seconds taken."""
     rng = random.Random(seed)
     db = Database(url)
     db.migrate()
     now = datetime.now(UTC)
+    ages = sorted((rng.uniform(0, 90 * 86400) for _ in range(rows)), reverse=True)
     started = time.perf_counter()
     table = UsageLog.__table__  # type: ignore[attr-defined]
-    with db.engine.begin() as conn:
-        for offset in range(0, rows, BATCH):
-            batch = []
-            for i in range(offset, min(rows, offset + BATCH)):
-                model = MODELS[i % len(MODELS)]
-                batch.append({
-                    "request_id": f"bench{i:012x}",
-                    "created_at": now - timedelta(seconds=rng.uniform(0, 90 * 86400)),
-                    "source": "api" if i % 3 else "agent-bridge",
-                    "agent": None if i % 3 else "claude-code",
-                    "client_format": "openai-chat",
-                    "model_requested": model,
-                    "model_used": model,
-                    "provider": model.partition("/")[0],
-                    "tokens_in": 100 + i % 400,
-                    "tokens_out": 20 + i % 300,
-                    "cost": "0.0001",
-                    "latency_ms": 12.5,
-                    "status": 200 if i % 50 else 429,
-                })
-            conn.execute(table.insert(), batch)
+    for offset in range(0, rows, BATCH):
+        batch = []
+        for i in range(offset, min(rows, offset + BATCH)):
+            model = MODELS[i % len(MODELS)]
+            batch.append({
+                "request_id": f"bench{i:012x}",
+                "created_at": now - timedelta(seconds=ages[i]),
+                "source": "api" if i % 3 else "agent-bridge",
+                "agent": None if i % 3 else "claude-code",
+                "api_key_id": None,
+                "client_format": "openai-chat",
+                "model_requested": model,
+                "model_used": model,
+                "provider": model.partition("/")[0],
+                "tokens_in": 100 + i % 400,
+                "tokens_out": 20 + i % 300,
+                "tokens_cached": 0,
+                "cost": "0.0001",
+                "cost_units": COST_UNITS,
+                "latency_ms": 12.5,
+                "status": 200 if i % 50 else 429,
+            })
+        with db.session() as session:
+            session.execute(table.insert(), batch)
+            add_to_hours(session, batch)
+            session.commit()
     db.dispose()
     return time.perf_counter() - started
 

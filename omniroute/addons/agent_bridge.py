@@ -79,6 +79,13 @@ class AgentBridge:
         sni = data.client_hello.sni
         dns_mode = is_bridge_mode(data.context.client.proxy_mode.data)
         address = data.context.server.address
+        choice: UpstreamChoice | None = None
+        if dns_mode and sni:
+            # The hosts file sent the agent here; its SNI names the real upstream, which is
+            # resolved with real DNS (the hosts file would point back at us).
+            data.context.server.sni = sni
+            choice = await services.upstream.choose(sni, AGENT_PORT, _dns_mode_arrival(data.context.client))
+            data.context.server.address = (choice.ip or sni, AGENT_PORT)
         if tunnel_undecrypted(
             sni=sni,
             connect_host=None if dns_mode or address is None else str(address[0]),
@@ -86,14 +93,9 @@ class AgentBridge:
             intercept_on=services.board.tls_intercept,
             bypassed=services.bypass,
             ours=lambda host: services.catalog.is_known_host(host) or services.custom_hosts.is_custom(host),
+            no_route=choice is not None and choice.error is not None and not choice.loop,
         ):
             data.ignore_connection = True  # tunnelled, never decrypted
-        if dns_mode and sni:
-            # The hosts file sent the agent here; its SNI names the real upstream, which is
-            # resolved with real DNS (the hosts file would point back at us).
-            data.context.server.sni = sni
-            choice = await services.upstream.choose(sni, AGENT_PORT, _dns_mode_arrival(data.context.client))
-            data.context.server.address = (choice.ip or sni, AGENT_PORT)
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         if is_bridge_mode(flow.client_conn.proxy_mode.data) and flow.client_conn.sni:

@@ -10,7 +10,9 @@ from omniroute.api import (
     auth,
     bridge,
     bridge_control,
+    chat_ws,
     cli_tools,
+    combo_checks,
     combos,
     config_file,
     errors,
@@ -23,13 +25,18 @@ from omniroute.api import (
     inspector_replay,
     inspector_sessions,
     keys,
+    model_lists,
+    openapi_doc,
     pricing,
+    provider_checks,
     providers,
     resilience,
     responses_ws,
     ui,
     usage,
+    usage_views,
     v1,
+    v1_media,
 )
 from omniroute.api.model_calls import model_calls
 from omniroute.db.kv import kv_get
@@ -57,6 +64,12 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(responses_ws.router, prefix="/v1")
     app.include_router(responses_ws.router, prefix="/api/v1", include_in_schema=False)
     app.include_router(v1.gemini_router)
+    for prefix, listed in (("/v1", True), ("/api/v1", False)):  # the images, audio, ... and /ws routes
+        app.include_router(v1_media.router, prefix=prefix, include_in_schema=listed)
+        app.include_router(chat_ws.router, prefix=prefix, include_in_schema=listed)
+        app.include_router(model_lists.info_router, prefix=prefix, include_in_schema=listed)
+    app.include_router(model_lists.router)
+    app.include_router(provider_checks.router)  # before /api/providers/{id}
     app.include_router(providers.router)
     app.include_router(bridge.router)
     app.include_router(bridge_control.router)
@@ -67,16 +80,20 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(inspector_live.ws_router)
     app.include_router(inspector_sessions.router)
     app.include_router(inspector_capture.router)
+    app.include_router(combo_checks.router)  # before /api/combos/{id}
     app.include_router(combos.router)
     app.include_router(aliases.router)
     app.include_router(aliases.chains_router)
     app.include_router(keys.router)
     app.include_router(usage.router)
+    app.include_router(usage_views.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)
     app.include_router(config_file.router)
     app.include_router(cli_tools.router)
     app.include_router(ui.router)
+    app.include_router(usage_views.connection_router)  # last: /api/usage/{connectionId} would shadow the rest
+    openapi_doc.install(app)
     cli_tools.install(app, services)
     # Saved user settings go into the engine before the first request is served.
     db, router, sync = services.db, services.router, services.sync

@@ -153,7 +153,7 @@ INGEST_PATH = "/api/tools/traffic-inspector/internal/ingest"
 
 def route_kind(path: str) -> str | None:
     """'model' for the model APIs, 'management' for `/api/*`, None for the rest (health, UI)."""
-    if path.startswith(("/v1/", "/api/v1/", "/v1beta/")) or path in ("/v1", "/api/v1"):
+    if path.startswith(("/v1/", "/api/v1/", "/v1beta/", "/api/v1beta/")) or path in ("/v1", "/api/v1", "/api/tags"):
         return "model"
     if path == INGEST_PATH:
         return None  # protected by its own ingest token

@@ -32,6 +32,11 @@ class BodyTooDeep(HTTPException):
 
 
 async def json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:
+    return parse_json_object(await read_body(request, limit))
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The whole request body, refused past ``limit``; kept on the request for the inspector."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(too_large(limit))
@@ -42,5 +47,6 @@ async def json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str
         if size > limit:
             raise PayloadTooLarge(too_large(limit))
         chunks.append(chunk)
-    raw = request.state.raw_body = b"".join(chunks)  # the stream is consumed: kept for the inspector
-    return parse_json_object(raw)
+    raw: bytes = b"".join(chunks)
+    request.state.raw_body = raw  # the stream is consumed: kept for the inspector
+    return raw

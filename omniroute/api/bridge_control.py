@@ -112,11 +112,13 @@ async def _bypass_rows(store: Store, bypass: BypassRules) -> list[dict[str, Any]
     patterns, saved, declared = await store.call(bypass.stored)
     saved_at = saved.isoformat() if saved is not None else None
     mine = "config" if declared else "user"  # "config": the file's
-    return [
-        {"pattern": p, "source": mine if source == "user" else source,
-         "created_at": saved_at if source == "user" else None}
-        for p, source in combined_patterns(patterns)
-    ]
+    rows: list[dict[str, Any]] = []
+    for pattern, source in combined_patterns(patterns):
+        row = {"pattern": pattern, "source": mine if source == "user" else source}
+        if source == "user" and saved_at is not None:  # built-in rules were never created: no date
+            row["created_at"] = saved_at
+        rows.append(row)
+    return rows
 
 
 @router.get("/bypass")

@@ -28,7 +28,7 @@ from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX, find_row
 from omniroute.bridge.wire import extract_model, wants_stream
 from omniroute.engine.calls import Call, Origin, build_call
-from omniroute.engine.errors import BadRequest
+from omniroute.engine.errors import BadRequest, ModelNotFound
 from omniroute.inspector.model import InterceptedRequest
 from omniroute.translate.formats import TRANSLATED
 
@@ -76,11 +76,17 @@ async def replay(
     The stored body is replayed as stored — masked, so masked secrets stay masked; a body cut at
     the capture cap is refused. Headers are not replayed (the agent's credentials were never
     stored; the engine uses the connection's key). Model: `model` if given, else the model the
-    call was mapped to, else the one the agent asked for.
+    call was mapped to, else the one the agent asked for. A model nothing routes is a 400 (the
+    404 of this route means the captured request is gone).
     """
     options = payload or ReplayPost()
     call = replay_call(row, options.model, options.stream)
-    reply = await router.dispatch(call)
+    try:
+        reply = await router.dispatch(call)
+    except ModelNotFound as exc:
+        # A 404 on this URL would read as "no such captured request": the row exists, the
+        # model it was replayed with does not.
+        raise BadRequest(f"not replayed: {exc.message}", param="model") from None
     headers = {**reply.headers, "x-omniroute-replay-of": row.id, "x-omniroute-replay-model": call.model}
     if reply.stream is not None:
         return StreamingResponse(reply.stream, reply.status, {**headers, "cache-control": "no-cache"},

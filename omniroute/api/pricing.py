@@ -90,3 +90,12 @@ async def set_pricing(
 @router.get("/defaults")
 async def default_pricing() -> dict[str, Any]:
     return {"unit": UNIT, "pricing": {key: p.as_dict() for key, p in DEFAULT_PRICES.items()}}
+
+
+@router.get("/models")
+async def pricing_by_model(router: RouterDep, store: StoreDep) -> dict[str, Any]:
+    """The effective table as one entry per model, saying where each price comes from."""
+    overrides = await store.get_setting(SETTING, {}) or {}
+    models = [{"model": model, **price, "source": "override" if model in overrides else "default"}
+              for model, price in sorted(router.prices.entries().items())]
+    return {"unit": UNIT, "models": models}

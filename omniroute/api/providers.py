@@ -20,7 +20,7 @@ from omniroute.api.management import refuse_config_entry
 from omniroute.db.tables import ProviderConnection, utcnow
 from omniroute.engine.errors import BadRequest, Conflict, EngineError, NotFound
 from omniroute.engine.limits import TIMING_KEYS
-from omniroute.engine.registry import Registry
+from omniroute.engine.registry import Connection, Registry
 from omniroute.providers.adapters import ADAPTERS, adapter_for
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.clouds import (
@@ -145,6 +145,9 @@ class ProviderConnectionCreate(CloudSettings):
 class ProviderConnectionUpdate(CloudSettings):
     model_config = ConfigDict(extra="forbid")
 
+    # The specification's PATCH body is ProviderConnectionCreate, which names the type: taken
+    # when it is the connection's own, refused otherwise (a new type is a new connection).
+    provider: ProviderType | None = None
     name: ConnectionName | None = None
     url: UpstreamUrl | None = None
     apiKey: ApiKeyText | None = None
@@ -216,12 +219,26 @@ async def list_connections(store: StoreDep) -> dict[str, Any]:
     return {"connections": [connection_json(r) for r in rows]}
 
 
-@router.post("", status_code=201)
-async def create_connection(
-    store: StoreDep, secrets: SecretsDep, pool: PoolDep, reload: ReloadRegistryDep,
-    payload: ProviderConnectionCreate,
-) -> dict[str, Any]:
-    adapter = adapter_for(payload.provider)
+def new_row(secrets: SecretBox, payload: ProviderConnectionCreate) -> ProviderConnection:
+    """The row ``payload`` describes, not yet stored."""
+    extra = {key: getattr(payload, key) for key in EXTRA_FIELDS if getattr(payload, key)}
+    row = ProviderConnection(
+        provider=payload.provider,
+        name=payload.name or payload.provider,
+        url=payload.url or adapter_for(payload.provider).default_url,
+        is_active=payload.isActive,
+        max_concurrent=payload.maxConcurrent,
+        priority=payload.priority,
+        extra=_apply_settings(secrets, payload, extra),
+    )
+    if payload.apiKey:
+        row.api_key_encrypted = secrets.encrypt(payload.apiKey)
+        row.key_preview = _key_preview(payload.provider, payload.apiKey)
+    return row
+
+
+def check_create(payload: ProviderConnectionCreate) -> None:
+    """What a new connection needs beyond its fields' own checks."""
     _check_settings_apply(payload.provider, payload)
     if payload.provider in URL_REQUIRED and not payload.url:
         raise BadRequest(f"a {payload.provider} connection needs its endpoint url, "
@@ -232,22 +249,17 @@ async def create_connection(
         raise BadRequest("a vertex connection needs project (or a service-account JSON naming one in apiKey)",
                          param="project")
 
+
+@router.post("", status_code=201)
+async def create_connection(
+    store: StoreDep, secrets: SecretsDep, pool: PoolDep, reload: ReloadRegistryDep,
+    payload: ProviderConnectionCreate,
+) -> dict[str, Any]:
+    check_create(payload)
+
     def create(session: Session) -> ProviderConnection:
-        name = payload.name or payload.provider
-        _unique_name(session, name)
-        extra = {key: getattr(payload, key) for key in EXTRA_FIELDS if getattr(payload, key)}
-        row = ProviderConnection(
-            provider=payload.provider,
-            name=name,
-            url=payload.url or adapter.default_url,
-            is_active=payload.isActive,
-            max_concurrent=payload.maxConcurrent,
-            priority=payload.priority,
-            extra=_apply_settings(secrets, payload, extra),
-        )
-        if payload.apiKey:
-            row.api_key_encrypted = secrets.encrypt(payload.apiKey)
-            row.key_preview = _key_preview(payload.provider, payload.apiKey)
+        row = new_row(secrets, payload)
+        _unique_name(session, row.name)
         session.add(row)
         session.commit()
         return row
@@ -271,6 +283,9 @@ async def update_connection(
     def update(session: Session) -> ProviderConnection:
         row = _get(session, connection_id)
         refuse_config_entry(row.from_config, f"provider connection {row.name!r}")
+        if payload.provider is not None and payload.provider != row.provider:
+            raise BadRequest(f"a connection's provider type cannot change ({row.provider} here); "
+                             "create a new connection for another type", param="provider")
         _check_settings_apply(row.provider, payload)
         if payload.name is not None and payload.name != row.name:
             _unique_name(session, payload.name, exclude_id=row.id)
@@ -318,10 +333,14 @@ async def delete_connection(
 
 
 async def _probe(registry: Registry, pool: ClientPool, connection_id: str) -> dict[str, Any]:
-    """List the upstream's models: proves the URL and key work without spending tokens."""
     connection = registry.snapshot.connections.get(connection_id)
     if connection is None:
         raise NotFound(f"provider connection {connection_id!r} not found")
+    return await probe(pool, connection)
+
+
+async def probe(pool: ClientPool, connection: Connection) -> dict[str, Any]:
+    """List the upstream's models: proves the URL and key work without spending tokens."""
     adapter = connection.adapter
     url = adapter.models_url(connection.url, connection.extra)
     if url is None:  # no model list endpoint: the key is first checked by a real call
@@ -349,7 +368,7 @@ async def _probe(registry: Registry, pool: ClientPool, connection_id: str) -> di
     return {"ok": True, "status": response.status_code, "latencyMs": latency, "models": [m for m in models if m]}
 
 
-def _set_status(session: Session, connection_id: str, ok: bool) -> None:
+def set_status(session: Session, connection_id: str, ok: bool) -> None:
     row = session.get(ProviderConnection, connection_id)
     if row is not None:
         row.test_status = "active" if ok else "error"
@@ -363,7 +382,7 @@ async def test_connection(
 ) -> dict[str, Any]:
     result = await _probe(registry, pool, connection_id)
     if result.get("checked", True):
-        await store.run(lambda session: _set_status(session, connection_id, result["ok"]))
+        await store.run(lambda session: set_status(session, connection_id, result["ok"]))
     return {"id": connection_id, **{k: v for k, v in result.items() if k != "models"}}
 
 

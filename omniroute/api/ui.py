@@ -8,6 +8,7 @@ installed wheel serves them as a checkout does).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -49,6 +50,19 @@ async def root() -> RedirectResponse:
 @router.get("/ui")
 async def ui_root() -> RedirectResponse:
     return RedirectResponse("/ui/inspector", status_code=307)
+
+
+def _page_redirect(page: str) -> Callable[[Request], Awaitable[RedirectResponse]]:
+    async def redirect(request: Request) -> RedirectResponse:
+        query = request.url.query
+        return RedirectResponse(f"/ui/{page}" + (f"?{query}" if query else ""), status_code=307)
+
+    return redirect
+
+
+# `/inspector` and the like, typed or bookmarked without the `/ui` prefix, lead to the page.
+for _page in PAGES:
+    router.add_api_route(f"/{_page}", _page_redirect(_page), methods=["GET"], name=f"redirect-{_page}")
 
 
 @router.get("/ui/{page}", response_class=HTMLResponse)

@@ -2,12 +2,12 @@
 
 Rows are written off the request path by `UsageRecorder`; reads first wait (briefly) for the
 queue to drain, so a call that just finished is already listed. Costs are stored as decimal
-text and summed with `Decimal`, so totals are exact to the last digit.
+text and as integer 10^-12 units (`cost_units`), which the database sums exactly; the
+analytics read hourly sums (`engine/usage_sums.py`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -19,9 +19,10 @@ from sqlmodel import Session, col, select
 from omniroute.api.deps import StoreDep, UsageDep
 from omniroute.api.management import invalid
 from omniroute.db.store import Store
-from omniroute.db.tables import ApiKey, UsageLog
+from omniroute.db.tables import ApiKey, UsageLog, units_cost
 from omniroute.engine.errors import NotFound
 from omniroute.engine.usage import UsageRecorder
+from omniroute.engine.usage_sums import Sum, period_sums
 
 router = APIRouter(prefix="/api/usage", tags=["Usage"])
 
@@ -29,7 +30,7 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedel
 FLUSH_WAIT_S = 0.5  # under steady traffic the queue may never be empty: do not wait long
 
 
-async def _drain(store: Store, usage: UsageRecorder) -> None:
+async def drain(store: Store, usage: UsageRecorder) -> None:
     # Bounded: a stuck database must not hang the dashboard; it then shows what is written.
     await store.call(usage.flush, FLUSH_WAIT_S)
 
@@ -71,7 +72,7 @@ def log_json(row: UsageLog) -> dict[str, Any]:
     }
 
 
-def _filters(model: str | None, provider: str | None, agent: str | None, status: str | None,
+def filters(model: str | None, provider: str | None, agent: str | None, status: str | None,
              source: str | None, api_key_id: str | None) -> list[Any]:
     where: list[Any] = []
     if model:
@@ -97,6 +98,21 @@ def _filters(model: str | None, provider: str | None, agent: str | None, status:
     return where
 
 
+async def log_page(store: Store, where: list[Any], limit: int, offset: int) -> tuple[int, list[UsageLog]]:
+    """One page of usage rows, newest first, filtered and counted by the database."""
+
+    def page(session: Session) -> tuple[int, list[UsageLog]]:
+        total = session.exec(select(func.count()).select_from(UsageLog).where(*where)).one()
+        rows = session.exec(
+            select(UsageLog).where(*where)
+            .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
+            .offset(offset).limit(limit)
+        ).all()
+        return total, list(rows)
+
+    return await store.run(page)
+
+
 @router.get("/call-logs")
 async def call_logs(
     store: StoreDep,
@@ -110,26 +126,15 @@ async def call_logs(
     source: str | None = None,
     apiKeyId: str | None = None,
 ) -> dict[str, Any]:
-    await _drain(store, usage)
-    where = _filters(model, provider, agent, status, source, apiKeyId)
-
-    def page(session: Session) -> tuple[int, list[UsageLog]]:
-        total = session.exec(select(func.count()).select_from(UsageLog).where(*where)).one()
-        rows = session.exec(
-            select(UsageLog).where(*where)
-            .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
-            .offset(offset).limit(limit)
-        ).all()
-        return total, list(rows)
-
-    total, rows = await store.run(page)
+    await drain(store, usage)
+    total, rows = await log_page(store, filters(model, provider, agent, status, source, apiKeyId), limit, offset)
     return {"items": [log_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/call-logs/{log_id}")
 async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, Any]:
     """By row id, or by the request id a response carried in `X-OmniRoute-Request-Id`."""
-    await _drain(store, usage)
+    await drain(store, usage)
     # ASCII digits only ("²".isdigit()), and within SQLite's 64-bit integers.
     by_id = log_id.isascii() and log_id.isdigit() and len(log_id) <= 18
 
@@ -145,78 +150,36 @@ async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, A
     return log_json(row)
 
 
-class _Sum:
-    __slots__ = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost")
-
-    def __init__(self) -> None:
-        self.requests = self.errors = self.tokens_in = self.tokens_out = self.tokens_cached = 0
-        self.cost = Decimal(0)
-
-    def add(self, status: int, tokens_in: int, tokens_out: int, cached: int, cost: str) -> None:
-        self.requests += 1
-        self.errors += status >= 400
-        self.tokens_in += tokens_in
-        self.tokens_out += tokens_out
-        self.tokens_cached += cached
-        self.cost += Decimal(cost or "0")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "errors": self.errors,
-            "tokensIn": self.tokens_in,
-            "tokensOut": self.tokens_out,
-            "tokensCached": self.tokens_cached,
-            "cost": _decimal_text(self.cost),
-        }
+def _sum_json(bucket: Sum) -> dict[str, Any]:
+    return {
+        "requests": bucket.requests,
+        "errors": bucket.errors,
+        "tokensIn": bucket.tokens_in,
+        "tokensOut": bucket.tokens_out,
+        "tokensCached": bucket.tokens_cached,
+        "cost": _decimal_text(units_cost(bucket.cost_units)),
+    }
 
 
-_COLUMNS = (
-    UsageLog.created_at, UsageLog.model_used, UsageLog.model_requested, UsageLog.provider,
-    UsageLog.agent, UsageLog.source, UsageLog.api_key_id, UsageLog.status,
-    UsageLog.tokens_in, UsageLog.tokens_out, UsageLog.tokens_cached, UsageLog.cost,
-)
-
-
-def _sums(session: Session, since: datetime) -> tuple[dict[str, Any], _Sum]:
-    rows = session.exec(select(*_COLUMNS).where(col(UsageLog.created_at) >= since)).all()
+def _sums(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+    total, sums = period_sums(session, since, until)
     labels = {k.id: k.label for k in session.exec(select(ApiKey)).all()}
-    # Summed here, not in SQL: SQL would add the cost text as floating point.
-    total = _Sum()
-    names = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
-    groups: dict[str, dict[str, _Sum]] = {name: defaultdict(_Sum) for name in names}
-    for (created, used, asked, provider, agent, source, key_id, status,
-         tokens_in, tokens_out, cached, cost) in rows:
-        values = (status, tokens_in, tokens_out, cached, cost)
-        total.add(*values)
-        groups["byModel"][used or asked].add(*values)
-        groups["byProvider"][provider or "none"].add(*values)
-        # Direct /v1 clients have no agent: they are grouped by how they came in (api, replay).
-        groups["byAgent"][agent or source].add(*values)
-        groups["byApiKey"][key_id or "none"].add(*values)
-        groups["byDay"][created.date().isoformat()].add(*values)
-    result = {
-        name: {key: bucket.as_dict() for key, bucket in sorted(group.items())}
-        for name, group in groups.items()
+    result: dict[str, Any] = {
+        name: {key: _sum_json(bucket) for key, bucket in sorted(group.items())}
+        for name, group in sums.items()
     }
     for key_id, bucket in result["byApiKey"].items():
         bucket["label"] = labels.get(key_id)  # None: no key, or the key was deleted since
-    return result, total
+    return {"totals": _sum_json(total), **result}
 
 
 @router.get("/analytics")
 async def analytics(
     store: StoreDep, usage: UsageDep, period: Literal["day", "week", "month"] = "day"
 ) -> dict[str, Any]:
-    await _drain(store, usage)
+    await drain(store, usage)
     until = datetime.now(UTC)
     since = until - PERIODS[period]
-    # Read and summed in a store thread: a month of rows is a lot of Python work for the loop.
-    result, total = await store.run(lambda session: _sums(session, since))
-    return {
-        "period": period,
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "totals": total.as_dict(),
-        **result,
-    }
+    # Summed by the database in a store thread: the loop waits for a few hundred group rows.
+    sums = await store.run(lambda session: _sums(session, since, until))
+    return {"period": period, "since": since.isoformat(), "until": until.isoformat(), **sums}

@@ -18,11 +18,11 @@ from omniroute.api.deps import RegistryDep, RouterDep, TokensDep, services_of
 from omniroute.bridge.handoff import H_MODEL, H_STREAM, is_internal, origin_from_headers
 from omniroute.bridge.wire import wants_stream
 from omniroute.engine.calls import API_CLIENT, Origin, Reply, build_call
+from omniroute.engine.counting import count_for
 from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
 from omniroute.engine.router import Router
 from omniroute.inspector import direct
 from omniroute.services import Services, Tokens
-from omniroute.translate import count_tokens
 from omniroute.translate.formats import TRANSLATED, WireFormat
 
 router = APIRouter()
@@ -180,13 +180,15 @@ async def messages(request: Request, router: RouterDep, tokens: TokensDep) -> Re
 
 
 @router.post("/messages/count_tokens")
-async def messages_count_tokens(request: Request) -> Response:
+async def messages_count_tokens(request: Request, router: RouterDep) -> Response:
+    """The provider the model resolves to counts, or the count is estimated (engine.counting)."""
     request.state.client_format = WireFormat.ANTHROPIC
     body = await json_object(request)
-    _model(body)
+    model = _model(body)
     if not isinstance(body.get("messages"), list):
         raise BadRequest("'messages' is required and must be an array", param="messages")
-    return JSONResponse({"input_tokens": count_tokens(body, WireFormat.ANTHROPIC)})
+    counted = await count_for(router, body, model)
+    return Response(counted.body(), 200, counted.headers())
 
 
 @router.post("/responses")

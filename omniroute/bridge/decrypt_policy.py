@@ -9,7 +9,9 @@ host it should not. Tunnelled (never decrypted) are:
   with SNI ``api.anthropic.com`` would otherwise get a leaf for both);
 * a connection with no name to decide on (no SNI, and a ``CONNECT`` to a bare IP address);
 * a host on the bypass list, named by the SNI or by the ``CONNECT``;
-* in DNS mode, any host that is neither a known agent host nor a custom capture host.
+* in DNS mode, any host that is neither a known agent host nor a custom capture host, unless
+  it has no route (real DNS cannot resolve it): a tunnel to nowhere would only abort the
+  handshake, so it is decrypted and answered with a 502 that says why; nothing is passed on.
 
 A ``CONNECT`` to an IP address with an SNI is decided by the SNI (clients that resolve names
 themselves connect that way).
@@ -31,6 +33,7 @@ def tunnel_undecrypted(
     intercept_on: bool,
     bypassed: Callable[[str], bool],
     ours: Callable[[str], bool],
+    no_route: bool = False,
 ) -> bool:
     if not intercept_on:
         return True
@@ -44,4 +47,4 @@ def tunnel_undecrypted(
         return True
     if any(bypassed(name) for name in names):
         return True
-    return dns_mode and not ours(names[0])
+    return dns_mode and not no_route and not ours(names[0])

@@ -21,6 +21,7 @@ from omniroute.bridge.handoff import agent_origin
 from omniroute.bridge.interceptor import Decision
 from omniroute.engine.body import parse_json_object
 from omniroute.engine.calls import Reply, build_call
+from omniroute.engine.counting import count_for
 from omniroute.engine.errors import EngineError
 from omniroute.engine.router import Router
 from omniroute.translate import TranslationError
@@ -48,6 +49,9 @@ async def answer(router: Router, decision: Decision, *, original_host: str, body
     assert decision.agent is not None and decision.target_model is not None
     fmt = decision.engine_format or decision.wire_format or WireFormat.OPENAI_CHAT
     try:
+        if decision.counting:
+            counted = await count_for(router, parse_json_object(body), decision.target_model)
+            return Answer(200, counted.headers(), counted.body())
         call = build_call(fmt, parse_json_object(decision.engine_body or body), decision.target_model, False,
                           origin=agent_origin(decision, original_host), headers=headers)
         return await _collect(await router.dispatch(call))

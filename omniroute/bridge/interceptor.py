@@ -13,12 +13,15 @@ from omniroute.bridge.catalog import AgentCatalog, AgentSpec
 from omniroute.bridge.mapping_store import MappingStore
 from omniroute.bridge.wire import (
     extract_model,
-    wants_stream,
     json_object,
+    wants_stream,
 )
 from omniroute.translate.formats import TRANSLATED, WireFormat
 
 ZED_WEBSOCKET_NOTE = "WebSocket refused: Zed falls back to HTTP /completions, which is routed"
+# Anthropic's token counter: not a generation, but under a mapping it is counted for the model
+# the agent's calls go to (engine.counting), never sent to a host the agent no longer uses.
+COUNT_TOKENS_PATH = "/v1/messages/count_tokens"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,7 @@ class Decision:
     engine_format: str | None = None
     engine_body: bytes | None = None
     reply: DirectReply | None = None
+    counting: bool = False  # an Anthropic count_tokens call, answered by engine.counting
 
     @property
     def route(self) -> bool:
@@ -76,6 +80,12 @@ def decide(
     if not agent.routable:
         # Cursor, Trae: every call is captured and passed through, and the inspector says why.
         return Decision(agent, wire_format, note=agent.reason)
+    if wire_format is None and _counts_tokens(agent, method, path):
+        data = json_object(body)
+        source_model = extract_model(WireFormat.ANTHROPIC, data)
+        target = mappings.target_for(agent.id, source_model)
+        return Decision(agent, WireFormat.ANTHROPIC, source_model, target, note=None if target else "unmapped",
+                        counting=True)
     if wire_format is None:
         return Decision(agent)  # settings, telemetry, auth: not a model call
     if wire_format == WireFormat.ZED:
@@ -121,6 +131,11 @@ def _decide_zed(
         agent, WireFormat.ZED, source_model, target, stream=True,
         engine_format=call.inner_format, engine_body=call.engine_body(),
     )
+
+
+def _counts_tokens(agent: AgentSpec, method: str, path: str) -> bool:
+    return (method == "POST" and path.partition("?")[0] == COUNT_TOKENS_PATH
+            and WireFormat.ANTHROPIC in agent.wire_formats)
 
 
 def _is_websocket(headers: Mapping[str, str]) -> bool:

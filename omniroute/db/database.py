@@ -144,6 +144,8 @@ def engine_options(url: URL) -> dict[str, Any]:
             "connect_args": {
                 "connect_timeout": PG_CONNECT_TIMEOUT_S,
                 "application_name": "omniroute",
+                # Days and hours in SQL (the Usage page's `date()`) are UTC days, as stored.
+                "options": "-c timezone=UTC",
             },
         }
     raise DatabaseError(

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+# 10^-12 of the currency: every price with up to 6 decimals per million tokens is exact, and
+# a 64-bit sum holds about 9.2 million in the currency.
+COST_UNIT = Decimal("1e-12")
+_INT64 = (1 << 63) - 1
+
+
+def cost_units(cost: Decimal) -> int:
+    """``cost`` in whole COST_UNITs (rounded half to even beyond 12 decimals), within 64 bits."""
+    units = int(cost.scaleb(12).to_integral_value(ROUND_HALF_EVEN))
+    return max(-_INT64, min(units, _INT64))
+
+
+def units_cost(units: int) -> Decimal:
+    """A sum of COST_UNITs back as a decimal amount, without trailing zeros."""
+    return (Decimal(units) * COST_UNIT).normalize() if units else Decimal(0)
 
 
 def utcnow() -> datetime:
@@ -141,12 +159,33 @@ class UsageLog(SQLModel, table=True):
     tokens_out: int = 0
     tokens_cached: int = 0
     cost: str = "0"  # Decimal as text: exact, portable across SQLite and PostgreSQL
+    # The same cost in COST_UNIT steps, so sums run in SQL as exact integers (0005).
+    cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     latency_ms: float = 0.0
     upstream_latency_ms: float | None = None
     fallback_attempts: int = 0
     status: int = 0
     error: str | None = None
     api_key_id: str | None = Field(default=None, index=True)  # which of our keys called (0002)
+
+
+class UsageHourly(SQLModel, table=True):
+    """Usage rows summed per hour and per group of the Usage page, kept by the usage writer in
+    the same transaction as the rows (0006): the page reads hours, not every row of a month."""
+
+    __tablename__ = "usage_hourly"
+
+    hour: datetime = Field(primary_key=True)  # UTC, the start of the hour
+    model: str = Field(primary_key=True)  # the model used, else the one asked for
+    provider: str = Field(primary_key=True)  # "none" when no provider answered
+    agent: str = Field(primary_key=True)  # the agent, else how the call came in (api, replay)
+    api_key: str = Field(primary_key=True)  # "none" for calls without one of our keys
+    requests: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    errors: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_in: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_out: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_cached: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class KeyValue(SQLModel, table=True):

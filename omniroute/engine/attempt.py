@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from omniroute.engine import failures
+from omniroute.engine import failures, media
 from omniroute.engine.limits import (
     DEFAULT_LIMITS,
     ERROR_BODY_CAP,
@@ -29,9 +29,9 @@ from omniroute.engine.targets import Target
 from omniroute.engine.usage_tap import UsageTap
 from omniroute.providers.cloud_auth import AuthorizationFailed
 from omniroute.providers.pool import Upstream
-from omniroute.translate.formats import WireFormat
 from omniroute.translate import (
     StreamTranslator,
+    client_tool_names,
     error_body,
     get_format,
     ir,
@@ -39,6 +39,7 @@ from omniroute.translate import (
     translate_request,
     translate_response,
 )
+from omniroute.translate.formats import PASSTHROUGH, WireFormat
 
 if TYPE_CHECKING:
     from omniroute.engine.calls import Call
@@ -111,6 +112,7 @@ class StreamPipe:
         strip_usage: bool = False,
         *,
         watchdog: Watchdog,
+        names: dict[str, Any] | None = None,
         limits: UpstreamLimits = DEFAULT_LIMITS,
     ) -> None:
         self._response = response
@@ -128,7 +130,8 @@ class StreamPipe:
         if upstream_format == client_format:
             self._tap = self._converter = UsageTap(upstream_format, strip_usage)
         else:
-            self._translator = self._converter = StreamTranslator(upstream_format, client_format, model, accumulate=True)
+            self._translator = self._converter = StreamTranslator(
+                upstream_format, client_format, model, accumulate=True, names=names)
         self._client_format = client_format
 
     @property
@@ -214,7 +217,7 @@ class Attempt:
         call, fmt = self.call, self.upstream_format
         same = fmt == call.client_format
         body = dict(call.body) if same else translate_request(call.client_format, fmt, call.body)
-        if fmt == WireFormat.OPENAI_EMBEDDINGS:
+        if fmt in PASSTHROUGH:
             body["model"] = self.target.model
         elif fmt in _BODY_MODEL_FORMATS:
             body["model"] = self.target.model
@@ -232,11 +235,22 @@ class Attempt:
             body["model"] = self.target.model
         return body
 
-    def _headers(self) -> dict[str, str]:
+    def _names(self) -> dict[str, Any] | None:
+        """What gives a translated reply the client's own tool names back (Codex namespaces)."""
+        call = self.call
+        return None if self.upstream_format == call.client_format else client_tool_names(call.client_format, call.body)
+
+    def _payload(self) -> tuple[bytes, str]:
+        body = self.connection.adapter.finish_body(self.upstream_format, self._body())
+        if self.upstream_format == WireFormat.OPENAI_TRANSCRIPTIONS:
+            return media.encode_form(body)
+        return _dumps(body).encode(), "application/json"
+
+    def _headers(self, content_type: str) -> dict[str, str]:
         # A connection with per-request auth never sends its secret as a static header.
         connection = self.connection
         headers = connection.adapter.headers(None if connection.auth is not None else connection.api_key)
-        headers["content-type"] = "application/json"
+        headers["content-type"] = content_type
         if self.upstream_format == self.call.client_format:
             headers.update(self.call.ctx.forward_headers)
         return headers
@@ -262,8 +276,8 @@ class Attempt:
         adapter, call = self.connection.adapter, self.call
         connection = self.connection
         url = adapter.endpoint(connection.url, self.upstream_format, self.target.model, call.stream, connection.extra)
-        payload = _dumps(adapter.finish_body(self.upstream_format, self._body())).encode()
-        headers = self._headers()
+        payload, content_type = self._payload()
+        headers = self._headers(content_type)
         started = time.perf_counter()
         try:
             sending = self.upstream.post(url, payload, headers) if connection.auth is None else (
@@ -290,7 +304,7 @@ class Attempt:
             chunks = redactor.wrap(chunks)  # an echoed key
         pipe = StreamPipe(
             response, chunks, self.upstream_format, call.client_format, self.target.model,
-            upstream_ms, self.strip_usage, watchdog=watchdog, limits=self.limits,
+            upstream_ms, self.strip_usage, watchdog=watchdog, limits=self.limits, names=self._names(),
         )
         try:
             await pipe.prime()
@@ -315,11 +329,15 @@ class Attempt:
         finally:
             await response.aclose()
         content = redact(content, self.connection.api_key)  # an echoed key
+        if media.answers_binary(self.upstream_format):
+            media_type = response.headers.get("content-type", "application/octet-stream")
+            return Outcome(200, media_type, ir.Usage(), upstream_ms, body=content)
         try:
             data = json.loads(content)
             usage = _usage_of(self.upstream_format, data)
             if self.upstream_format != self.call.client_format:
-                content = _dumps(translate_response(self.upstream_format, self.call.client_format, data)).encode()
+                content = _dumps(translate_response(self.upstream_format, self.call.client_format, data,
+                                                    self._names())).encode()
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
             # The upstream's fault, not the client's: a 502 (and fallback), never a 400.
             raise self._fail(
@@ -371,9 +389,8 @@ class Attempt:
 
 
 def _usage_of(wire_format: str, data: Any) -> ir.Usage:
-    if wire_format == WireFormat.OPENAI_EMBEDDINGS:
-        tokens = (data.get("usage") or {}).get("prompt_tokens", 0) if isinstance(data, dict) else 0
-        return ir.Usage(input_tokens=int(tokens or 0))
+    if wire_format in PASSTHROUGH:
+        return media.usage_of(wire_format, data)
     return get_format(wire_format).response_to_ir(data).usage
 
 

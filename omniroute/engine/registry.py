@@ -91,7 +91,7 @@ class Registry:
             aliases = session.exec(select(ModelAlias)).all()
             combos = session.exec(select(Combo)).all()
             chains = session.exec(select(FallbackChain)).all()
-        connections = {row.id: self._connection(row) for row in rows}
+        connections = {row.id: self.connection(row) for row in rows}
         self.snapshot = Snapshot(
             connections=MappingProxyType(connections),
             by_name=MappingProxyType({c.name: c for c in connections.values()}),
@@ -107,7 +107,8 @@ class Registry:
         self._on_reload(self.snapshot)
         return self.snapshot
 
-    def _connection(self, row: ProviderConnection) -> Connection:
+    def connection(self, row: ProviderConnection) -> Connection:
+        """The routable form of a stored (or about to be stored) connection row."""
         key = self.secrets.decrypt(row.api_key_encrypted) if row.api_key_encrypted else None
         adapter = adapter_for(row.provider)
         settings = adapter.connection_settings(key, dict(row.extra or {}))

@@ -88,6 +88,7 @@ class Router:
         targets = self._ordered(resolution)
         combo_name = resolution.combo.name if resolution.combo else call.model
         skipped: list[str] = []
+        unsupported: list[str] = []  # targets whose provider does not serve the client's endpoint
         retry_in: float | None = None  # soonest moment a skipped target may be tried again
         attempts = 0
         last: AttemptFailed | None = None
@@ -102,7 +103,7 @@ class Router:
             if connection is None:
                 continue
             if not connection.adapter.can_serve(call.client_format):
-                skipped.append(f"{connection.name} ({connection.provider}) has no {call.client_format} endpoint")
+                unsupported.append(f"{connection.name} ({connection.provider}) has no {call.client_format} endpoint")
                 continue
             attempts += 1
             upstream = self.pool.upstream(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
@@ -137,7 +138,11 @@ class Router:
                 status=last.client_status,
                 headers=_retry_headers(last),
             )
-        detail = "; ".join(skipped) or "no active provider connection"
+        if unsupported and not skipped:
+            # No waiting makes this work: the client asked for an endpoint these providers lack.
+            raise BadRequest(f"no provider for {call.model!r} serves this endpoint: {'; '.join(unsupported)}",
+                             param="model")
+        detail = "; ".join(skipped + unsupported) or "no active provider connection"
         headers = {"retry-after": str(max(1, math.ceil(retry_in)))} if retry_in is not None else None
         raise UpstreamError(
             f"no target for {call.model!r} is available right now ({detail})", status=503, headers=headers

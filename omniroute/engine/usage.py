@@ -20,8 +20,9 @@ from sqlalchemy import Table, insert
 from sqlmodel import Session
 
 from omniroute.db.database import Database
-from omniroute.db.tables import UsageLog, utcnow
+from omniroute.db.tables import UsageLog, cost_units, utcnow
 from omniroute.db.writer import BackgroundWriter
+from omniroute.engine.usage_sums import add_to_hours
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class UsageRecord:
             "tokens_out": self.tokens_out,
             "tokens_cached": self.tokens_cached,
             "cost": str(self.cost),
+            "cost_units": cost_units(self.cost),
             "latency_ms": self.latency_ms,
             "upstream_latency_ms": self.upstream_latency_ms,
             "fallback_attempts": self.fallback_attempts,
@@ -139,4 +141,6 @@ _INSERT_USAGE = insert(cast(Table, UsageLog.__table__))  # type: ignore[attr-def
 
 
 def _write_usage(session: Session, batch: list[UsageRecord]) -> None:
-    session.execute(_INSERT_USAGE, [record.row() for record in batch])
+    rows = [record.row() for record in batch]
+    session.execute(_INSERT_USAGE, rows)
+    add_to_hours(session, rows)  # same transaction: the hours never disagree with the rows

@@ -64,14 +64,16 @@ class SystemProxy:
         remaining = None
         if self.guard_deadline is not None:
             remaining = max(0.0, round(self.guard_deadline - time.time(), 1))
-        return {
+        state = {
             "active": self.active,
-            "guardMinutes": round(self.guard_seconds / 60) if self.guard_seconds else None,
             "guardSecondsLeft": remaining,
             "port": self.port,
             "supported": self.unsupported_reason() is None,
             "reason": self.unsupported_reason(),
         }
+        if self.guard_seconds:  # an integer when a guard is set, absent otherwise (the specification's type)
+            state["guardMinutes"] = round(self.guard_seconds / 60)
+        return state
 
     # -- actions -----------------------------------------------------------------------------
     async def apply(self, port: int, guard_seconds: float) -> dict[str, Any]:

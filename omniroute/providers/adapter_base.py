@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from omniroute.translate.formats import WireFormat
+from omniroute.translate.formats import MEDIA_PATHS, WireFormat
 
 if TYPE_CHECKING:
     from omniroute.providers.cloud_auth import Authorizer
@@ -45,6 +45,8 @@ class ProviderAdapter:
     # Well-known model ids, offered by the UI and returned by `models` when the provider has
     # no model list endpoint (`models_path=None`).
     models: tuple[str, ...] = ()
+    # The media and rerank endpoints (`MEDIA_PATHS`) the provider serves under its OpenAI-style base.
+    media: frozenset[str] = frozenset()
 
     def base_url(self, url: str, settings: Mapping[str, Any] = NO_SETTINGS) -> str:
         """The connection's base URL: its own, else the provider's default."""
@@ -71,12 +73,14 @@ class ProviderAdapter:
         return body
 
     def can_serve(self, client_format: str) -> bool:
-        """Every chat format can be translated; embeddings need the provider's own endpoint."""
-        return self.embeddings_path is not None if client_format == EMBEDDINGS else True
+        """Every chat format can be translated; embeddings and media need the provider's own endpoint."""
+        if client_format == EMBEDDINGS:
+            return self.embeddings_path is not None
+        return client_format in self.media if client_format in MEDIA_PATHS else True
 
     def upstream_format(self, client_format: str, model: str = "") -> str:
         """Speak the client's format when the provider does; otherwise its primary one."""
-        if client_format in self.formats or client_format == EMBEDDINGS:
+        if client_format in self.formats or client_format == EMBEDDINGS or client_format in MEDIA_PATHS:
             return client_format
         return self.formats[0]
 
@@ -105,4 +109,6 @@ class ProviderAdapter:
                 return f"{base}/api/chat"
             case "openai-embeddings" if self.embeddings_path:
                 return f"{base}{self.embeddings_path}"
+            case _ if wire_format in self.media:
+                return f"{base}{self.openai_prefix}{MEDIA_PATHS[WireFormat(wire_format)]}"
         raise ValueError(f"provider type {self.type} cannot speak {wire_format}")

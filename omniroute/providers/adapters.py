@@ -14,11 +14,16 @@ from omniroute.providers.adapter_base import (
     ProviderAdapter,
 )
 from omniroute.providers.clouds import CLOUD_ADAPTERS
+from omniroute.translate.formats import WireFormat
 
 __all__ = ["ADAPTERS", "ANTHROPIC", "BEDROCK", "EMBEDDINGS", "GEMINI", "NO_SETTINGS", "OLLAMA", "OPENAI_CHAT",
            "OPENAI_RESPONSES", "ProviderAdapter", "UnknownProviderType", "adapter_for"]
 
 _OPENAI_LIKE = (OPENAI_CHAT,)
+# What OpenAI serves besides chat; OpenAI-compatible servers (vLLM, LocalAI, Together) add rerank.
+OPENAI_MEDIA = frozenset({WireFormat.OPENAI_IMAGES, WireFormat.OPENAI_SPEECH,
+                          WireFormat.OPENAI_TRANSCRIPTIONS, WireFormat.OPENAI_MODERATIONS})
+COMPATIBLE_MEDIA = OPENAI_MEDIA | {WireFormat.RERANK}
 
 
 def _preset(type_: str, url: str, *models: str, models_path: str | None = "/models") -> ProviderAdapter:
@@ -27,14 +32,18 @@ def _preset(type_: str, url: str, *models: str, models_path: str | None = "/mode
 
 
 ADAPTERS: dict[str, ProviderAdapter] = {
-    "openai": ProviderAdapter("openai", (OPENAI_CHAT, OPENAI_RESPONSES), "https://api.openai.com/v1"),
-    "openai-compatible": ProviderAdapter("openai-compatible", _OPENAI_LIKE, "http://127.0.0.1:8000/v1"),
+    "openai": ProviderAdapter("openai", (OPENAI_CHAT, OPENAI_RESPONSES), "https://api.openai.com/v1",
+                              media=OPENAI_MEDIA),
+    "openai-compatible": ProviderAdapter("openai-compatible", _OPENAI_LIKE, "http://127.0.0.1:8000/v1",
+                                         media=COMPATIBLE_MEDIA),
     "openrouter": ProviderAdapter("openrouter", _OPENAI_LIKE, "https://openrouter.ai/api/v1"),
     "groq": ProviderAdapter("groq", _OPENAI_LIKE, "https://api.groq.com/openai/v1"),
     "deepseek": ProviderAdapter("deepseek", _OPENAI_LIKE, "https://api.deepseek.com/v1"),
     "mistral": ProviderAdapter("mistral", _OPENAI_LIKE, "https://api.mistral.ai/v1"),
-    "together": ProviderAdapter("together", _OPENAI_LIKE, "https://api.together.xyz/v1"),
-    "vllm": ProviderAdapter("vllm", _OPENAI_LIKE, "http://127.0.0.1:8000/v1"),
+    "together": ProviderAdapter("together", _OPENAI_LIKE, "https://api.together.xyz/v1",
+                                media=frozenset({WireFormat.OPENAI_IMAGES, WireFormat.RERANK})),
+    "vllm": ProviderAdapter("vllm", _OPENAI_LIKE, "http://127.0.0.1:8000/v1",
+                            media=frozenset({WireFormat.OPENAI_TRANSCRIPTIONS, WireFormat.RERANK})),
     "lmstudio": ProviderAdapter("lmstudio", _OPENAI_LIKE, "http://127.0.0.1:1234/v1"),
     "xai": _preset("xai", "https://api.x.ai/v1", "grok-4", "grok-4-fast-reasoning", "grok-code-fast-1",
                    "grok-3-mini"),

@@ -5,8 +5,9 @@ Public API::
     WireFormat, TRANSLATED                   # StrEnum of format names; those translated
     get_format(fmt) -> FormatModule          # the module implementing a format
     translate_request(src, dst, body) -> dict
-    translate_response(src, dst, body) -> dict
-    StreamTranslator(src, dst, model, *, accumulate=False, framer=None)
+    translate_response(src, dst, body, names=None) -> dict
+    StreamTranslator(src, dst, model, *, accumulate=False, framer=None, names=None)
+    client_tool_names(fmt, body)             # what restores the client's own tool names
                                              # .feed(bytes) -> bytes, .finish() -> bytes,
                                              # .error(msg, status) -> bytes
     TranslationError, error_body, stream_error_event
@@ -23,6 +24,7 @@ from . import ir
 from .base import FormatModule, Framer, ResponseAccumulator
 from .errors import TranslationError, error_body, stream_error_event
 from .formats import TRANSLATED, WireFormat, available_formats, get_format
+from .responses_extras import ToolName, tool_names
 from .tokens import count_tokens
 
 # The conversation field of each request format, which must be a JSON array.
@@ -56,12 +58,25 @@ def _describe(exc: BaseException) -> str:
     return f"a field has the wrong type: {exc}"[:200]
 
 
-def translate_response(src: str, dst: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Upstream (``src``) non-streamed response body → the client's (``dst``) format."""
+def client_tool_names(fmt: str, body: dict[str, Any]) -> dict[str, ToolName] | None:
+    """The client's namespaced and freeform tools by the flat names another format sees
+    (responses_extras); None when the client's format needs none, or declares none."""
+    if fmt != WireFormat.OPENAI_RESPONSES or not isinstance(body, dict):
+        return None
+    return tool_names(body) or None
+
+
+def translate_response(
+    src: str, dst: str, body: dict[str, Any], names: dict[str, ToolName] | None = None
+) -> dict[str, Any]:
+    """Upstream (``src``) non-streamed response body → the client's (``dst``) format;
+    ``names`` from :func:`client_tool_names` of the client's request."""
     if not isinstance(body, dict):
         raise TranslationError("body", f"a {src} response must be a JSON object")
     try:
-        return get_format(dst).response_from_ir(get_format(src).response_to_ir(body))
+        resp = get_format(src).response_to_ir(body)
+        dst_mod = get_format(dst)
+        return dst_mod.response_from_ir(resp) if names is None else dst_mod.response_from_ir(resp, names)  # type: ignore[call-arg]
     except (KeyError, TypeError, AttributeError, IndexError) as exc:
         raise TranslationError("body", f"malformed {src} response ({_describe(exc)})") from None
 
@@ -74,7 +89,7 @@ class StreamTranslator:
     upstream stopped early) or ``error()`` when the upstream connection failed.
     """
 
-    __slots__ = ("src", "dst", "_framer", "_decoder", "_encoder", "_done", "accumulator", "events")
+    __slots__ = ("_decoder", "_done", "_encoder", "_framer", "accumulator", "dst", "events", "src")
 
     def __init__(
         self,
@@ -84,6 +99,7 @@ class StreamTranslator:
         *,
         accumulate: bool = False,
         framer: Framer | None = None,
+        names: dict[str, ToolName] | None = None,
     ) -> None:
         self.src, self.dst = WireFormat(src), WireFormat(dst)
         src_mod, dst_mod = get_format(self.src), get_format(self.dst)
@@ -91,7 +107,8 @@ class StreamTranslator:
         # the Codex WebSocket where every message is one JSON event.
         self._framer = framer if framer is not None else src_mod.Framer()
         self._decoder = src_mod.StreamDecoder()
-        self._encoder = dst_mod.StreamEncoder(model)
+        # names (client_tool_names) only ever come with a Responses client
+        self._encoder = dst_mod.StreamEncoder(model) if names is None else dst_mod.StreamEncoder(model, names=names)  # type: ignore[call-arg]
         self._done = False
         self.events = 0  # complete upstream events framed so far (how a caller sees progress)
         # Optional merged view of the stream (inspector); off by default to stay cheap.
@@ -155,7 +172,9 @@ __all__ = [
     "ResponseAccumulator",
     "StreamTranslator",
     "TranslationError",
+    "WireFormat",
     "available_formats",
+    "client_tool_names",
     "count_tokens",
     "error_body",
     "get_format",
@@ -163,5 +182,4 @@ __all__ = [
     "stream_error_event",
     "translate_request",
     "translate_response",
-    "WireFormat",
 ]

@@ -11,7 +11,7 @@ import json
 import logging
 from typing import Any
 
-from .formats import get_format
+from .formats import PASSTHROUGH, get_format
 
 log = logging.getLogger("omniroute.translate")
 
@@ -166,7 +166,7 @@ def _sse(data: dict[str, Any], event: str | None = None) -> bytes:
 
 
 # Formats with no error shape of their own answer in the shape their clients parse.
-_ERROR_SHAPE = {"openai-embeddings": "openai-chat"}
+_ERROR_SHAPE = {fmt: "openai-chat" for fmt in PASSTHROUGH}
 
 
 def client_error_body(fmt: str, status: int, message: str, param: str | None = None) -> dict[str, Any]:

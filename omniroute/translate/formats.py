@@ -31,6 +31,12 @@ class WireFormat(StrEnum):
     CONNECT_PROTO = "connect-proto"
     ZED = "zed"  # {"provider", "model", "provider_request": <provider payload>} on llm.zed.dev
     COHERE = "cohere"
+    # The media and ranking endpoints: passed through to a provider serving the same API.
+    OPENAI_IMAGES = "openai-images"
+    OPENAI_SPEECH = "openai-speech"
+    OPENAI_TRANSCRIPTIONS = "openai-transcriptions"
+    OPENAI_MODERATIONS = "openai-moderations"
+    RERANK = "rerank"  # Cohere/Jina-style {model, query, documents}, also served by vLLM and Together
 
 
 # Modules are imported on first use: a format whose module is missing or broken must not
@@ -47,6 +53,16 @@ _MODULES: dict[WireFormat, str] = {
     WireFormat.BEDROCK_ANTHROPIC: "bedrock_anthropic",
 }
 TRANSLATED: frozenset[WireFormat] = frozenset(_MODULES)
+# Formats a provider serves with an endpoint of its own (never translated); the path is
+# appended to an OpenAI-style base URL.
+MEDIA_PATHS: dict[WireFormat, str] = {
+    WireFormat.OPENAI_IMAGES: "/images/generations",
+    WireFormat.OPENAI_SPEECH: "/audio/speech",
+    WireFormat.OPENAI_TRANSCRIPTIONS: "/audio/transcriptions",
+    WireFormat.OPENAI_MODERATIONS: "/moderations",
+    WireFormat.RERANK: "/rerank",
+}
+PASSTHROUGH: frozenset[WireFormat] = frozenset({WireFormat.OPENAI_EMBEDDINGS, *MEDIA_PATHS})
 _loaded: dict[WireFormat, Any] = {}
 
 

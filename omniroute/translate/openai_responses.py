@@ -13,17 +13,22 @@ Deliberate choices:
   ``service_tier``, ``truncation`` and ``text.verbosity`` are kept for responses→responses
   only. Towards OpenAI from another format we send ``store: false``: a client that never
   asked OpenAI to keep its conversation must not have it stored.
-* ``previous_response_id``, ``conversation``, ``prompt``, ``background``… depend on
+* ``previous_response_id``, ``conversation``, ``prompt``, ``background`` depend on
   server-side state and fail loudly towards other formats (``passthrough``).
+* Any other field, item, tool or content part not handled here follows the one rule stated in
+  responses_extras (with what current Codex adds): carried to Responses, read as what it is
+  shaped like, or dropped towards another format; never a 400 for being new.
 * Freeform ("custom") tools such as Codex's apply_patch: see responses_custom.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from . import responses_custom as custom
+from . import responses_extras as extras
 from .base import (
     budget_to_effort,
     check_passthrough,
@@ -58,13 +63,10 @@ __all__ = [
     "request_from_ir", "request_to_ir", "response_from_ir", "response_to_ir",
 ]  # fmt: skip
 
-_METADATA_KEYS = (
-    "user", "metadata", "store", "include", "prompt_cache_key", "safety_identifier",
-    "service_tier", "truncation", "prompt_cache_retention",
-)  # fmt: skip
+_ROLES = ("user", "assistant", "system", "developer")
 _HANDLED = {
     "model", "instructions", "input", "tools", "tool_choice", "parallel_tool_calls",
-    "temperature", "top_p", "max_output_tokens", "reasoning", "text", "stream", *_METADATA_KEYS,
+    "temperature", "top_p", "max_output_tokens", "reasoning", "text", "stream",
 }  # fmt: skip
 
 
@@ -81,16 +83,18 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
     else:
         for i, item in enumerate(inp or []):
             _item_to_ir(ir, item, f"input[{i}]")
-    ir.tools = [_tool_to_ir(t, f"tools[{i}]") for i, t in enumerate(body.get("tools") or [])]
+    extras.drop_orphan_results(ir)
+    ir.tools = extras.tools_to_ir(body, _tool_to_ir)
     tc, parallel = body.get("tool_choice"), body.get("parallel_tool_calls")
     if tc is not None or parallel is not None:
         ir.tool_choice = ToolChoice(parallel=parallel)
         if isinstance(tc, str):
             ir.tool_choice.mode = tc if tc in ("auto", "none", "required") else "auto"  # type: ignore[assignment]
-        elif isinstance(tc, dict):
-            if tc.get("type") not in ("function", "custom"):
-                raise TranslationError("tool_choice", f"tool_choice type {tc.get('type')!r}")
-            ir.tool_choice.mode, ir.tool_choice.name = "tool", tc.get("name")
+        elif isinstance(tc, dict) and tc.get("type") in ("function", "custom"):
+            ir.tool_choice.mode = "tool"
+            ir.tool_choice.name = extras.flat_name(tc.get("name", ""), tc.get("namespace"))
+        elif isinstance(tc, dict) and tc.get("mode") in ("auto", "none", "required"):
+            ir.tool_choice.mode = tc["mode"]  # allowed_tools: its mode, not its subset (rule 3)
     ir.sampling = Sampling(
         temperature=body.get("temperature"),
         top_p=body.get("top_p"),
@@ -108,11 +112,12 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
         ir.response_format = ResponseFormat(
             "json_schema", fmt.get("schema"), fmt.get("name"), fmt.get("strict"), fmt.get("description")
         )
-    ir.metadata = {k: body[k] for k in _METADATA_KEYS if k in body}
+    # Unknown fields ride with the metadata: re-emitted towards Responses, dropped elsewhere.
+    ir.metadata = {k: v for k, v in body.items() if k not in _HANDLED and k not in extras.SERVER_STATE}
     if text.get("verbosity"):
         ir.metadata["text.verbosity"] = text["verbosity"]  # a style hint, harmless to drop
     ir.metadata_format = FORMAT
-    ir.passthrough = {k: v for k, v in body.items() if k not in _HANDLED}
+    ir.passthrough = {k: v for k, v in body.items() if k in extras.SERVER_STATE}
     ir.passthrough_format = FORMAT
     return ir
 
@@ -135,30 +140,34 @@ def _joinable(msg: Message, part: Part) -> bool:
 def _item_to_ir(ir: IRRequest, item: dict[str, Any], where: str) -> None:
     kind = item.get("type", "message")
     if kind == "message":
-        role = item.get("role", "user")
-        parts = _content_to_ir(item.get("content"), where)
-        if role in ("system", "developer"):
-            ir.system.extend(p for p in parts if isinstance(p, TextPart))
-        elif role == "assistant":
-            for part in parts:  # reasoning, text and calls of one turn form one IR message
-                _append(ir, "assistant", part)
-        elif role == "user":
-            ir.messages.append(Message("user", parts))
-        else:
-            raise TranslationError(f"{where}.role", f"unsupported role {role!r}")
+        _message_to_ir(ir, item.get("role", "user"), _content_to_ir(item.get("content"), where), where)
     elif kind == "function_call":
-        call = ToolCallPart(item.get("call_id", ""), item.get("name", ""), item.get("arguments") or "{}")
-        _append(ir, "assistant", call)
+        name = extras.flat_name(item.get("name", ""), item.get("namespace"))
+        _append(ir, "assistant", ToolCallPart(item.get("call_id", ""), name, item.get("arguments") or "{}"))
     elif kind == "custom_tool_call":
-        _append(ir, "assistant", custom.call_to_ir(item))
+        name = extras.flat_name(item.get("name", ""), item.get("namespace"))
+        _append(ir, "assistant", custom.call_to_ir({**item, "name": name}))
     elif kind in ("function_call_output", "custom_tool_call_output"):
         out = item.get("output")
         content = [TextPart(out)] if isinstance(out, str) else _content_to_ir(out, where)
         _append(ir, "user", ToolResultPart(item.get("call_id", ""), content))  # type: ignore[arg-type]
     elif kind == "reasoning":
         _append(ir, "assistant", _reasoning_to_ir(item))
+    elif kind != "additional_tools" and item.get("role") in _ROLES and "content" in item:
+        _message_to_ir(ir, item["role"], _content_to_ir(item["content"], where), where)  # extras rule 2
+    # any other item: extras rule 3 (additional_tools' tools are read with the others)
+
+
+def _message_to_ir(ir: IRRequest, role: str, parts: list[Part], where: str) -> None:
+    if role in ("system", "developer"):
+        ir.system.extend(p for p in parts if isinstance(p, TextPart))
+    elif role == "assistant":
+        for part in parts:  # reasoning, text and calls of one turn form one IR message
+            _append(ir, "assistant", part)
+    elif role == "user":
+        ir.messages.append(Message("user", parts))
     else:
-        raise TranslationError(f"{where}.type", f"input item type {kind!r} not supported")
+        raise TranslationError(f"{where}.role", f"unsupported role {role!r}")
 
 
 def _reasoning_to_ir(item: dict[str, Any]) -> Part:
@@ -188,8 +197,10 @@ def _content_to_ir(content: Any, where: str) -> list[Part]:
             parts.append(TextPart(c.get("refusal", "")))
         elif kind == "input_image" and c.get("image_url"):
             parts.append(image_from_url(c["image_url"], c.get("detail")))
-        else:
+        elif kind in ("input_file", "input_audio"):  # user content, known: not for rule 3
             raise TranslationError(f"{where}.content[{j}]", f"content type {kind!r} not supported")
+        elif (text := extras.unknown_part_to_ir(c)) is not None:  # extras rule 2, else rule 3
+            parts.append(text)
     return parts
 
 
@@ -371,7 +382,7 @@ def response_to_ir(body: dict[str, Any]) -> IRResponse:
     return resp
 
 
-def response_from_ir(ir: IRResponse) -> dict[str, Any]:
+def response_from_ir(ir: IRResponse, names: Mapping[str, extras.ToolName] | None = None) -> dict[str, Any]:
     rid = ir.id if ir.id.startswith("resp_") else "resp_" + (ir.id or new_id(""))
     return {
         "id": rid,
@@ -379,7 +390,7 @@ def response_from_ir(ir: IRResponse) -> dict[str, Any]:
         "created_at": ir.created or int(time.time()),
         "status": response_status(ir.finish_reason),
         "model": ir.model,
-        "output": output_from_ir(ir.content, rid),
+        "output": output_from_ir(ir.content, rid, names),
         "incomplete_details": incomplete_details(ir.finish_reason),
         "error": None,
         "parallel_tool_calls": True,

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from .base import new_id, tag_signature, untag_signature
 from .errors import openai_error_type
-from .responses_custom import call_from_ir as custom_call_from_ir
 from .ir import (
     BlockStop,
     ErrorEvent,
@@ -34,6 +34,9 @@ from .ir import (
     UsageEvent,
     UsagePartial,
 )
+from .responses_custom import call_from_ir as custom_call_from_ir
+from .responses_custom import raw_input
+from .responses_extras import ToolName, restore_call
 from .sse import SSEFramer
 
 Framer = SSEFramer
@@ -80,8 +83,9 @@ def incomplete_details(reason: FinishReason) -> dict[str, str] | None:
     return None
 
 
-def output_from_ir(content: list[Part], rid: str) -> list[dict[str, Any]]:
-    """IR content parts → Responses output items (consecutive text joins one message item)."""
+def output_from_ir(content: list[Part], rid: str, names: Mapping[str, ToolName] | None = None) -> list[dict[str, Any]]:
+    """IR content parts → Responses output items (consecutive text joins one message item);
+    ``names``: the client's namespaced and freeform tools by flat name (responses_extras)."""
     out: list[dict[str, Any]] = []
     base = rid.removeprefix("resp_")
     for n, part in enumerate(content):
@@ -94,8 +98,8 @@ def output_from_ir(content: list[Part], rid: str) -> list[dict[str, Any]]:
         elif isinstance(part, ToolCallPart) and part.custom:
             out.append({**custom_call_from_ir(part), "id": f"ctc_{base}_{n}", "status": "completed"})
         elif isinstance(part, ToolCallPart):
-            out.append({"type": "function_call", "id": f"fc_{base}_{n}", "call_id": part.id,
-                        "name": part.name, "arguments": part.arguments, "status": "completed"})  # fmt: skip
+            out.append(restore_call({"type": "function_call", "id": f"fc_{base}_{n}", "call_id": part.id,
+                                     "name": part.name, "arguments": part.arguments, "status": "completed"}, names))  # fmt: skip
         elif isinstance(part, ThinkingPart):
             item: dict[str, Any] = {"type": "reasoning", "id": part.id or f"rs_{base}_{n}",
                                     "summary": [{"type": "summary_text", "text": part.text}] if part.text else []}  # fmt: skip
@@ -224,10 +228,11 @@ class StreamEncoder:
     """IR events → Responses SSE events with sequence numbers, closed by response.completed."""
 
     __slots__ = ("model", "_rid", "_created", "_seq", "_started", "_output", "_cur", "_usage",
-                 "_finish", "_closed")  # fmt: skip
+                 "_finish", "_closed", "_names")  # fmt: skip
 
-    def __init__(self, model: str, *, id: str | None = None) -> None:
+    def __init__(self, model: str, *, id: str | None = None, names: Mapping[str, ToolName] | None = None) -> None:
         self.model = model
+        self._names = names  # the client's namespaced and freeform tools (responses_extras)
         self._rid = id or ""
         self._created = int(time.time())
         self._seq = 0
@@ -294,6 +299,9 @@ class StreamEncoder:
         elif item["type"] == "function_call":
             item = {**item, "status": "completed", "arguments": text}
             out.append(self._ev("response.function_call_arguments.done", loc + ',"arguments":' + _dumps(text)))
+        elif item["type"] == "custom_tool_call":
+            item = {**item, "status": "completed", "input": raw_input(text or "{}")}
+            out.append(self._ev("response.custom_tool_call_input.done", loc + ',"input":' + _dumps(item["input"])))
         self._output.append(item)
         out.append(self._ev("response.output_item.done", '"output_index":' + str(cur["oi"]) + ',"item":' + _dumps(item)))
         return out
@@ -339,12 +347,17 @@ class StreamEncoder:
             case ToolCallStart():
                 item = {"id": f"fc_{self._rid[5:]}_{ev.index}", "type": "function_call", "status": "in_progress",
                         "call_id": ev.id, "name": ev.name, "arguments": ""}  # fmt: skip
+                if self._names:
+                    item = restore_call(item, self._names)
+                    if item["type"] == "custom_tool_call":
+                        item["input"] = ""  # the raw text is whole only at the end: sent then
                 out += self._open(ev.index, item)
             case ToolCallDelta():
                 if cur is not None and cur["index"] == ev.index and ev.arguments:
                     cur["text"].append(ev.arguments)
-                    out.append(self._ev("response.function_call_arguments.delta", self._loc()
-                                        + ',"delta":' + _dumps(ev.arguments)))  # fmt: skip
+                    if cur["item"]["type"] == "function_call":
+                        out.append(self._ev("response.function_call_arguments.delta", self._loc()
+                                            + ',"delta":' + _dumps(ev.arguments)))  # fmt: skip
             case RedactedThinkingBlock():
                 item = {"id": f"rs_{self._rid[5:]}_{ev.index}", "type": "reasoning", "summary": [],
                         "encrypted_content": tag_signature(ev.data, REDACTED)}  # fmt: skip

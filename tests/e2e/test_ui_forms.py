@@ -195,6 +195,6 @@ def test_screenshots(ui: Page, process: OmniRouteProcess) -> None:
     page.locator("#grid .grid-row").first.click()
     page.wait_for_selector("#detail-body dl")
     page.screenshot(path=str(SHOTS / "inspector-dark.png"))
-    # The README's copies in docs/screenshots/ are refreshed by hand from these, so a
-    # test run never changes tracked files.
+    # The README's copies in docs/screenshots/ are taken by scripts/screenshots, so a test
+    # run never changes tracked files.
     assert ui.errors == []

@@ -10,6 +10,7 @@ to get the ``process``, ``browser`` and ``ui`` fixtures.
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,5 +100,23 @@ def plain_call(process: OmniRouteProcess, mock: MockProvider) -> None:
         assert client.get(mock.url + "/v1/models").status_code == 200
 
 
+def open_captured_call(ui: Page, process: OmniRouteProcess, prefix: str) -> tuple[Any, str]:
+    """An agent call answered in one piece, its row alone in the inspector and its detail open:
+    the page and the call's marker text."""
+    marker = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    agent_call(process, marker, stream=False)
+    page = ui.open("inspector", f"?q={marker}")
+    page.wait_for_function("OmniInspector.state.rows.length === 1")
+    page.locator("#grid .grid-row").first.click()
+    page.wait_for_selector("#detail-body dl")
+    return page, marker
+
+
 def visible_rows(page: Any) -> list[str]:
     return page.locator("#grid .grid-row").all_inner_texts()
+
+
+def shot(page: Any, name: str) -> None:
+    """A screenshot kept as a test artifact (``artifacts/screenshots/<name>.png``, git-ignored)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))

@@ -31,7 +31,9 @@ PROMPT = "hello through the hosts file"
 @pytest.fixture(scope="module")
 def fake_dns(upstream: TLSUpstream) -> Iterator[FakeDNS]:
     # chatgpt.com: real DNS answering with the address the hosts file sends agents to.
-    with FakeDNS(upstream.host, {"loop.example.test": "127.0.0.1", "chatgpt.com": "127.0.0.1"}) as server:
+    # nowhere.example.test: no route, real DNS has no such domain.
+    answers = {"loop.example.test": "127.0.0.1", "chatgpt.com": "127.0.0.1", "nowhere.example.test": None}
+    with FakeDNS(upstream.host, answers) as server:  # type: ignore[arg-type]
         yield server
 
 
@@ -139,3 +141,13 @@ def test_dns_mode_upstream_at_the_address_agents_arrive_on_gets_508(bridge: Omni
     body = {"model": "gpt-5", "input": []}
     status, data, _ = _post(bridge, "chatgpt.com", "/backend-api/codex/responses", body, _ours(bridge))
     assert status == 508 and b"chatgpt.com resolves to 127.0.0.1, which is OmniRoute itself" in data
+
+
+def test_a_host_with_no_route_gets_a_502_saying_why(bridge: OmniRouteProcess) -> None:
+    # Was a TLS abort: an unknown host is tunnelled undecrypted, and the tunnel had nowhere to go.
+    status, data, conn = _post(bridge, "nowhere.example.test", "/v1/chat/completions", {"model": "x"}, _ours(bridge))
+    assert conn.peer_der is not None  # the handshake completed, with our certificate (trusted by _ours)
+    assert status == 502
+    assert b"nowhere.example.test" in data and b"no such domain" in data
+    row = _rows(bridge, host="nowhere.example.test")[0]
+    assert (row["status"], row["path"]) == (502, "/v1/chat/completions")

@@ -78,6 +78,9 @@ def test_replay_goes_through_the_engine_with_a_model_override(routed: OmniRouteP
         assert {item["modelRequested"] for item in logs} >= {"mock/gpt-replayed", "mock/gpt-mapped"}
         missing = api.post(f"{BASE}/requests/{uuid.uuid4()}/replay")
         assert missing.status_code == 404
+        # The row exists; a model nothing routes is the caller's bad input, named, not a 404.
+        unknown = api.post(f"{BASE}/requests/{row['id']}/replay", json={"model": "nowhere/no-such-model"})
+        assert unknown.status_code == 400 and "'nowhere/no-such-model'" in unknown.json()["error"]["message"]
 
 
 def test_replay_refuses_calls_that_are_not_model_calls(routed: OmniRouteProcess) -> None:

@@ -3,10 +3,12 @@ round trips of every table, downgrade/upgrade, and concurrent writers losing not
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 import textwrap
 import time
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -29,14 +31,20 @@ from omniroute.db.tables import (
     KeyValue,
     ModelAlias,
     ProviderConnection,
+    UsageHourly,
     UsageLog,
+    cost_units,
+    units_cost,
 )
+from omniroute.engine.usage import UsageRecord, _write_usage
+from omniroute.engine.usage_sums import GROUPS, Sum, period_sums, row_group
 from omniroute.providers.secrets import SecretBox
 from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
 
 TABLES = {
     "agent_mappings", "api_keys", "captured_requests", "combos", "fallback_chains",
-    "inspector_sessions", "key_values", "model_aliases", "provider_connections", "usage_logs",
+    "inspector_sessions", "key_values", "model_aliases", "provider_connections", "usage_hourly",
+    "usage_logs",
 }
 
 
@@ -181,6 +189,99 @@ def test_usage_rows_keep_decimal_cost_exact(db: Database) -> None:
         by_key = s.exec(select(func.count()).where(UsageLog.api_key_id == "k1")).one()
         assert by_key == 2
         assert s.exec(select(func.sum(UsageLog.tokens_in))).one() == 30
+
+
+def test_migration_0005_backfills_cost_units_exactly(db: Database) -> None:
+    """Rows written before 0005 get their integer cost from the exact text, not a float cast."""
+    db.downgrade("0004")
+    costs = ["0.000012345678", "1234.5", "0", "0.1", "0.3"]
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # as SQLAlchemy writes it
+    with db.engine.begin() as conn:
+        for i, cost in enumerate(costs):
+            conn.execute(text(
+                "INSERT INTO usage_logs (request_id, created_at, source, client_format,"
+                " model_requested, tokens_in, tokens_out, tokens_cached, cost, latency_ms,"
+                " fallback_attempts, status) VALUES (:r, :t, 'api', 'openai-chat', 'm', 0, 0, 0,"
+                " :c, 1.0, 0, 200)"), {"r": f"old{i}", "t": stamp, "c": cost})
+    db.migrate()
+    with db.session() as s:
+        units = dict(s.exec(select(UsageLog.request_id, UsageLog.cost_units)).all())
+        assert units == {f"old{i}": cost_units(Decimal(c)) for i, c in enumerate(costs)}
+        assert units["old0"] == 12_345_678 and units["old4"] == 300_000_000_000
+        # 0.1 + 0.3 summed in SQL is exactly 0.4, as decimal text would add.
+        assert units_cost(s.exec(select(func.sum(UsageLog.cost_units))).one()) == Decimal("1234.900012345678")
+
+
+def _records(now: datetime, count: int, seed: int) -> list[UsageRecord]:
+    rng = random.Random(seed)
+    return [
+        UsageRecord(
+            request_id=f"r{i}", source=rng.choice(("api", "agent-bridge", "replay")),
+            agent=rng.choice((None, "", "claude-code", "codex")), client_format="openai-chat",
+            model_requested=rng.choice(("fast", "smart")),
+            model_used=rng.choice((None, "", "openai/gpt-4o", "anthropic/claude")),
+            provider=rng.choice((None, "", "openai", "anthropic")),
+            api_key_id=rng.choice((None, "k1", "k2")), tokens_in=rng.randrange(1000),
+            tokens_out=rng.randrange(500), tokens_cached=rng.randrange(50),
+            cost=Decimal(rng.randrange(10**6)).scaleb(-rng.randrange(3, 13)),
+            status=rng.choice((200, 200, 200, 429, 502)),
+            created_at=now - timedelta(seconds=rng.uniform(0, 9 * 86400)),
+        )
+        for i in range(count)
+    ]
+
+
+def _by_rows(records: list[UsageRecord], since: datetime) -> tuple[Sum, dict[str, dict[str, Sum]]]:
+    """What the page must show, summed the slow way: every row, in Python, with Decimal costs."""
+    total = Sum()
+    sums: dict[str, dict[str, Sum]] = {name: defaultdict(Sum) for name in GROUPS}
+    for record in records:
+        if record.created_at < since:
+            continue
+        row = record.row()
+        measures = (1, int(record.status >= 400), record.tokens_in, record.tokens_out,
+                    record.tokens_cached, cost_units(record.cost))
+        total.add(*measures)
+        keys = (*row_group(row), record.created_at.date().isoformat())
+        for name, key in zip(GROUPS, keys, strict=True):
+            sums[name][key].add(*measures)
+    return total, sums
+
+
+def test_usage_analytics_hours_and_edges_equal_every_row(db: Database) -> None:
+    """The page reads whole hours from usage_hourly and the partial hours from the rows: the
+    result must equal summing every row of the period, on both databases, for any period."""
+    now = datetime.now(UTC)
+    records = _records(now, 600, seed=3)
+    with db.session() as s:  # the usage writer's own function, in batches as it writes them
+        for start in range(0, len(records), 97):
+            _write_usage(s, records[start:start + 97])
+        s.commit()
+    for since in (now - timedelta(hours=1, minutes=7), now - timedelta(days=1), now - timedelta(days=7),
+                  now - timedelta(minutes=20), now - timedelta(days=30)):
+        with db.session() as s:
+            total, sums = period_sums(s, since, now)
+        want_total, want_sums = _by_rows(records, since)
+        assert total == want_total
+        assert {n: dict(g) for n, g in sums.items()} == {n: dict(g) for n, g in want_sums.items()}
+    assert units_cost(want_total.cost_units) == sum((r.cost for r in records), Decimal(0))
+    with db.session() as s:  # far fewer rows than there are usage rows
+        assert s.exec(select(func.count()).select_from(UsageHourly)).one() < len(records)
+
+
+def test_migration_0006_sums_existing_rows_into_hours(db: Database) -> None:
+    now = datetime.now(UTC)
+    records = _records(now, 200, seed=5)
+    db.downgrade("0005")
+    with db.engine.begin() as conn:
+        conn.execute(UsageLog.__table__.insert(), [r.row() for r in records])  # type: ignore[attr-defined]
+    db.migrate()
+    with db.session() as s:
+        total, sums = period_sums(s, now - timedelta(days=10), now)
+    assert (total, {n: dict(g) for n, g in sums.items()}) == (
+        _by_rows(records, now - timedelta(days=10))[0],
+        {n: dict(g) for n, g in _by_rows(records, now - timedelta(days=10))[1].items()},
+    )
 
 
 def test_key_values_round_trip_any_json(db: Database) -> None:

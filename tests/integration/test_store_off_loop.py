@@ -98,6 +98,7 @@ def test_no_statement_runs_on_the_event_loop(served: tuple[ServedRuntime, MockPr
             logs = api.get("/api/usage/call-logs", params={"limit": 10}).json()
             assert logs["total"] >= 6
             assert api.get(f"/api/usage/call-logs/{logs['items'][0]['id']}").status_code == 200
+            assert api.get(f"/api/usage/{connection}").status_code == 200  # one connection's totals
             for period in ("day", "week", "month"):
                 assert api.get("/api/usage/analytics", params={"period": period}).status_code == 200
             for path in _get_routes_without_parameters(api):

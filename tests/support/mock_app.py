@@ -18,7 +18,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from tests.support import mock_anthropic, mock_gemini, mock_ollama, mock_openai
+from tests.support import mock_anthropic, mock_gemini, mock_media, mock_ollama, mock_openai
 from tests.support.mock_faults import FaultError
 from tests.support.mock_formats import DEFAULT_MODELS, dumps, error_body
 from tests.support.mock_http import (
@@ -229,8 +229,41 @@ def _routes(state: MockState) -> list[Route | WebSocketRoute]:
     async def responses_ws(websocket: WebSocket) -> None:
         await responses_websocket(state, websocket)
 
+    async def speech(request: Request) -> Response:
+        raw = await request.body()
+        body, problem = parse_body(raw)
+        data: JSON = body if isinstance(body, dict) else {}
+        model = data.get("model") if isinstance(data.get("model"), str) else None
+        fault = state.resolve_fault(request, model, "http")
+        state.record(request, "http", body, raw, model, fault)
+        if problem or not model:
+            return error_response("openai", 400, problem or "model is required")
+        if fault.status is not None:
+            return error_response("openai", fault.status, fault.message or f"mock fault: HTTP {fault.status}")
+        return Response(mock_media.speech(data, model), media_type="audio/mpeg")
+
+    async def transcriptions(request: Request) -> Response:
+        raw = await request.body()
+        fields, files = mock_media.read_form(raw, request.headers.get("content-type", ""))
+        model = fields.get("model")
+        fault = state.resolve_fault(request, model, "http")
+        state.record(request, "http", {**fields, "files": {k: v[0] for k, v in files.items()}}, raw, model, fault)
+        if not model or "file" not in files:
+            return error_response("openai", 400, "model and file are required")
+        if fault.status is not None:
+            return error_response("openai", fault.status, fault.message or f"mock fault: HTTP {fault.status}")
+        return JSONResponse(mock_media.transcription(model, *files["file"]))
+
+    def media(answer: Callable[[JSON, str], JSON]) -> Callable[[Request], Any]:
+        return endpoint("openai", lambda body, model, _: answer(body, model))
+
     chat_ep, responses_ep = endpoint("openai", chat), endpoint("openai", responses)
     return [
+        Route("/v1/images/generations", media(mock_media.images), methods=["POST"]),
+        Route("/v1/moderations", media(mock_media.moderations), methods=["POST"]),
+        Route("/v1/rerank", media(mock_media.rerank), methods=["POST"]),
+        Route("/v1/audio/speech", speech, methods=["POST"]),
+        Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
         Route("/v1/chat/completions", chat_ep, methods=["POST"]),
         Route("/v1/responses", responses_ep, methods=["POST"]),
         WebSocketRoute("/v1/responses", responses_ws),

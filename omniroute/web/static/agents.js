@@ -14,6 +14,15 @@
   ];
 
   // ---- listeners and server state ----
+  /** Why a DNS-mode listener button cannot act now (null: it can), from the listener's state. */
+  function dnsButtonBlocked(listener) {
+    return (action) => {
+      if (!listener || listener.state === "disabled") return "the DNS-mode listener is disabled (port 0): restart OmniRoute with --bridge-port PORT";
+      if (action === "start" && listener.state === "running") return "the DNS-mode listener is already running";
+      if (action === "stop" && listener.state !== "running") return "the DNS-mode listener is not running";
+      return null;
+    };
+  }
   async function drawListeners() {
     const health = await api("GET", "/health");
     const box = document.getElementById("listeners");
@@ -32,7 +41,9 @@
     }
     const actions = document.getElementById("server-actions");
     if (await Omni.has("POST", `${BASE}/server`)) {
+      const why = dnsButtonBlocked(listeners.find((l) => l.name === "agent-bridge"));
       actions.replaceChildren(...["start", "stop", "restart"].map((action) => el("button", { type: "button", class: "ghost", text: `${action} DNS-mode listener`,
+        disabled: !!why(action), title: why(action),
         onclick: async () => {
           const r = await api("POST", `${BASE}/server`, { action });
           Omni.toast(r.ok ? `listener: ${action} done` : r.error.message, !r.ok);

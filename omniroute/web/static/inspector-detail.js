@@ -43,8 +43,14 @@
 
   /** The readable text of a merged message, whatever the format. */
   function mergedText(m) {
-    const msg = m && m.message;
-    if (!msg) return "";
+    return m && m.message ? readableText(m.message) : "";
+  }
+  /** The reply of a model call answered in one piece (not streamed, so nothing was merged). */
+  function wholeReplyText(r) {
+    if (r.stream || !r.wireFormat || r.responseBodyEncoding === "base64" || !r.responseBody) return "";
+    try { return readableText(JSON.parse(r.responseBody)); } catch { return ""; }
+  }
+  function readableText(msg) {
     const out = [];
     const walk = (v, key) => {
       if (typeof v === "string") { if (["content", "text", "output_text", "delta"].includes(key)) out.push(v); return; }
@@ -66,7 +72,7 @@
           ["Note", r.note]]),
       el("h3", { text: "Timing" }), timing(r),
     ];
-    const text = mergedText(r.merged);
+    const text = mergedText(r.merged) || wholeReplyText(r);
     if (text) parts.push(el("h3", { text: "Reply" }), el("pre", { class: "merged-text", text }));
     parts.push(annotationForm(r), replayForm(r));
     return parts;
@@ -140,7 +146,10 @@
   function draw() {
     if (!current) return;
     const r = current;
-    document.querySelectorAll("#detail .tabs button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
+    document.querySelectorAll("#detail .tabs button").forEach((b) => {
+      b.classList.toggle("active", b.dataset.tab === tab);
+      b.setAttribute("aria-selected", String(b.dataset.tab === tab));
+    });
     let parts;
     if (tab === "request") {
       parts = [el("h3", { text: "Request headers" }), headersTable(r.requestHeaders),

@@ -6,6 +6,9 @@
   const form = document.getElementById("session-form");
   const list = document.getElementById("session-list");
   let sessions = [], opts = {};
+  // Finished rows of the active session seen live: the bar counts them at once, before the
+  // session writer has stored them and the next refresh brings the stored count.
+  let seen = { sessionId: null, ids: new Set() };
 
   const field = (s, ...names) => { for (const n of names) if (s[n] !== undefined) return s[n]; return null; };
   const endedAt = (s) => field(s, "ended_at", "endedAt");
@@ -18,11 +21,26 @@
     draw();
   }
 
+  function drawActive() {
+    const current = active();
+    if (!current) { document.getElementById("session-active").textContent = "not recording"; return; }
+    const stored = field(current, "request_count", "requestCount") ?? 0;
+    const count = Math.max(stored, seen.sessionId === current.id ? seen.ids.size : 0);
+    document.getElementById("session-active").textContent =
+      `● recording “${current.name || current.id.slice(0, 8)}”: ${count} request${count === 1 ? "" : "s"} recorded`;
+  }
+  function noteRow(row) {
+    const current = active();
+    if (!current || row.sessionId !== current.id || row.status === "in-flight") return;
+    if (seen.sessionId !== current.id) seen = { sessionId: current.id, ids: new Set() };
+    if (seen.ids.has(row.id)) return;
+    seen.ids.add(row.id);
+    drawActive();
+  }
+
   function draw() {
     const current = active();
-    document.getElementById("session-active").textContent = current
-      ? `● recording “${current.name || current.id.slice(0, 8)}” (${field(current, "request_count", "requestCount") ?? 0} requests)`
-      : "not recording";
+    drawActive();
     document.getElementById("session-start").hidden = !!current;
     document.getElementById("session-stop").hidden = !current;
     form.elements.name.hidden = !!current;
@@ -91,5 +109,5 @@
     await refresh();
   }
 
-  window.InspectorSessions = { init, refresh };
+  window.InspectorSessions = { init, refresh, noteRow };
 })();

@@ -8,8 +8,10 @@
   const FILTER_KEYS = ["agent", "source", "status", "profile", "sessionId", "host", "q", "filter"];
 
   const state = { rows: [], byId: new Map(), selected: -1, filters: {}, ws: null, pollTimer: null,
-                  loadSeq: 0, reloadTimer: null, total: 0, live: "off" };
+                  loadSeq: 0, reloadTimer: null, total: 0, live: "off", filterError: null };
   const grid = document.getElementById("grid");
+  const head = grid.querySelector(".grid-head"); // sticky inside the grid: rows start below it
+  let headH = head.offsetHeight;
   const spacer = document.getElementById("grid-spacer");
   const form = document.getElementById("filters");
 
@@ -39,6 +41,7 @@
   }
   function upsert(raw, atTop) {
     const row = summarize(raw);
+    InspectorSessions.noteRow(row);
     const old = state.byId.get(row.id);
     if (old) { Object.assign(old, row, { v: old.v + 1 }); return false; }
     row.v = 0;
@@ -78,7 +81,7 @@
   const pool = []; // row elements, reused as the view scrolls
   function makeRow() {
     const node = el("div", { class: "grid-row", role: "row" });
-    for (let c = 0; c < COLS; c++) node.append(el("span", { class: c >= 8 ? "num" : null }));
+    for (let c = 0; c < COLS; c++) node.append(el("span", { role: "gridcell", class: c >= 8 ? "num" : null }));
     grid.append(node);
     return node;
   }
@@ -97,12 +100,23 @@
     node.className = "grid-row" + (i === state.selected ? " selected" : "");
     node.setAttribute("aria-selected", i === state.selected ? "true" : "false");
     node.dataset.id = r.id; node.dataset.index = String(i);
-    node.style.top = i * ROW_H + "px";
+    node.style.top = headH + i * ROW_H + "px";
+  }
+  const emptyBox = document.getElementById("empty"), emptyText = document.getElementById("empty-text");
+  const NOTHING_YET = emptyText.textContent;
+  function drawEmpty(n) {
+    emptyBox.hidden = n > 0;
+    if (n > 0) return;
+    const filtered = hasFilters();
+    emptyText.textContent = state.filterError ? "The filter is invalid (see its message above), so no rows are shown."
+      : filtered ? "No requests match these filters." : NOTHING_YET;
+    document.getElementById("empty-reset").hidden = !filtered;
   }
   function render() {
     const n = state.rows.length;
+    headH = head.offsetHeight; // read before any row is written: one layout per render, not per row
     spacer.style.height = n * ROW_H + "px";
-    document.getElementById("empty").hidden = n > 0;
+    drawEmpty(n);
     const first = Math.max(0, Math.floor(grid.scrollTop / ROW_H) - OVERSCAN);
     const last = Math.min(n, Math.ceil((grid.scrollTop + grid.clientHeight) / ROW_H) + OVERSCAN);
     const count = Math.max(0, last - first);
@@ -125,8 +139,8 @@
   function select(i, open) {
     if (!state.rows.length) return;
     state.selected = Math.max(0, Math.min(state.rows.length - 1, i));
-    const top = state.selected * ROW_H;
-    if (top < grid.scrollTop) grid.scrollTop = top;
+    const top = headH + state.selected * ROW_H;
+    if (top < grid.scrollTop + headH) grid.scrollTop = top - headH;
     else if (top + ROW_H > grid.scrollTop + grid.clientHeight) grid.scrollTop = top + ROW_H - grid.clientHeight;
     render();
     if (open) InspectorDetail.open(state.rows[state.selected].id);
@@ -164,11 +178,17 @@
     do {
       const r = await api("GET", `${BASE}/requests?${queryString({ limit: PAGE, cursor })}`);
       if (seq !== state.loadSeq) return;
-      if (!r.ok) { Omni.showErrors(form, r.error, r.status === 400 ? "filter" : null); return; }
+      if (!r.ok) {
+        Omni.showErrors(form, r.error, r.status === 400 ? "filter" : null);
+        // Rows of the previous filter would read as the answer to this one.
+        if (r.status === 400) { state.filterError = r.error.message; state.total = 0; replaceAll([]); }
+        return;
+      }
       all.push(...r.data.requests);
       state.total = r.data.total;
       cursor = r.data.nextCursor;
     } while (cursor && all.length < MAX_ROWS);
+    state.filterError = null;
     replaceAll(all);
     updateExportLink();
   }
@@ -186,7 +206,9 @@
   }
   form.addEventListener("submit", (ev) => { ev.preventDefault(); readFilters(); load(); });
   form.addEventListener("change", (ev) => { if (ev.target.tagName === "SELECT") { readFilters(); load(); } });
-  document.getElementById("filters-reset").addEventListener("click", () => { form.reset(); readFilters(); load(); });
+  const resetFilters = () => { form.reset(); readFilters(); load(); };
+  document.getElementById("filters-reset").addEventListener("click", resetFilters);
+  document.getElementById("empty-reset").addEventListener("click", resetFilters);
   document.getElementById("clear-view").addEventListener("click", () => { state.total = 0; replaceAll([]); });
   const clearBuffer = document.getElementById("clear-buffer");
   Omni.has("DELETE", `${BASE}/requests`).then((ok) => { clearBuffer.hidden = !ok; });

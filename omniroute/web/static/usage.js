@@ -6,7 +6,28 @@
   const COLORS = ["--c1", "--c2", "--c3", "--c4", "--c5", "--c6", "--c7", "--c8"].map((v) => `var(${v})`);
   const PERIOD_MS = { day: 864e5, week: 7 * 864e5, month: 30 * 864e5 };
   const $ = (id) => document.getElementById(id);
+  const LABEL_W = 120; // bar charts: the labels' column, in the chart's own units
   let analytics = null, logs = [];
+
+  // One colour per model (provider, agent) for the whole page, so it is the same in every chart
+  // and legend: the theme's eight first, then hues a golden angle apart (never repeated).
+  const seriesColors = { model: new Map(), provider: new Map(), agent: new Map() };
+  function colorOf(dimension, key) {
+    const colors = seriesColors[dimension];
+    if (!colors.has(key)) {
+      const i = colors.size;
+      colors.set(key, i < COLORS.length ? COLORS[i] : `hsl(${Math.round((i * 137.508) % 360)} 62% 46%)`);
+    }
+    return colors.get(key);
+  }
+
+  /** Shortens each bar label (with an ellipsis) until it ends before its bar: names differ in width. */
+  function fitLabels(box) {
+    for (const label of box.querySelectorAll("text.bar-label")) {
+      const full = label.textContent;
+      for (let n = full.length; n > 1 && label.getComputedTextLength() > LABEL_W - 6; n--) label.textContent = full.slice(0, n - 1) + "…";
+    }
+  }
 
   function svg(tag, attrs, ...children) {
     const n = document.createElementNS(SVG, tag);
@@ -26,16 +47,16 @@
   }
 
   /** Horizontal bars for one grouping of the analytics API. */
-  function barChart(group, metric) {
+  function barChart(group, metric, dimension) {
     const value = metricOf(metric);
     const entries = Object.entries(group || {}).map(([k, s]) => [k, value(s)]).sort((a, b) => b[1] - a[1]).slice(0, 12);
     if (!entries.length) return el("p", { class: "muted", text: "No data in this period." });
-    const max = Math.max(...entries.map((e) => e[1]), 1e-12), rowH = 22, W = 340, labelW = 120;
+    const max = Math.max(...entries.map((e) => e[1]), 1e-12), rowH = 22, W = 340, labelW = LABEL_W;
     const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${entries.length * rowH + 4}`, role: "img", "aria-label": `${metric} by group` });
     entries.forEach(([k, v], i) => {
       const y = i * rowH + 2, w = Math.max(1, (W - labelW - 70) * v / max);
-      chart.append(svg("text", { x: 0, y: y + 14 }, k.length > 18 ? k.slice(0, 17) + "…" : k),
-        svg("rect", { x: labelW, y: y + 3, width: w, height: rowH - 8, rx: 2, fill: COLORS[i % COLORS.length] }, svg("title", {}, `${k}: ${fmtMetric(metric, v)}`)),
+      chart.append(svg("text", { class: "bar-label", x: 0, y: y + 14 }, k),
+        svg("rect", { x: labelW, y: y + 3, width: w, height: rowH - 8, rx: 2, fill: colorOf(dimension, k) }, svg("title", {}, `${k}: ${fmtMetric(metric, v)}`)),
         svg("text", { x: labelW + w + 6, y: y + 14 }, fmtMetric(metric, v)));
     });
     return chart;
@@ -58,7 +79,7 @@
       totals.set(k, (totals.get(k) || 0) + v);
     }
     const keys = [...totals.keys()].sort((a, b) => totals.get(b) - totals.get(a));
-    const color = (k) => COLORS[keys.indexOf(k) % COLORS.length];
+    const color = (k) => colorOf(groupBy, k);
     const max = Math.max(1e-12, ...buckets.map((b) => [...b.values()].reduce((a, c) => a + c, 0)));
     const W = 900, H = 230, top = 12, left = 56, bottom = 24, bw = (W - left) / n, plotH = H - bottom - top;
     const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${metric} over time by ${groupBy}` });
@@ -101,9 +122,10 @@
     drawTotals();
     $("timeline-title").textContent = `${metric[0].toUpperCase() + metric.slice(1)} over time by ${groupBy}`;
     $("timeline").replaceChildren(timeline(metric, groupBy, period));
-    $("by-model").replaceChildren(barChart(analytics.byModel, metric));
-    $("by-provider").replaceChildren(barChart(analytics.byProvider, metric));
-    $("by-agent").replaceChildren(barChart(analytics.byAgent, metric));
+    $("by-model").replaceChildren(barChart(analytics.byModel, metric, "model"));
+    $("by-provider").replaceChildren(barChart(analytics.byProvider, metric, "provider"));
+    $("by-agent").replaceChildren(barChart(analytics.byAgent, metric, "agent"));
+    for (const id of ["by-model", "by-provider", "by-agent"]) fitLabels($(id));
     drawRecent();
   }
 

@@ -36,11 +36,19 @@ def test_local_clients_are_loopback_peers() -> None:
     assert not is_local_client(("192.0.2.2", 5000)) and not is_local_client(None)
 
 
-def _tunnels(sni: str | None, connect: str | None, dns_mode: bool = False, on: bool = True) -> bool:
+def _tunnels(sni: str | None, connect: str | None, dns_mode: bool = False, on: bool = True,
+             no_route: bool = False) -> bool:
     return tunnel_undecrypted(
         sni=sni, connect_host=connect, dns_mode=dns_mode, intercept_on=on,
         bypassed=lambda host: host.endswith("paypal.com"), ours=lambda host: host.startswith("api."),
+        no_route=no_route,
     )
+
+
+def test_dns_mode_decrypts_a_host_with_no_route_to_say_why_unless_bypassed() -> None:
+    assert _tunnels("www.example.com", None, dns_mode=True, no_route=True) is False
+    assert _tunnels("www.paypal.com", None, dns_mode=True, no_route=True) is True
+    assert _tunnels("www.example.com", None, dns_mode=True, on=False, no_route=True) is True
 
 
 @pytest.mark.parametrize(("sni", "connect", "dns_mode", "on", "tunnelled"), [

@@ -111,10 +111,11 @@ def test_claude_signature_survives_codex_round_trip() -> None:
 
 @pytest.mark.parametrize(("body", "field"), [
     ({"previous_response_id": "resp_1"}, "previous_response_id"),
-    ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
-    ({"input": [{"type": "input_file", "file_id": "f"}]}, "input[0].type"),
+    ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}, "input[0].content[0]"),
 ])  # fmt: skip
 def test_inexpressible_raise(body: dict, field: str) -> None:
+    """Server state and known user content another format cannot carry fail, naming the field
+    (what is merely new follows responses_extras' rule: see test_responses_codex)."""
     with pytest.raises(TranslationError) as exc:
         translate_request("openai-responses", "anthropic", {"model": "m", "input": "hi", **body})
     assert exc.value.field == field

@@ -1,0 +1,142 @@
+"""The Usage page's sums: per model, provider, agent, API key and day, over a period.
+
+Summing every row of a month on each page load would move a month of rows through the
+database for every refresh. The usage writer therefore keeps `usage_hourly` (one row per hour
+and group) in the same transaction as the rows it writes, and a period is read as the whole
+hours inside it from `usage_hourly` plus the two partial hours at its edges from `usage_logs`.
+Both parts are summed by the database (costs as integer units, so exactly); Python only merges
+the few hundred group rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, case, func, or_
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from omniroute.db.tables import UsageHourly, UsageLog
+
+GROUPS = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
+MEASURES = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units")
+KEY_COLUMNS = ("hour", "model", "provider", "agent", "api_key")
+_HOURLY = cast(Table, UsageHourly.__table__)  # type: ignore[attr-defined]
+
+
+@dataclass(slots=True)
+class Sum:
+    requests: int = 0
+    errors: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    tokens_cached: int = 0
+    cost_units: int = 0
+
+    def add(self, *measures: int) -> None:
+        for name, value in zip(MEASURES, measures, strict=True):
+            setattr(self, name, getattr(self, name) + value)
+
+
+def row_group(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The groups of one usage row (a `UsageRecord.row()`): the same rule as `_named` below."""
+    return (
+        row["model_used"] or row["model_requested"],
+        row["provider"] or "none",
+        row["agent"] or row["source"],
+        row["api_key_id"] or "none",
+    )
+
+
+def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Add a batch of usage rows to `usage_hourly`; called in the writer's transaction."""
+    hours: dict[tuple[Any, ...], Sum] = defaultdict(Sum)
+    for row in rows:
+        hour = row["created_at"].replace(minute=0, second=0, microsecond=0)
+        status = row["status"]
+        hours[(hour, *row_group(row))].add(
+            1, int(status >= 400), row["tokens_in"], row["tokens_out"], row["tokens_cached"],
+            row["cost_units"],
+        )
+    if not hours:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert(_HOURLY) if dialect == "postgresql" else sqlite_insert(_HOURLY)
+    upsert = insert.on_conflict_do_update(
+        index_elements=list(KEY_COLUMNS),
+        set_={name: _HOURLY.c[name] + insert.excluded[name] for name in MEASURES},
+    )
+    # Sorted: several instances upserting the same hours take their row locks in one order.
+    values = [
+        {**dict(zip(KEY_COLUMNS, key, strict=True)), **{m: getattr(s, m) for m in MEASURES}}
+        for key, s in sorted(hours.items(), key=lambda item: item[0])
+    ]
+    session.execute(upsert, values)
+
+
+def _named(column: Any, fallback: Any) -> Any:
+    """SQL for Python's ``column or fallback``: NULL and the empty string both fall back."""
+    return func.coalesce(func.nullif(column, ""), fallback)
+
+
+_LOG_GROUPS = (
+    _named(UsageLog.model_used, UsageLog.model_requested),
+    _named(UsageLog.provider, "none"),
+    _named(UsageLog.agent, UsageLog.source),
+    _named(UsageLog.api_key_id, "none"),
+    func.date(UsageLog.created_at),
+)
+_LOG_MEASURES = (
+    func.count(),
+    func.sum(case((col(UsageLog.status) >= 400, 1), else_=0)),
+    func.sum(UsageLog.tokens_in),
+    func.sum(UsageLog.tokens_out),
+    func.sum(UsageLog.tokens_cached),
+    func.sum(UsageLog.cost_units),
+)
+_HOUR_GROUPS = (
+    col(UsageHourly.model), col(UsageHourly.provider), col(UsageHourly.agent),
+    col(UsageHourly.api_key), func.date(UsageHourly.hour),
+)
+_HOUR_MEASURES = tuple(func.sum(_HOURLY.c[name]) for name in MEASURES)
+
+
+def _next_hour(moment: datetime) -> datetime:
+    floor = moment.replace(minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+def period_sums(session: Session, since: datetime, until: datetime) -> tuple[Sum, dict[str, dict[str, Sum]]]:
+    """The totals and the per-group sums of the rows written since ``since``: whole hours up
+    to ``until``'s hour from `usage_hourly`, the edges (and anything newer) from the rows."""
+    first = _next_hour(since)
+    last = until.replace(minute=0, second=0, microsecond=0)
+    if first > last:  # a period shorter than an hour: only rows
+        first = last = since
+    edges = or_(
+        (col(UsageLog.created_at) >= since) & (col(UsageLog.created_at) < first),
+        col(UsageLog.created_at) >= last,
+    )
+    parts: Iterable[Any] = (
+        session.exec(select(*_LOG_GROUPS, *_LOG_MEASURES).where(edges).group_by(*_LOG_GROUPS)).all(),
+        session.exec(
+            select(*_HOUR_GROUPS, *_HOUR_MEASURES)
+            .where(col(UsageHourly.hour) >= first, col(UsageHourly.hour) < last)
+            .group_by(*_HOUR_GROUPS)
+        ).all(),
+    )
+    total = Sum()
+    sums: dict[str, dict[str, Sum]] = {name: defaultdict(Sum) for name in GROUPS}
+    width = len(GROUPS)
+    for rows in parts:
+        for row in rows:
+            measures = tuple(int(value or 0) for value in row[width:])
+            total.add(*measures)
+            for name, key in zip(GROUPS, row[:width], strict=True):
+                sums[name][str(key)].add(*measures)  # PostgreSQL's date() is a date, SQLite's text
+    return total, sums

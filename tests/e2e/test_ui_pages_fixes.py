@@ -1,0 +1,129 @@
+"""Fixes on the Usage and Agents pages in Chromium, and the pages' short addresses: one colour
+per model in every chart and its legend (never repeated), bar labels that end before their
+bar, DNS-listener buttons that cannot act disabled, `/inspector` leading to `/ui/inspector`.
+Each browser test keeps a screenshot in ``artifacts/screenshots/``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.harness import OmniRouteProcess
+
+from .ui_support import (
+    PAGES,
+    Page,
+    browser_fixture,  # noqa: F401 (a fixture, used by name)
+    process_fixture,  # noqa: F401 (a fixture, used by name)
+    shot,
+    ui_fixture,  # noqa: F401 (a fixture, used by name)
+)
+
+pytestmark = pytest.mark.e2e
+
+LONG_MODEL = "mock/WWWWWWWWWWWWWWWWWWWWWWWW-a-very-long-model-name"
+# Eleven models (more than the eight theme colours), pairs of them with as many calls: a chart
+# that ranks its own series then orders the tied ones its own way.
+MODELS = {f"mock/model-{i:02d}": (12 - i) // 2 for i in range(1, 11)} | {LONG_MODEL: 7}
+
+
+@pytest.fixture(scope="module")
+def usage(process: OmniRouteProcess) -> None:
+    with httpx.Client(base_url=process.api_url, timeout=30, trust_env=False) as client:
+        for model, calls in MODELS.items():
+            for _ in range(calls):
+                response = client.post("/v1/chat/completions",
+                                       json={"model": model, "messages": [{"role": "user", "content": "hi"}]})
+                assert response.status_code == 200, response.text
+
+
+# Computed colours: of each legend entry, of each series' bars in the timeline, and of each
+# bar in the by-model chart (bars carry their series name in their tooltip).
+COLOURS = """() => {
+  const rgb = (node, prop) => getComputedStyle(node)[prop];
+  const legend = Object.fromEntries([...document.querySelectorAll('#timeline-legend > span')].map((s) =>
+    [s.textContent.replace(/ \\([^)]*\\)$/, ''), rgb(s.querySelector('i'), 'backgroundColor')]));
+  const timeline = {};
+  for (const r of document.querySelectorAll('#timeline svg rect')) {
+    const key = r.querySelector('title').textContent.split(' · ')[1].replace(/: [^:]*$/, '');
+    (timeline[key] ||= new Set()).add(rgb(r, 'fill'));
+  }
+  const bars = {};
+  for (const r of document.querySelectorAll('#by-model svg rect')) {
+    bars[r.querySelector('title').textContent.replace(/: [^:]*$/, '')] = rgb(r, 'fill');
+  }
+  return {legend, timeline: Object.fromEntries(Object.entries(timeline).map(([k, v]) => [k, [...v]])), bars};
+}"""
+
+
+def test_one_colour_per_model_in_every_chart_and_legend(ui: Page, usage: None) -> None:
+    page = ui.open("usage")
+    page.select_option("#groupby", "model")
+    page.wait_for_function(f"document.getElementById('timeline-legend').children.length >= {len(MODELS)}")
+    shot(page, "fix-chart-colours")
+    colours = page.evaluate(COLOURS)
+    legend, timeline, bars = colours["legend"], colours["timeline"], colours["bars"]
+    used = [model.split("/", 1)[1] for model in MODELS]  # usage names the model the provider ran
+    assert set(used) <= set(legend), legend
+    for model in used:
+        assert timeline[model] == [legend[model]], (model, colours)
+        assert bars[model] == legend[model], (model, colours)
+    assert len(set(legend.values())) == len(legend), legend  # no colour used twice
+
+
+def test_long_model_names_end_before_their_bars(ui: Page, usage: None) -> None:
+    page = ui.open("usage")
+    page.locator("#by-model svg rect").first.wait_for()
+    shot(page, "fix-long-model-names")
+    overlaps = page.evaluate("""() => [...document.querySelectorAll('.cards svg rect')].map((bar) => {
+        const label = bar.previousElementSibling;
+        return [label.textContent, label.getBoundingClientRect().right, bar.getBoundingClientRect().left];
+      }).filter(([, right, left]) => right > left)""")
+    assert overlaps == []
+    # The whole name stays readable as the bar's tooltip.
+    assert LONG_MODEL.split("/", 1)[1] in page.inner_html("#by-model")
+
+
+@pytest.fixture(scope="module")
+def no_dns_listener() -> Iterator[OmniRouteProcess]:
+    with OmniRouteProcess(bridge=False) as proc:
+        yield proc
+
+
+def listener_buttons(browser: Any, process: OmniRouteProcess, name: str) -> dict[str, tuple[bool, str | None]]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        page = Page(context.new_page(), process.api_url).open("agents")
+        page.locator("#server-actions button").first.wait_for()
+        shot(page, name)
+        return {b.inner_text(): (b.is_disabled(), b.get_attribute("title"))
+                for b in page.locator("#server-actions button").all()}
+    finally:
+        context.close()
+
+
+def test_dns_listener_buttons_disabled_when_they_cannot_act(
+    browser: Any, process: OmniRouteProcess, no_dns_listener: OmniRouteProcess
+) -> None:
+    off = listener_buttons(browser, no_dns_listener, "fix-dns-buttons-listener-off")
+    assert set(off) == {"start DNS-mode listener", "stop DNS-mode listener", "restart DNS-mode listener"}
+    for disabled, title in off.values():
+        assert disabled and title and "--bridge-port" in title, off
+    running = listener_buttons(browser, process, "fix-dns-buttons-listener-running")
+    assert running["start DNS-mode listener"][0] is True
+    assert running["stop DNS-mode listener"][0] is False
+    assert running["restart DNS-mode listener"][0] is False
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_pages_answer_without_the_ui_prefix(process: OmniRouteProcess, name: str) -> None:
+    response = httpx.get(f"{process.api_url}/{name}?q=kept", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == f"/ui/{name}?q=kept"
+    assert httpx.get(f"{process.api_url}/{name}").is_success is False  # a redirect, not a copy
+    assert httpx.get(f"{process.api_url}/{name}", follow_redirects=True).status_code == 200
+    assert httpx.get(f"{process.api_url}/not-{name}").status_code == 404
+
