@@ -32,7 +32,7 @@ BODY_ROUTES: dict[str, WireFormat] = {
 }
 PREFIXES = ("/v1", "/api/v1")
 # Gemini names the model and the method in the path: `models/<model>:generateContent`.
-GEMINI_PREFIXES = ("/v1beta/models/", "/v1/models/", "/api/v1/models/")
+GEMINI_PREFIXES = ("/v1beta/models/", "/api/v1beta/models/", "/v1/models/", "/api/v1/models/")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -68,7 +68,7 @@ def model_calls(services: Services) -> ModelCalls:
             return None
         path: str = scope["path"]
         endpoint = exact.get(path)
-        if endpoint is None and path.startswith(("/v1beta/models/", "/v1/models/", "/api/v1/models/")):
+        if endpoint is None and path.startswith(GEMINI_PREFIXES):
             endpoint = gemini[path[: path.index("/models/") + 8]]
         return endpoint
 
