@@ -24,7 +24,6 @@ import httpx
 # Idle connections are dropped after this, before a server's own keep-alive timeout (uvicorn's
 # is 5 s) can close one under a request just sent on it.
 KEEPALIVE_S = 4.0
-MAX_IDLE = 32  # per origin, as the httpx pool's max_keepalive_connections
 HIGH_WATER = 256 * 1024  # buffered body bytes before the socket stops being read
 Origin = tuple[str, int]
 
@@ -249,10 +248,9 @@ class LeanPool:
         if not reusable:
             self._drop(conn)
             return
+        # Every open connection may wait idle (at most max_connections, each for KEEPALIVE_S): under
+        # a burst wider than a smaller idle cap, connections would be closed and reopened.
         idle = self.idle.setdefault(conn.origin, [])
-        if len(idle) >= MAX_IDLE:
-            self._drop(conn)
-            return
         conn.idle_since = time.monotonic()
         idle.append(conn)
         self._wake_one()
