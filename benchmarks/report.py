@@ -122,8 +122,8 @@ def _targets(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     added = _sub(g(chat, "ours", "p50"), g(chat, "direct", "p50"))
     if added is not None and added <= 0:  # a proxy cannot be faster than the call it makes: noise
-        rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", f"{_ms(added)} ms: below zero, the machine's load "
-                     "swamped the difference", _verdict(None)))
+        rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", (f"{_ms(added)} ms: below zero, the machine's load "
+                      "swamped the difference"), _verdict(None)))
         added = None
     else:
         rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", f"{_ms(added)} ms", _verdict(None if added is None else added <= 1.0)))
@@ -357,11 +357,11 @@ def write_report(r: dict[str, Any], path: Path, extra: list[str] | None = None) 
             "",
             "Nothing was switched off for these figures; the measured instance (`ours`) ran with:",
             "",
-            f"- API keys required on `/v1` (`OMNIROUTE_REQUIRE_API_KEY=true`; every arm sends a key): a call "
-            f"without one got HTTP {kept['no_key_status']}.",
+            (f"- API keys required on `/v1` (`OMNIROUTE_REQUIRE_API_KEY=true`; every arm sends a key): a call "
+             f"without one got HTTP {kept['no_key_status']}."),
             "- Host/Origin guard and the request-body limit (always on).",
-            f"- Usage rows: {kept['usage_rows']} written for the {kept['v1_requests']} /v1 calls and the mapped "
-            "MITM calls it served (each one a row, written in batches off the loop).",
+            (f"- Usage rows: {kept['usage_rows']} written for the {kept['v1_requests']} /v1 calls and the mapped "
+             "MITM calls it served (each one a row, written in batches off the loop)."),
             f"- Inspector capture on: {kept['captured_flows']} flows in the ring at the end.",
             f"- Routing with fallback and circuit breakers (`/api/resilience`: {', '.join(kept['resilience_keys'])}).",
             "",
