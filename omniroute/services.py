@@ -132,7 +132,8 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
     own_addresses = frozenset(local_addresses())
     board = ListenerBoard(s)
     ring = Ring(s.inspector_ring_size, s.inspector_listener_queue, s.inspector_max_listeners)
-    capture = Capture(ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled)
+    capture = Capture(ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled,
+                      api_calls=s.inspector_api_calls)
     sessions = SessionStore(db, capture, on_change=lambda: sync.changed("inspector-session"))
     if s.demo:
         ensure_demo_provider(db)

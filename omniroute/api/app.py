@@ -21,6 +21,7 @@ from omniroute.api import (
     health,
     inspector,
     inspector_capture,
+    inspector_insight,
     inspector_live,
     inspector_replay,
     inspector_sessions,
@@ -34,6 +35,7 @@ from omniroute.api import (
     responses_ws,
     ui,
     usage,
+    usage_charts,
     usage_views,
     v1,
     v1_media,
@@ -81,11 +83,13 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(inspector_sessions.router)
     app.include_router(inspector_capture.router)
     app.include_router(combo_checks.router)  # before /api/combos/{id}
+    app.include_router(inspector_insight.router)
     app.include_router(combos.router)
     app.include_router(aliases.router)
     app.include_router(aliases.chains_router)
     app.include_router(keys.router)
     app.include_router(usage.router)
+    app.include_router(usage_charts.router)  # before /api/usage/{connectionId}
     app.include_router(usage_views.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)

@@ -19,7 +19,7 @@ from omniroute.bridge.handoff import H_MODEL, H_STREAM, is_internal, origin_from
 from omniroute.bridge.wire import wants_stream
 from omniroute.engine.calls import API_CLIENT, Origin, Reply, build_call
 from omniroute.engine.counting import count_for
-from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
+from omniroute.engine.errors import BadRequest, EngineError, Forbidden, ModelNotFound
 from omniroute.engine.router import Router
 from omniroute.inspector import direct
 from omniroute.services import Services, Tokens
@@ -66,7 +66,17 @@ async def dispatch(
         row = direct.start(services.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
                            agent=ctx.agent, wire_format=fmt, stream=stream, source_model=model, mapped_model=mapped)
         call.model = mapped or model
-    reply = await _unless_client_leaves(request, router.dispatch(call))
+        call.ctx.asked_model = model if mapped else None
+    elif ctx.source == direct.API:  # a plain /v1 client: a row too, unless capture_api is off
+        row = direct.start(services.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
+                           agent=None, wire_format=fmt, stream=stream, source_model=model, mapped_model=None,
+                           source=direct.API)
+    try:
+        reply = await _unless_client_leaves(request, router.dispatch(call))
+    except EngineError as exc:
+        if row is not None:
+            direct.failed(services.capture, row, exc, fmt)
+        raise
     if reply is None:
         if row is not None:
             direct.finish(services.capture, row, 499, {}, b"", 0, "the client closed the connection")

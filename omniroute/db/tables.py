@@ -158,8 +158,8 @@ class UsageLog(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
-    cost: str = "0"  # Decimal as text: exact, portable across SQLite and PostgreSQL
-    # The same cost in COST_UNIT steps, so sums run in SQL as exact integers (0005).
+    cost: str | None = "0"  # Decimal as text (exact, portable); NULL: the model has no known price (0007)
+    # The same cost in COST_UNIT steps, so sums run in SQL as exact integers (0005); 0 when unknown.
     cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     latency_ms: float = 0.0
     upstream_latency_ms: float | None = None
