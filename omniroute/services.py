@@ -26,6 +26,8 @@ from omniroute.bridge.control import ProxyControl
 from omniroute.bridge.mapping_store import MappingStore
 from omniroute.bridge.upstream import UpstreamChooser
 from omniroute.bridge.upstream_dns import UpstreamResolver, local_addresses
+from omniroute.bridge.user_agents import KIND as USER_AGENTS_KIND
+from omniroute.bridge.user_agents import UserAgentStore
 from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.store import Store
@@ -73,6 +75,7 @@ class Services:
     usage: UsageRecorder
     router: Router
     catalog: AgentCatalog
+    user_agents: UserAgentStore  # the user-defined agents of `catalog`
     mappings: MappingStore
     agent_states: AgentStates
     bypass: BypassRules
@@ -125,6 +128,9 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
         ),
     )
     mappings = MappingStore(db, on_change=lambda: sync.changed("mappings"))
+    catalog = AgentCatalog()
+    user_agents = UserAgentStore(db, catalog, on_change=lambda: sync.changed(USER_AGENTS_KIND))
+    user_agents.reload()
     bypass = BypassRules(db, on_change=lambda: sync.changed("bypass"))
     bypass.reload()
     ca = CertificateAuthority(s.certs_dir)
@@ -140,6 +146,7 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
     registry.reload()
     sync.follow("registry", registry.reload)
     sync.follow("mappings", mappings.reload)
+    sync.follow(USER_AGENTS_KIND, user_agents.reload)
     sync.follow("bypass", bypass.reload)
     sync.follow("inspector-session", sessions.refresh_active)
     return Services(
@@ -153,7 +160,8 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
         pool=pool,
         usage=usage,
         router=router,
-        catalog=AgentCatalog(),
+        catalog=catalog,
+        user_agents=user_agents,
         mappings=mappings,
         agent_states=AgentStates(db),
         bypass=bypass,

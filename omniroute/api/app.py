@@ -37,6 +37,7 @@ from omniroute.api import (
     usage,
     usage_charts,
     usage_views,
+    user_agents,
     v1,
     v1_media,
 )
@@ -74,6 +75,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(provider_checks.router)  # before /api/providers/{id}
     app.include_router(providers.router)
     app.include_router(bridge.router)
+    app.include_router(user_agents.router)
     app.include_router(bridge_control.router)
     app.include_router(bridge_control.capture_router)
     app.include_router(inspector.router)

@@ -1,64 +1,58 @@
 """The Usage page's charts, aggregated by the database: series over time, latency percentiles,
-errors. Each function takes a session and runs one statement; no row is loaded into Python.
+errors. No usage row is loaded into Python, and the series and percentiles do not even read
+the rows: they read the hourly sums and latency counts the usage writer keeps
+(`engine/usage_sums.py`). Periods start on a whole bucket, and buckets are whole hours.
 
 - ``series``: per time bucket and per name (model, agent or provider) the requests, errors,
   tokens and cost (summed exactly as integer ``cost_units``, sent as a number for the chart).
   Calls with no known price are counted (``unpriced``) rather than added as 0.
-- ``latency``: p50 / p90 / p99 of total latency per name over answered calls, by rank within
-  each name (window functions, in SQLite and PostgreSQL alike).
-- ``errors``: the most frequent failures (status and message).
+- ``latency``: p50 / p90 / p99 of total latency per name over answered calls, nearest rank,
+  from the counts per latency bucket (within 2.5 % of the exact value).
+- ``errors``: the most frequent failures (status and message), from the failed rows only.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Integer, and_, case, cast, func, literal
+from sqlalchemy import Integer, and_, cast, func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
-from omniroute.db.tables import UsageLog, units_cost
+from omniroute.db.latency_buckets import percentiles
+from omniroute.db.tables import UsageHourly, UsageLatency, UsageLog, units_cost
 
 By = Literal["model", "agent", "provider"]
 PERCENTILES = (50, 90, 99)
 
 
-def name_of(by: By) -> ColumnElement[Any]:
-    """The series name: the model used (else asked), the agent (else how it came in), the provider."""
-    if by == "model":
-        return func.coalesce(func.nullif(col(UsageLog.model_used), ""), col(UsageLog.model_requested))
-    if by == "agent":
-        return func.coalesce(col(UsageLog.agent), col(UsageLog.source))
-    return func.coalesce(col(UsageLog.provider), literal("none"))
-
-
-def _epoch(session: Session) -> ColumnElement[Any]:
+def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "sqlite":
-        return cast(func.strftime("%s", col(UsageLog.created_at)), Integer)
-    return cast(func.extract("epoch", col(UsageLog.created_at)), Integer)
+        return cast(func.strftime("%s", column), Integer)
+    return cast(func.extract("epoch", column), Integer)
 
 
 def series(session: Session, since: datetime, bucket_s: int, by: By) -> list[dict[str, Any]]:
-    epoch = _epoch(session)
+    epoch = _epoch(session, col(UsageHourly.hour))
     bucket = (epoch - epoch % bucket_s).label("bucket")  # % is integer in SQLite and PostgreSQL alike
-    name = name_of(by).label("name")
-    failed = col(UsageLog.status) >= 400
+    name = col(getattr(UsageHourly, by)).label("name")
     statement = (
         select(
-            bucket, name, func.count().label("requests"),
-            func.sum(case((failed, 1), else_=0)).label("errors"),
-            func.sum(col(UsageLog.tokens_in)).label("tokens_in"),
-            func.sum(col(UsageLog.tokens_out)).label("tokens_out"),
-            func.sum(col(UsageLog.cost_units)).label("cost_units"),
-            func.sum(case((col(UsageLog.cost).is_(None), 1), else_=0)).label("unpriced"),
+            bucket, name, func.sum(col(UsageHourly.requests)).label("requests"),
+            func.sum(col(UsageHourly.errors)).label("errors"),
+            func.sum(col(UsageHourly.tokens_in)).label("tokens_in"),
+            func.sum(col(UsageHourly.tokens_out)).label("tokens_out"),
+            func.sum(col(UsageHourly.cost_units)).label("cost_units"),
+            func.sum(col(UsageHourly.unpriced)).label("unpriced"),
         )
-        .where(col(UsageLog.created_at) >= since)
+        .where(col(UsageHourly.hour) >= since)
         .group_by(bucket, name)
         .order_by(bucket, name)
     )
     return [
-        {"bucket": int(r.bucket), "name": r.name, "requests": r.requests, "errors": int(r.errors or 0),
+        {"bucket": int(r.bucket), "name": r.name, "requests": int(r.requests), "errors": int(r.errors or 0),
          "tokensIn": int(r.tokens_in or 0), "tokensOut": int(r.tokens_out or 0),
          "cost": float(units_cost(int(r.cost_units or 0))), "unpriced": int(r.unpriced or 0)}
         for r in session.exec(statement).all()  # type: ignore[call-overload]
@@ -66,23 +60,21 @@ def series(session: Session, since: datetime, bucket_s: int, by: By) -> list[dic
 
 
 def latency(session: Session, since: datetime, by: By) -> list[dict[str, Any]]:
-    name = name_of(by)
-    ranked = (
-        select(
-            name.label("name"), col(UsageLog.latency_ms).label("ms"),
-            func.row_number().over(partition_by=name, order_by=col(UsageLog.latency_ms)).label("rank"),
-            func.count().over(partition_by=name).label("n"),
-        )
-        .where(and_(col(UsageLog.created_at) >= since, col(UsageLog.status) < 400))
-        .subquery()
+    name = col(getattr(UsageLatency, by))
+    statement = (
+        select(name, col(UsageLatency.bucket), func.sum(col(UsageLatency.calls)))
+        .where(col(UsageLatency.hour) >= since)
+        .group_by(name, col(UsageLatency.bucket))
     )
-    # The p-th percentile is the value at rank ceil(p/100 * n) (nearest-rank method).
-    picks = [
-        func.min(case((ranked.c.rank * 100 >= ranked.c.n * p, ranked.c.ms))).label(f"p{p}") for p in PERCENTILES
-    ]
-    statement = select(ranked.c.name, func.max(ranked.c.n).label("n"), *picks).group_by(ranked.c.name)
-    rows = session.exec(statement.order_by(ranked.c.name)).all()  # type: ignore[call-overload]
-    return [{"name": r.name, "n": int(r.n), **{f"p{p}": float(getattr(r, f"p{p}")) for p in PERCENTILES}} for r in rows]
+    counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for series_name, bucket, calls in session.exec(statement).all():  # type: ignore[call-overload]
+        counts[series_name].append((int(bucket), int(calls)))
+    out = []
+    for series_name in sorted(counts):
+        values = percentiles(counts[series_name], PERCENTILES)
+        out.append({"name": series_name, "n": sum(c for _, c in counts[series_name]),
+                    **{f"p{p}": values[p] for p in PERCENTILES}})
+    return out
 
 
 def errors(session: Session, since: datetime, limit: int = 10) -> list[dict[str, Any]]:

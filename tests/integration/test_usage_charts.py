@@ -65,7 +65,9 @@ def test_latency_percentiles_are_the_calls_own(charted: tuple[OmniRouteProcess, 
     assert set(rows) == {"chart-a", "chart-unpriced"}  # answered calls only
     a = rows["chart-a"]
     own = sorted(r["latencyMs"] for r in logged if r["modelUsed"] == "chart-a")
-    assert a["n"] == 3 and (a["p50"], a["p90"], a["p99"]) == (own[1], own[2], own[2])
+    # Nearest rank, read back from the latency buckets: within 2.5 % of the calls' own values.
+    assert a["n"] == 3
+    assert (a["p50"], a["p90"], a["p99"]) == pytest.approx((own[1], own[2], own[2]), rel=0.025)
 
 
 def test_errors_grouped_by_status_and_message(charted: tuple[OmniRouteProcess, list[dict[str, Any]]]) -> None:
