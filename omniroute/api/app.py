@@ -16,6 +16,7 @@ from omniroute.api import (
     combos,
     config_file,
     errors,
+    guard_pass,
     hardening,
     health,
     inspector,
@@ -40,6 +41,7 @@ from omniroute.api import (
     v1,
     v1_media,
 )
+from omniroute.api.model_calls import model_calls
 from omniroute.db.kv import kv_get
 from omniroute.services import Services
 
@@ -53,8 +55,12 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    hardening.install(app, services)  # Host/Origin checks against DNS rebinding
-    auth.install(app, services)  # API keys on /v1 and /api (see omniroute/api/auth.py)
+    # One guard pass in front of every route, its checks in this order: API keys on /v1 and
+    # /api (auth.py), then Host/Origin against DNS rebinding and the declared body size
+    # (hardening.py). The busiest model routes are served right after it (model_calls.py).
+    auth.install(app, services)
+    hardening.install(app, services)
+    guard_pass.install(app, model_calls(services))
     app.include_router(health.router)
     app.include_router(v1.router, prefix="/v1")
     app.include_router(v1.router, prefix="/api/v1", include_in_schema=False)
