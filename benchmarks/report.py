@@ -121,7 +121,12 @@ def _targets(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     g = lambda group, arm, key: group.get(arm, {}).get(key)
     rows: list[tuple[str, str, str]] = []
     added = _sub(g(chat, "ours", "p50"), g(chat, "direct", "p50"))
-    rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", f"{_ms(added)} ms", _verdict(None if added is None else added <= 1.0)))
+    if added is not None and added <= 0:  # a proxy cannot be faster than the call it makes: noise
+        rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", (f"{_ms(added)} ms: below zero, the machine's load "
+                      "swamped the difference"), _verdict(None)))
+        added = None
+    else:
+        rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", f"{_ms(added)} ms", _verdict(None if added is None else added <= 1.0)))
     lite = _sub(g(chat, "litellm", "p50"), g(chat, "direct", "p50"))
     if lite is not None and added:
         rows.append(("… ≥ 15× less than LiteLLM's added p50", f"LiteLLM {_ms(lite)} ms = {lite / added:.1f}× ours",
@@ -129,17 +134,25 @@ def _targets(r: dict[str, Any]) -> list[tuple[str, str, str]]:
     ttfb = _sub(g(stream, "ours_sse", "ttfb_p50"), g(stream, "direct_sse", "ttfb_p50"))
     rows.append(("streamed added TTFB p50 ≤ 1.5 ms", f"{_ms(ttfb)} ms", _verdict(None if ttfb is None else ttfb <= 1.5)))
     per_event = _per_event(stream, "ours_sse", "direct_sse")
-    rows.append(("per-event overhead ≤ 50 µs", f"{_ms(per_event, 1)} µs",
-                 _verdict(None if per_event is None else per_event <= 50)))
+    rows.append(("per-event overhead ≤ 10 µs", f"{_ms(per_event, 1)} µs",
+                 _verdict(None if per_event is None else per_event <= 10)))
+    cpu = g(thr, "ours", "cpu_ms_per_request")
+    rows.append(("CPU per /v1 request ≤ 1.2 ms (64 clients)", f"{_ms(cpu)} ms",
+                 _verdict(None if cpu is None else cpu <= 1.2)))
+    ours_rps, pk_rps = g(thr, "ours", "rps"), g(thr, "portkey", "rps")
+    if pk_rps:
+        rows.append(("throughput at 64 clients ≥ Portkey's gateway's",
+                     f"{_ms(ours_rps, 0)} vs {_ms(pk_rps, 0)} req/s = {_ratio(ours_rps, pk_rps)}",
+                     _verdict(None if not ours_rps else ours_rps >= pk_rps)))
     ours_m = _sub(g(mitm, "ours_mitm_mapped", "p50"), g(mitm, "direct_tls", "p50"))
     bare_m = _sub(g(mitm, "mitmdump", "p50"), g(mitm, "direct_tls", "p50"))
-    rows.append(("MITM mapped added p50 ≤ 1.5 × bare mitmdump's",
+    rows.append(("MITM mapped added p50 ≤ 1.2 × bare mitmdump's",
                  f"{_ms(ours_m)} ms vs {_ms(bare_m)} ms = {_ratio(ours_m, bare_m)}",
-                 _verdict(None if ours_m is None or not bare_m else ours_m <= 1.5 * bare_m)))
-    ours_rps, lite_rps = g(thr, "ours", "rps"), g(thr, "litellm", "rps")
-    rows.append(("throughput ≥ 5 × LiteLLM's (one worker each)",
-                 f"{_ms(ours_rps, 0)} vs {_ms(lite_rps, 0)} req/s = {_ratio(ours_rps, lite_rps)}",
-                 _verdict(None if not ours_rps or not lite_rps else ours_rps >= 5 * lite_rps)))
+                 _verdict(None if ours_m is None or not bare_m else ours_m <= 1.2 * bare_m)))
+    lite_rps = g(thr, "litellm", "rps")
+    if lite_rps:
+        rows.append(("throughput vs LiteLLM's (one worker each)",
+                     f"{_ms(ours_rps, 0)} vs {_ms(lite_rps, 0)} req/s = {_ratio(ours_rps, lite_rps)}", "reported"))
     for name, stats in thr.items():
         if name.startswith("ours_x") and ours_rps:
             rows.append((f"scaling: {name[6:]} API instances (--workers), client-side balanced",
@@ -182,6 +195,7 @@ LAT_ROWS = [  # (label, group, ours arm, reference arm for "direct")
     ("Responses over WebSocket", "ws", "ours_ws", "direct_ws"),
 ]
 PEERS = {"chat": ("litellm", None), "stream": ("litellm_sse", None), "mitm": (None, "mitmdump")}
+OTHERS = {"chat": ("before", "portkey"), "stream": ("before_sse",)}  # more rows, no ratio column of their own
 
 
 def _latency_table(r: dict[str, Any]) -> list[str]:
@@ -202,7 +216,7 @@ def _latency_table(r: dict[str, Any]) -> list[str]:
                    f"{vs_lite} | {a['errors']} |")
     for group, (lite_arm, mitm_arm) in PEERS.items():
         arms = lat.get(group, {})
-        for peer in (lite_arm, mitm_arm):
+        for peer in (lite_arm, mitm_arm, *OTHERS.get(group, ())):
             if peer and peer in arms:
                 ref = next(ref for _, g, _, ref in LAT_ROWS if g == group)
                 p = arms[peer]
@@ -216,7 +230,8 @@ def _stream_table(r: dict[str, Any]) -> list[str]:
     lat = r.get("latency", {})
     out = ["| stream | TTFB p50 / p99 | added TTFB p50 | events | last−first byte p50 | per-event overhead |",
            "|---|---|---|---|---|---|"]
-    for group, ours, ref in (("stream", "ours_sse", "direct_sse"), ("stream", "litellm_sse", "direct_sse"),
+    for group, ours, ref in (("stream", "ours_sse", "direct_sse"), ("stream", "before_sse", "direct_sse"),
+                             ("stream", "litellm_sse", "direct_sse"),
                              ("ws", "ours_ws", "direct_ws")):
         arms = lat.get(group, {})
         if ours not in arms or ref not in arms:
@@ -335,6 +350,22 @@ def write_report(r: dict[str, Any], path: Path, extra: list[str] | None = None) 
         "machine's load the way wall time does; on an idle machine wall ≈ CPU.",
         "",
     ]
+    kept = r.get("kept_on")
+    if kept:
+        lines += [
+            "## Kept on during this run",
+            "",
+            "Nothing was switched off for these figures; the measured instance (`ours`) ran with:",
+            "",
+            (f"- API keys required on `/v1` (`OMNIROUTE_REQUIRE_API_KEY=true`; every arm sends a key): a call "
+             f"without one got HTTP {kept['no_key_status']}."),
+            "- Host/Origin guard and the request-body limit (always on).",
+            (f"- Usage rows: {kept['usage_rows']} written for the {kept['v1_requests']} /v1 calls and the mapped "
+             "MITM calls it served (each one a row, written in batches off the loop)."),
+            f"- Inspector capture on: {kept['captured_flows']} flows in the ring at the end.",
+            f"- Routing with fallback and circuit breakers (`/api/resilience`: {', '.join(kept['resilience_keys'])}).",
+            "",
+        ]
     prof = r.get("profile", {})
     if prof:
         lines += ["## Profile under load (py-spy, OmniRoute process)", ""]

@@ -6,10 +6,7 @@ absolute numbers drift with other people's work while side-by-side ratios hold u
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -19,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from benchmarks import targets as t
 from benchmarks.load import generate_load
+from benchmarks.options import Options, machine, parse
 from benchmarks.report import RoundTotals, summarize, write_report
 from benchmarks.scale_out import run_scale_out
 from tests.support.harness import REPO_ROOT, OmniRouteProcess
@@ -31,47 +27,6 @@ MODEL = "gpt-4o-mini"
 OURS_MODEL = f"mock/{MODEL}"
 # ~40 words: the mock echoes them back as ~45 word-sized stream events.
 PROMPT = " ".join(f"word{i}" for i in range(40))
-
-
-@dataclass
-class Options:
-    quick: bool = False
-    requests: int = 1000  # timed requests per arm at concurrency 1
-    concurrency: int = 64
-    with_litellm: bool = False
-    workers: int = 1
-    delay_ms: float = 5.0
-    out: Path = REPO_ROOT / "BENCHMARKS.md"
-    command: str = "./scripts/bench"
-    flows: int = 10_000  # captured flows / requests before the memory figures
-    throughput_requests: int = 4000
-    max_seconds: float = 30.0  # per arm (all rounds together); every load is bounded in time
-    rounds: int = 4
-    detail: bool = False
-
-
-def parse(argv: list[str]) -> Options:
-    parser = argparse.ArgumentParser(prog="bench", description="OmniRoute benchmarks side by side.")
-    parser.add_argument("--quick", action="store_true", help="small counts (~1-2 min), for development")
-    parser.add_argument("--requests", type=int, help="timed requests per arm at concurrency 1")
-    parser.add_argument("--concurrency", type=int, default=64, help="clients for the throughput runs")
-    parser.add_argument("--with-litellm", action="store_true", help="also measure LiteLLM's proxy")
-    parser.add_argument("--workers", type=int, default=1, help="OmniRoute API instances for scaling")
-    parser.add_argument("--delay-ms", type=float, default=5.0, help="mock provider delay")
-    parser.add_argument("--out", type=Path, default=REPO_ROOT / "BENCHMARKS.md")
-    parser.add_argument("--with-detail", action="store_true",
-                        help="also run engine_overhead and capture_overhead and append their tables")
-    args = parser.parse_args(argv)
-    prog = os.environ.get("OMNIROUTE_BENCH_PROG", "python -m benchmarks")
-    opts = Options(quick=args.quick, concurrency=args.concurrency, with_litellm=args.with_litellm,
-                   workers=max(1, args.workers), delay_ms=args.delay_ms, out=args.out, detail=args.with_detail,
-                   command=" ".join([prog, *argv]))
-    if opts.quick:
-        opts.requests, opts.flows, opts.throughput_requests = 100, 1000, 600
-        opts.max_seconds, opts.rounds = 10.0, 2
-    if args.requests:
-        opts.requests = args.requests
-    return opts
 
 
 @dataclass
@@ -97,8 +52,9 @@ class Bench:
         self.procs.append(self.upstream)
         self.mitm, self.mitm_port, self.mitm_ca = t.start_mitmdump(logs, self.work, self.up["ca_file"])
         self.procs.append(self.mitm)
+        # API keys required on /v1 (the key is sent by every /v1 arm): nothing is switched off for speed.
         env = {"OMNIROUTE_UPSTREAM_DNS": "127.0.0.1", "OMNIROUTE_UPSTREAM_DNS_PORT": str(self.up["dns_port"]),
-               "OMNIROUTE_INSPECTOR_RING_SIZE": str(max(self.opts.flows, 1000))}
+               "OMNIROUTE_INSPECTOR_RING_SIZE": str(max(self.opts.flows, 1000)), "OMNIROUTE_REQUIRE_API_KEY": "true"}
         began = time.perf_counter()
         self.ours = OmniRouteProcess(env=env).start(timeout=180)
         self.results["startup_first_s"] = time.perf_counter() - began
@@ -110,8 +66,21 @@ class Bench:
         for _ in range(self.opts.workers - 1):
             self.extra.append(OmniRouteProcess(proxy=False, bridge=False).start(timeout=180))
             self.procs.append(self.extra[-1])
-        for proc in (self.ours, self.bare, *self.extra):
+        self.before: OmniRouteProcess | None = None
+        if self.opts.baseline:
+            src = t.baseline_tree(self.opts.baseline, self.work)
+            self.before = OmniRouteProcess(proxy=False, bridge=False, env={**env, "PYTHONPATH": str(src)}).start(timeout=180)
+            self.procs.append(self.before)
+        self.keys: dict[int, str] = {}
+        for proc in (self.ours, self.bare, *self.extra, *([self.before] if self.before else [])):
             self.configure(proc)
+        self.portkey_url: str | None = None
+        if self.opts.with_portkey:
+            try:
+                self.portkey, self.portkey_url = t.start_portkey(logs, self.mock_url, self.log)
+                self.procs.append(self.portkey)
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                self.notes.append(f"Portkey's gateway could not be started: {str(exc).splitlines()[0]}")
         self.litellm_url: str | None = None
         if self.opts.with_litellm:
             try:
@@ -122,6 +91,10 @@ class Bench:
 
     def configure(self, proc: OmniRouteProcess) -> None:
         proc.add_provider("openai", "mock", f"{self.mock_url}/v1", api_key="sk-bench-0001")
+        with proc.api() as api:  # a model-API key (scope write), sent by the arms as Authorization
+            created = api.post("/api/keys", json={"label": "bench", "scope": "write"})
+            created.raise_for_status()
+            self.keys[proc.api_port] = created.json()["key"]
         if proc.proxy_port:
             proc.map_models("codex", {"*": OURS_MODEL})  # api.openai.com: mapped
             with proc.api() as api:  # api.anthropic.com stays unmapped: passthrough to the TLS mock
@@ -135,15 +108,20 @@ class Bench:
         body: dict[str, Any] = {"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT}]}
         return {**body, "stream": True} if stream else body
 
+    def auth(self, proc: OmniRouteProcess, extra: dict[str, str] | None = None) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.keys[proc.api_port]}", **(extra or {})}
+
     def arms(self) -> dict[str, dict[str, Any]]:
         ours, bare, up = self.ours, self.bare, self.up
         kind = "http"
+        key = self.auth(ours)
         arms: dict[str, dict[str, Any]] = {
             "direct": {"urls": [f"{self.mock_url}/v1/chat/completions"], "body": self.chat()},
-            "ours": {"urls": [f"{ours.api_url}/v1/chat/completions"], "body": self.chat(model=OURS_MODEL)},
+            "ours": {"urls": [f"{ours.api_url}/v1/chat/completions"], "body": self.chat(model=OURS_MODEL), "headers": key},
             "direct_sse": {"urls": [f"{self.mock_url}/v1/chat/completions"], "body": self.chat(True), "kind": "sse"},
-            "ours_sse": {"urls": [f"{ours.api_url}/v1/chat/completions"], "body": self.chat(True, OURS_MODEL), "kind": "sse"},
-            "ours_messages": {"urls": [f"{ours.api_url}/v1/messages"], "headers": {"anthropic-version": "2023-06-01"},
+            "ours_sse": {"urls": [f"{ours.api_url}/v1/chat/completions"], "body": self.chat(True, OURS_MODEL), "kind": "sse",
+                         "headers": key},
+            "ours_messages": {"urls": [f"{ours.api_url}/v1/messages"], "headers": self.auth(ours, {"anthropic-version": "2023-06-01"}),
                               "body": {"model": OURS_MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT}]}},
             "direct_tls": {"urls": [f"https://{up['ip']}/v1/chat/completions"], "body": self.chat(), "cafile": up["ca_file"]},
             "mitmdump": {"urls": [f"https://{up['ip']}/v1/chat/completions"], "body": self.chat(),
@@ -159,8 +137,17 @@ class Bench:
             "direct_ws": {"urls": [f"ws://127.0.0.1:{self.mock_url.rsplit(':', 1)[1]}/v1/responses"], "kind": "ws",
                           "body": {"model": MODEL, "input": PROMPT}},
             "ours_ws": {"urls": [f"ws://127.0.0.1:{ours.api_port}/v1/responses"], "kind": "ws",
-                        "body": {"model": OURS_MODEL, "input": PROMPT}},
+                        "body": {"model": OURS_MODEL, "input": PROMPT}, "headers": key},
         }
+        if self.before:
+            arms["before"] = {**arms["ours"], "urls": [f"{self.before.api_url}/v1/chat/completions"],
+                              "headers": self.auth(self.before)}
+            arms["before_sse"] = {**arms["ours_sse"], "urls": arms["before"]["urls"], "headers": self.auth(self.before)}
+        if self.portkey_url:
+            # Portkey's streamed replies fail on Node 20 (`TypeError: immutable`, Portkey-AI/gateway#1389,
+            # #1550), so it is measured on the non-streamed call only.
+            arms["portkey"] = {"urls": [f"{self.portkey_url}/v1/chat/completions"], "body": self.chat(),
+                               "headers": t.portkey_headers(self.mock_url)}
         if self.litellm_url:
             arms["litellm"] = {"urls": [f"{self.litellm_url}/v1/chat/completions"], "body": self.chat(),
                                "headers": {"authorization": f"Bearer {t.LITELLM_KEY}"}}
@@ -188,8 +175,8 @@ class Bench:
     def latency(self) -> None:
         o = self.opts
         groups = {
-            "chat": ["direct", "ours", "litellm"],
-            "stream": ["direct_sse", "ours_sse", "litellm_sse"],
+            "chat": ["direct", "ours", "before", "portkey", "litellm"],
+            "stream": ["direct_sse", "ours_sse", "before_sse", "litellm_sse"],
             "messages": ["direct", "ours_messages"],
             "mitm": ["direct_tls", "mitmdump", "ours_mitm_mapped", "ours_mitm_passthrough",
                      "noinsp_mitm_mapped", "noinsp_mitm_passthrough"],
@@ -204,13 +191,17 @@ class Bench:
 
     def throughput(self) -> None:
         o = self.opts
-        names = ["direct", "ours", "litellm", "mitmdump", "ours_mitm_mapped", "ours_mitm_passthrough",
+        names = ["direct", "ours", "before", "portkey", "litellm", "mitmdump", "ours_mitm_mapped", "ours_mitm_passthrough",
                  "noinsp_mitm_mapped", *[n for n in self.arms() if n.startswith("ours_x")]]
         pids = {"direct": self.mock.pid, "ours": self.ours.process.pid, "mitmdump": self.mitm.pid,
                 "ours_mitm_mapped": self.ours.process.pid, "ours_mitm_passthrough": self.ours.process.pid,
                 "noinsp_mitm_mapped": self.bare.process.pid}
         if self.litellm_url:
             pids["litellm"] = self.litellm.pid
+        if self.portkey_url:
+            pids["portkey"] = self.portkey.pid
+        if self.before:
+            pids["before"] = self.before.process.pid  # type: ignore[union-attr]
         names = [n for n in names if n in self.arms()]
         rounds = 1 if o.quick else 2  # interleaved, like the latency arms: drift hits all alike
         totals = {n: RoundTotals() for n in names}
@@ -255,6 +246,18 @@ class Bench:
         mem["capture_off_after_mb"] = t.rss_mb(self.bare.process.pid)  # type: ignore[union-attr]
         if self.litellm_url:
             mem["litellm_after_mb"] = t.rss_mb(self.litellm.pid)
+
+    def kept_on(self) -> None:
+        """What the measured instance still did for every call: the proof that nothing was
+        switched off for the figures above."""
+        with self.ours.api() as api:
+            usage = api.get("/api/usage/call-logs", params={"limit": 1}).json()["total"]
+            no_key = api.post("/v1/chat/completions", json=self.chat(model=OURS_MODEL)).status_code
+            resilience = api.get("/api/resilience").json()
+        self.results["kept_on"] = {
+            "usage_rows": usage, "v1_requests": self.v1_requests, "no_key_status": no_key,
+            "captured_flows": self.captured(), "resilience_keys": sorted(resilience)[:8],
+        }
 
     def idle_memory(self) -> None:
         time.sleep(1.0)  # let start-up garbage settle
@@ -351,6 +354,7 @@ class Bench:
             self.throughput()
             self.scale_out()
             self.memory()
+            self.kept_on()
             self.profile()
             self.procs.remove(self.ours)
             self.ours.stop()  # its home stays for the warm start-up figure
@@ -368,27 +372,6 @@ class Bench:
         write_report(self.results, self.opts.out, self.detail() if self.opts.detail else None)
         self.log(f"wrote {self.opts.out} (raw figures: {self.work / 'results.json'})")
         return 0
-
-
-def machine(opts: Options) -> dict[str, Any]:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    mem_kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines()
-                      if line.startswith("MemTotal")))
-    try:
-        import mitmproxy.version as mv
-
-        mitm = mv.VERSION
-    except ImportError:
-        mitm = "?"
-    return {"nproc": os.cpu_count(), "cpu": model, "memory_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version(), "mitmproxy": mitm, "httpx": httpx.__version__,
-            "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
-            "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": opts.command,
-            "options": {"quick": opts.quick, "requests": opts.requests, "concurrency": opts.concurrency,
-                        "throughput_requests": opts.throughput_requests, "flows": opts.flows,
-                        "workers": opts.workers, "delay_ms": opts.delay_ms, "rounds": opts.rounds,
-                        "with_litellm": opts.with_litellm}}
 
 
 def main(argv: list[str] | None = None) -> int:

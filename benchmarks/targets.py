@@ -1,5 +1,6 @@
 """What the benchmark measures, each in its own process: mock provider, TLS upstream with its
-DNS, bare mitmdump and LiteLLM's proxy (OmniRoute itself: `tests.support.harness`).
+DNS, bare mitmdump, LiteLLM's proxy and Portkey's gateway (OmniRoute itself:
+`tests.support.harness`; an earlier commit of it: `baseline_tree`).
 
 ``python -m benchmarks.targets upstream --dir D --delay-ms N`` is the stand-in "real"
 upstream (a TLS mock on 127.0.0.N:443 plus a UDP DNS server answering that address); it writes
@@ -27,6 +28,8 @@ from tests.support.harness import OmniRouteProcess, free_port
 
 VENV_BIN = Path(sys.executable).parent
 LITELLM_VENV = Path("/tmp/omniroute-bench-litellm")
+PORTKEY_DIR = Path("/tmp/omniroute-bench-portkey")
+PORTKEY_VERSION = "1.15.2"
 UPSTREAM_NAMES = ("api.openai.com", "api.anthropic.com", "chatgpt.com")
 TICKS = os.sysconf("SC_CLK_TCK")
 # LiteLLM refuses to start without a master key (and so does a real deployment).
@@ -209,6 +212,47 @@ def start_litellm(log_dir: Path, work: Path, mock_url: str, log: Callable[[str],
     url = f"http://127.0.0.1:{port}"
     proc.wait_until(lambda: http_ok(f"{url}/health/liveliness"), 180)
     return proc, url
+
+
+def ensure_portkey(log: Callable[[str], None]) -> Path:
+    """Portkey's AI gateway from npm in its own throwaway directory (never in the project); reused."""
+    entry = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+    if entry.exists():
+        return entry
+    log(f"installing @portkey-ai/gateway@{PORTKEY_VERSION} into {PORTKEY_DIR} (one-off)")
+    PORTKEY_DIR.mkdir(parents=True, exist_ok=True)
+    (PORTKEY_DIR / "package.json").write_text(
+        json.dumps({"private": True, "dependencies": {"@portkey-ai/gateway": PORTKEY_VERSION}}))
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--prefix", str(PORTKEY_DIR)], check=True,
+                   capture_output=True)
+    return entry
+
+
+def portkey_headers(mock_url: str) -> dict[str, str]:
+    """Portkey's gateway is configured per request: the provider type and the upstream's base URL."""
+    return {"x-portkey-provider": "openai", "x-portkey-custom-host": f"{mock_url}/v1",
+            "authorization": "Bearer sk-bench"}
+
+
+def start_portkey(log_dir: Path, mock_url: str, log: Callable[[str], None]) -> tuple[Proc, str]:
+    entry = ensure_portkey(log)
+    port = free_port()
+    proc = Proc("portkey", ["node", str(entry), f"--port={port}", "--headless"], log_dir)
+    url = f"http://127.0.0.1:{port}"
+    proc.wait_until(lambda: http_ok(f"{url}/"), 60)
+    return proc, url
+
+
+def baseline_tree(ref: str, work: Path) -> Path:
+    """The project's source at ``ref`` (e.g. ``main``), unpacked for a side-by-side "before"
+    instance: on PYTHONPATH it shadows the editable install, with the same venv and data."""
+    root = Path(__file__).resolve().parents[1]
+    out = work / "baseline-src"
+    out.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(root), "archive", ref, "omniroute", "addons"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    return out
 
 
 # -- the stand-in upstream (runs in its own process) -------------------------------------

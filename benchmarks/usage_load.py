@@ -3,7 +3,7 @@
 A real ``omniroute run --demo`` over a database holding ``--rows`` usage rows (spread over 90
 days, as months of traffic leave them). Concurrent clients call ``/v1/chat/completions`` (the
 in-process demo provider, so the figure is OmniRoute's own) while, in alternate phases, one
-more client loads the Usage page's queries in a loop (``call-logs`` and ``analytics``). The
+more client loads the Usage page's queries in a loop (``call-logs``, ``analytics``, ``charts``). The
 report: the p50/p99 of the model calls in quiet phases and in Usage phases, and how far the
 p99 moved. Bounded in time: ``--seconds`` per phase, ``--rounds`` quiet/Usage pairs.
 """
@@ -84,11 +84,20 @@ async def _model_calls(client: httpx.AsyncClient, until: float, out: list[float]
         out.append((time.perf_counter() - started) * 1000)
 
 
+# What the Usage page asks for when it opens and when the period changes.
+PAGE = (
+    ("/api/usage/call-logs", {"limit": 50}),
+    ("/api/usage/analytics", {"period": "day"}),
+    ("/api/usage/analytics", {"period": "week"}),
+    ("/api/usage/charts", {"period": "week", "by": "model"}),
+    ("/api/usage/charts", {"period": "month", "by": "agent"}),
+)
+
+
 async def _usage_page(client: httpx.AsyncClient, until: float, out: list[float]) -> None:
     while time.perf_counter() < until:
         started = time.perf_counter()
-        for path, params in (("/api/usage/call-logs", {"limit": 50}), ("/api/usage/analytics", {"period": "day"}),
-                             ("/api/usage/analytics", {"period": "week"})):
+        for path, params in PAGE:
             (await client.get(path, params=params)).raise_for_status()
         out.append((time.perf_counter() - started) * 1000)
 

@@ -15,6 +15,7 @@ import typer
 
 from omniroute import __version__
 from omniroute.bridge.ca import CAError, CertificateAuthority
+from omniroute.cli_agents_app import agents_app
 from omniroute.cli_common import Home, build_settings, fail, run_bridge, run_inspector
 from omniroute.cli_groups import cert_app, config_app, har_app
 from omniroute.config import Settings, SettingsError
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(cert_app, name="cert")
 app.add_typer(har_app, name="har")
 app.add_typer(config_app, name="config")
+app.add_typer(agents_app, name="agents")
 
 
 @app.command()
@@ -197,14 +199,6 @@ ProxyPort = Annotated[int | None, typer.Option(help="HTTP_PROXY listener port.")
 
 
 @app.command()
-def agents(home: Home = None) -> None:
-    """Table of agents: routable, DNS mode, CA trusted, mappings, last seen."""
-    from omniroute import cli_bridge
-
-    run_bridge(lambda: cli_bridge.agents_table(build_settings(home=home), typer.echo))
-
-
-@app.command()
 def env(
     agent: Annotated[str, typer.Argument(help="Agent id, e.g. claude-code or codex.")],
     home: Home = None,
@@ -213,8 +207,8 @@ def env(
     """Print the exports that send AGENT through the HTTP_PROXY listener (eval "$(omniroute env codex)")."""
     from omniroute import cli_bridge
 
-    settings = build_settings(home=home, proxy_port=proxy_port)
-    run_bridge(lambda: cli_bridge.env_exports(settings, agent, typer.echo, lambda m: typer.echo(m, err=True)))
+    settings = build_settings(home=home)
+    run_bridge(lambda: cli_bridge.env_exports(settings, agent, typer.echo, lambda m: typer.echo(m, err=True), proxy_port))
 
 
 @app.command("map")
@@ -223,10 +217,10 @@ def map_(
     rule: Annotated[str, typer.Argument(metavar="SOURCE=TARGET", help="Model (or glob, or *) = engine target.")],
     home: Home = None,
 ) -> None:
-    """Map an agent's model to a target the engine resolves (connection/model, alias, combo)."""
-    from omniroute import cli_bridge
+    """Map an agent's model to a target the engine resolves (connection/model, alias, combo), on the running server."""
+    from omniroute import cli_agents
 
-    run_bridge(lambda: cli_bridge.map_model(build_settings(home=home), agent, rule, typer.echo))
+    run_bridge(lambda: cli_agents.map_model(build_settings(home=home), agent, rule, typer.echo))
 
 
 @app.command()

@@ -1,8 +1,8 @@
 """Bodies of the AgentBridge CLI commands (`agents`, `env`, `map`, `dns`, `cert`, `doctor`).
 
-They read and write the database, hosts file and CA directly, so they work with no server
-running. When a server is running, changes it keeps in memory (mappings, its CA) are also
-sent to its API so they apply at once.
+`map` and `agents add|edit|remove` (in `cli_agents`) act on the running server through its
+API (found by the home's run file, `cli_server`); `env` and `doctor` read the ports it runs
+on. `agents`, `dns` and `cert` also work with no server running (database, hosts file, CA).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from omniroute.bridge.catalog import NODE_EXTRA_CA_CERTS, AgentCatalog, AgentSpe
 from omniroute.bridge.hostsfile import DEFAULT_HOSTS_FILE, HostsFile, HostsFileError, flush_dns
 from omniroute.bridge.trust import is_trusted, run_commands, trust_commands
 from omniroute.bridge.upstream_dns import UpstreamDNSError, UpstreamResolver
+from omniroute.cli_server import Server, find_server, no_server_message
 from omniroute.config import Settings, SettingsError
 from omniroute.listeners import listeners, port_problem
 
@@ -57,11 +58,30 @@ def open_db(settings: Settings) -> Database:
     return db
 
 
-def agent_spec(agent_id: str) -> AgentSpec:
-    catalog = AgentCatalog()
+def agent_spec(agent_id: str, catalog: AgentCatalog | None = None) -> AgentSpec:
+    catalog = catalog if catalog is not None else AgentCatalog()
     if agent_id not in catalog:
         raise CommandError(f"unknown agent {agent_id!r}; known agents: {', '.join(a.id for a in catalog)}", 2)
     return catalog.get(agent_id)
+
+
+def full_catalog(settings: Settings, server: Server | None) -> AgentCatalog:
+    """Built-in agents plus the user's: from the running server, else from the database."""
+    from omniroute.bridge.user_agents import UserAgentStore, parse_definition
+
+    catalog = AgentCatalog()
+    if server is not None:
+        rows = server.api.get("/api/tools/agent-bridge/agents").json()
+        catalog.set_user_agents(
+            parse_definition(d["id"], d["name"], d["hosts"], d["userAgents"], d["wireFormat"], d["paths"]).spec()
+            for d in (row.get("definition") for row in rows) if d)
+        return catalog
+    db = open_db(settings)
+    try:
+        UserAgentStore(db, catalog).reload()
+    finally:
+        db.dispose()
+    return catalog
 
 
 def cli_command() -> str:
@@ -79,16 +99,9 @@ def local_host(settings: Settings) -> str:
 
 
 def running_api(settings: Settings) -> httpx.Client | None:
-    """A client for this home's running server, or None when none answers."""
-    if not settings.api_port:
-        return None
-    client = httpx.Client(base_url=f"http://{local_host(settings)}:{settings.api_port}", timeout=10.0, trust_env=False)
-    try:
-        client.get("/health").raise_for_status()
-    except httpx.HTTPError:
-        client.close()
-        return None
-    return client
+    """A client for this home's running server (its run file), or None when none runs."""
+    server = find_server(settings)
+    return server.api if server is not None else None
 
 
 def _ca(settings: Settings) -> CertificateAuthority:
@@ -101,12 +114,42 @@ def _ca(settings: Settings) -> CertificateAuthority:
 
 
 # -- agents ------------------------------------------------------------------------------
-def agents_table(settings: Settings, echo: Echo) -> None:
+def agents_table(settings: Settings, echo: Echo, warn: Echo) -> None:
+    server = find_server(settings)
+    if server is not None:
+        with server:
+            rows = server.api.get("/api/tools/agent-bridge/agents").json()
+    else:
+        warn(f"# {no_server_message(settings, 'run this again for live state')}; read from the database")
+        rows = _stored_rows(settings)
+    header = ("agent", "routable", "dns", "cert trusted", "mappings", "last seen")
+    table = [header] + [
+        (
+            r["agent_id"], "yes" if r["routable"] else "no", "on" if r["dns_enabled"] else "off",
+            {"trusted": "yes", "untrusted": "no", "unknown": "unknown"}[r["cert_trust"]],
+            str(r["mappings_count"]), (r["last_seen"] or "never")[:19].replace("T", " "),
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    notes = [f"{r['agent_id']}: not routable: {r['reason']}" for r in rows if not r["routable"]]
+    notes += [f"{r['agent_id']}: {limit}" for r in rows if r["routable"] for limit in r.get("limits") or ()]
+    if notes:
+        echo("")
+        for note in notes:
+            echo(note)
+
+
+def _stored_rows(settings: Settings) -> list[dict[str, Any]]:
     from omniroute.bridge.agent_state import AgentStates, agent_rows
     from omniroute.bridge.mapping_store import MappingStore
+    from omniroute.bridge.user_agents import UserAgentStore
 
     db = open_db(settings)
     catalog = AgentCatalog()
+    UserAgentStore(db, catalog).reload()
     store = MappingStore(db)
     try:
         entries: dict[str, list[str]] | None = hosts_file(settings).entries()
@@ -121,33 +164,33 @@ def agents_table(settings: Settings, echo: Echo) -> None:
         cert_trusted=is_trusted(ca.cert_path) if ca.cert_path.exists() else False,
     )
     db.dispose()
-    header = ("agent", "routable", "dns", "cert trusted", "mappings", "last seen")
-    table = [header] + [
-        (
-            r["agent_id"], "yes" if r["routable"] else "no", "on" if r["dns_enabled"] else "off",
-            {"trusted": "yes", "untrusted": "no", "unknown": "unknown"}[r["cert_trust"]],
-            str(r["mappings_count"]), (r["last_seen"] or "never")[:19].replace("T", " "),
-        )
-        for r in rows
-    ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    notes = [f"{r['agent_id']}: not routable: {r['reason']}" for r in rows if not r["routable"]]
-    if notes:
-        echo("")
-        for note in notes:
-            echo(note)
+    return rows
 
 
 # -- env ---------------------------------------------------------------------------------
-def env_exports(settings: Settings, agent_id: str, echo: Echo, warn: Echo) -> None:
-    spec = agent_spec(agent_id)
-    if not settings.proxy_port:
+def env_exports(settings: Settings, agent_id: str, echo: Echo, warn: Echo, proxy_port: int | None = None) -> None:
+    """``proxy_port``: the user's --proxy-port; otherwise the running server's, else the settings'."""
+    server = find_server(settings)
+    try:
+        builtins = AgentCatalog()  # a user's agent needs the database or the server's list
+        spec = agent_spec(agent_id, builtins if agent_id in builtins else full_catalog(settings, server))
+    finally:
+        if server is not None:
+            server.close()
+    port, host = proxy_port, local_host(settings)
+    if port is None and server is not None:
+        port, host = server.info.proxy_port, server.info.host
+        if not port:
+            raise CommandError(f"{server.describe()} has no HTTP_PROXY listener (started with --proxy-port 0)", 2)
+    if port is None:
+        port = settings.proxy_port
+        if port:
+            warn(f"# {no_server_message(settings, 'run the agent')}; these exports assume proxy port {port}")
+    if not port:
         raise CommandError("the HTTP_PROXY listener is disabled (proxy port 0); set --proxy-port", 2)
     ca = _ca(settings)
     values: dict[str, str] = {
-        "HTTPS_PROXY": f"http://{local_host(settings)}:{settings.proxy_port}",
+        "HTTPS_PROXY": f"http://{host}:{port}",
         "NO_PROXY": "127.0.0.1,localhost",
     }
     for var in spec.env:
@@ -160,40 +203,6 @@ def env_exports(settings: Settings, agent_id: str, echo: Echo, warn: Echo) -> No
         warn(f"# {spec.name} is captured but never rerouted: {spec.reason}")
     for name, value in values.items():
         echo(f"export {name}={shlex.quote(value)}")
-
-
-# -- map ---------------------------------------------------------------------------------
-def map_model(settings: Settings, agent_id: str, rule: str, echo: Echo) -> None:
-    spec = agent_spec(agent_id)
-    source, sep, target = rule.partition("=")
-    if not sep or not source or not target:
-        raise CommandError(f"expected SOURCE=TARGET (e.g. 'claude-*=mycloud/claude-sonnet'), got {rule!r}", 2)
-    from omniroute.bridge.mapping_store import MappingStore
-
-    db = open_db(settings)
-    store = MappingStore(db)
-    if any(row["from_config"] for row in store.rows(spec.id)):
-        db.dispose()
-        raise CommandError(f"the model mappings of {spec.id} are declared in the config file; "
-                           "change them there and reload (SIGHUP or POST /api/config/reload)")
-    try:
-        store.upsert(spec.id, source, target)
-    except ValueError as exc:
-        raise CommandError(f"invalid mapping: {exc}", 2) from None
-    rows = [{"source": r.source, "target": r.target} for r in store.rules(spec.id)]
-    db.dispose()
-    echo(f"{spec.id}: {source} -> {target}")
-    if not spec.routable:
-        echo(f"note: {spec.name} is not routable, so this mapping is not applied: {spec.reason}")
-    api = running_api(settings)
-    if api is not None:
-        # The running server keeps mappings in memory; the same rows through its API reload them.
-        try:
-            reply = api.put(f"/api/tools/agent-bridge/agents/{spec.id}/mappings", json={"mappings": rows})
-        finally:
-            api.close()
-        if reply.status_code != 200:
-            echo(f"note: saved, but the running server did not reload it ({reply.status_code}); restart it")
 
 
 # -- dns ---------------------------------------------------------------------------------
@@ -274,22 +283,11 @@ def doctor(settings: Settings, echo: Echo) -> bool:
 
     def line(good: bool | None, what: str, fix: str | None = None) -> None:
         nonlocal ok
-        mark = {True: "ok     ", False: "problem", None: "unknown"}[good]
+        mark = {True: "ok     ", False: "problem", None: "note   "}[good]
         echo(f"{mark}  {what}" + (f" -- fix: {fix}" if fix and good is not True else ""))
         ok = ok and good is not False
 
-    ours = _running_listeners(settings)
-    for listener in listeners(settings):
-        if not listener.port:
-            line(True, f"{listener.name} listener disabled (port 0)")
-            continue
-        problem = port_problem(local_host(settings), listener)
-        if problem is None:
-            line(True, f"port {listener.port} ({listener.name}) is free")
-        elif (listener.name, listener.port) in ours:
-            line(True, f"port {listener.port} ({listener.name}) is OmniRoute's own, running")
-        else:
-            line(False, problem.split(";")[0], f"{listener.flag} PORT (another port), or stop what holds it")
+    _doctor_ports(settings, line)
     ca = CertificateAuthority(settings.certs_dir)
     if not ca.key_path.exists():
         line(False, f"no CA in {settings.certs_dir}", "run `omniroute run` once, or `omniroute cert regenerate`")
@@ -299,7 +297,7 @@ def doctor(settings: Settings, echo: Echo) -> bool:
             line(True, f"CA present: {ca.cert_path}")
             trusted = is_trusted(ca.cert_path)
             line(trusted, {True: "CA trusted by the system", False: "CA not trusted by the system",
-                           None: "CA trust cannot be read on this OS"}[trusted],
+                           None: "CA trust cannot be read on this OS (unknown)"}[trusted],
                  "omniroute cert trust (see --dry-run for the commands)")
         except CAError as exc:
             line(False, str(exc), "omniroute cert regenerate")
@@ -315,15 +313,39 @@ def doctor(settings: Settings, echo: Echo) -> bool:
     return ok
 
 
-def _running_listeners(settings: Settings) -> set[tuple[str, int]]:
-    api = running_api(settings)
-    if api is None:
-        return set()
-    try:
-        health: dict[str, Any] = api.get("/health").json()
-    finally:
-        api.close()
-    return {(l["name"], l["port"]) for l in health.get("listeners", []) if l.get("state") == "running"}
+def _doctor_ports(settings: Settings, line: Callable[..., None]) -> None:
+    """The running server's listeners (its run file), or the ports `omniroute run` would use."""
+    from omniroute import runfile
+
+    server = find_server(settings)
+    if server is not None:
+        with server:
+            health: dict[str, Any] = server.api.get("/health").json()
+        line(True, f"OmniRoute is running on this home: pid {server.info.pid}, API {server.info.api_url}")
+        for listener in health.get("listeners", []):
+            name, port, state = listener.get("name"), listener.get("port"), listener.get("state")
+            if state == "running":
+                line(True, f"port {port} ({name}) is OmniRoute's own, running")
+            elif state == "disabled" or not port:
+                line(True, f"{name} listener disabled")
+            else:
+                line(False, f"{name} listener on port {port} is {state}: {listener.get('error') or 'no error given'}",
+                     "see the OmniRoute log; restart it with another port")
+        return
+    _, stale = runfile.read(settings.home)
+    if stale is not None:
+        runfile.remove(settings.home, stale.pid)
+        line(None, f"stale run file removed: pid {stale.pid} no longer runs (it did not stop cleanly)")
+    line(None, f"no OmniRoute server is running on home {settings.home}", f"omniroute run --home {settings.home}")
+    for listener in listeners(settings):
+        if not listener.port:
+            line(True, f"{listener.name} listener disabled (port 0)")
+            continue
+        problem = port_problem(local_host(settings), listener)
+        if problem is None:
+            line(True, f"port {listener.port} ({listener.name}) is free for `omniroute run`")
+        else:
+            line(False, problem.split(";")[0], f"{listener.flag} PORT (another port), or stop what holds it")
 
 
 def _doctor_hosts(settings: Settings, line: Callable[..., None]) -> None:

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     inspector_body_cap: int = Field(default=1024 * 1024, ge=0)
     # Off: the capture addon records nothing (benchmarks compare proxying with and without it).
     inspector_enabled: bool = True
+    # Calls made straight to /v1 (no agent, no proxy) get inspector rows too (source "api").
+    inspector_api_calls: bool = True
     # Token for POST .../internal/ingest from another process; unset means a random one per
     # start, written to <home>/inspector-ingest.token (0600) for local tools to read.
     inspector_ingest_token: str | None = Field(

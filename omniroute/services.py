@@ -26,6 +26,8 @@ from omniroute.bridge.control import ProxyControl
 from omniroute.bridge.mapping_store import MappingStore
 from omniroute.bridge.upstream import UpstreamChooser
 from omniroute.bridge.upstream_dns import UpstreamResolver, local_addresses
+from omniroute.bridge.user_agents import KIND as USER_AGENTS_KIND
+from omniroute.bridge.user_agents import UserAgentStore
 from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.store import Store
@@ -79,6 +81,7 @@ class Services:
     router: Router
     runtime_settings: RuntimeSettings  # /api/settings: system prompt, proxy, IP filter, limits …
     catalog: AgentCatalog
+    user_agents: UserAgentStore  # the user-defined agents of `catalog`
     mappings: MappingStore
     agent_states: AgentStates
     bypass: BypassRules
@@ -135,6 +138,9 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
     )
     runtime_settings = RuntimeSettings(db, router, pool, registry, admission, IpFilter())
     mappings = MappingStore(db, on_change=lambda: sync.changed("mappings"))
+    catalog = AgentCatalog()
+    user_agents = UserAgentStore(db, catalog, on_change=lambda: sync.changed(USER_AGENTS_KIND))
+    user_agents.reload()
     bypass = BypassRules(db, on_change=lambda: sync.changed("bypass"))
     bypass.reload()
     ca = CertificateAuthority(s.certs_dir)
@@ -142,7 +148,8 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
     own_addresses = frozenset(local_addresses())
     board = ListenerBoard(s)
     ring = Ring(s.inspector_ring_size, s.inspector_listener_queue, s.inspector_max_listeners)
-    capture = Capture(ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled)
+    capture = Capture(ring, Masker(), s.inspector_body_cap, enabled=s.inspector_enabled,
+                      api_calls=s.inspector_api_calls)
     sessions = SessionStore(db, capture, on_change=lambda: sync.changed("inspector-session"))
     if s.demo:
         ensure_demo_provider(db)
@@ -151,6 +158,7 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
     sync.follow("registry", registry.reload)
     sync.follow("settings", runtime_settings.load)
     sync.follow("mappings", mappings.reload)
+    sync.follow(USER_AGENTS_KIND, user_agents.reload)
     sync.follow("bypass", bypass.reload)
     sync.follow("inspector-session", sessions.refresh_active)
     return Services(
@@ -165,7 +173,8 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
         usage=usage,
         router=router,
         runtime_settings=runtime_settings,
-        catalog=AgentCatalog(),
+        catalog=catalog,
+        user_agents=user_agents,
         mappings=mappings,
         agent_states=AgentStates(db),
         bypass=bypass,

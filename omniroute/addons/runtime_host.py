@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import time
 from typing import Any
 
 from mitmproxy import ctx, exceptions
 from mitmproxy.proxy.mode_specs import ProxyMode
 
+from omniroute import __version__, runfile
 from omniroute.addons import options
 from omniroute.bridge.ca import CAError
 from omniroute.bridge.upstream_dns import UpstreamDNSError
@@ -86,6 +89,21 @@ class RuntimeHost:
         except ValueError as exc:  # the saved file was removed or replaced since
             log.warning("OmniRoute: saved upstream CA not applied: %s", exc)
         await runtime.start_api()
+        self._write_run_file(services)
+
+    def _write_run_file(self, services: Services) -> None:
+        """`<home>/run.json`: how the CLI finds this server (its listeners' real ports)."""
+        settings = services.settings
+        ports = runfile.listener_ports(services.board.states())
+        info = runfile.RunInfo(
+            pid=os.getpid(), host=runfile.client_host(settings.host), api_port=ports.get("api", 0),
+            proxy_port=ports.get("http-proxy", 0), bridge_port=ports.get("agent-bridge", 0),
+            started_at=time.time(), version=__version__,
+        )
+        try:
+            runfile.write(settings.home, info)
+        except OSError as exc:
+            log.warning("OmniRoute: run file not written (the CLI will not find this server): %s", exc)
 
     def _reload_config_file(self) -> None:
         asyncio.create_task(self._reload_logged(), name="omniroute-config-reload")
@@ -105,6 +123,7 @@ class RuntimeHost:
 
     async def done(self) -> None:
         if self.runtime is not None:
+            runfile.remove(self.runtime.services.settings.home, os.getpid())
             await self.runtime.stop()
 
 

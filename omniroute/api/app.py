@@ -16,10 +16,12 @@ from omniroute.api import (
     combos,
     config_file,
     errors,
+    guard_pass,
     hardening,
     health,
     inspector,
     inspector_capture,
+    inspector_insight,
     inspector_live,
     inspector_replay,
     inspector_sessions,
@@ -36,10 +38,15 @@ from omniroute.api import (
     settings_proxy,
     ui,
     usage,
+    usage_charts,
     usage_views,
+    user_agents,
     v1,
     v1_media,
 )
+from omniroute.api.guard_pass import guards_of
+from omniroute.api.guards import ip_filter_check
+from omniroute.api.model_calls import model_calls
 from omniroute.db.kv import kv_get
 from omniroute.services import Services
 
@@ -53,8 +60,14 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    hardening.install(app, services)  # Host/Origin checks against DNS rebinding
-    auth.install(app, services)  # API keys on /v1 and /api (see omniroute/api/auth.py)
+    # One guard pass in front of every route, its checks in this order: the user's IP filter
+    # (guards.py), API keys on /v1 and
+    # /api (auth.py), then Host/Origin against DNS rebinding and the declared body size
+    # (hardening.py). The busiest model routes are served right after it (model_calls.py).
+    guards_of(app).add(ip_filter_check(services.runtime_settings.ip_filter, services.tokens.internal))
+    auth.install(app, services)
+    hardening.install(app, services)
+    guard_pass.install(app, model_calls(services))
     app.include_router(health.router)
     app.include_router(v1.router, prefix="/v1")
     app.include_router(v1.router, prefix="/api/v1", include_in_schema=False)
@@ -69,6 +82,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(provider_checks.router)  # before /api/providers/{id}
     app.include_router(providers.router)
     app.include_router(bridge.router)
+    app.include_router(user_agents.router)
     app.include_router(bridge_control.router)
     app.include_router(bridge_control.capture_router)
     app.include_router(inspector.router)
@@ -78,6 +92,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(inspector_sessions.router)
     app.include_router(inspector_capture.router)
     app.include_router(combo_checks.router)  # before /api/combos/{id}
+    app.include_router(inspector_insight.router)
     app.include_router(combos.router)
     app.include_router(aliases.router)
     app.include_router(aliases.chains_router)
@@ -86,6 +101,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(settings_proxy.router)
     app.include_router(limits_api.router)  # before usage: /api/usage/budget is not a usage id
     app.include_router(usage.router)
+    app.include_router(usage_charts.router)  # before /api/usage/{connectionId}
     app.include_router(usage_views.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)

@@ -36,10 +36,10 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI
 from sqlmodel import select
-from starlette.requests import HTTPConnection, Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
-from omniroute.api.errors import error_response
+from omniroute.api.guard_pass import Denial, guards_of
 from omniroute.api.guards import is_local_caller, is_loopback
 from omniroute.config import Settings
 from omniroute.db.database import Database
@@ -196,41 +196,34 @@ def presented_keys(headers: dict[bytes, bytes], query_string: bytes) -> list[str
     return found + query_key(query_string)
 
 
-class ApiKeyAuth:
-    """Pure ASGI middleware (no body buffering, so streams and WebSockets pass untouched)."""
+class ApiKeyCheck:
+    """The API-key guard of the guard pass (`omniroute.api.guard_pass`): `warm` loads the key
+    table in a store thread after a change, the call itself is synchronous."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, internal_token: str, cache: KeyCache, store: Store,
+    def __init__(self, settings: Settings, internal_token: str, cache: KeyCache, store: Store,
                  proxied_peers: set[tuple[str, int]], require_login: Callable[[], bool] = lambda: False) -> None:
-        self.app = app
-        self.require_login = require_login
         self.proxied_peers = proxied_peers
+        self.require_login = require_login
         self.settings = settings
-        self.internal_token = internal_token
+        self.token = internal_token.encode() if internal_token else b""
         self.cache = cache
         self.store = store
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            return await self.app(scope, receive, send)
+    async def warm(self, scope: Scope) -> None:
+        if self.cache.stale and route_kind(scope["path"]) is not None:
+            await self.store.call(self.cache.load)
+
+    def __call__(self, scope: Scope, headers: dict[bytes, bytes]) -> Denial | None:
         kind = route_kind(scope["path"])
         if kind is None:
-            return await self.app(scope, receive, send)
-        if self.cache.stale:
-            await self.store.call(self.cache.load)
-        problem = self._check(scope, kind)
-        if problem is None:
-            return await self.app(scope, receive, send)
-        await _deny(scope, receive, send, *problem)
-
-    def _check(self, scope: Scope, kind: str) -> tuple[int, str] | None:
-        headers = dict(scope["headers"])
+            return None
         internal = headers.get(INTERNAL_HEADER)
-        token = self.internal_token
-        if internal and token and hmac.compare_digest(internal, token.encode()):
+        token = self.token
+        if internal and token and hmac.compare_digest(internal, token):
             return None
         query = scope.get("query_string", b"")
         if kind == "management" and query_key(query):
-            return 401, QUERY_KEY_REFUSED
+            return Denial(401, QUERY_KEY_REFUSED)
         entry = None
         candidates = presented_keys(headers, query)
         for candidate in candidates:
@@ -248,17 +241,17 @@ class ApiKeyAuth:
         method = scope.get("method") or ("POST" if kind == "model" else "GET")
         needed = required_scope(kind, method)
         if entry is None and candidates and (kind == "management" or self.cache.has_keys):
-            return 401, (
+            return Denial(401, (
                 "the API key sent is not a valid OmniRoute key (unknown, deactivated or "
                 "deleted); create one with POST /api/keys"
-            )
+            ))
         if entry is None:
-            return 401, self._missing_message(kind)
+            return Denial(401, self._missing_message(kind))
         if _LEVEL.get(entry.scope, 0) < _LEVEL[needed]:
-            return 403, (
+            return Denial(403, (
                 f"this API key has scope {entry.scope!r}; {method} {scope['path']} needs "
                 f"{needed!r} or higher (scopes: read < write < admin)"
-            )
+            ))
         return None
 
     def _protected(self, scope: Scope, kind: str) -> bool:
@@ -288,29 +281,9 @@ class ApiKeyAuth:
         )
 
 
-async def _deny(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
-    headers = {"www-authenticate": "Bearer"} if status == 401 else {}
-    if scope["type"] == "http":
-        response = error_response(Request(scope), status, message, headers=headers)
-        await response(scope, receive, send)
-        return
-    await receive()  # websocket.connect
-    if "websocket.http.response" in scope.get("extensions", {}):
-        # Same error body as over HTTP; Request() only accepts an http scope.
-        as_http = Request({**scope, "type": "http"})
-        response = error_response(as_http, status, message, headers=headers)
-        await send({"type": "websocket.http.response.start", "status": status,
-                    "headers": [(k.encode(), v.encode()) for k, v in response.headers.items()]})
-        await send({"type": "websocket.http.response.body", "body": bytes(response.body)})
-        return
-    await send({"type": "websocket.close", "code": 1008, "reason": message[:120]})
-
-
 def install(app: FastAPI, services: Services) -> None:
     cache = KeyCache(services.db)
     app.state.api_keys = cache
-    app.add_middleware(
-        ApiKeyAuth, settings=services.settings, internal_token=services.tokens.internal, cache=cache,
-        store=services.store, proxied_peers=services.proxied_peers,
-        require_login=lambda: services.runtime_settings.require_login,
-    )
+    check = ApiKeyCheck(services.settings, services.tokens.internal, cache, services.store, services.proxied_peers,
+                        require_login=lambda: services.runtime_settings.require_login)
+    guards_of(app).add(check, warm=check.warm)

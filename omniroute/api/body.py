@@ -1,4 +1,5 @@
-"""Request bodies: size- and depth-limited on every route, and bad JSON is a clear 400."""
+"""Request bodies: size- and depth-limited on every route (the cut-off itself:
+`guard_pass.limited_receive`), and bad JSON is a clear 400."""
 
 from __future__ import annotations
 
@@ -6,10 +7,8 @@ from typing import Any
 
 from fastapi import Request
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from omniroute.api.errors import client_format_for, error_response
-from omniroute.engine.body import TOO_DEEP, DepthScanner, parse_json_object
+from omniroute.engine.body import TOO_DEEP, parse_json_object
 from omniroute.engine.errors import PayloadTooLarge
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -30,50 +29,6 @@ class BodyTooLarge(HTTPException):
 class BodyTooDeep(HTTPException):
     def __init__(self) -> None:
         super().__init__(400, TOO_DEEP)
-
-
-class BodyLimit:
-    """Pure ASGI: no route reads more than ``limit`` request-body bytes.
-
-    Why: FastAPI reads a management route's whole body into memory before validating it, so
-    without a cap any local process could make us allocate without bound. A declared
-    Content-Length over the limit is refused before the app runs; a chunked body is cut off
-    at the limit. Either way the caller gets 413 in its own API format, naming the limit.
-    Bodies FastAPI parses (management routes) are also refused as they arrive once they nest
-    past `MAX_JSON_DEPTH`; model routes check that on the parsed body (`parse_json_object`).
-    """
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        limit = self.limit
-        received = 0
-        json_body = True  # FastAPI may parse a body without a content type as JSON
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await error_response(Request(scope), 413, too_large(limit))(scope, receive, send)
-                return
-            if name == b"content-type":
-                json_body = b"json" in value.lower()
-        depth = DepthScanner() if json_body and client_format_for(scope["path"]) is None else None
-
-        async def receive_within_limit() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                body = message.get("body", b"")
-                received += len(body)
-                if received > limit:
-                    raise BodyTooLarge(limit)
-                if depth is not None and not depth.feed(body):
-                    raise BodyTooDeep()
-            return message
-
-        await self.app(scope, receive_within_limit, send)
 
 
 async def json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, Any]:

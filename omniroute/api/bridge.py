@@ -21,13 +21,16 @@ from omniroute.api.deps import (
     CADep,
     CatalogDep,
     MappingsDep,
+    RegistryDep,
     RingDep,
     SettingsDep,
     StoreDep,
+    UserAgentsDep,
 )
 from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.management import refuse_config_entry
+from omniroute.api.mapping_check import check_targets
 from omniroute.bridge.agent_state import agent_rows, iso
 from omniroute.bridge.catalog import AgentSpec
 from omniroute.bridge.hostsfile import (
@@ -37,6 +40,7 @@ from omniroute.bridge.hostsfile import (
     HostsFileNotWritable,
     flush_dns,
 )
+from omniroute.bridge.mapping import validate_rules
 from omniroute.bridge.trust import is_trusted
 from omniroute.engine.errors import BadRequest, Conflict, EngineError, Forbidden
 
@@ -97,16 +101,21 @@ def _hosts_entries(hosts: HostsFile) -> dict[str, list[str]] | None:
 @router.get("/agents")
 async def list_agents(
     hosts: HostsFileDep, ca: CADep, catalog: CatalogDep, mappings: MappingsDep, store: StoreDep,
-    agent_states: AgentStatesDep,
+    agent_states: AgentStatesDep, user_agents: UserAgentsDep,
 ) -> list[dict[str, Any]]:
     entries, trusted = await asyncio.to_thread(lambda: (_hosts_entries(hosts), is_trusted(ca.cert_path)))
-    return agent_rows(
+    rows = agent_rows(
         catalog,
         mapping_counts={a.id: len(mappings.rules(a.id)) for a in catalog},
         states=await store.call(agent_states.all),
         hosts_entries=entries,
         cert_trusted=trusted,
     )
+    for row in rows:  # a user-defined agent: its definition, as POST/PUT take it
+        definition = user_agents.get(row["agent_id"]) if not row["builtin"] else None
+        if definition is not None:
+            row["definition"] = definition.to_api()
+    return rows
 
 
 @router.get("/state")
@@ -187,13 +196,18 @@ async def get_mappings(spec: Spec, mappings: MappingsDep, store: StoreDep) -> li
 
 
 @router.put("/agents/{agent_id}/mappings")
-async def put_mappings(spec: Spec, mappings: MappingsDep, store: StoreDep, payload: MappingPut) -> dict[str, Any]:
+async def put_mappings(
+    spec: Spec, mappings: MappingsDep, store: StoreDep, registry: RegistryDep, payload: MappingPut,
+) -> dict[str, Any]:
     declared = any(row["from_config"] for row in await store.call(mappings.rows, spec.id))
     refuse_config_entry(declared, f"the model mappings of {spec.id}")
+    rows = [m.model_dump() for m in payload.mappings]
     try:
-        await store.call(mappings.replace, spec.id, [m.model_dump() for m in payload.mappings])
+        validate_rules(rows)
     except ValueError as exc:
         raise BadRequest(str(exc), param="mappings") from None
+    check_targets((m.target for m in payload.mappings), registry.snapshot)
+    await store.call(mappings.replace, spec.id, rows)
     out: dict[str, Any] = {"agent_id": spec.id, "mappings": await store.call(mappings.rows, spec.id)}
     if not spec.routable:
         out["warning"] = f"{spec.name} is not routable, so these mappings are not applied: {spec.reason}"

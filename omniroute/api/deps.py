@@ -20,6 +20,7 @@ from omniroute.bridge.ca import CertificateAuthority
 from omniroute.bridge.catalog import AgentCatalog
 from omniroute.bridge.control import ProxyControl
 from omniroute.bridge.mapping_store import MappingStore
+from omniroute.bridge.user_agents import UserAgentStore
 from omniroute.config import Settings
 from omniroute.db.store import Store
 from omniroute.engine.registry import Registry
@@ -86,6 +87,10 @@ async def _usage(conn: HTTPConnection) -> UsageRecorder:
 
 async def _catalog(conn: HTTPConnection) -> AgentCatalog:
     return services_of(conn).catalog
+
+
+async def _user_agents(conn: HTTPConnection) -> UserAgentStore:
+    return services_of(conn).user_agents
 
 
 async def _mappings(conn: HTTPConnection) -> MappingStore:
@@ -159,6 +164,7 @@ RuntimeSettingsDep = Annotated[RuntimeSettings, Depends(_runtime_settings)]
 UsageDep = Annotated[UsageRecorder, Depends(_usage)]
 CatalogDep = Annotated[AgentCatalog, Depends(_catalog)]
 MappingsDep = Annotated[MappingStore, Depends(_mappings)]
+UserAgentsDep = Annotated[UserAgentStore, Depends(_user_agents)]
 AgentStatesDep = Annotated[AgentStates, Depends(_agent_states)]
 BypassDep = Annotated[BypassRules, Depends(_bypass)]
 CADep = Annotated[CertificateAuthority, Depends(_ca)]

@@ -114,18 +114,36 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _database_away(request: Request, exc: Exception) -> JSONResponse:
-        # Locked past its busy timeout, or the server is down: say so in one line. A handler
-        # here (not the catch-all below) also keeps the client's keep-alive connection open.
-        detail = getattr(exc, "orig", None) or exc
-        line = " ".join(str(detail).split())[:300]
-        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, line)
-        return error_response(request, 503, f"database unavailable: {line}", headers={"retry-after": "5"})
+        return database_away(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return unexpected_error(request, exc)
 
     app.add_middleware(KeepAliveOnError)  # the innermost middleware: next to the routes
+
+
+def model_call_error(request: Request, exc: Exception) -> JSONResponse:
+    """What the handlers above answer for an error raised by a model route (served without
+    FastAPI's exception handling: `omniroute.api.model_calls`)."""
+    if isinstance(exc, EngineError):
+        return error_response(request, exc.status, exc.message, param=exc.param, headers=exc.headers)
+    if isinstance(exc, TranslationError):
+        return error_response(request, 400, str(exc), param=exc.field)
+    if isinstance(exc, StarletteHTTPException):
+        return error_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
+    if isinstance(exc, (OperationalError, PoolTimeout)):
+        return database_away(request, exc)
+    return unexpected_error(request, exc)
+
+
+def database_away(request: Request, exc: Exception) -> JSONResponse:
+    # Locked past its busy timeout, or the server is down: say so in one line. A handler
+    # here (not the catch-all below) also keeps the client's keep-alive connection open.
+    detail = getattr(exc, "orig", None) or exc
+    line = " ".join(str(detail).split())[:300]
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, line)
+    return error_response(request, 503, f"database unavailable: {line}", headers={"retry-after": "5"})
 
 
 def unexpected_error(request: Request, exc: Exception) -> JSONResponse:

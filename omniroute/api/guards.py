@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 from collections.abc import Container, Sequence
 from typing import Any
@@ -10,6 +11,7 @@ from fastapi import Request
 from starlette.types import Scope
 
 from omniroute.api.deps import services_of
+from omniroute.api.guard_pass import Check, Denial, Headers
 from omniroute.engine.errors import Forbidden
 from omniroute.engine.ip_filter import IpFilter
 
@@ -66,3 +68,22 @@ def ip_refusal(ip_filter: IpFilter, scope: Scope) -> str | None:
     if is_loopback(str(client[0])) and not str(scope.get("path", "")).startswith(_MODEL_PREFIXES):
         return None
     return f"{reason}; the IP filter is set with PUT /api/settings/ip-filter"
+
+
+def ip_filter_check(ip_filter: IpFilter, internal_token: str) -> Check:
+    """The IP filter as the guard pass's first check. A call our own AgentBridge relays (the
+    internal token) is exempt: its peer is our proxy, not the agent."""
+    token = internal_token.encode() if internal_token else b""
+
+    def check(scope: Scope, headers: Headers) -> Denial | None:
+        if not ip_filter.active:
+            return None
+        reason = ip_refusal(ip_filter, scope)
+        if reason is None:
+            return None
+        internal = headers.get(b"x-omniroute-internal")
+        if internal and token and hmac.compare_digest(internal, token):
+            return None
+        return Denial(403, reason)
+
+    return check

@@ -20,8 +20,8 @@ Rules, on every HTTP request and WebSocket handshake:
 * Calls rewritten by our own AgentBridge addon carry the process token and are exempt: their
   headers are the agent's, not a browser's.
 
-A pure ASGI middleware: no body buffering (streams and WebSockets pass untouched), one pass
-over the header list, set lookups on precomputed byte strings.
+A check of the guard pass (`omniroute.api.guard_pass`): no body buffering, set lookups on
+precomputed byte strings.
 """
 
 from __future__ import annotations
@@ -31,13 +31,9 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
-from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
-from omniroute.api.body import BodyLimit
-from omniroute.api.errors import error_response
-from omniroute.api.guards import ip_refusal
-from omniroute.engine.ip_filter import IpFilter
+from omniroute.api.guard_pass import Check, Denial, Headers, declared_size, guards_of
 
 if TYPE_CHECKING:
     from omniroute.services import Services
@@ -45,7 +41,6 @@ if TYPE_CHECKING:
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 _INTERNAL = b"x-omniroute-internal"
 _WILDCARDS = ("0.0.0.0", "::", "")
-POLICY_VIOLATION = 1008
 
 
 def _bracket(host: str) -> str:
@@ -140,76 +135,35 @@ class HostPolicy:
         return port is not None and f"{name}:{port}".encode() in self.exact and not is_loopback_name(name)
 
 
-class HostOriginGuard:
-    """Pure ASGI middleware applying :class:`HostPolicy` to HTTP and WebSocket scopes."""
+def host_origin_check(policy: HostPolicy, internal_token: str) -> Check:
+    """:class:`HostPolicy` as a guard (`guard_pass`), for HTTP requests and WebSocket handshakes."""
+    token = internal_token.encode() if internal_token else b""
 
-    def __init__(self, app: ASGIApp, internal_token: str, policy: HostPolicy, ip_filter: IpFilter | None = None) -> None:
-        self.app = app
-        self.internal_token = internal_token
-        self.policy = policy
-        self.ip_filter = ip_filter or IpFilter()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            return await self.app(scope, receive, send)
-        host = origin = internal = None
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = value
-            elif name == b"origin":
-                origin = value
-            elif name == _INTERNAL:
-                internal = value
-        problem = ip_refusal(self.ip_filter, scope) if self.ip_filter.active else None
-        if problem is not None and self._internal(internal):
-            problem = None  # our own addon relays an agent: the peer is us, not the caller
-        problem = problem or self._problem(host, origin, internal)
-        if problem is None:
-            return await self.app(scope, receive, send)
-        await deny(scope, receive, send, problem)
-
-    def _internal(self, internal: bytes | None) -> bool:
-        token = self.internal_token
-        return bool(internal and token and hmac.compare_digest(internal, token.encode()))
-
-    def _problem(self, host: bytes | None, origin: bytes | None, internal: bytes | None) -> str | None:
-        policy = self.policy
+    def check(scope: Scope, headers: Headers) -> Denial | None:
+        host, origin = headers.get(b"host"), headers.get(b"origin")
         host_ok = policy.host_ok(host)
         if host_ok and origin is None:
             return None  # the common case: a CLI or SDK on this machine
-        if self._internal(internal):
+        internal = headers.get(_INTERNAL)
+        if internal and token and hmac.compare_digest(internal, token):
             return None
         if not host_ok:
             shown = (host or b"(none)").decode("latin-1")[:100]
-            return (
+            return Denial(403, (
                 f"Host {shown!r} is not allowed: OmniRoute answers requests addressed to "
                 f"localhost, 127.0.0.1 or [::1] on port {policy.api_port}, or to a host listed in "
                 "allowed_hosts (OMNIROUTE_ALLOWED_HOSTS); this blocks DNS-rebinding attacks"
-            )
+            ))
         if origin is not None and not policy.origin_ok(origin):
             shown = origin.decode("latin-1")[:100]
-            return (
+            return Denial(403, (
                 f"Origin {shown!r} is not allowed: only pages served from this machine "
                 "(loopback origins) or from a host listed in allowed_hosts (OMNIROUTE_ALLOWED_HOSTS) "
                 "may call OmniRoute from a browser"
-            )
+            ))
         return None
 
-
-async def deny(scope: Scope, receive: Receive, send: Send, message: str) -> None:
-    """403 in the caller's API format; a WebSocket handshake is refused the same way."""
-    if scope["type"] == "http":
-        await error_response(Request(scope), 403, message)(scope, receive, send)
-        return
-    await receive()  # websocket.connect
-    if "websocket.http.response" in scope.get("extensions", {}):
-        response = error_response(Request({**scope, "type": "http"}), 403, message)
-        headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
-        await send({"type": "websocket.http.response.start", "status": 403, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": bytes(response.body)})
-        return
-    # Closing before accept makes the server answer the handshake with 403.
-    await send({"type": "websocket.close", "code": POLICY_VIOLATION, "reason": message[:120]})
+    return check
 
 
 def policy_for(services: Services) -> HostPolicy:
@@ -218,7 +172,8 @@ def policy_for(services: Services) -> HostPolicy:
 
 
 def install(app: FastAPI, services: Services) -> None:
-    """The request guards: Host/Origin first (outermost), then the request-body cap."""
-    app.add_middleware(BodyLimit)
-    app.add_middleware(HostOriginGuard, internal_token=services.tokens.internal, policy=policy_for(services),
-                       ip_filter=services.runtime_settings.ip_filter)
+    """The request guards of this module, after the ones already in the app's guard pass:
+    Host/Origin, then the declared body size."""
+    guards = guards_of(app)
+    guards.add(host_origin_check(policy_for(services), services.tokens.internal))
+    guards.add(declared_size())

@@ -1,9 +1,14 @@
-"""The API listener's HTTP protocol: uvicorn's httptools protocol plus a header-read timeout.
+"""The API listener's HTTP protocol: uvicorn's httptools protocol plus a header-read timeout,
+and a response head that goes out with the first piece of its body.
 
 uvicorn closes a connection idle *between* requests (``timeout_keep_alive``), but has no limit
 on a connection that never sends a request, or sends its headers a byte at a time (slowloris):
 each would hold a socket and a protocol object forever. Here a client gets ``header_timeout``
 seconds from connecting, and from the first byte of each next request, to finish the headers.
+
+uvicorn writes a response's status line and headers as soon as the app starts the response,
+then its body: two send() calls and two TCP segments for every reply. `HeadCork` holds the
+head until the next write, or at the latest the end of the current event-loop turn.
 """
 
 from __future__ import annotations
@@ -12,6 +17,49 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+
+class HeadCork:
+    """The connection's transport, with a response head held back until the next write (or
+    the end of this loop turn) so that both leave in one send; everything else delegates."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            self._transport.write(held + data)
+        elif data.startswith(b"HTTP/1.1 ") and not data.startswith(b"HTTP/1.1 100 "):
+            self._held = data
+            self._loop.call_soon(self.flush)
+        else:
+            self._transport.write(data)
+
+    @property
+    def transport(self) -> asyncio.Transport:
+        return self._transport
+
+    def flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
@@ -23,7 +71,15 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.transport = HeadCork(transport, self.loop)  # type: ignore[assignment]
         self._arm_header_timer()
+
+    def handle_websocket_upgrade(self) -> None:
+        cork = self.transport
+        if isinstance(cork, HeadCork):  # the WebSocket protocol gets the socket's own transport
+            cork.flush()
+            self.transport = cork.transport
+        super().handle_websocket_upgrade()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -58,4 +114,4 @@ def protocol_class(header_timeout: float) -> type[HeaderTimeoutProtocol]:
     return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout})
 
 
-__all__ = ["HeaderTimeoutProtocol", "protocol_class"]
+__all__ = ["HeadCork", "HeaderTimeoutProtocol", "protocol_class"]

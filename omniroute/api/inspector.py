@@ -20,12 +20,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from omniroute.api.deps import RingDep, SessionsDep, StoreDep
+from omniroute.api.deps import RingDep, RouterDep, SessionsDep, StoreDep
 from omniroute.api.fields import Storable
 from omniroute.api.guards import loopback_only
 from omniroute.engine.errors import BadRequest, EngineError
+from omniroute.engine.pricing import PriceTable
 from omniroute.inspector.conversation import conversation_view
 from omniroute.inspector.flowfilter import FlowFilterError, compile_filter
+from omniroute.inspector.insight import InsightCache
 from omniroute.inspector.model import InterceptedRequest
 from omniroute.inspector.ring import RingFilter
 
@@ -33,6 +35,12 @@ PREFIX = "/api/tools/traffic-inspector"
 MAX_ANNOTATION = 10_000
 
 router = APIRouter(prefix=PREFIX, tags=["Traffic Inspector"], dependencies=[Depends(loopback_only)])
+# Finished rows' insight (cost, thread, failure: inspector/insight.py); one per process, as the ring is.
+INSIGHTS = InsightCache()
+
+
+def row_insight(row: InterceptedRequest, prices: PriceTable) -> dict[str, Any]:
+    return INSIGHTS.get(row, prices)
 
 
 class RequestNotFound(EngineError):
@@ -69,13 +77,15 @@ def ring_filter(
 @router.get("/requests")
 async def list_requests(
     ring: RingDep,
+    router: RouterDep,
     filt: Annotated[RingFilter, Depends(ring_filter)],
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     cursor: str | None = None,
 ) -> dict[str, Any]:
     page = ring.query(filt, limit, offset, cursor)
-    return {"requests": [row.to_dict() for row in page.items], "total": page.total, "nextCursor": page.next_cursor}
+    rows = [{**row.to_dict(), "insight": row_insight(row, router.prices)} for row in page.items]
+    return {"requests": rows, "total": page.total, "nextCursor": page.next_cursor}
 
 
 @router.delete("/requests", status_code=204)
@@ -122,8 +132,8 @@ def conversation_of(row: InterceptedRequest) -> dict[str, Any] | None:
 
 
 @router.get("/requests/{request_id}")
-async def get_request(row: Annotated[InterceptedRequest, Depends(find_row)]) -> dict[str, Any]:
-    return {**row.to_dict(internal=True), "conversation": conversation_of(row)}
+async def get_request(row: Annotated[InterceptedRequest, Depends(find_row)], router: RouterDep) -> dict[str, Any]:
+    return {**row.to_dict(internal=True), "conversation": conversation_of(row), "insight": row_insight(row, router.prices)}
 
 
 @router.put("/requests/{request_id}/annotation")

@@ -18,17 +18,18 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from omniroute.api.deps import RouterDep
+from omniroute.api.deps import CaptureDep, RouterDep
 from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
 from omniroute.api.inspector import PREFIX, find_row
 from omniroute.bridge.wire import extract_model, wants_stream
 from omniroute.engine.calls import Call, Origin, build_call
-from omniroute.engine.errors import BadRequest, ModelNotFound
+from omniroute.engine.errors import BadRequest, EngineError, ModelNotFound
+from omniroute.inspector import direct
 from omniroute.inspector.model import InterceptedRequest
 from omniroute.translate.formats import TRANSLATED
 
@@ -69,7 +70,8 @@ def replay_call(row: InterceptedRequest, model: str | None, stream: bool | None)
 
 @router.post("/requests/{request_id}/replay")
 async def replay(
-    router: RouterDep, row: Annotated[InterceptedRequest, Depends(find_row)], payload: ReplayPost | None = None
+    request: Request, router: RouterDep, capture: CaptureDep, row: Annotated[InterceptedRequest, Depends(find_row)],
+    payload: ReplayPost | None = None,
 ) -> Response:
     """Re-send a captured model call through the engine (consumes quota; usage source `replay`).
 
@@ -81,15 +83,30 @@ async def replay(
     """
     options = payload or ReplayPost()
     call = replay_call(row, options.model, options.stream)
+    # The replay gets its own row (source `replay`), noted as the replay of the original.
+    body = json.dumps(call.body).encode()
+    mark = direct.start(capture, request, body, request_id=call.ctx.request_id, agent=row.agent,
+                        wire_format=call.client_format, stream=call.stream, source_model=row.source_model or call.model,
+                        mapped_model=call.model, source=direct.REPLAY, note=f"replay of {row.id}")
     try:
         reply = await router.dispatch(call)
     except ModelNotFound as exc:
         # A 404 on this URL would read as "no such captured request": the row exists, the
         # model it was replayed with does not.
-        raise BadRequest(f"not replayed: {exc.message}", param="model") from None
+        refused = BadRequest(f"not replayed: {exc.message}", param="model")
+        if mark is not None:
+            direct.failed(capture, mark, refused, call.client_format)
+        raise refused from None
+    except EngineError as exc:
+        if mark is not None:
+            direct.failed(capture, mark, exc, call.client_format)
+        raise
     headers = {**reply.headers, "x-omniroute-replay-of": row.id, "x-omniroute-replay-model": call.model}
     if reply.stream is not None:
-        return StreamingResponse(reply.stream, reply.status, {**headers, "cache-control": "no-cache"},
+        chunks = reply.stream if mark is None else direct.tee(capture, mark, reply.status, headers, reply.stream)
+        return StreamingResponse(chunks, reply.status, {**headers, "cache-control": "no-cache"},
                                  media_type=reply.media_type)
+    if mark is not None:
+        direct.finish(capture, mark, reply.status, headers, reply.body or b"", len(reply.body or b""))
     return Response(reply.body, reply.status, headers, media_type=reply.media_type)
 

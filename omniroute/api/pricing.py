@@ -1,5 +1,8 @@
 """Model prices: `/api/pricing` (effective table, user overrides) and `/api/pricing/defaults`.
 
+The defaults are the maintained table `genai-prices` ships (`engine/price_source.py`) plus our
+free local entries (demo, Ollama); `source` names the package and version they come from.
+
 Prices are USD per 1M tokens. Overrides live in the KeyValue row `pricing_overrides` as
 decimal strings (exact), and replace the router's price table at once and at every start.
 """
@@ -13,7 +16,8 @@ from fastapi import APIRouter, Body
 
 from omniroute.api.deps import RouterDep, StoreDep, SyncDep
 from omniroute.api.management import invalid, refuse_config_entry
-from omniroute.engine.pricing import DEFAULT_PRICES, PriceTable
+from omniroute.engine.price_source import SOURCE
+from omniroute.engine.pricing import PriceTable, defaults
 from omniroute.engine.router import Router
 
 router = APIRouter(prefix="/api/pricing", tags=["Pricing"])
@@ -57,6 +61,7 @@ def parse_price(model: str, value: Any) -> dict[str, str]:
 async def get_pricing(router: RouterDep, store: StoreDep) -> dict[str, Any]:
     return {
         "unit": UNIT,
+        "source": SOURCE,
         "pricing": router.prices.entries(),
         "overrides": await store.get_setting(SETTING, {}) or {},
         "overridesFromConfig": await store.setting_from_config(SETTING),
@@ -89,7 +94,7 @@ async def set_pricing(
 
 @router.get("/defaults")
 async def default_pricing() -> dict[str, Any]:
-    return {"unit": UNIT, "pricing": {key: p.as_dict() for key, p in DEFAULT_PRICES.items()}}
+    return {"unit": UNIT, "source": SOURCE, "pricing": defaults()}
 
 
 @router.get("/models")

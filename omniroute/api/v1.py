@@ -19,7 +19,7 @@ from omniroute.bridge.handoff import H_MODEL, H_STREAM, is_internal, origin_from
 from omniroute.bridge.wire import wants_stream
 from omniroute.engine.calls import API_CLIENT, Origin, Reply, build_call
 from omniroute.engine.counting import count_for
-from omniroute.engine.errors import BadRequest, Forbidden, ModelNotFound
+from omniroute.engine.errors import BadRequest, EngineError, Forbidden, ModelNotFound
 from omniroute.engine.router import Router
 from omniroute.inspector import direct
 from omniroute.services import Services, Tokens
@@ -66,7 +66,17 @@ async def dispatch(
         row = direct.start(services.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
                            agent=ctx.agent, wire_format=fmt, stream=stream, source_model=model, mapped_model=mapped)
         call.model = mapped or model
-    reply = await _unless_client_leaves(request, router.dispatch(call))
+        call.ctx.asked_model = model if mapped else None
+    elif ctx.source == direct.API:  # a plain /v1 client: a row too, unless capture_api is off
+        row = direct.start(services.capture, request, getattr(request.state, "raw_body", b""), request_id=ctx.request_id,
+                           agent=None, wire_format=fmt, stream=stream, source_model=model, mapped_model=None,
+                           source=direct.API)
+    try:
+        reply = await _unless_client_leaves(request, router.dispatch(call))
+    except EngineError as exc:
+        if row is not None:
+            direct.failed(services.capture, row, exc, fmt)
+        raise
     if reply is None:
         if row is not None:
             direct.finish(services.capture, row, 499, {}, b"", 0, "the client closed the connection")
@@ -121,15 +131,15 @@ def _stream(fmt: str, path: str, body: dict[str, Any]) -> bool:
     return wants_stream(fmt, path, body)
 
 
-async def _body_call(request: Request, router: Router, tokens: Tokens, fmt: str) -> Response:
+async def body_call(request: Request, router: Router, tokens: Tokens, fmt: str) -> Response:
     request.state.client_format = fmt
     body = await json_object(request)
-    return await dispatch(request, router, tokens, fmt, body, _model(body), _stream(fmt, request.url.path, body))
+    return await dispatch(request, router, tokens, fmt, body, _model(body), _stream(fmt, request.scope["path"], body))
 
 
 @router.post("/chat/completions")
 async def chat_completions(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
-    return await _body_call(request, router, tokens, WireFormat.OPENAI_CHAT)
+    return await body_call(request, router, tokens, WireFormat.OPENAI_CHAT)
 
 
 def _scoped(model: str, provider: str | None) -> str:
@@ -141,7 +151,7 @@ async def _embeddings(request: Request, router: Router, tokens: Tokens, provider
     fmt = request.state.client_format = WireFormat.OPENAI_EMBEDDINGS
     body = await json_object(request)
     model = _scoped(_model(body), provider)
-    if _stream(fmt, request.url.path, body):
+    if _stream(fmt, request.scope["path"], body):
         raise BadRequest("embeddings are not streamed; leave 'stream' out", param="stream")
     return await dispatch(request, router, tokens, fmt, body, model, False)
 
@@ -156,7 +166,7 @@ async def provider_chat(request: Request, router: RouterDep, tokens: TokensDep, 
     fmt = request.state.client_format = WireFormat.OPENAI_CHAT
     body = await json_object(request)
     model = _scoped(_model(body), provider)
-    return await dispatch(request, router, tokens, fmt, body, model, _stream(fmt, request.url.path, body))
+    return await dispatch(request, router, tokens, fmt, body, model, _stream(fmt, request.scope["path"], body))
 
 
 @router.post("/providers/{provider}/embeddings")
@@ -176,7 +186,7 @@ async def provider_models(registry: RegistryDep, provider: str) -> JSONResponse:
 
 @router.post("/messages")
 async def messages(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
-    return await _body_call(request, router, tokens, WireFormat.ANTHROPIC)
+    return await body_call(request, router, tokens, WireFormat.ANTHROPIC)
 
 
 @router.post("/messages/count_tokens")
@@ -193,12 +203,12 @@ async def messages_count_tokens(request: Request, router: RouterDep) -> Response
 
 @router.post("/responses")
 async def responses(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
-    return await _body_call(request, router, tokens, WireFormat.OPENAI_RESPONSES)
+    return await body_call(request, router, tokens, WireFormat.OPENAI_RESPONSES)
 
 
 @router.post("/api/chat")
 async def ollama_chat(request: Request, router: RouterDep, tokens: TokensDep) -> Response:
-    return await _body_call(request, router, tokens, WireFormat.OLLAMA)  # streams unless told otherwise
+    return await body_call(request, router, tokens, WireFormat.OLLAMA)  # streams unless told otherwise
 
 
 async def gemini_call(request: Request, router: Router, tokens: Tokens, target: str) -> Response:
@@ -210,7 +220,7 @@ async def gemini_call(request: Request, router: Router, tokens: Tokens, target: 
             f"unknown Gemini method {target!r}; use models/<model>:generateContent or :streamGenerateContent"
         )
     body = await json_object(request)
-    stream = wants_stream(WireFormat.GEMINI, request.url.path, body)
+    stream = wants_stream(WireFormat.GEMINI, request.scope["path"], body)
     return await dispatch(request, router, tokens, WireFormat.GEMINI, body, model, stream)
 
 

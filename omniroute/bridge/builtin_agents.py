@@ -24,6 +24,15 @@ ZED_LIMITS = (
     "Routed replies carry no Zed plan or usage headers: Zed reads them as optional.",
 )
 
+# What a routed Gemini CLI still takes from Google.
+GEMINI_CLI_LIMITS = (
+    ("Google-login mode (Code Assist, cloudcode-pa.googleapis.com) is routed like API-key mode, "
+     "but its sign-in and set-up calls (loadCodeAssist, onboardUser, quota, experiments) pass "
+     "through to Google unchanged: it still needs a signed-in Google account and the network."),
+    ("countTokens calls pass through to Google unchanged: Gemini CLI makes them only for images "
+     "and files, and estimates locally when they fail."),
+)
+
 BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
     AgentSpec(
         id="claude-code", name="Claude Code", hosts=("api.anthropic.com",),
@@ -100,6 +109,34 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
         user_agents=("opencode",),
     ),
     AgentSpec(
+        # API-key mode calls the Gemini API; Google-login mode calls Code Assist, a host it
+        # shares with Antigravity (told apart by the User-Agent, `GeminiCLI/<version>/<model>`).
+        id="gemini-cli", name="Gemini CLI",
+        hosts=("generativelanguage.googleapis.com", "cloudcode-pa.googleapis.com"),
+        wire_formats=(WireFormat.GEMINI, WireFormat.GEMINI_CLOUDCODE), routable=True,
+        env=(NODE_EXTRA_CA_CERTS,),
+        model_calls=(
+            post("*/models/*:generateContent", WireFormat.GEMINI),
+            post("*/models/*:streamGenerateContent", WireFormat.GEMINI),
+            post("/v1internal:generateContent", WireFormat.GEMINI_CLOUDCODE),
+            post("/v1internal:streamGenerateContent", WireFormat.GEMINI_CLOUDCODE),
+        ),
+        user_agents=("GeminiCLI",),
+        limits=GEMINI_CLI_LIMITS,
+    ),
+    AgentSpec(
+        # Qwen Code calls whichever provider it is configured for, in that provider's format;
+        # the hosts are its defaults (Qwen OAuth, DashScope, OpenAI, OpenRouter). Where it shares
+        # a host (api.openai.com with Codex, openrouter.ai with OpenCode) its User-Agent,
+        # `QwenCode/<version>`, names it; on any other host too.
+        id="qwen-code", name="Qwen Code",
+        hosts=("portal.qwen.ai", "dashscope.aliyuncs.com", "dashscope-intl.aliyuncs.com",
+               "api.openai.com", "openrouter.ai"),
+        wire_formats=(WireFormat.OPENAI_CHAT, WireFormat.OPENAI_RESPONSES, WireFormat.ANTHROPIC, WireFormat.GEMINI),
+        routable=True, env=(NODE_EXTRA_CA_CERTS,), model_calls=GENERIC_MODEL_CALLS,
+        user_agents=("QwenCode",),
+    ),
+    AgentSpec(
         id="cursor", name="Cursor", hosts=("api2.cursor.sh", "api3.cursor.sh"),
         wire_formats=(WireFormat.CONNECT_PROTO,), routable=False,
         reason=("Cursor speaks Connect/gRPC protobuf with an undocumented schema: its calls are "
@@ -116,12 +153,9 @@ BUILTIN_AGENTS: tuple[AgentSpec, ...] = (
     ),
 )
 
-# Agents met only through their own settings (OmniRoute as their base URL, `omniroute.clitools`),
-# beyond the AgentBridge's nine: no hosts to intercept, so they are identified by the per-tool
-# API key their settings carry, or by their User-Agent.
+# Agents met only through their own settings (OmniRoute as their base URL, `omniroute.clitools`):
+# no hosts to intercept, so they are identified by the per-tool API key their settings carry,
+# or by their User-Agent.
 DIRECT_AGENTS: tuple[AgentSpec, ...] = (
-    AgentSpec(id="gemini-cli", name="Gemini CLI", hosts=(), wire_formats=(WireFormat.GEMINI,), routable=True,
-              user_agents=("GeminiCLI",)),
-    AgentSpec(id="qwen-code", name="Qwen Code", hosts=(), wire_formats=(WireFormat.OPENAI_CHAT,), routable=True),
     AgentSpec(id="droid", name="Droid", hosts=(), wire_formats=(WireFormat.OPENAI_CHAT,), routable=True),
 )

@@ -1,9 +1,17 @@
 """The one catalog of IDE agents the bridge recognises: built-ins plus the user's additions.
 
 An agent is identified from the request's host (exact names and ``*.suffix`` patterns), then
-refined by its User-Agent: several agents share a model host (Kiro, Zed and OpenCode can all
-call ``api.anthropic.com``), so the host says "claude-code" unless the User-Agent names another
-agent. ``is_model_call`` says whether a request is a model call and in which wire format;
+refined by its User-Agent, in this order:
+
+1. an agent the User-Agent names and that owns the host (Gemini CLI on Code Assist, Qwen Code
+   on api.openai.com or openrouter.ai, Kiro on api.anthropic.com);
+2. else an agent the User-Agent names, on any host (Zed and OpenCode calling a provider);
+3. else the host's owner: an exact name before a suffix, then catalog order, so a shared host
+   belongs to the agent listed first (api.anthropic.com: Claude Code; api.openai.com: Codex;
+   openrouter.ai: OpenCode; cloudcode-pa.googleapis.com: Antigravity).
+
+``tests/unit/bridge/test_identification_order.py`` checks every host two agents share.
+``is_model_call`` says whether a request is a model call and in which wire format;
 everything else (settings, telemetry, auth) passes through untouched. ``extract_model`` reads
 the requested model per wire format.
 
@@ -65,6 +73,16 @@ class AgentCatalog:
             spec = agents[agent_id]
             added = tuple(normalize_host_pattern(h) for h in hosts)
             agents[agent_id] = replace(spec, hosts=tuple(dict.fromkeys(spec.hosts + added)))
+        self._agents = agents
+
+    def set_user_agents(self, specs: Iterable[AgentSpec]) -> None:
+        """Replace the user-defined agents (`bridge.user_agents` after each change); built-ins stay.
+
+        One swap of the dict: a request being identified sees the old set or the new one.
+        """
+        agents = {a.id: a for a in self._agents.values() if a.builtin}
+        for spec in specs:
+            agents.setdefault(spec.id, spec)  # a built-in id is refused when saved
         self._agents = agents
 
     def __iter__(self) -> Iterator[AgentSpec]:

@@ -21,13 +21,15 @@ H_AGENT = "x-omniroute-agent"
 H_ORIGINAL_HOST = "x-omniroute-original-host"
 H_MODEL = "x-omniroute-model"
 H_STREAM = "x-omniroute-stream"
+H_ASKED_MODEL = "x-omniroute-asked-model"
 
 BRIDGE_SOURCE = "agent-bridge"
 
 
 def agent_origin(decision: Decision, original_host: str) -> Origin:
     assert decision.agent is not None
-    return Origin(BRIDGE_SOURCE, decision.agent.id, original_host)
+    asked = decision.source_model if decision.source_model != decision.target_model else None
+    return Origin(BRIDGE_SOURCE, decision.agent.id, original_host, asked)
 
 
 def handoff_headers(decision: Decision, original_host: str, internal_token: str) -> dict[str, str]:
@@ -39,6 +41,8 @@ def handoff_headers(decision: Decision, original_host: str, internal_token: str)
         H_AGENT: origin.agent or "",
         H_ORIGINAL_HOST: original_host,
     }
+    if origin.asked_model:
+        headers[H_ASKED_MODEL] = origin.asked_model
     if decision.target_model is not None:
         headers[H_MODEL] = decision.target_model
         headers[H_STREAM] = "1" if decision.stream else "0"
@@ -56,4 +60,5 @@ def origin_from_headers(headers: Mapping[str, str], internal_token: str) -> Orig
     (anyone else could name any agent)."""
     if not is_internal(headers, internal_token):
         return None
-    return Origin(headers.get(H_SOURCE, BRIDGE_SOURCE), headers.get(H_AGENT), headers.get(H_ORIGINAL_HOST))
+    return Origin(headers.get(H_SOURCE, BRIDGE_SOURCE), headers.get(H_AGENT), headers.get(H_ORIGINAL_HOST),
+                  headers.get(H_ASKED_MODEL) or None)

@@ -49,7 +49,8 @@ CONFIG_KEY_PREVIEW = "(config file)"
 class Applied:
     """What changed: which runtime parts reload, which connections' HTTP clients are dropped."""
 
-    kinds: set[str] = field(default_factory=set)  # registry, mappings, bypass, pricing, resilience, keys
+    # registry, mappings, user-agents, bypass, pricing, resilience, keys
+    kinds: set[str] = field(default_factory=set)
     connections: set[str] = field(default_factory=set)
 
 
@@ -180,6 +181,13 @@ class _Run:
                 row = by_model.get(entry.model) or FallbackChain(model=entry.model)
                 self.set(row, "registry", chain=steps)
 
+    def user_agents(self) -> None:
+        from omniroute.configfile.user_agents import (
+            apply_user_agents,  # it types its argument as _Run
+        )
+
+        apply_user_agents(self)
+
     def agent_mappings(self) -> None:
         rows = self.session.exec(select(AgentMapping).order_by(AgentMapping.id)).all()
         current: dict[str, list[AgentMapping]] = {}
@@ -249,8 +257,8 @@ def apply(db: Database, secrets: SecretBox, loaded: LoadedConfig) -> Applied:
     """Apply ``loaded`` in one transaction; ConfigFileError (nothing changed) on any problem."""
     with db.session() as session:
         run = _Run(session, secrets, loaded)
-        for section in (run.providers, run.combos, run.aliases, run.fallbacks, run.agent_mappings,
-                        run.settings, run.api_keys):
+        for section in (run.providers, run.combos, run.aliases, run.fallbacks, run.user_agents,
+                        run.agent_mappings, run.settings, run.api_keys):
             section()
         if run.problems:
             session.rollback()

@@ -29,6 +29,7 @@ from omniroute.db.tables import (
     KeyValue,
     ModelAlias,
     ProviderConnection,
+    UserAgent,
 )
 from omniroute.engine.limits import TIMING_KEYS
 
@@ -94,6 +95,10 @@ def export(db: Database) -> tuple[dict[str, Any], list[str]]:
             for f in session.exec(select(FallbackChain).order_by(FallbackChain.model))
         ]
         agents: dict[str, Any] = {}
+        for u in session.exec(select(UserAgent).order_by(UserAgent.created_at)):
+            agents[u.id] = {"name": u.name, "hosts": list(u.hosts), "userAgents": list(u.user_agents),
+                            "wireFormat": u.wire_format, **({"paths": list(u.paths)} if u.paths else {}),
+                            "mappings": []}
         for m in session.exec(select(AgentMapping).order_by(AgentMapping.agent_id, AgentMapping.id)):
             agents.setdefault(m.agent_id, {"mappings": []})["mappings"].append(
                 {"source": m.source_model, "target": m.target_model})

@@ -144,8 +144,16 @@ def _agents(raw: Mapping[str, Any], problem: Callable[[Loc, str], Problem]) -> l
     agents = raw.get("agents")
     catalog = AgentCatalog()
     known = ", ".join(sorted(spec.id for spec in catalog))
-    return [problem(("agents", agent), f"unknown agent {agent!r}; known: {known}")
-            for agent in (agents if isinstance(agents, Mapping) else ()) if agent not in catalog]
+    problems = []
+    for agent, entry in (agents.items() if isinstance(agents, Mapping) else ()):
+        defines = isinstance(entry, Mapping) and entry.get("wireFormat") is not None
+        if agent in catalog and defines:
+            problems.append(problem(("agents", agent), f"{agent!r} is a built-in agent's id; "
+                                    "give your own agent another id"))
+        elif agent not in catalog and not defines:
+            problems.append(problem(("agents", agent), f"unknown agent {agent!r}; known: {known} "
+                                    "(or define your own with wireFormat and hosts / userAgents)"))
+    return problems
 
 
 def _api_keys(raw: Mapping[str, Any], env: Mapping[str, str],

@@ -8,9 +8,9 @@ package (`omniroute-config.schema.json`, for editors) is generated from `ConfigF
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from omniroute.api.aliases import ChainSet, ModelName
 from omniroute.api.combos import ComboCreate
@@ -72,9 +72,24 @@ class MappingEntry(_Section):
 
 
 class AgentEntry(_Section):
+    """A built-in agent's mappings; with `wireFormat`, also the definition of an agent of the
+    user's (`POST /api/tools/agent-bridge/agents`'s fields)."""
+
+    name: str | None = Field(default=None, max_length=200)
+    hosts: list[str] = Field(default_factory=list, max_length=50)
+    userAgents: list[str] = Field(default_factory=list, max_length=20)
+    wireFormat: Literal["openai-chat", "openai-responses", "anthropic", "gemini"] | None = None
+    paths: list[str] = Field(default_factory=list, max_length=20)
     mappings: Annotated[list[MappingEntry], AfterValidator(_check_mappings)] = Field(
         default_factory=list, max_length=1000
     )
+
+    @model_validator(mode="after")
+    def _definition_needs_a_format(self) -> AgentEntry:
+        if self.wireFormat is None and (self.name or self.hosts or self.userAgents or self.paths):
+            raise ValueError("an agent of your own needs wireFormat (openai-chat, openai-responses, "
+                             "anthropic or gemini) beside its hosts / userAgents")
+        return self
 
 
 class PriceEntry(_Section):

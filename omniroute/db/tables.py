@@ -158,8 +158,8 @@ class UsageLog(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
-    cost: str = "0"  # Decimal as text: exact, portable across SQLite and PostgreSQL
-    # The same cost in COST_UNIT steps, so sums run in SQL as exact integers (0005).
+    cost: str | None = "0"  # Decimal as text (exact, portable); NULL: the model has no known price (0007)
+    # The same cost in COST_UNIT steps, so sums run in SQL as exact integers (0005); 0 when unknown.
     cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
     latency_ms: float = 0.0
     upstream_latency_ms: float | None = None
@@ -186,6 +186,33 @@ class UsageHourly(SQLModel, table=True):
     tokens_out: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     tokens_cached: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    unpriced: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))  # cost NULL (0008)
+
+
+class UsageLatency(SQLModel, table=True):
+    """How many answered calls of an hour and group took a latency within one bucket (0008):
+    the Usage page's percentiles come from these counts, not from sorting every row."""
+
+    __tablename__ = "usage_latency"
+
+    hour: datetime = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    provider: str = Field(primary_key=True)
+    agent: str = Field(primary_key=True)
+    api_key: str = Field(primary_key=True)
+    bucket: int = Field(primary_key=True)  # omniroute.db.latency_buckets
+    calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+def row_group(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The `usage_hourly` groups of one usage row (a `UsageRecord.row()`): the same rule as the
+    Usage page's SQL over the rows (`engine/usage_sums.py`)."""
+    return (
+        row["model_used"] or row["model_requested"],
+        row["provider"] or "none",
+        row["agent"] or row["source"],
+        row["api_key_id"] or "none",
+    )
 
 
 class KeyValue(SQLModel, table=True):
@@ -208,4 +235,21 @@ class FallbackChain(SQLModel, table=True):
     # [{"provider": <connection name or id>, "priority": int, "enabled": bool, "model"?: str}]
     chain: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     from_config: bool = from_config_field()
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class UserAgent(SQLModel, table=True):
+    """An agent the user defined (`POST /api/tools/agent-bridge/agents`, 0009): identified by
+    its hosts and User-Agent tokens, its model calls read in one wire format."""
+
+    __tablename__ = "user_agents"
+
+    id: str = Field(primary_key=True)
+    name: str
+    hosts: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    user_agents: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    wire_format: str
+    paths: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    from_config: bool = from_config_field()
+    created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -2,7 +2,7 @@
 
 Shared by the API routes (after reading the body within its size limit) and the AgentBridge's
 in-process answers (mitmproxy has the body already). Management bodies, which FastAPI parses,
-get the same depth limit from `omniroute.api.body.BodyLimit` through `DepthScanner`.
+get the same depth limit from `omniroute.api.guard_pass.limited_receive` through `DepthScanner`.
 """
 
 from __future__ import annotations

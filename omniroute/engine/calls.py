@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omniroute.engine.errors import BadRequest
+from omniroute.engine.trail import Trail
 
 # Request ids: a per-process random prefix plus a counter, as unique as a uuid4 hex (32 hex
 # digits) but without a getrandom() call on every request.
@@ -52,6 +53,7 @@ class Origin:
     source: str = "api"  # api | agent-bridge | replay
     agent: str | None = None
     original_host: str | None = None
+    asked_model: str | None = None  # the model the agent named, when a mapping replaced it
 
 
 API_CLIENT = Origin()
@@ -63,11 +65,13 @@ class CallContext:
     agent: str | None = None
     original_host: str | None = None
     api_key_id: str | None = None  # the OmniRoute API key that authorised the call, if any
+    asked_model: str | None = None  # the model the agent named (Usage keeps it), if mapped
     request_id: str = field(default_factory=new_request_id)
     started: float = field(default_factory=time.perf_counter)
     # Client headers worth forwarding when the upstream speaks the client's own format
     # (anthropic-beta, openai-beta …): they switch on features the client relies on.
     forward_headers: dict[str, str] = field(default_factory=dict)
+    trail: Trail = field(default_factory=Trail)  # the targets tried, for the inspector
 
 
 @dataclass(slots=True)
@@ -104,6 +108,6 @@ def build_call(
     forward = forwarded_headers(headers) if headers is not None else {}
     ctx = CallContext(
         source=origin.source, agent=origin.agent, original_host=origin.original_host,
-        api_key_id=api_key_id, forward_headers=forward,
+        api_key_id=api_key_id, forward_headers=forward, asked_model=origin.asked_model,
     )
     return Call(fmt, body, model, stream, ctx)

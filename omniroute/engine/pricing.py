@@ -1,20 +1,23 @@
-"""Model prices and exact request cost.
+"""Model prices and exact request cost: one place for every cost OmniRoute shows.
 
 Prices are USD per 1M tokens (input, output, cached input), kept as ``Decimal`` so a cost is
 exact and the ``X-OmniRoute-Response-Cost`` header (10 decimals) never shows float noise.
 
-Matching, for a request on ``provider`` with ``model`` (user overrides searched first, then
-the defaults; in each layer the candidates ``provider/model``, ``model`` and the part after the
-model's last ``/`` are tried in that order, and the first candidate that matches wins):
+Three layers, searched in order, the first that prices a model wins:
 
-1. an exact key;
-2. else the longest matching key, where a key containing ``*?[`` is a glob and any other key
-   is a prefix ending at a boundary (``gpt-4o`` covers ``gpt-4o-2024-08-06`` but not
-   ``gpt-4oo``; the longer ``gpt-4o-mini`` wins for the mini).
+1. the user's overrides (``/api/pricing``, the config file);
+2. our own local entries: the demo provider and Ollama models are free;
+3. the maintained table ``genai-prices`` ships (``price_source``), with its own matching rules
+   and long-context tiers.
 
-Unknown models cost 0 (the header then reads ``0.0000000000``, as the OmniRoute API specification says for
-unpriced requests). Defaults are list prices at the time of writing; users correct them
-through ``/api/pricing`` overrides.
+In layers 1 and 2 the candidates ``provider/model``, ``model`` and the part after the model's
+last ``/`` are tried in that order; each is matched by an exact key, else by the longest
+matching key, where a key containing ``*?[`` is a glob and any other key is a prefix ending at
+a boundary (``gpt-4o`` covers ``gpt-4o-2024-08-06`` but not ``gpt-4oo``).
+
+A model no layer prices has an unknown cost (``priced_cost`` is None; the UI says "unknown").
+The response header still reads ``0.0000000000`` for it, as the OmniRoute API specification
+says for unpriced requests.
 """
 
 from __future__ import annotations
@@ -22,15 +25,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-import re
 from fnmatch import fnmatchcase
+from functools import cache
 from types import MappingProxyType
 
+from omniroute.engine.price_source import SOURCE, MaintainedPrices, model_names
 from omniroute.engine.targets import Target
 
 _MILLION = Decimal(1_000_000)
-# A Bedrock model id or inference profile: optional geography, vendor, then the vendor's model.
-_BEDROCK_ID = re.compile(r"^(?:[a-z]{2,4}\.)?(?:anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.(.+)$")
 _TEN_DECIMALS = Decimal("1e-10")
 _GLOB_CHARS = frozenset("*?[")
 
@@ -55,111 +57,73 @@ class ModelPrice:
 _P = ModelPrice.of
 FREE = ModelPrice(Decimal(0), Decimal(0), Decimal(0))
 
-_DEFAULTS: dict[str, ModelPrice] = {
-    # OpenAI
-    "gpt-4o": _P("2.50", "10.00", "1.25"),
-    "gpt-4o-mini": _P("0.15", "0.60", "0.075"),
-    "gpt-4.1": _P("2.00", "8.00", "0.50"),
-    "gpt-4.1-mini": _P("0.40", "1.60", "0.10"),
-    "gpt-4.1-nano": _P("0.10", "0.40", "0.025"),
-    "gpt-5": _P("1.25", "10.00", "0.125"),
-    "gpt-5-mini": _P("0.25", "2.00", "0.025"),
-    "gpt-5-nano": _P("0.05", "0.40", "0.005"),
-    "o1": _P("15.00", "60.00", "7.50"),
-    "o3": _P("2.00", "8.00", "0.50"),
-    "o3-pro": _P("20.00", "80.00"),
-    "o3-mini": _P("1.10", "4.40", "0.55"),
-    "o4-mini": _P("1.10", "4.40", "0.275"),
-    # Anthropic (cache reads at 10% of input)
-    "claude-3-haiku": _P("0.25", "1.25", "0.03"),
-    "claude-3-opus": _P("15.00", "75.00", "1.50"),
-    "claude-3-5-sonnet": _P("3.00", "15.00", "0.30"),
-    "claude-3-5-haiku": _P("0.80", "4.00", "0.08"),
-    "claude-3-7-sonnet": _P("3.00", "15.00", "0.30"),
-    "claude-sonnet-4": _P("3.00", "15.00", "0.30"),
-    "claude-sonnet-4-5": _P("3.00", "15.00", "0.30"),
-    "claude-opus-4": _P("15.00", "75.00", "1.50"),
-    "claude-opus-4-1": _P("15.00", "75.00", "1.50"),
-    "claude-opus-4-5": _P("5.00", "25.00", "0.50"),
-    "claude-haiku-4-5": _P("1.00", "5.00", "0.10"),
-    # Google
-    "gemini-2.0-flash": _P("0.10", "0.40", "0.025"),
-    "gemini-2.0-flash-lite": _P("0.075", "0.30"),
-    "gemini-2.5-pro": _P("1.25", "10.00", "0.125"),
-    "gemini-2.5-flash": _P("0.30", "2.50", "0.03"),
-    "gemini-2.5-flash-lite": _P("0.10", "0.40", "0.01"),
-    # DeepSeek
-    "deepseek-chat": _P("0.27", "1.10", "0.07"),
-    "deepseek-reasoner": _P("0.55", "2.19", "0.14"),
-    # Llama via Groq (model ids as Groq names them)
-    "llama-3.1-8b-instant": _P("0.05", "0.08"),
-    "llama-3.3-70b-versatile": _P("0.59", "0.79"),
-    "meta-llama/llama-4-scout-17b-16e-instruct": _P("0.11", "0.34"),
-    "meta-llama/llama-4-maverick-17b-128e-instruct": _P("0.20", "0.60"),
-    # Mistral
-    "mistral-large": _P("2.00", "6.00"),
-    "mistral-small": _P("0.10", "0.30"),
-    "codestral": _P("0.30", "0.90"),
-    # Free: the built-in demo provider and local Ollama models
-    "demo/*": FREE,
-    "ollama/*": FREE,
-}
-DEFAULT_PRICES: Mapping[str, ModelPrice] = MappingProxyType(_DEFAULTS)
+# Ours, not a price list: the built-in demo provider and local Ollama models cost nothing.
+_LOCAL: dict[str, ModelPrice] = {"demo/*": FREE, "ollama/*": FREE}
+LOCAL_PRICES: Mapping[str, ModelPrice] = MappingProxyType(_LOCAL)
 
 
 class PriceTable:
-    """Defaults with user overrides on top. Lookups are memoised per (model, provider)."""
+    """Overrides, then local entries, then the maintained table. Lookups are memoised."""
 
-    __slots__ = ("_layers", "_cache")
+    __slots__ = ("_cache", "_layers", "_maintained")
 
     _CACHE_MAX = 4096
 
     def __init__(
         self,
         overrides: Mapping[str, ModelPrice | Mapping[str, object]] | None = None,
-        defaults: Mapping[str, ModelPrice] = DEFAULT_PRICES,
+        local: Mapping[str, ModelPrice] = LOCAL_PRICES,
+        maintained: MaintainedPrices | None = None,
     ) -> None:
-        merged = {k: _coerce(v, defaults.get(k)) for k, v in (overrides or {}).items()}
-        self._layers = (_Layer(merged), _Layer(defaults))
+        self._maintained = maintained or _shared_maintained()
+        self._layers = (_Layer({}), _Layer(local))
         self._cache: dict[tuple[str, str], ModelPrice | None] = {}
+        # A partial override keeps the other prices of the entry it corrects.
+        merged = {k: _coerce(v, self.lookup(k)) for k, v in (overrides or {}).items()}
+        self._layers = (_Layer(merged), _Layer(local))
+        self._cache.clear()
+
+    @property
+    def source(self) -> str:
+        return SOURCE
 
     def lookup(self, model: str, provider: str = "") -> ModelPrice | None:
+        """The rates a model is billed at (a tiered entry's first tier)."""
         cache_key = (model, provider)
-        try:
-            return self._cache[cache_key]
-        except KeyError:
-            pass
-        name = model.lower()
-        candidates = [f"{provider.lower()}/{name}"] if provider else []
-        candidates.append(name)
-        if "/" in name:
-            candidates.append(name.rsplit("/", 1)[1])
-        bare = _BEDROCK_ID.match(candidates[-1])
-        if bare is not None:  # Bedrock ids: "us.anthropic.claude-sonnet-4-5-…-v1:0" is priced as claude-…
-            candidates.append(bare.group(1))
-        found = None
-        for layer in self._layers:
-            found = layer.match(candidates)
-            if found is not None:
-                break
-        if len(self._cache) >= self._CACHE_MAX:
-            self._cache.clear()
-        self._cache[cache_key] = found
+        cache = self._cache
+        if cache_key in cache:
+            return cache[cache_key]
+        found = self._own(model, provider)
+        if found is None:
+            rates = self._maintained.rates(model, provider)
+            if rates is not None:
+                found = ModelPrice(rates.input, rates.output, rates.cached_input)
+        if len(cache) >= self._CACHE_MAX:
+            cache.clear()
+        cache[cache_key] = found
         return found
+
+    def priced_cost(
+        self, model: str, provider: str, tokens_in: int, tokens_out: int, cached_in: int = 0
+    ) -> Decimal | None:
+        """Exact USD cost, or None when no layer prices the model. ``tokens_in`` is the whole
+        prompt, cached part included (the IR's usage convention); ``cached_in`` of it is billed
+        at the cached-input price."""
+        own = self._own(model, provider)
+        if own is None:
+            return self._maintained.cost(model, provider, tokens_in, tokens_out, cached_in)
+        cached = min(max(cached_in, 0), max(tokens_in, 0))
+        fresh = max(tokens_in, 0) - cached
+        cached_price = own.input if own.cached_input is None else own.cached_input
+        total = fresh * own.input + cached * cached_price + max(tokens_out, 0) * own.output
+        return total / _MILLION
 
     def cost(
         self, model: str, provider: str, tokens_in: int, tokens_out: int, cached_in: int = 0
     ) -> Decimal:
-        """Exact USD cost. ``tokens_in`` is the whole prompt, cached part included (the IR's
-        usage convention); ``cached_in`` of it is billed at the cached-input price."""
-        price = self.lookup(model, provider)
-        if price is None:
-            return Decimal(0)
-        cached = min(max(cached_in, 0), max(tokens_in, 0))
-        fresh = max(tokens_in, 0) - cached
-        cached_price = price.input if price.cached_input is None else price.cached_input
-        total = fresh * price.input + cached * cached_price + max(tokens_out, 0) * price.output
-        return total / _MILLION
+        """``priced_cost`` with 0 for an unpriced model (the response header's convention)."""
+        value = self.priced_cost(model, provider, tokens_in, tokens_out, cached_in)
+        return Decimal(0) if value is None else value
 
     def blended(self, model: str, provider: str = "") -> Decimal | None:
         """One comparable number per model (60% input + 40% output, as the OmniRoute API specification's auto
@@ -174,10 +138,33 @@ class PriceTable:
         return self.blended(target.model, target.provider)
 
     def entries(self) -> dict[str, dict[str, str | None]]:
-        """The effective table (defaults, then overrides) for ``/api/pricing``."""
-        out = {key: price.as_dict() for key, price in self._layers[1].prices.items()}
+        """The effective table (maintained, local, then overrides) for ``/api/pricing``."""
+        out = defaults()
         out.update((key, price.as_dict()) for key, price in self._layers[0].prices.items())
         return out
+
+    def _own(self, model: str, provider: str) -> ModelPrice | None:
+        name = model.lower()
+        candidates = [f"{provider.lower()}/{name}"] if provider else []
+        candidates.extend(model_names(name))
+        for layer in self._layers:
+            found = layer.match(candidates)
+            if found is not None:
+                return found
+        return None
+
+
+@cache
+def _shared_maintained() -> MaintainedPrices:
+    return MaintainedPrices()
+
+
+def defaults() -> dict[str, dict[str, str | None]]:
+    """The table without overrides: the maintained entries and our local ones."""
+    out = {key: ModelPrice(r.input, r.output, r.cached_input).as_dict()
+           for key, r in _shared_maintained().entries().items()}
+    out.update((key, price.as_dict()) for key, price in LOCAL_PRICES.items())
+    return out
 
 
 def cost(
@@ -188,7 +175,7 @@ def cost(
     cached_in: int = 0,
     table: PriceTable | None = None,
 ) -> Decimal:
-    """``PriceTable.cost`` on the given table (defaults only if none is given)."""
+    """``PriceTable.cost`` on the given table (no overrides if none is given)."""
     return (table or PriceTable()).cost(model, provider, tokens_in, tokens_out, cached_in)
 
 
@@ -199,7 +186,7 @@ def format_cost(value: Decimal) -> str:
 
 
 class _Layer:
-    __slots__ = ("prices", "_patterns")
+    __slots__ = ("_patterns", "prices")
 
     def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
         self.prices = {key.lower(): value for key, value in prices.items()}

@@ -97,10 +97,33 @@ def resolve(model: str, snapshot: Snapshot) -> Resolution:
     raise ModelNotFound(_not_found_message(model, snapshot), param="model")
 
 
+def resolvable_names(snapshot: Snapshot) -> list[str]:
+    """Names `resolve` accepts as they are: combos, chains, aliases, and `connection/model` for
+    the models a connection lists."""
+    names = list(snapshot.combos) + list(snapshot.chains) + list(snapshot.aliases)
+    for connection in snapshot.connections.values():
+        models = connection.extra.get("models")
+        if connection.is_active and isinstance(models, list | tuple):
+            names += [f"{connection.name}/{m}" for m in models if isinstance(m, str)]
+    return names
+
+
+def close_matches(model: str, snapshot: Snapshot, n: int = 3) -> list[str]:
+    """Resolvable names like ``model``: whole names first, then ``model``'s own model under the
+    connections (and provider types) whose names are closest to its prefix, however far: a
+    user who typed ``nosuch/gpt-4o`` is better served by ``mycloud/gpt-4o`` than by nothing."""
+    found = difflib.get_close_matches(model, resolvable_names(snapshot) + list(snapshot.by_name), n=n, cutoff=0.5)
+    prefix, sep, rest = model.partition("/")
+    if sep and rest:
+        prefixes = [c.name for c in snapshot.connections.values() if c.is_active]
+        prefixes += sorted({c.provider for c in snapshot.connections.values() if c.is_active})
+        near = difflib.get_close_matches(prefix, list(dict.fromkeys(prefixes)), n=n, cutoff=0.0)
+        found += [f"{p}/{rest}" for p in near]
+    return list(dict.fromkeys(found))[:n]
+
+
 def _not_found_message(model: str, snapshot: Snapshot) -> str:
-    candidates = list(snapshot.combos) + list(snapshot.chains) + list(snapshot.aliases)
-    candidates += list(snapshot.by_name)
-    close = difflib.get_close_matches(model, candidates, n=3, cutoff=0.5)
+    close = close_matches(model, snapshot)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     if not snapshot.connections:
         hint += " No provider connection exists yet: add one with POST /api/providers."

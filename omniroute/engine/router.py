@@ -14,6 +14,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -108,6 +109,7 @@ class Router:
         attempts = 0
         last: AttemptFailed | None = None
         most = self.max_combo_attempts if resolution.combo is not None else None
+        trail = call.ctx.trail
         for target in targets:
             if most is not None and attempts >= most:
                 skipped.append(f"combo attempt limit ({most}, comboDefaults.maxAttempts) reached")
@@ -115,6 +117,7 @@ class Router:
             availability = self.resilience.available(target, time.time())
             if not availability:
                 skipped.append(f"{target.model}@{target.connection_id[:8]}: {availability.reason}")
+                trail.skipped(target.model, availability.reason)
                 if availability.retry_in is not None:
                     retry_in = availability.retry_in if retry_in is None else min(retry_in, availability.retry_in)
                 continue
@@ -123,6 +126,7 @@ class Router:
                 continue
             if not connection.adapter.can_serve(call.client_format):
                 unsupported.append(f"{connection.name} ({connection.provider}) has no {call.client_format} endpoint")
+                trail.skipped(f"{connection.name}/{target.model}", unsupported[-1])
                 continue
             attempts += 1
             upstream = self.pool.upstream(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
@@ -135,6 +139,8 @@ class Router:
                 self.strategy_state.on_finish(combo_name, target, ok=False)
                 last = failed
                 self._learn_failure(target, failed.classification)
+                trail.failed(f"{connection.name}/{target.model}", failed.status, failed.message,
+                             str(failed.classification.kind), failed.classification.fallback)
                 if not failed.classification.fallback:
                     return self._client_error(call, failed, attempts)
                 continue
@@ -151,19 +157,21 @@ class Router:
             except BaseException:
                 self.strategy_state.on_finish(combo_name, target, ok=False)
                 raise
+            trail.answered(f"{connection.name}/{target.model}")
             return self._reply(call, attempt, outcome, combo_name, attempts)
         if last is not None:
             raise UpstreamError(
                 f"all {attempts} target(s) for {call.model!r} failed; last: {last.message}",
                 status=last.client_status,
-                headers=_retry_headers(last),
+                headers={**_retry_headers(last), **trail.header()},
             )
         if unsupported and not skipped:
             # No waiting makes this work: the client asked for an endpoint these providers lack.
             raise BadRequest(f"no provider for {call.model!r} serves this endpoint: {'; '.join(unsupported)}",
                              param="model")
         detail = "; ".join(skipped + unsupported) or "no active provider connection"
-        headers = {"retry-after": str(max(1, math.ceil(retry_in)))} if retry_in is not None else None
+        headers = {"retry-after": str(max(1, math.ceil(retry_in)))} if retry_in is not None else {}
+        headers.update(trail.header())
         raise UpstreamError(
             f"no target for {call.model!r} is available right now ({detail})", status=503, headers=headers
         )
@@ -191,6 +199,7 @@ class Router:
             "x-omniroute-provider": provider,
             "x-omniroute-fallback-attempts": str(attempts - 1),
             "x-omniroute-version": __version__,
+            **call.ctx.trail.header(),
         }
 
     def _reply(
@@ -206,7 +215,7 @@ class Router:
                 {
                     "x-omniroute-tokens-in": str(usage.input_tokens),
                     "x-omniroute-tokens-out": str(usage.output_tokens),
-                    "x-omniroute-response-cost": format_cost(cost),
+                    "x-omniroute-response-cost": format_cost(cost or Decimal(0)),
                     "x-omniroute-latency-ms": f"{(time.perf_counter() - call.ctx.started) * 1000:.1f}",
                 }
             )
@@ -271,7 +280,7 @@ class Router:
         self.strategy_state.on_finish(combo_name, target, ok=True, latency_ms=upstream_ms)
 
     def _cost(self, target: Target, provider: str, usage: Any) -> Any:
-        return self.prices.cost(
+        return self.prices.priced_cost(
             target.model, provider, usage.input_tokens, usage.output_tokens, usage.cached_input_tokens
         )
 
@@ -297,7 +306,7 @@ class Router:
             request_id=call.ctx.request_id,
             source=call.ctx.source,
             client_format=call.client_format,
-            model_requested=call.model,
+            model_requested=call.ctx.asked_model or call.model,
             agent=call.ctx.agent,
             api_key_id=call.ctx.api_key_id,
             model_used=target.model if target else None,
@@ -313,8 +322,7 @@ class Router:
             record.tokens_in = usage.input_tokens
             record.tokens_out = usage.output_tokens
             record.tokens_cached = usage.cached_input_tokens
-        if cost is not None:
-            record.cost = cost
+            record.cost = cost  # None: no price known for the model ("unknown", never $0)
         self.usage.record(record)
 
     def _record_failure(self, call: Call, exc: EngineError, admitted: bool = True) -> None:

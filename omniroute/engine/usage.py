@@ -41,7 +41,7 @@ class UsageRecord:
     tokens_in: int = 0
     tokens_out: int = 0
     tokens_cached: int = 0
-    cost: Decimal = Decimal(0)
+    cost: Decimal | None = Decimal(0)  # None: the model has no known price
     latency_ms: float = 0.0
     upstream_latency_ms: float | None = None
     fallback_attempts: int = 0
@@ -65,8 +65,8 @@ class UsageRecord:
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "tokens_cached": self.tokens_cached,
-            "cost": str(self.cost),
-            "cost_units": cost_units(self.cost),
+            "cost": None if self.cost is None else str(self.cost),
+            "cost_units": 0 if self.cost is None else cost_units(self.cost),
             "latency_ms": self.latency_ms,
             "upstream_latency_ms": self.upstream_latency_ms,
             "fallback_attempts": self.fallback_attempts,

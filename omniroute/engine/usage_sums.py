@@ -21,16 +21,20 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from omniroute.db.tables import UsageHourly, UsageLog
+from omniroute.db.latency_buckets import bucket_of
+from omniroute.db.tables import UsageHourly, UsageLatency, UsageLog, row_group
 
 GROUPS = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
 MEASURES = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units")
 KEY_COLUMNS = ("hour", "model", "provider", "agent", "api_key")
 _HOURLY = cast(Table, UsageHourly.__table__)  # type: ignore[attr-defined]
+_LATENCY = cast(Table, UsageLatency.__table__)  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)
 class Sum:
+    """The measures of one group; ``add`` takes them in MEASURES order."""
+
     requests: int = 0
     errors: int = 0
     tokens_in: int = 0
@@ -43,40 +47,43 @@ class Sum:
             setattr(self, name, getattr(self, name) + value)
 
 
-def row_group(row: dict[str, Any]) -> tuple[str, str, str, str]:
-    """The groups of one usage row (a `UsageRecord.row()`): the same rule as `_named` below."""
-    return (
-        row["model_used"] or row["model_requested"],
-        row["provider"] or "none",
-        row["agent"] or row["source"],
-        row["api_key_id"] or "none",
-    )
-
-
 def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Add a batch of usage rows to `usage_hourly`; called in the writer's transaction."""
-    hours: dict[tuple[Any, ...], Sum] = defaultdict(Sum)
+    """Add a batch of usage rows to `usage_hourly` and `usage_latency`; called in the writer's
+    transaction."""
+    hours: dict[tuple[Any, ...], list[int]] = {}
+    latency: dict[tuple[Any, ...], int] = defaultdict(int)
     for row in rows:
-        hour = row["created_at"].replace(minute=0, second=0, microsecond=0)
+        key = (row["created_at"].replace(minute=0, second=0, microsecond=0), *row_group(row))
         status = row["status"]
-        hours[(hour, *row_group(row))].add(
-            1, int(status >= 400), row["tokens_in"], row["tokens_out"], row["tokens_cached"],
-            row["cost_units"],
-        )
+        measures = (1, int(status >= 400), row["tokens_in"], row["tokens_out"], row["tokens_cached"],
+                    row["cost_units"], int(row["cost"] is None))
+        sums = hours.setdefault(key, [0] * len(measures))
+        for i, value in enumerate(measures):
+            sums[i] += value
+        if status < 400:  # percentiles are of answered calls
+            latency[(*key, bucket_of(row["latency_ms"]))] += 1
     if not hours:
         return
+    hour_columns = (*MEASURES, "unpriced")
+    _upsert(session, _HOURLY, KEY_COLUMNS, hour_columns,
+            [(*key, *sums) for key, sums in hours.items()])
+    _upsert(session, _LATENCY, (*KEY_COLUMNS, "bucket"), ("calls",),
+            [(*key, calls) for key, calls in latency.items()])
+
+
+def _upsert(session: Session, table: Table, keys: tuple[str, ...], measures: tuple[str, ...],
+            rows: list[tuple[Any, ...]]) -> None:
+    """Add ``rows`` (key values then measures) to ``table``'s counters, creating missing rows."""
+    if not rows:
+        return
     dialect = session.get_bind().dialect.name
-    insert = postgresql_insert(_HOURLY) if dialect == "postgresql" else sqlite_insert(_HOURLY)
+    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     upsert = insert.on_conflict_do_update(
-        index_elements=list(KEY_COLUMNS),
-        set_={name: _HOURLY.c[name] + insert.excluded[name] for name in MEASURES},
+        index_elements=list(keys), set_={name: table.c[name] + insert.excluded[name] for name in measures},
     )
+    names = (*keys, *measures)
     # Sorted: several instances upserting the same hours take their row locks in one order.
-    values = [
-        {**dict(zip(KEY_COLUMNS, key, strict=True)), **{m: getattr(s, m) for m in MEASURES}}
-        for key, s in sorted(hours.items(), key=lambda item: item[0])
-    ]
-    session.execute(upsert, values)
+    session.execute(upsert, [dict(zip(names, row, strict=True)) for row in sorted(rows, key=lambda r: r[:len(keys)])])
 
 
 def _named(column: Any, fallback: Any) -> Any:

@@ -93,8 +93,9 @@ def _loop() -> asyncio.AbstractEventLoop | None:
 
 class Capture:
     def __init__(self, ring: Ring, masker: Masker, body_cap: int, sink: RowSink | None = None,
-                 enabled: bool = True) -> None:
+                 enabled: bool = True, api_calls: bool = True) -> None:
         self.enabled = enabled  # read by the capture addon; the `capture` mode pauses it
+        self.api_calls = api_calls  # rows for calls made straight to /v1 (inspector/direct.py)
         self.ring = ring
         self.masker = masker
         self.body_cap = body_cap

@@ -142,8 +142,20 @@ def detect(host: str, method: str, path: str, headers: Mapping[str, str] | None 
     if fmt is None and method == "POST" and body is not None:
         parsed = parsed if parsed is not None else parse_json(body)
         fmt = _format_from_body(parsed)
-    kind = DetectedKind.LLM if provider or fmt else DetectedKind.APP
+    kind = DetectedKind.LLM if fmt or (provider and is_model_request(method, path)) else DetectedKind.APP
     return Detection(kind.value, fmt, provider, _is_stream(path, headers, parsed, body))
+
+
+# What agents send to their LLM hosts besides model calls: settings, policy, telemetry, auth.
+_NOT_MODEL = re.compile(
+    r"/api/(?:claude_code|claude_cli|event_logging|oauth|hello)\b|/(?:telemetry|metrics|statsig|sentry|"
+    r"feature[_-]?flags|settings|policy_limits|usage|billing|backend-api/(?:wham|accounts|me))\b", re.IGNORECASE)
+
+
+def is_model_request(method: str, path: str) -> bool:
+    """On an LLM host, whether a request whose path names no model API is still a model call:
+    a POST anywhere but an agent's settings, telemetry or account endpoints (a GET never is)."""
+    return method == "POST" and _NOT_MODEL.search(path) is None
 
 
 def _is_stream(path: str, headers: Mapping[str, str] | None, parsed: Any, body: Any) -> bool:

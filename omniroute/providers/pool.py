@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from omniroute import __version__
+from omniroute.providers.lean_http import LeanPool
 
 # Connect fast, read patiently: model calls can think for minutes between bytes.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=60.0, pool=30.0)
@@ -38,13 +39,14 @@ class Upstream:
 
     The engine's model calls go straight to the transport: the client's layers (auth, redirect
     and cookie handling, event hooks, an INFO log line per request) do nothing for them but cost
-    time on every call.
+    time on every call. To a plain-HTTP upstream they go through ``lean`` (`lean_http`).
     """
 
-    __slots__ = ("_timeout", "_urls", "client", "transport")
+    __slots__ = ("_timeout", "_urls", "client", "lean", "transport")
 
-    def __init__(self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout, lean: LeanPool | None = None) -> None:
         self.transport = transport
+        self.lean = lean
         self.client = httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False)
         self._timeout: dict[str, Any] = timeout.as_dict()
         self._urls: dict[str, httpx.URL] = {}  # parsed once: endpoints repeat per model
@@ -61,6 +63,8 @@ class Upstream:
         """POST ``content``; the response body is left unread (stream it or ``aread`` it, and
         always ``aclose`` it). Transport failures raise httpx exceptions, as the client would."""
         target = self._url(url)
+        if self.lean is not None and target.scheme == "http":
+            return await self.lean.post(target, content, _request_headers(target, content, {**BASE_HEADERS, **headers}))
         request = httpx.Request(
             "POST", target, headers=_request_headers(target, content, {**BASE_HEADERS, **headers}),
             stream=httpx.ByteStream(content), extensions={"timeout": self._timeout},
@@ -70,6 +74,8 @@ class Upstream:
         return response
 
     async def aclose(self) -> None:
+        if self.lean is not None:
+            self.lean.close()
         await self.client.aclose()  # closes the transport too
 
 
@@ -108,7 +114,10 @@ class ClientPool:
         upstream = self._upstreams.get(connection_id)
         if upstream is None:
             transport = self._transports.get(connection_id)
+            timeout = connection_timeout(timeout_s, self._timeout)
+            lean = None
             if transport is None:
+                lean = LeanPool(max_concurrent or 100, timeout.as_dict())
                 limits = httpx.Limits(max_connections=max_concurrent or 100, max_keepalive_connections=32)
                 transport = httpx.AsyncHTTPTransport(
                     limits=limits,
@@ -118,7 +127,7 @@ class ClientPool:
                     trust_env=False,
                     proxy=self.proxy_for(connection_id),
                 )
-            upstream = Upstream(transport, connection_timeout(timeout_s, self._timeout))
+            upstream = Upstream(transport, timeout, lean)
             self._upstreams[connection_id] = upstream
         return upstream
 

@@ -19,14 +19,15 @@ Deliberate choices:
   wins: those sampling hints are dropped / raised to 0.95.
 * ``metadata`` / ``service_tier`` / ``context_management`` are kept for anthropic→anthropic
   only; ``context_management`` only trims context server-side, so dropping it is harmless.
-* ``json_object`` output (no Anthropic equivalent) becomes a system instruction; a JSON
-  schema becomes ``output_format`` (Anthropic structured outputs).
+* JSON output asked in another format becomes a forced tool or a system instruction, by the
+  rule stated in ``anthropic_json``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from . import anthropic_json
 from .anthropic_stream import Framer, StreamDecoder, StreamEncoder, usage_from_ir, usage_to_ir
 from .anthropic_wire import (
     FORMAT,
@@ -65,7 +66,6 @@ from .ir import (
 )
 
 DEFAULT_MAX_TOKENS = 8192
-JSON_INSTRUCTION = "Respond with a single valid JSON object and nothing else."
 
 __all__ = [
     "DEFAULT_MAX_TOKENS", "FORMAT", "Framer", "StreamDecoder", "StreamEncoder",
@@ -171,15 +171,15 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
     messages = [m for m in messages if m["content"]]  # the API rejects empty turns
     body: dict[str, Any] = {"model": ir.model, "messages": messages}
     system = list(ir.system)
-    rf = ir.response_format
-    if rf is not None and rf.type == "json_object":
-        system.append(TextPart(JSON_INSTRUCTION))
+    json_tool = anthropic_json.forced_tool(ir.response_format, bool(ir.tools))
+    if json_tool is None and (json_rule := anthropic_json.instruction(ir.response_format)):
+        system.append(TextPart(json_rule))
     if system:
         if len(system) == 1 and system[0].cache is None:
             body["system"] = system[0].text
         else:
             body["system"] = [text_block(p) for p in system]
-    thinking = _thinking_from_ir(ir)
+    thinking = None if json_tool else _thinking_from_ir(ir)
     max_tokens = s.max_tokens
     if max_tokens is None:
         max_tokens = DEFAULT_MAX_TOKENS + (thinking or 0)
@@ -190,7 +190,7 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
     body["max_tokens"] = max_tokens
     if thinking is not None:
         body["thinking"] = {"type": "enabled", "budget_tokens": thinking}
-    elif ir.reasoning is not None and not ir.reasoning.enabled:
+    elif ir.reasoning is not None and (json_tool or not ir.reasoning.enabled):
         body["thinking"] = {"type": "disabled"}
     if thinking is None:
         if s.temperature is not None:
@@ -214,8 +214,9 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
             if tc.parallel is False and tc.mode != "none":
                 choice["disable_parallel_tool_use"] = True
             body["tool_choice"] = choice
-    if rf is not None and rf.type == "json_schema":
-        body["output_format"] = {"type": "json_schema", "schema": rf.schema or {}}
+    if json_tool is not None:
+        body["tools"] = [json_tool]
+        body["tool_choice"] = {"type": "tool", "name": anthropic_json.JSON_TOOL}
     if ir.stream:
         body["stream"] = True
     body.update(same_format_metadata(ir, FORMAT))
@@ -270,7 +271,7 @@ def response_to_ir(body: dict[str, Any]) -> IRResponse:
     resp.finish_reason = STOP_TO_IR.get(body.get("stop_reason") or "end_turn", FinishReason.STOP)
     resp.stop_sequence = body.get("stop_sequence")
     resp.usage = usage_to_ir(body.get("usage") or {})
-    return resp
+    return anthropic_json.answer_from_tool(resp)
 
 
 def response_from_ir(ir: IRResponse) -> dict[str, Any]:

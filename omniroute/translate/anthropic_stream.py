@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .anthropic_json import JSON_TOOL
 from .anthropic_wire import FORMAT, STOP_FROM_IR, STOP_TO_IR, client_signature
 from .base import new_id, untag_signature
 from .errors import anthropic_error_type
@@ -75,15 +76,20 @@ def usage_from_ir(u: Usage) -> dict[str, Any]:
 
 
 class StreamDecoder:
-    """Anthropic stream events → IR events (indexes renumbered, redacted blocks whole)."""
+    """Anthropic stream events → IR events (indexes renumbered, redacted blocks whole).
 
-    __slots__ = ("_map", "_next", "_skip", "_input")
+    A call of ``anthropic_json.JSON_TOOL`` streams as the answer's text (see that module).
+    """
+
+    __slots__ = ("_input", "_json", "_map", "_next", "_skip", "_tools")
 
     def __init__(self) -> None:
         self._map: dict[int, int] = {}
         self._next = 0
         self._skip: set[int] = set()  # upstream indexes with no IR block (redacted, unknown)
         self._input: dict[str, Any] = {}  # message_start usage, to complete message_delta's
+        self._json: set[int] = set()  # upstream indexes of JSON_TOOL calls, read as text
+        self._tools = False  # a client tool was called
 
     def _index(self, upstream: int) -> int:
         idx = self._map[upstream] = self._next
@@ -102,7 +108,11 @@ class StreamDecoder:
             if dk == "text_delta":
                 return [TextDelta(idx, d.get("text", ""))]
             if dk == "input_json_delta":
-                return [ToolCallDelta(idx, d.get("partial_json", ""))] if d.get("partial_json") else []
+                if not d.get("partial_json"):
+                    return []
+                if up in self._json:
+                    return [TextDelta(idx, d["partial_json"])]
+                return [ToolCallDelta(idx, d["partial_json"])]
             if dk == "thinking_delta":
                 return [ThinkingDelta(idx, d.get("thinking", ""))]
             if dk == "signature_delta":
@@ -116,7 +126,13 @@ class StreamDecoder:
             if bk == "redacted_thinking":
                 self._skip.add(up)
                 return [RedactedThinkingBlock(self._index(up), block.get("data", ""))]
+            if bk == "tool_use" and block.get("name") == JSON_TOOL:
+                self._json.add(up)
+                idx = self._index(up)
+                # Some Anthropic-format providers send the whole input here, with no deltas.
+                return [TextDelta(idx, _dumps(block["input"]))] if block.get("input") else []
             if bk == "tool_use":
+                self._tools = True
                 return [ToolCallStart(self._index(up), block.get("id", ""), block.get("name", ""))]
             if bk == "text":
                 idx = self._index(up)
@@ -143,6 +159,8 @@ class StreamDecoder:
             d = event.get("delta") or {}
             if d.get("stop_reason"):
                 reason = STOP_TO_IR.get(d["stop_reason"], FinishReason.STOP)
+                if reason == FinishReason.TOOL_CALLS and self._json and not self._tools:
+                    reason = FinishReason.STOP
                 out.append(Finish(reason, d.get("stop_sequence")))
             return out
         if kind == "error" or (kind is None and "error" in event):

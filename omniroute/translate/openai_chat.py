@@ -9,7 +9,11 @@ Deliberate choices:
 * Thinking parts of earlier assistant turns are not sent to chat models (the API has no
   input field for them and no way to verify another provider's signature).
 * ``user``, ``metadata``, ``store``, ``service_tier``, ``prompt_cache_key`` and
-  ``safety_identifier`` are identity/billing metadata: kept only for chat→chat.
+  ``safety_identifier`` are identity/billing metadata: kept only for chat→chat. So are
+  DashScope's hints (``preserve_thinking``, ``enable_thinking``, ``thinking_budget``,
+  ``vl_high_resolution_images``), which Qwen Code sends and only Qwen's service reads.
+* ``top_k`` from another format (Gemini CLI's ``topK``) is dropped: it only narrows sampling
+  and OpenAI refuses it; a chat client's own is kept for chat→chat (vLLM, OpenRouter take it).
 * Fields that change the result but have no IR equivalent (``logprobs``, ``logit_bias``,
   ``audio``, ``prediction`` …) go to ``passthrough`` and fail loudly towards other formats.
 """
@@ -68,9 +72,10 @@ __all__ = [
     "response_to_ir",
 ]
 
+_DASHSCOPE_HINTS = ("preserve_thinking", "vl_high_resolution_images", "enable_thinking", "thinking_budget")
 _METADATA_KEYS = (
     "user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier",
-    "prompt_cache_retention",
+    "prompt_cache_retention", *_DASHSCOPE_HINTS,
 )  # fmt: skip
 _HANDLED = {
     "model", "messages", "tools", "tool_choice", "parallel_tool_calls", "temperature", "top_p",
@@ -219,8 +224,6 @@ def _response_format_to_ir(rf: Any) -> ResponseFormat | None:
 
 def request_from_ir(ir: IRRequest) -> dict[str, Any]:
     s = ir.sampling
-    if s.top_k is not None and ir.passthrough_format != FORMAT:
-        raise TranslationError("top_k", "OpenAI chat has no top_k; remove it")
     if len(s.stop) > 4:
         raise TranslationError("stop_sequences", "OpenAI chat accepts at most 4 stop sequences")
     body: dict[str, Any] = {"model": ir.model, "messages": _messages_from_ir(ir)}
@@ -238,10 +241,12 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
         if ir.model.startswith(_COMPLETION_TOKENS_PREFIXES) or ir.reasoning is not None:
             key = "max_completion_tokens"
         body[key] = s.max_tokens
-    for name in ("temperature", "top_p", "top_k", "seed", "presence_penalty", "frequency_penalty", "n"):
+    for name in ("temperature", "top_p", "seed", "presence_penalty", "frequency_penalty", "n"):
         value = getattr(s, name)
         if value is not None:
             body[name] = value
+    if s.top_k is not None and ir.passthrough_format == FORMAT:
+        body["top_k"] = s.top_k
     if s.stop:
         body["stop"] = s.stop
     r = ir.reasoning

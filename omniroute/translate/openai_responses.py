@@ -223,7 +223,8 @@ def _tool_to_ir(tool: dict[str, Any], where: str) -> Tool:
 def request_from_ir(ir: IRRequest) -> dict[str, Any]:
     s = ir.sampling
     own = ir.passthrough_format == FORMAT
-    for name in ("top_k", "seed", "presence_penalty", "frequency_penalty"):
+    # top_k only narrows sampling: dropped, as towards OpenAI chat.
+    for name in ("seed", "presence_penalty", "frequency_penalty"):
         if getattr(s, name) is not None:
             raise TranslationError(name, "the Responses API has no equivalent; remove it")
     if s.stop:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import sync_playwright
 
+from tests.support.agent_shapes import claude_code_call
 from tests.support.harness import REPO_ROOT, OmniRouteProcess
 from tests.support.mock_provider import MockProvider
 
@@ -29,6 +31,17 @@ def _open_first_row(page: Any) -> None:
     page.wait_for_function("OmniInspector.state.rows.length > 0")
     page.locator("#grid .grid-row", has_text="gpt-4o").first.click()
     page.wait_for_selector("#detail-body .merged-text")
+
+
+def _open_conversation(page: Any) -> None:
+    """The Claude Code session of `make_traffic`, opened on its second turn, with its cost."""
+    page.wait_for_function("OmniInspector.state.rows.length > 0")
+    page.click("#conversations-toggle")
+    page.locator(".conversation-row", has_text="claude-code").first.click()
+    page.locator("#conversation-thread .thread-timeline .turn-bar").nth(1).wait_for()
+    page.click("#turn-next")
+    page.click("#turn-next")
+    page.wait_for_selector("#detail-body")
 
 
 def _wait_for_charts(page: Any) -> None:
@@ -53,6 +66,7 @@ class Shot:
 SHOTS = (
     Shot("inspector.png", "inspector", _open_first_row),
     Shot("inspector-dark.png", "inspector", _open_first_row, theme="dark"),
+    Shot("conversation.png", "inspector", _open_conversation),
     Shot("usage.png", "usage", _wait_for_charts),
     Shot("routing.png", "routing", _test_connection_and_open_combo),
     Shot("agents.png", "agents"),
@@ -63,10 +77,11 @@ def make_traffic(process: OmniRouteProcess, mock: MockProvider) -> None:
     """Calls the pages then show: an agent's (mapped), `/v1` clients', a recorded session."""
     process.add_provider("openai", "mock", mock.url + "/v1")
     process.map_models("codex", {"*": "mock/gpt-mock"})
+    process.map_models("claude-code", {"*": "mock/claude-sonnet-4-5"})  # a priced model: the shot shows cost
     with httpx.Client(base_url=process.api_url, timeout=30, trust_env=False) as api:
         api.post("/api/combos", json={"name": "coding", "model": "gpt-4.1", "strategy": "priority",
                                       "nodes": [{"connectionId": "mock", "priority": 0}]}).raise_for_status()
-        session = api.post(f"{INSPECTOR}/sessions", json={"name": "refactor the parser"}).json()
+        recording = api.post(f"{INSPECTOR}/sessions", json={"name": "refactor the parser"}).json()
         with httpx.Client(proxy=process.proxy_url, verify=process.ssl_context(), trust_env=False, timeout=30) as agent:
             for text, stream in (("explain this stack trace", True), ("write a test for parse()", False),
                                  ("rename the helper", True)):
@@ -74,13 +89,17 @@ def make_traffic(process: OmniRouteProcess, mock: MockProvider) -> None:
                            headers={"authorization": "Bearer sk-agent-own-key"},
                            json={"model": "gpt-4o", "stream": stream,
                                  "messages": [{"role": "user", "content": text}]}).raise_for_status()
+        session = str(uuid.uuid4())
+        for text in ("find why the parser drops the last token", "fix it and add a regression test",
+                     "run the tests again"):
+            claude_code_call(process, session, text).raise_for_status()
         for model, calls in (("mock/gpt-4.1", 6), ("mock/gpt-4o-mini", 4), ("coding", 3), ("mock/claude-sonnet", 2)):
             for i in range(calls):
                 api.post("/v1/chat/completions", json={"model": model, "messages": [
                     {"role": "user", "content": f"summarise change {i}"}]}).raise_for_status()
         api.post("/v1/chat/completions", json={"model": "mock/fail-429", "messages": [
             {"role": "user", "content": "rate limited"}]})
-        api.patch(f"{INSPECTOR}/sessions/{session['id']}", json={"action": "stop"}).raise_for_status()
+        api.patch(f"{INSPECTOR}/sessions/{recording['id']}", json={"action": "stop"}).raise_for_status()
 
 
 def take(process: OmniRouteProcess, out: Path, shots: Sequence[Shot] = SHOTS) -> list[Path]:

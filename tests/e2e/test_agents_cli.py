@@ -10,18 +10,15 @@ a local upstream DNS server and trusted through the upstream-CA setting.
 from __future__ import annotations
 
 import json
-import os
-import shlex
 import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.agents_support import CLAUDE_CODE, CODEX, install_agents
+from tests.e2e.agents_support import CLAUDE_CODE, CODEX, agent_env, install_agents
+from tests.e2e.agents_support import inspector_rows as rows
 from tests.integration.bridge_support import upstream_fixture  # noqa: F401 - fixture
 from tests.support.fake_upstream import FakeDNS, TLSUpstream
 from tests.support.harness import OmniRouteProcess
@@ -59,19 +56,6 @@ def omni(fake_dns: FakeDNS, upstream: TLSUpstream, mock_provider: MockProvider) 
     process.close()
 
 
-def agent_env(omni: OmniRouteProcess, agent: str, **extra: str) -> dict[str, str]:
-    """What `omniroute env AGENT` prints, plus a throwaway HOME and the agent's fake key."""
-    cli = str(Path(sys.executable).parent / "omniroute")
-    out = subprocess.run([cli, "env", agent, "--home", str(omni.home), "--proxy-port", str(omni.proxy_port)],
-                         capture_output=True, text=True, timeout=30, check=True).stdout
-    env = {"PATH": os.environ["PATH"], "HOME": tempfile.mkdtemp(prefix=f"{agent}-home-")}
-    for line in out.splitlines():
-        name, _, value = line.removeprefix("export ").partition("=")
-        env[name] = shlex.split(value)[0]
-    assert env["HTTPS_PROXY"] == omni.proxy_url and env["NO_PROXY"] == "127.0.0.1,localhost"
-    return {**env, **extra}
-
-
 def run_claude(omni: OmniRouteProcess, agent_bin: Path) -> dict[str, Any]:
     env = agent_env(omni, "claude-code", ANTHROPIC_API_KEY="sk-ant-api03-fake-key-for-tests",
                     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1")
@@ -89,11 +73,6 @@ def run_codex(omni: OmniRouteProcess, agent_bin: Path) -> str:
                             env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.strip()
-
-
-def rows(omni: OmniRouteProcess, agent: str) -> list[dict[str, Any]]:
-    with omni.api() as api:
-        return api.get("/api/tools/traffic-inspector/requests", params={"agent": agent, "limit": 200}).json()["requests"]
 
 
 def test_claude_code_mapped_to_our_provider(omni: OmniRouteProcess, agent_bin: Path, mock: MockProvider) -> None:

@@ -99,9 +99,9 @@ def test_codex_direct(omni: OmniRouteProcess, home: Path, agent_bin: Path, mock:
 
 
 def test_gemini_cli_direct(omni: OmniRouteProcess, home: Path, agent_bin: Path, mock: MockProvider) -> None:
-    # Gemini CLI sends generationConfig.topK, which the engine refuses to translate to OpenAI
-    # chat: its mapping names the Gemini-format connection.
-    omni.map_models("gemini-cli", {"*": "mockgem/gemini-direct"})
+    # Mapped to the OpenAI-format connection: Gemini CLI's generationConfig.topK has no place
+    # there and is dropped (openai_chat's stated rule), not refused.
+    omni.map_models("gemini-cli", {"*": "mock/gemini-direct"})
     connect(omni, home, "gemini-cli", "--model", "gemini-2.5-flash")
     try:
         # Gemini CLI reads ~/.gemini/.env only in a trusted folder.
@@ -111,8 +111,10 @@ def test_gemini_cli_direct(omni: OmniRouteProcess, home: Path, agent_bin: Path, 
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-2000:]
     # The mock echoes the first text part, which Gemini CLI fills with its session context.
     assert result.stdout.startswith("mock reply from gemini-direct: "), result.stdout
-    assert [r["path"] for r in mock.requests if "gemini-direct" in r["path"]], mock.requests
-    check_attribution(omni, "gemini-cli", "mockgem/gemini-direct")
+    sent = mock.requests_to("/v1/chat/completions")
+    assert sent and {r["body"]["model"] for r in sent} == {"gemini-direct"}
+    assert not [r for r in sent if "top_k" in r["body"]]
+    check_attribution(omni, "gemini-cli", "mock/gemini-direct")
 
 
 def test_qwen_code_direct(omni: OmniRouteProcess, home: Path, agent_bin: Path, mock: MockProvider) -> None:

@@ -50,7 +50,10 @@ def test_connection_control_writes_and_resets_the_agents_settings(ui: Page, proc
     assert settings.read_text() == original
 
     # An agent met only directly has no hosts to intercept; agents without a settings writer keep the DNS toggle.
-    assert page.locator('[data-agent="gemini-cli"] option[value=intercept]').is_disabled()
+    assert page.locator('[data-agent="droid"] option[value=intercept]').is_disabled()
+    assert not page.locator('[data-agent="gemini-cli"] option[value=intercept]').is_disabled()
+    # What a routed Gemini CLI still takes from Google is said on its card.
+    assert "sign-in and set-up calls" in page.locator('[data-agent="gemini-cli"] .limits').inner_text()
     assert page.locator('[data-agent="copilot"] select[name=connection]').count() == 0
     assert page.locator('[data-agent="copilot"] input[type=checkbox]').count() == 1
     assert ui.errors == []

@@ -102,7 +102,7 @@ def test_model_lists_in_each_clients_shape(env: Any) -> None:
                           json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
         assert gemini.status_code == 200, gemini.text
         assert "mock reply from chat-1: hi" in gemini.json()["candidates"][0]["content"]["parts"][0]["text"]
-        assert "gpt-4o" in [m["model"] for m in api.get("/api/pricing/models").json()["models"]]
+        assert "openai/gpt-4o" in [m["model"] for m in api.get("/api/pricing/models").json()["models"]]
 
 
 def test_provider_and_combo_routes_are_not_shadowed_by_ids(env: Any) -> None:

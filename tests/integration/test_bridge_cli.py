@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 
+from omniroute.bridge.mapping_store import MappingStore
+from omniroute.db.database import Database
 from tests.support.fake_upstream import FakeDNS
 from tests.support.harness import OmniRouteProcess, free_port
 
@@ -23,9 +25,13 @@ def run(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_agents_table_without_a_server(tmp_path: Path) -> None:
-    assert run(tmp_path, "map", "codex", "gpt-5*=demo/fast").returncode == 0
+    db = Database(f"sqlite:///{tmp_path / 'omniroute.db'}")
+    db.migrate()
+    MappingStore(db).upsert("codex", "gpt-5*", "demo/fast")
+    db.dispose()
     result = run(tmp_path, "agents")
     assert result.returncode == 0, result.stderr
+    assert "no OmniRoute server is running" in result.stderr and "read from the database" in result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["agent", "routable", "dns", "cert", "trusted", "mappings", "last", "seen"]
     table = {line.split()[0]: line.split() for line in lines[1:13]}
@@ -35,6 +41,7 @@ def test_agents_table_without_a_server(tmp_path: Path) -> None:
     assert table["cursor"][1] == "no"
     assert any(l.startswith("cursor: not routable: Cursor speaks Connect/gRPC") for l in lines)
     assert any(l.startswith("trae: not routable:") for l in lines)
+    assert any(l.startswith("gemini-cli: Google-login mode (Code Assist") for l in lines)
 
 
 def test_env_prints_the_exports_each_agent_needs(tmp_path: Path) -> None:
@@ -62,9 +69,18 @@ def test_map_validates_and_reaches_a_running_server(tmp_path: Path) -> None:
     no_equals = run(tmp_path, "map", "codex", "gpt-4")
     assert bad_glob.returncode == 2 and "'gpt-[4'" in bad_glob.stderr and "unclosed" in bad_glob.stderr
     assert no_equals.returncode == 2 and "SOURCE=TARGET" in no_equals.stderr
+    # No server: said plainly, nothing saved where no server would apply it.
+    offline = run(tmp_path, "map", "codex", "*=demo/x")
+    assert offline.returncode == 1 and "no OmniRoute server is running on home" in offline.stderr
+    assert "omniroute run --home" in offline.stderr
     with OmniRouteProcess(tmp_path / "home", demo=True, bridge=False) as omni:
-        mapped = run(omni.home, "map", "codex", "*=demo/from-cli", OMNIROUTE_API_PORT=str(omni.api_port))
+        # The CLI's own settings name other ports (run() picks a free API port): the run file finds the server.
+        mapped = run(omni.home, "map", "codex", "*=demo/from-cli")
         assert mapped.returncode == 0 and mapped.stdout.startswith("codex: * -> demo/from-cli"), mapped.stderr
+        assert omni.process is not None and f"pid {omni.process.pid}" in mapped.stdout
+        unresolvable = run(omni.home, "map", "codex", "gpt-4o=nosuch/model")
+        assert unresolvable.returncode == 2 and "does not resolve" in unresolvable.stderr
+        assert "demo/model" in unresolvable.stderr  # the close match
         context = ssl.create_default_context(cafile=str(omni.ca_cert))
         with httpx.Client(proxy=omni.proxy_url, verify=context, trust_env=False, timeout=10) as client:
             reply = client.post("https://api.openai.com/v1/chat/completions",
@@ -135,8 +151,30 @@ def test_doctor_reports_each_check_with_a_fix(tmp_path: Path) -> None:
 
 def test_doctor_recognises_our_own_running_listeners(tmp_path: Path) -> None:
     with OmniRouteProcess(tmp_path, bridge=False) as omni:
-        result = run(tmp_path, "doctor", OMNIROUTE_API_PORT=str(omni.api_port),
-                     OMNIROUTE_PROXY_PORT=str(omni.proxy_port), OMNIROUTE_BRIDGE_PORT="0")
+        # The CLI's settings name other ports: the run file says which ones the server uses.
+        result = run(tmp_path, "doctor", OMNIROUTE_PROXY_PORT=str(free_port()))
+        env = run(tmp_path, "env", "codex")
+        assert omni.process is not None
+        pid = omni.process.pid
+    assert f"ok       OmniRoute is running on this home: pid {pid}, API {omni.api_url}" in result.stdout
     assert f"ok       port {omni.api_port} (api) is OmniRoute's own, running" in result.stdout
     assert f"ok       port {omni.proxy_port} (http-proxy) is OmniRoute's own, running" in result.stdout
-    assert "problem  port" not in result.stdout
+    assert "problem  port" not in result.stdout and "is free" not in result.stdout
+    assert f"export HTTPS_PROXY=http://127.0.0.1:{omni.proxy_port}" in env.stdout.splitlines()
+    # A clean stop removes the run file: the CLI says no server runs.
+    assert not (tmp_path / "run.json").exists()
+    after = run(tmp_path, "doctor")
+    assert f"no OmniRoute server is running on home {tmp_path}" in after.stdout
+
+
+def test_a_stale_run_file_is_detected(tmp_path: Path) -> None:
+    with OmniRouteProcess(tmp_path, bridge=False) as omni:
+        assert omni.process is not None
+        stale = (tmp_path / "run.json").read_text()
+        omni.process.kill()  # no clean stop: the run file stays behind
+        omni.process.wait()
+    (tmp_path / "run.json").write_text(stale)
+    mapped = run(tmp_path, "map", "codex", "*=demo/x")
+    assert mapped.returncode == 1 and "which no longer runs" in mapped.stderr
+    doctor = run(tmp_path, "doctor")
+    assert "stale run file removed" in doctor.stdout and not (tmp_path / "run.json").exists()

@@ -24,6 +24,7 @@ from .bridge_support import client_fixture, omni_fixture, upstream_fixture  # no
 PROMPT = "hello in my own format"
 REPLY = f"mock reply from gpt-mapped: {PROMPT}"
 MAPPINGS = {agent: {"*": "mock/gpt-mapped"} for agent in ("copilot", "antigravity", "kiro", "open-code")}
+MAPPINGS["gemini-cli"] = {"*": "mock/gemini-cli-mapped"}
 
 
 def _sse(text: str) -> list[dict[str, Any]]:
@@ -104,6 +105,41 @@ def test_antigravity_cloud_code_envelope_stream_and_json(
     assert _mock_saw(mock) == ["gpt-mapped", "gpt-mapped"]
     row = _row(omni, "antigravity", "/v1internal:streamGenerateContent")
     assert (row["sourceModel"], row["mappedModel"]) == ("gemini-2.5-pro", "mock/gpt-mapped")
+
+
+# -- gemini-cli in Google-login mode (Code Assist, the host Antigravity calls too) -------------------
+GEMINI_CLI_UA = "GeminiCLI/0.61.0/gemini-2.5-flash (linux; x64; terminal)"
+ROUTER_SCHEMA = {"type": "OBJECT", "required": ["reasoning", "model_choice"], "properties": {
+    "reasoning": {"type": "STRING"}, "model_choice": {"type": "STRING", "enum": ["flash", "pro"]}}}
+
+
+def test_gemini_cli_code_assist_router_call_takes_its_own_mapping(
+    omni: OmniRouteProcess, client: httpx.Client, mock: MockProvider, upstream: TLSUpstream
+) -> None:
+    # As gemini-cli's code_assist/converter.ts wraps its JSON-mode router call (topK included).
+    envelope = {
+        "model": "gemini-2.5-flash-lite", "project": "cloud-project-1", "user_prompt_id": "p-1",
+        "enabled_credit_types": ["GOOGLE_ONE_AI"],
+        "request": {"contents": [{"role": "user", "parts": [{"text": PROMPT}]}], "session_id": "s-1",
+                    "generationConfig": {"temperature": 0, "topP": 1, "topK": 64, "maxOutputTokens": 1024,
+                                         "responseJsonSchema": ROUTER_SCHEMA, "responseMimeType": "application/json"}},
+    }
+    reply = client.post("https://cloudcode-pa.googleapis.com/v1internal:generateContent", json=envelope,
+                        headers={"user-agent": GEMINI_CLI_UA})
+    assert reply.status_code == 200, reply.text
+    answer = json.loads(reply.json()["response"]["candidates"][0]["content"]["parts"][0]["text"])
+    assert answer == {"reasoning": "mock reply from gemini-cli-mapped: " + PROMPT, "model_choice": "flash"}
+    sent = mock.requests_to("/v1/chat/completions")[-1]["body"]
+    assert sent["model"] == "gemini-cli-mapped" and "top_k" not in sent
+    assert sent["response_format"]["json_schema"]["schema"]["properties"]["model_choice"] == {"type": "string", "enum": ["flash", "pro"]}
+    row = _row(omni, "gemini-cli", "/v1internal:generateContent")
+    assert (row["host"], row["sourceModel"], row["mappedModel"]) == ("cloudcode-pa.googleapis.com", "gemini-2.5-flash-lite", "mock/gemini-cli-mapped")
+    # Its set-up calls are not model calls: they reach Google (here the stand-in) unchanged.
+    upstream.clear()
+    client.post("https://cloudcode-pa.googleapis.com/v1internal:loadCodeAssist", json={"metadata": {}},
+                headers={"user-agent": GEMINI_CLI_UA})
+    assert len(upstream.requests_to("/v1internal:loadCodeAssist")) == 1
+    assert _row(omni, "gemini-cli", "/v1internal:loadCodeAssist")["mappedModel"] is None
 
 
 # -- kiro ----------------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ fallbacks:
   - {{model: gpt-chain, chain: [{{provider: mk}}]}}
 agents:
   claude-code: {{mappings: [{{source: "*", target: fast}}]}}
+  my-bot: {{name: My bot, hosts: [llm.my-bot.test], userAgents: [my-bot/], wireFormat: openai-chat,
+           mappings: [{{source: "*", target: fast}}]}}
 bypass: [bank.example]
 pricing: {{gpt-coder: {{input: 2.5, output: 10}}}}
 apiKeys:
@@ -81,6 +83,7 @@ def state(api: httpx.Client) -> dict[str, Any]:
         "combos": api.get("/api/combos").json(),
         "chains": api.get("/api/fallback/chains").json(),
         "mappings": api.get("/api/tools/agent-bridge/agents/claude-code/mappings").json(),
+        "my-bot": api.get("/api/tools/agent-bridge/agents/my-bot/definition").json(),
         "bypass": api.get("/api/tools/agent-bridge/bypass").json(),
         "pricing": api.get("/api/pricing").json()["overrides"],
         "keys": api.get("/api/keys").json(),
@@ -101,6 +104,11 @@ def test_declared_provider_alias_and_combo_serve_v1(process: OmniRouteProcess, m
         timings = {k: connection[k] for k in ("timeoutSeconds", "firstByteTimeoutSeconds", "idleTimeoutSeconds")}
         assert timings == {"timeoutSeconds": 40, "firstByteTimeoutSeconds": 30, "idleTimeoutSeconds": 20}
         assert api.get("/api/tools/agent-bridge/agents/claude-code/mappings").json()[0]["from_config"]
+        # An agent of the user's, defined by the file: in the catalog, with its mappings.
+        bot = api.get("/api/tools/agent-bridge/agents/my-bot/definition").json()
+        assert bot == {"id": "my-bot", "name": "My bot", "hosts": ["llm.my-bot.test"], "userAgents": ["my-bot/"],
+                       "wireFormat": "openai-chat", "paths": [], "builtin": False, "fromConfig": True}
+        assert api.get("/api/tools/agent-bridge/agents/my-bot/mappings").json()[0]["target_model"] == "fast"
         last = api.get("/api/tools/agent-bridge/bypass").json()[-1]
         assert (last["pattern"], last["source"]) == ("bank.example", "config")
         (key,) = api.get("/api/keys").json()["keys"]
@@ -122,6 +130,8 @@ def test_the_api_refuses_to_change_file_entries(process: OmniRouteProcess) -> No
             api.delete("/api/models/alias/fast"),
             api.post("/api/fallback/chains", json={"model": "gpt-chain", "chain": [{"provider": "mk"}]}),
             api.put("/api/tools/agent-bridge/agents/claude-code/mappings", json={"mappings": []}),
+            api.put("/api/tools/agent-bridge/agents/my-bot", json={"hosts": ["x.test"], "wireFormat": "anthropic"}),
+            api.delete("/api/tools/agent-bridge/agents/my-bot"),
             api.put("/api/tools/agent-bridge/bypass", json={"patterns": []}),
             api.post("/api/pricing", json={"gpt-coder": {"input": 1}}),
             api.patch(f"/api/keys/{key['id']}", json={"label": "renamed"}),
@@ -231,6 +241,9 @@ def test_export_of_api_made_state_round_trips_through_a_second_process(
         assert api.post("/api/fallback/chains", json={"model": "gpt-chain",
                                                       "chain": [{"provider": "team"}]}).status_code == 200
         first.map_models("codex", {"gpt-5*": "quick", "*": "pair"})
+        assert api.post("/api/tools/agent-bridge/agents", json={
+            "id": "mine", "hosts": ["llm.mine.test"], "wireFormat": "anthropic", "paths": ["/v2/messages"]}).status_code == 201
+        first.map_models("mine", {"*": "quick"})
         assert api.put("/api/tools/agent-bridge/bypass", json={"patterns": ["bank.example"]}).status_code == 200
         assert api.post("/api/pricing", json={"gpt-pair": {"input": 1.25, "output": 10}}).status_code == 200
         assert api.patch("/api/resilience", json={"modelLockout": {"durationMs": 1500}}).status_code == 200
@@ -241,6 +254,7 @@ def test_export_of_api_made_state_round_trips_through_a_second_process(
     assert "sk-team-0042" not in text and secret not in text  # no secrets
     assert hashlib.sha256(secret.encode()).hexdigest() in text
     assert "env:OMNIROUTE_KEY_TEAM" in text and "set OMNIROUTE_KEY_TEAM" in done.stderr
+    assert "wireFormat: anthropic" in text and "llm.mine.test" in text
 
     with OmniRouteProcess(proxy=False, bridge=False, config=exported,
                           env={"OMNIROUTE_KEY_TEAM": "sk-team-0042"}) as second:

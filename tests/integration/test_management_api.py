@@ -206,9 +206,11 @@ def test_pricing_override_changes_response_cost(server: tuple[OmniRouteProcess, 
         assert priced.headers["x-omniroute-response-cost"] == "0.0000460000"
         effective = api.get("/api/pricing").json()
         assert effective["pricing"]["price-test-model"]["output"] == "4"
-        assert effective["pricing"]["gpt-4o"] == {"input": "2.50", "output": "10.00", "cached_input": "1.25"}
+        # The defaults are the maintained table genai-prices ships, keyed provider/model.
+        assert effective["pricing"]["openai/gpt-4o"] == {"input": "2.5", "output": "10", "cached_input": "1.25"}
+        assert effective["source"].startswith("genai-prices ")
         defaults = api.get("/api/pricing/defaults").json()["pricing"]
-        assert "gpt-4o" in defaults and "price-test-model" not in defaults
+        assert "openai/gpt-4o" in defaults and "price-test-model" not in defaults
 
         negative = api.post("/api/pricing", json={"m": {"input": -1}})
         assert negative.status_code == 422 and negative.json()["error"]["details"][0]["field"] == "m.input"

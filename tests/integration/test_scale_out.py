@@ -19,6 +19,7 @@ import httpx
 import pytest
 from cryptography.fernet import Fernet
 
+from tests.integration.bridge_support import proxy_client
 from tests.integration.conftest_pg import fresh_pg_database
 from tests.support.harness import OmniRouteProcess
 from tests.support.inspector_support import (
@@ -35,6 +36,7 @@ from tests.support.mock_provider import MockProvider
 from tests.support.servers import PostgresServer, RedisServer
 
 START_TIMEOUT = 180.0
+BRIDGE = "/api/tools/agent-bridge"
 
 
 @dataclass
@@ -252,3 +254,23 @@ def test_redis_and_postgres_away_mid_run_requests_are_served_and_sharing_resumes
         # Sharing resumed: a provider made on B after the outage answers on A.
         _provider(api_b, "after-outage", f"{pair.mock.url}/v1")
         wait_for(lambda: _chat(api_a, "after-outage/m"), lambda r: r.status_code == 200, timeout=20)
+
+
+def test_an_agent_defined_on_a_is_routed_by_b(pair: Pair) -> None:
+    # B learns of the agent (kind "user-agents") and its mapping through the config-change event.
+    api_a, api_b = pair.apis()
+    with api_a, api_b:
+        _provider(api_a, "for-agents", f"{pair.mock.url}/v1")
+        agent = {"id": "shared-agent", "hosts": ["llm.shared-agent.test"], "wireFormat": "openai-chat"}
+        assert api_a.post(f"{BRIDGE}/agents", json=agent).status_code == 201
+        mapped = api_a.put(f"{BRIDGE}/agents/shared-agent/mappings",
+                           json={"mappings": [{"source": "*", "target": "for-agents/gpt-shared"}]})
+        assert mapped.status_code == 200, mapped.text
+        with proxy_client(pair.b) as client:
+            reply = wait_for(
+                lambda: client.post("https://llm.shared-agent.test/v1/chat/completions",
+                                    json={"model": "any", "messages": [{"role": "user", "content": "hi"}]}),
+                lambda r: r.status_code == 200, timeout=60)
+        assert reply.json()["choices"][0]["message"]["content"] == "mock reply from gpt-shared: hi"
+        rows = api_b.get(f"{BRIDGE}/agents").json()
+        assert any(r["agent_id"] == "shared-agent" for r in rows)

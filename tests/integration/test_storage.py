@@ -34,10 +34,11 @@ from omniroute.db.tables import (
     UsageHourly,
     UsageLog,
     cost_units,
+    row_group,
     units_cost,
 )
 from omniroute.engine.usage import UsageRecord, _write_usage
-from omniroute.engine.usage_sums import GROUPS, Sum, period_sums, row_group
+from omniroute.engine.usage_sums import GROUPS, Sum, period_sums
 from omniroute.providers.secrets import SecretBox
 from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
 

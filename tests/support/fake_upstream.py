@@ -30,7 +30,7 @@ from tests.support.mock_provider import MockProvider
 DEFAULT_NAMES = (
     "api.anthropic.com", "api.openai.com", "chatgpt.com", "llm.zed.dev", "api.zed.dev",
     "login.microsoftonline.com", "bypass.example.test", "loop.example.test",
-    "unknown.example.test", "openrouter.ai", "api2.cursor.sh",
+    "unknown.example.test", "openrouter.ai", "api2.cursor.sh", "cloudcode-pa.googleapis.com",
 )
 
 

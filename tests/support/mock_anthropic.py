@@ -13,6 +13,7 @@ from tests.support.mock_formats import (
     Event,
     Ids,
     ReplyPlan,
+    Structured,
     content_texts,
     finish_plan,
     has_tool_result,
@@ -39,10 +40,24 @@ def plan_anthropic(body: JSON, model: str) -> ReplyPlan:
         else:
             conv.ends_with_user_text = False
     # Server tools (web_search, bash, ...) carry a versioned type; only client tools get called.
-    tool = next((t.get("name") for t in body.get("tools") or []
-                 if isinstance(t, dict) and t.get("type") in (None, "custom")
-                 and isinstance(t.get("name"), str)), None)
-    return finish_plan(conv, model, tool, thinking=_wants_thinking(body))
+    tools = [t for t in body.get("tools") or []
+             if isinstance(t, dict) and t.get("type") in (None, "custom") and isinstance(t.get("name"), str)]
+    tool = tools[0]["name"] if tools else None
+    return finish_plan(conv, model, tool, thinking=_wants_thinking(body),
+                       structured=_structured(body, tools))
+
+
+def _structured(body: JSON, tools: list[JSON]) -> Structured | None:
+    """A forced ``tool_choice`` (``tool`` or ``any``), or structured outputs' JSON schema."""
+    choice = body.get("tool_choice") if isinstance(body.get("tool_choice"), dict) else {}
+    named = [t for t in tools if choice.get("type") == "any" or t["name"] == choice.get("name")]
+    if choice.get("type") in ("tool", "any") and named:
+        return Structured(named[0].get("input_schema"), named[0]["name"])
+    config = body.get("output_config") if isinstance(body.get("output_config"), dict) else {}
+    for fmt in (config.get("format"), body.get("output_format")):
+        if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+            return Structured(fmt.get("schema"))
+    return None
 
 
 def anthropic_count_tokens(body: JSON) -> JSON:

@@ -113,19 +113,66 @@ def has_tool_result(content: Any) -> bool:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Structured:
+    """A request that fixes the reply's form: a forced tool's call, or JSON text (``tool`` None)."""
+
+    schema: JSON | None
+    tool: str | None = None
+
+
+def schema_instance(schema: Any, text: str) -> Any:
+    """The smallest value ``schema`` accepts, its strings filled with ``text``.
+
+    Enough JSON Schema (and Gemini's upper-case OpenAPI subset) for the mock's structured replies:
+    ``enum``/``const`` take their first value, objects their required properties (all of them
+    when none is required), arrays ``minItems`` items, numbers 0, booleans false.
+    """
+    if not isinstance(schema, dict):
+        return text
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return schema_instance(schema[key][0], text)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    kind = str(kind).lower()
+    if kind == "object":
+        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+        names = schema.get("required") if isinstance(schema.get("required"), list) else list(props)
+        return {name: schema_instance(props.get(name), text) for name in names}
+    if kind == "array":
+        count = schema.get("minItems") if isinstance(schema.get("minItems"), int) else 0
+        return [schema_instance(schema.get("items"), text)] * max(0, min(count, 8))
+    return {"integer": 0, "number": 0, "boolean": False, "null": None}.get(kind, text)
+
+
 def finish_plan(conv: Conversation, model: str, tool_name: str | None,
-                thinking: bool) -> ReplyPlan:
+                thinking: bool, structured: Structured | None = None) -> ReplyPlan:
     """Apply the deterministic reply rules to an extracted conversation."""
     echo = conv.last_user_text[:ECHO_LIMIT]
     plan = ReplyPlan(model=model, input_tokens=max(1, count_words(conv.texts)))
     if thinking:
         plan.thinking = f"mock thinking from {model}"
-    if tool_name and conv.ends_with_user_text and _TOOL_WORD.search(conv.last_user_text):
+    reply = f"mock reply from {model}:" + (f" {echo}" if echo else "")
+    if structured is not None and structured.tool:
+        plan.tool_name = structured.tool
+        args = schema_instance(structured.schema or {"type": "object"}, reply)
+        plan.tool_args = args if isinstance(args, dict) else {"query": echo}
+        plan.output_tokens = len(plan.tool_args_json.split())
+    elif structured is not None:
+        plan.text = dumps(schema_instance(structured.schema, reply) if structured.schema else {"reply": reply})
+        plan.output_tokens = len(plan.text.split())
+    elif tool_name and conv.ends_with_user_text and _TOOL_WORD.search(conv.last_user_text):
         plan.tool_name = tool_name
         plan.tool_args = {"query": echo}
         plan.output_tokens = len(plan.tool_args_json.split())
     else:
-        plan.text = f"mock reply from {model}:" + (f" {echo}" if echo else "")
+        plan.text = reply
         plan.output_tokens = len(plan.text.split())
     if plan.thinking:
         plan.output_tokens += len(plan.thinking.split())

@@ -9,6 +9,7 @@ from tests.support.mock_formats import (
     Conversation,
     Ids,
     ReplyPlan,
+    Structured,
     content_texts,
     finish_plan,
     pieces,
@@ -42,7 +43,12 @@ def plan_gemini(body: JSON, model: str) -> ReplyPlan:
         if decls and isinstance(decls[0], dict) and isinstance(decls[0].get("name"), str):
             tool = decls[0]["name"]
             break
-    return finish_plan(conv, model, tool, thinking=False)
+    config = body.get("generationConfig") if isinstance(body.get("generationConfig"), dict) else {}
+    schema = config.get("responseJsonSchema") or config.get("responseSchema")
+    structured = None
+    if schema or config.get("responseMimeType") == "application/json":
+        structured = Structured(schema)
+    return finish_plan(conv, model, tool, thinking=False, structured=structured)
 
 
 def _gemini_usage(plan: ReplyPlan) -> JSON:

@@ -16,6 +16,7 @@ from tests.support.mock_formats import (
     Event,
     Ids,
     ReplyPlan,
+    Structured,
     content_texts,
     dumps,
     finish_plan,
@@ -52,7 +53,27 @@ def plan_chat(body: JSON, model: str) -> ReplyPlan:
             user_turn(conv, texts, has_tool_result(msg.get("content")))
         elif role in ("assistant", "tool", "function"):
             conv.ends_with_user_text = False
-    return finish_plan(conv, model, _first_chat_tool(body.get("tools")), thinking=False)
+    return finish_plan(conv, model, _first_chat_tool(body.get("tools")), thinking=False,
+                       structured=_chat_structured(body))
+
+
+def _chat_structured(body: JSON) -> Structured | None:
+    """A forced ``tool_choice`` (a named function, or ``required``), or ``response_format``."""
+    choice = body.get("tool_choice")
+    named = choice.get("function") if isinstance(choice, dict) else None
+    wanted = (named.get("name") if isinstance(named, dict)
+              else _first_chat_tool(body.get("tools")) if choice == "required" else None)
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    for tool in tools if wanted else []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and function.get("name") == wanted:
+            return Structured(function.get("parameters"), wanted)
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return Structured((fmt.get("json_schema") or {}).get("schema"))
+    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+        return Structured(None)
+    return None
 
 
 def chat_completion(plan: ReplyPlan, ids: Ids) -> JSON:
@@ -145,7 +166,11 @@ def plan_responses(body: JSON, model: str) -> ReplyPlan:
     tool = next((t.get("name") for t in body.get("tools") or []
                  if isinstance(t, dict) and t.get("type") == "function"
                  and isinstance(t.get("name"), str)), None)
-    return finish_plan(conv, model, tool, thinking=False)
+    fmt = (body.get("text") or {}).get("format") if isinstance(body.get("text"), dict) else None
+    structured = None
+    if isinstance(fmt, dict) and fmt.get("type") in ("json_schema", "json_object"):
+        structured = Structured(fmt.get("schema"))
+    return finish_plan(conv, model, tool, thinking=False, structured=structured)
 
 
 class ResponsesBuilder:

@@ -32,6 +32,14 @@ Deterministic replies:
   (client/function) tool with arguments ``{"query": "<echo>"}``, finish reason
   ``tool_calls`` / ``tool_use`` (streamed as argument deltas). A conversation ending in a tool
   result gets the text reply, so agent loops terminate.
+- Structured output, as the real APIs answer it: a forced tool (Anthropic ``tool_choice``
+  ``tool``/``any``, OpenAI chat ``tool_choice`` naming a function or ``required``) is called
+  with the smallest value of its parameter schema; a JSON output request (OpenAI chat
+  ``response_format``, Responses ``text.format``, Anthropic ``output_config.format`` /
+  ``output_format``, Gemini ``responseJsonSchema`` / ``responseSchema`` / ``responseMimeType:
+  application/json``) is answered with that value as the text (``{"reply": ...}`` without a
+  schema). The smallest value: enums and consts their first value, objects their required
+  properties, arrays ``minItems`` items, numbers 0, booleans false, strings the text reply.
 - Anthropic ``thinking: {type: enabled|adaptive}``: a thinking block
   ``mock thinking from <model>`` (with a signature) comes first.
 - Usage: input tokens = whitespace-separated words across all message texts, system prompt /

@@ -124,3 +124,35 @@ def test_encode_stream_malformed_sse_merges_events() -> None:
     blocks = [b for b in raw.split("\n\n") if b]
     assert len(blocks) == 2  # events 1 and 2 ran together: one event with two data lines
     assert blocks[1].count("data: ") == 2
+
+
+CLASSIFIER = {"type": "OBJECT", "required": ["reasoning", "model_choice"], "properties": {
+    "reasoning": {"type": "STRING"}, "model_choice": {"type": "STRING", "enum": ["flash", "pro"]},
+    "extra": {"type": "integer"}}}
+
+
+def test_schema_instance_is_the_smallest_accepted_value() -> None:
+    assert fmt.schema_instance(CLASSIFIER, "t") == {"reasoning": "t", "model_choice": "flash"}
+    assert fmt.schema_instance({"properties": {"n": {"type": ["null", "number"]}, "b": {"type": "boolean"}}}, "t") == {"n": 0, "b": False}
+    assert fmt.schema_instance({"type": "array", "items": {"const": 1}, "minItems": 2}, "t") == [1, 1]
+    assert fmt.schema_instance({"anyOf": [{"type": "string"}, {"type": "integer"}]}, "t") == "t"
+
+
+def test_forced_tools_and_json_output_in_every_format() -> None:
+    user = {"role": "user", "content": "pick one"}
+    forced = plan_anthropic({"messages": [user], "tool_choice": {"type": "tool", "name": "pick"},
+                             "tools": [{"name": "other", "input_schema": {}}, {"name": "pick", "input_schema": CLASSIFIER}]}, "m")
+    assert (forced.tool_name, forced.tool_args) == ("pick", {"reasoning": "mock reply from m: pick one", "model_choice": "flash"})
+    chat = plan_chat({"messages": [user], "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": CLASSIFIER}}}, "m")
+    assert json.loads(chat.text) == {"reasoning": "mock reply from m: pick one", "model_choice": "flash"} and chat.tool_name is None
+    assert json.loads(plan_chat({"messages": [user], "response_format": {"type": "json_object"}}, "m").text) == {"reply": "mock reply from m: pick one"}
+    required = plan_chat({"messages": [user], "tool_choice": "required", "tools": [
+        {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]}, "m")
+    assert (required.tool_name, required.tool_args) == ("f", {"q": "mock reply from m: pick one"})
+    gemini = plan_gemini({"contents": [{"role": "user", "parts": [{"text": "pick one"}]}],
+                          "generationConfig": {"responseJsonSchema": CLASSIFIER, "responseMimeType": "application/json"}}, "m")
+    assert json.loads(gemini.text)["model_choice"] == "flash"
+    responses = plan_responses({"input": "pick one", "text": {"format": {"type": "json_schema", "name": "r", "schema": CLASSIFIER}}}, "m")
+    assert json.loads(responses.text)["model_choice"] == "flash"
+    # Without a forced choice the tool-word rule is unchanged.
+    assert plan_anthropic({"messages": [user], "tools": [{"name": "pick", "input_schema": CLASSIFIER}]}, "m").tool_name is None

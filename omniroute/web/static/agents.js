@@ -72,6 +72,8 @@
         el("div", { class: "section-head" }, el("strong", { text: a.name }), el("code", { class: "muted", text: a.id }), el("span", { class: "spacer" }),
           el("span", { class: "badge " + (a.routable ? "ok" : "warn"), text: a.routable ? "routable" : "pass-through only" })),
         a.routable ? null : el("p", { class: "small", text: a.reason }),
+        // What routing this agent still cannot do (Gemini CLI's Google-login set-up calls, Zed's own endpoints).
+        (a.limits || []).length ? el("ul", { class: "small muted limits" }, ...a.limits.map((t) => el("li", { text: t }))) : null,
         el("p", { class: "small muted" }, "Hosts: ", (a.hosts || []).join(", ") || "—"),
         el("p", { class: "small muted" }, "Formats: ", (a.wire_formats || []).join(", ") || "—"),
         a.last_seen !== undefined ? el("p", { class: "small muted" }, `Last seen: ${a.last_seen ? Omni.fmtDateTime(a.last_seen) : "never"} · CA ${a.cert_trust || "unknown"}`) : null,
@@ -80,7 +82,8 @@
           a.routable && !a.mappings ? el("span", { class: "muted", text: " — unmapped calls pass through unchanged" }) : null),
         el("div", { class: "inline" }, dns,
           el("button", { type: "button", class: "ghost", text: "Edit mappings", disabled: !a.routable, onclick: () => selectMappingAgent(a.id) }),
-          el("a", { class: "button ghost", href: `/ui/inspector?agent=${encodeURIComponent(a.id)}`, text: "Inspect" })));
+          el("a", { class: "button ghost", href: `/ui/inspector?agent=${encodeURIComponent(a.id)}`, text: "Inspect" }),
+          ...OmniOwnAgents.buttons(a)));
     }));
   }
 
@@ -94,6 +97,7 @@
       el("label", {}, "Source model", el("input", { name: "source", value: source || "", placeholder: "* or gpt-4o or claude-*", size: "24" })),
       el("label", {}, "Target", el("input", { name: "target", value: target || "", list: "target-options", placeholder: "connection/model, alias or combo", size: "32" })),
       el("button", { type: "button", class: "ghost", title: "Remove row", "aria-label": "Remove row", text: "✕", onclick: () => { row.remove(); renumber(); } }));
+    row.append(...OmniOwnAgents.testButton(() => agentSelect.value, row));
     rowsBox.append(row);
     renumber();
     return row;
@@ -226,15 +230,25 @@
     box.replaceChildren(form);
   }
 
-  async function init() {
-    cfg = await Omni.config();
+  async function loadAgents() {
     const r = await api("GET", `${BASE}/agents`);
     if (!r.ok) { document.getElementById("agents").replaceChildren(el("p", { class: "form-error", text: r.error.message })); }
     agents = r.ok ? r.data : [];
-    for (const a of agents) {
-      agentSelect.append(el("option", { value: a.id, text: a.name, disabled: !a.routable }));
-      envSelect.append(el("option", { value: a.id, text: a.name }));
-    }
+    agentSelect.replaceChildren(...agents.map((a) => el("option", { value: a.id, text: a.name, disabled: !a.routable })));
+    envSelect.replaceChildren(...agents.map((a) => el("option", { value: a.id, text: a.name })));
+  }
+  // After an agent of the user's is added, changed or deleted: cards, selects, mappings.
+  OmniOwnAgents.setRefresh(async (selected) => {
+    const keep = agents.some((a) => a.id === agentSelect.value) ? agentSelect.value : null;
+    await loadAgents();
+    await drawAgents();
+    const id = [selected, keep].find((x) => x && agents.some((a) => a.id === x)) || (agents.find((a) => a.routable) || {}).id;
+    if (id) { await selectMappingAgent(id, false); envSelect.value = id; drawEnv(); }
+  });
+
+  async function init() {
+    cfg = await Omni.config();
+    await loadAgents();
     await Promise.all([drawListeners(), drawAgents(), drawCa(), drawBypass(), drawUpstreamCa(), fillTargets()]);
     const first = new URLSearchParams(location.search).get("agent") || (agents.find((a) => a.routable) || {}).id;
     if (first) { await selectMappingAgent(first, false); envSelect.value = first; drawEnv(); }

@@ -66,10 +66,11 @@
     const parts = [
       kv([["URL", `${r.scheme || "https"}://${r.host}${r.path}${r.query ? "?" + r.query : ""}`], ["Method", r.method],
           ["Status", status + (r.reason ? " " + r.reason : "")], ["Error", r.error], ["Agent", r.agent || "—"], ["Source", r.source],
-          ["Model", r.mappedModel ? `${r.sourceModel || "?"} → ${r.mappedModel}` : (r.sourceModel ? `${r.sourceModel} (unmapped, passed through)` : "")],
+          ["Model", r.mappedModel ? `${r.sourceModel || "?"} → ${r.mappedModel}` : (r.sourceModel ? r.sourceModel + (r.source === "api" ? "" : " (unmapped, passed through)") : "")],
           ["Kind", r.detectedKind], ["Wire format", r.wireFormat], ["Context key", r.contextKey], ["Session", r.sessionId],
           ["Time", Omni.fmtDateTime(r.timestamp)], ["Sizes", `request ${Omni.fmtBytes(r.requestSize)}, response ${Omni.fmtBytes(r.responseSize)}`],
           ["Note", r.note]]),
+      ...OmniInsight.overview(r, (key) => window.InspectorConversations && InspectorConversations.openThread(key)),
       el("h3", { text: "Timing" }), timing(r),
     ];
     const text = mergedText(r.merged) || wholeReplyText(r);
@@ -171,7 +172,8 @@
     body.replaceChildren(...parts);
   }
 
-  async function open(id) {
+  async function open(id, showTab) {
+    if (showTab) tab = showTab;
     const res = await api("GET", `${BASE}/requests/${encodeURIComponent(id)}`);
     pane.hidden = false;
     if (!res.ok) { current = null; body.replaceChildren(el("p", { class: "form-error", text: res.error.message })); return; }

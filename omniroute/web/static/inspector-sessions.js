@@ -53,7 +53,7 @@
     }
     if (!sessions.length) { list.replaceChildren(el("p", { class: "muted", text: "No recording sessions yet." })); return; }
     list.replaceChildren(el("table", { class: "list" },
-      el("thead", {}, el("tr", {}, ["Name", "Started", "Ended", "Requests", ""].map((h) => el("th", { text: h })))),
+      el("thead", {}, el("tr", {}, ["Name", "Started", "Ended", "Requests", "Cost", ""].map((h) => el("th", { text: h })))),
       el("tbody", {}, sessions.map(sessionRow))));
   }
 
@@ -65,10 +65,15 @@
       if (!res.ok) { Omni.showErrors(cell, res.error, "name"); return; }
       Omni.toast("Session renamed"); refresh();
     };
+    const cost = el("td", { class: "num cost session-cost", text: "…" });
+    api("GET", `/api/tools/traffic-inspector/insight/totals?sessionId=${encodeURIComponent(s.id)}`).then((res) => {
+      cost.textContent = res.ok ? OmniInsight.fmtCost(res.data.cost) : "";
+      cost.classList.toggle("unknown", res.ok && res.data.cost === null);
+    });
     return el("tr", { dataset: { session: s.id } }, cell,
       el("td", { text: Omni.fmtDateTime(field(s, "started_at", "startedAt")) }),
       el("td", { text: endedAt(s) ? Omni.fmtDateTime(endedAt(s)) : "recording" }),
-      el("td", { class: "num", text: String(field(s, "request_count", "requestCount") ?? 0) }),
+      el("td", { class: "num", text: String(field(s, "request_count", "requestCount") ?? 0) }), cost,
       el("td", { class: "inline" },
         el("button", { type: "button", class: "ghost", text: "Rename", onclick: rename }),
         el("button", { type: "button", class: "ghost", text: "Show", onclick: () => { opts.sessionSelect.value = s.id; opts.onChange(); } }),

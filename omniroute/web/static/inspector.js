@@ -26,6 +26,8 @@
   const OUT_RE = /"(?:completion_tokens|output_tokens|candidatesTokenCount|outputTokens)"\s*:\s*(\d+)/g;
   function tokensOf(r) {
     if (r.tokens && typeof r.tokens === "object") return r.tokens;
+    const i = r.insight;
+    if (i && (i.tokensIn !== null || i.tokensOut !== null)) return { in: i.tokensIn, out: i.tokensOut };
     const body = typeof r.responseBody === "string" && r.responseBodyEncoding !== "base64" ? r.responseBody : "";
     if (!body) return null;
     const tin = lastInt(body, IN_RE), tout = lastInt(body, OUT_RE);
@@ -37,6 +39,7 @@
       host: r.host || "", path: r.path || "", status: r.status, error: r.error, sourceModel: r.sourceModel,
       mappedModel: r.mappedModel, tokens: tokensOf(r), latency: r.totalLatencyMs,
       size: (r.requestSize || 0) + (r.responseSize || 0), annotation: r.annotation, sessionId: r.sessionId,
+      cost: r.insight ? r.insight.cost : null, failure: r.insight ? r.insight.failure : null,
     };
   }
   function upsert(raw, atTop) {
@@ -70,18 +73,19 @@
   }
   function modelText(r) {
     if (!r.sourceModel && !r.mappedModel) return "";
-    if (!r.mappedModel) return (r.sourceModel || "") + " (unmapped)";
+    if (!r.mappedModel) return (r.sourceModel || "") + (r.source === "api" ? "" : " (unmapped)");
     return `${r.sourceModel || "?"} → ${r.mappedModel}`;
   }
   function tokenText(t) {
     if (!t) return "";
     return `${t.in ?? "–"}/${t.out ?? "–"}`;
   }
-  const COLS = 11;
+  const COLS = 12;
   const pool = []; // row elements, reused as the view scrolls
   function makeRow() {
     const node = el("div", { class: "grid-row", role: "row" });
     for (let c = 0; c < COLS; c++) node.append(el("span", { role: "gridcell", class: c >= 8 ? "num" : null }));
+    node.children[9].classList.add("cost");
     grid.append(node);
     return node;
   }
@@ -92,9 +96,11 @@
     const [st, stc] = statusText(r);
     const model = modelText(r);
     const texts = [r.time, r.agent || "—", r.source, r.method, r.host, r.path, st, model,
-      tokenText(r.tokens), Omni.fmtMs(r.latency), Omni.fmtBytes(r.size)];
+      tokenText(r.tokens), r.tokens ? OmniInsight.fmtCost(r.cost) : "", Omni.fmtMs(r.latency), Omni.fmtBytes(r.size)];
     const cells = node.children;
     for (let c = 0; c < COLS; c++) cells[c].textContent = texts[c];
+    if (r.failure) cells[5].replaceChildren(OmniInsight.failureBadge(r.failure), " " + r.path);
+    cells[9].classList.toggle("unknown", !!r.tokens && (r.cost === null || r.cost === undefined));
     cells[4].title = r.host; cells[5].title = r.path; cells[6].className = stc; cells[6].title = r.error || "";
     cells[7].title = model + (r.annotation ? "\n📝 " + r.annotation : "");
     node.className = "grid-row" + (i === state.selected ? " selected" : "");

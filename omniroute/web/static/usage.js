@@ -3,23 +3,10 @@
 (function () {
   const { el, api } = Omni;
   const SVG = "http://www.w3.org/2000/svg";
-  const COLORS = ["--c1", "--c2", "--c3", "--c4", "--c5", "--c6", "--c7", "--c8"].map((v) => `var(${v})`);
   const PERIOD_MS = { day: 864e5, week: 7 * 864e5, month: 30 * 864e5 };
   const $ = (id) => document.getElementById(id);
   const LABEL_W = 120; // bar charts: the labels' column, in the chart's own units
   let analytics = null, logs = [];
-
-  // One colour per model (provider, agent) for the whole page, so it is the same in every chart
-  // and legend: the theme's eight first, then hues a golden angle apart (never repeated).
-  const seriesColors = { model: new Map(), provider: new Map(), agent: new Map() };
-  function colorOf(dimension, key) {
-    const colors = seriesColors[dimension];
-    if (!colors.has(key)) {
-      const i = colors.size;
-      colors.set(key, i < COLORS.length ? COLORS[i] : `hsl(${Math.round((i * 137.508) % 360)} 62% 46%)`);
-    }
-    return colors.get(key);
-  }
 
   /** Shortens each bar label (with an ellipsis) until it ends before its bar: names differ in width. */
   function fitLabels(box) {
@@ -43,7 +30,7 @@
     const stat = (label, value) => el("div", { class: "stat" }, el("b", { text: value }), el("span", { class: "muted", text: label }));
     $("totals").replaceChildren(stat("requests", Omni.fmtNum(t.requests)), stat("errors", Omni.fmtNum(t.errors)),
       stat("tokens in", Omni.fmtNum(t.tokensIn)), stat("tokens out", Omni.fmtNum(t.tokensOut)),
-      stat("cached tokens", Omni.fmtNum(t.tokensCached)), stat("cost (USD)", "$" + t.cost));
+      stat("cached tokens", Omni.fmtNum(t.tokensCached)), stat("cost (USD)", OmniInsight.fmtCost(t.cost)));
   }
 
   /** Horizontal bars for one grouping of the analytics API. */
@@ -56,7 +43,7 @@
     entries.forEach(([k, v], i) => {
       const y = i * rowH + 2, w = Math.max(1, (W - labelW - 70) * v / max);
       chart.append(svg("text", { class: "bar-label", x: 0, y: y + 14 }, k),
-        svg("rect", { x: labelW, y: y + 3, width: w, height: rowH - 8, rx: 2, fill: colorOf(dimension, k) }, svg("title", {}, `${k}: ${fmtMetric(metric, v)}`)),
+        svg("rect", { x: labelW, y: y + 3, width: w, height: rowH - 8, rx: 2, fill: OmniInsight.seriesColor(k) }, svg("title", {}, `${k}: ${fmtMetric(metric, v)}`)),
         svg("text", { x: labelW + w + 6, y: y + 14 }, fmtMetric(metric, v)));
     });
     return chart;
@@ -79,7 +66,7 @@
       totals.set(k, (totals.get(k) || 0) + v);
     }
     const keys = [...totals.keys()].sort((a, b) => totals.get(b) - totals.get(a));
-    const color = (k) => colorOf(groupBy, k);
+    const color = OmniInsight.seriesColor;  // by name: the same in every chart and legend of the app
     const max = Math.max(1e-12, ...buckets.map((b) => [...b.values()].reduce((a, c) => a + c, 0)));
     const W = 900, H = 230, top = 12, left = 56, bottom = 24, bw = (W - left) / n, plotH = H - bottom - top;
     const chart = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${metric} over time by ${groupBy}` });
@@ -114,7 +101,7 @@
       el("tbody", {}, rows.map((l) => el("tr", {}, el("td", { text: Omni.fmtDateTime(l.createdAt) }), el("td", { text: l.agent || l.source || "" }),
         el("td", { text: l.modelRequested === l.modelUsed || !l.modelUsed ? (l.modelRequested || "") : `${l.modelRequested} → ${l.modelUsed}` }),
         el("td", { text: l.provider || "" }), el("td", { text: String(l.status), title: l.error || "" }),
-        el("td", { class: "num", text: `${l.tokensIn}/${l.tokensOut}` }), el("td", { class: "num", text: "$" + l.cost }), el("td", { class: "num", text: Omni.fmtMs(l.latencyMs) }))))));
+        el("td", { class: "num", text: `${l.tokensIn}/${l.tokensOut}` }), el("td", { class: "num cost" + (l.cost === null ? " unknown" : ""), text: OmniInsight.fmtCost(l.cost) }), el("td", { class: "num", text: Omni.fmtMs(l.latencyMs) }))))));
   }
 
   function draw() {

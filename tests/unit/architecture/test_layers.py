@@ -13,6 +13,7 @@ LAYERS: dict[str, int] = {
     "omniroute.translate": 0,
     "omniroute.config": 1,
     "omniroute.files": 1,
+    "omniroute.runfile": 1,
     "omniroute.private_home": 1,
     "omniroute.db": 1,
     "omniroute.providers": 1,
@@ -34,6 +35,9 @@ LAYERS: dict[str, int] = {
     "omniroute.cli_config": 7,
     "omniroute.cli_common": 7,
     "omniroute.cli_groups": 7,
+    "omniroute.cli_agents": 7,
+    "omniroute.cli_agents_app": 7,
+    "omniroute.cli_server": 7,
     "omniroute.addons": 7,  # the mitmproxy addons: on top, beside the CLI
 }
 # The package's own `__init__` (the version string) is below everything.

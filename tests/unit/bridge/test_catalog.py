@@ -16,6 +16,7 @@ from omniroute.translate.formats import WireFormat
 
 SPECIFIED_AGENT_IDS = {
     "antigravity", "kiro", "copilot", "codex", "cursor", "zed", "claude-code", "open-code", "trae",
+    "gemini-cli", "qwen-code",
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omniroute.engine.pricing import DEFAULT_PRICES, ModelPrice, PriceTable, cost, format_cost
+from omniroute.engine.pricing import ModelPrice, PriceTable, cost, format_cost
 from omniroute.engine.targets import Target
 
 D = Decimal
@@ -65,8 +65,7 @@ def test_unpriced_and_free(table: PriceTable) -> None:
         ("claude-haiku-4-5", "anthropic", "1.00"),
         ("gemini-2.5-pro", "gemini", "1.25"),
         ("gemini-2.5-flash-lite", "gemini", "0.10"),
-        ("gemini-2.5-flash-preview-05-20", "gemini", "0.30"),
-        ("deepseek-chat", "openai-compatible", "0.27"),
+        ("gemini-2.5-flash-preview-05-20", "gemini", "0.15"),  # the preview's own price
         ("openai/gpt-4o", "openrouter", "2.50"),  # provider-prefixed model id
         ("GPT-4o", "openai", "2.50"),
     ],
@@ -117,16 +116,21 @@ def test_module_level_cost_and_rounding() -> None:
     assert format_cost(D(0)) == "0.0000000000"
 
 
+# Our own layers (overrides, local entries) bill with this module's formula.
+OWN = {"house-model": ModelPrice.of("2.50", "10.00", "1.25"), "flat-model": ModelPrice.of("0.59", "0.79"),
+       "tiny-model": ModelPrice.of("0.000001", "0.3", "0")}
+
+
 @given(
-    model=st.sampled_from(sorted(k for k in DEFAULT_PRICES if "*" not in k)),
+    model=st.sampled_from(sorted(OWN)),
     tin=st.integers(0, 10**7),
     tout=st.integers(0, 10**7),
     cached_share=st.floats(0, 1),
 )
 def test_cost_is_exact_and_linear(model: str, tin: int, tout: int, cached_share: float) -> None:
-    table = PriceTable()
+    table = PriceTable(OWN)
     cached = int(tin * cached_share)
-    price = DEFAULT_PRICES[model]
+    price = OWN[model]
     cached_price = price.input if price.cached_input is None else price.cached_input
     expected = ((tin - cached) * price.input + cached * cached_price + tout * price.output) / D(
         10**6
@@ -138,4 +142,36 @@ def test_cost_is_exact_and_linear(model: str, tin: int, tout: int, cached_share:
 @pytest.mark.parametrize("model", ["anthropic.claude-sonnet-4-5-20250929-v1:0",
                                    "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "claude-sonnet-4-5@20250929"])
 def test_cloud_model_ids_are_priced_as_the_vendor_model(table: PriceTable, model: str) -> None:
-    assert table.lookup(model, "bedrock") == table.lookup("claude-sonnet-4-5", "anthropic")
+    # Bedrock's own entry when the table has one (AWS's regional profiles cost 10% more), the
+    # vendor's otherwise: either way the vendor model's price, never unknown.
+    price = table.lookup(model, "bedrock")
+    assert price is not None
+    assert price.input in (D("3"), D("3.3"))
+
+
+@pytest.mark.parametrize(("model", "provider"), [
+    ("gpt-4o", "openai"), ("claude-sonnet-4-5", "anthropic"), ("deepseek-chat", "openai-compatible"),
+    ("gemini-2.5-pro", "gemini"), ("sonar", "perplexity"), ("llama-3.3-70b-versatile", "openai"),
+])
+@pytest.mark.parametrize(("tokens_in", "tokens_out", "cached"), [(1000, 500, 200), (250_000, 1000, 50_000)])
+def test_cost_is_what_the_maintained_table_bills(
+    table: PriceTable, model: str, provider: str, tokens_in: int, tokens_out: int, cached: int
+) -> None:
+    """Our sum agrees with genai-prices' own calculation, long-context tiers and per-call fees included."""
+    import genai_prices
+
+    from omniroute.engine.price_source import MaintainedPrices
+
+    entry = MaintainedPrices().find(model, provider)
+    assert entry is not None
+    usage = genai_prices.Usage(input_tokens=tokens_in, output_tokens=tokens_out, cache_read_tokens=cached)
+    expected = genai_prices.calc_price(usage, entry.model.id, provider_id=entry.provider.id).total_price
+    assert table.priced_cost(model, provider, tokens_in, tokens_out, cached) == expected
+
+
+def test_an_unpriced_model_has_no_cost_not_zero(table: PriceTable) -> None:
+    assert table.priced_cost("gpt-mock", "openai", 1000, 1000) is None
+    assert table.priced_cost("mock/gpt-mock", "openai-compatible", 1000, 1000) is None
+    assert table.priced_cost("echo", "demo", 1000, 1000) == 0  # free is a price
+    priced = PriceTable({"gpt-mock": {"input": 1, "output": 2}})
+    assert priced.priced_cost("gpt-mock", "openai", 1_000_000, 1_000_000) == D("3")

@@ -59,3 +59,21 @@ def test_alias_can_point_at_a_chain_and_an_unusable_chain_falls_through() -> Non
     assert resolve("x", snapshot).targets[0].connection_id == "id-a"
     with pytest.raises(ModelNotFound):
         resolve("dead", snapshot)
+
+
+def test_close_matches_offer_the_model_under_the_nearest_connections() -> None:
+    from types import MappingProxyType
+
+    from omniroute.engine.registry import Connection, Snapshot
+    from omniroute.engine.resolve import close_matches
+    from omniroute.providers.adapters import adapter_for
+
+    def conn(name: str) -> Connection:
+        return Connection(name, "openai", name, "http://x", None, True, None, 0, adapter_for("openai"))
+
+    connections = {c.id: c for c in (conn("mock"), conn("team"))}
+    snapshot = Snapshot(MappingProxyType(connections), MappingProxyType(connections),
+                        MappingProxyType({"fast": "mock/gpt"}), MappingProxyType({}))
+    assert set(close_matches("nosuch/model", snapshot)) == {"mock/model", "team/model", "openai/model"}
+    assert close_matches("fsat", snapshot) == ["fast"]
+    assert close_matches("moc/gpt-4o", snapshot)[0] == "mock/gpt-4o"

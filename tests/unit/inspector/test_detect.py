@@ -64,7 +64,7 @@ def test_detect_kinds_and_body_shape() -> None:
     assert detect("github.com", "GET", "/login").kind == "app"
     assert detect("api.openai.com", "CONNECT", "").kind == "llm"
     assert detect("example.com", "CONNECT", "").kind == "unknown"
-    assert detect("api.openai.com", "GET", "/v1/models").kind == "llm"
+    assert detect("api.openai.com", "GET", "/v1/models").kind == "app"  # a listing, not a model call
     assert detect("api.githubcopilot.com", "POST", "/chat/completions",
                   {"Accept": "text/event-stream"}, b"{}").stream
 
@@ -81,3 +81,20 @@ def test_extract_model_of_a_flow_in_any_format() -> None:
         "modelId": "CLAUDE_SONNET_4"}}}}
     assert extract_model(None, kiro, "/generateAssistantResponse") == "CLAUDE_SONNET_4"
     assert extract_model(None, b"not json", "/x") is None
+
+
+@pytest.mark.parametrize(("method", "host", "path"), [
+    ("GET", "api.anthropic.com", "/api/claude_code/settings"),
+    ("GET", "api.anthropic.com", "/api/claude_code/policy_limits"),
+    ("POST", "api.anthropic.com", "/api/event_logging/batch"),
+    ("GET", "chatgpt.com", "/backend-api/wham/usage"),
+    ("GET", "api.openai.com", "/v1/models"),
+])
+def test_an_agents_settings_and_telemetry_are_not_model_calls(method: str, host: str, path: str) -> None:
+    assert detect(host, method, path).kind == "app"
+
+
+def test_model_calls_on_llm_hosts_stay_llm() -> None:
+    assert detect("api.anthropic.com", "POST", "/v1/messages").kind == "llm"
+    assert detect("api.openai.com", "POST", "/v1/images/generations").kind == "llm"
+    assert detect("api.anthropic.com", "CONNECT", "").kind == "llm"  # a tunnel: the host is all we know

@@ -15,6 +15,7 @@ from omniroute.translate import (
     translate_response,
 )
 from omniroute.translate import anthropic as an
+from omniroute.translate.anthropic_json import JSON_INSTRUCTION
 from omniroute.translate.base import ResponseAccumulator
 from omniroute.translate.ir import FinishReason, ThinkingPart, ToolCallPart
 
@@ -136,11 +137,12 @@ def test_chat_to_anthropic_sampling_tool_choice_format() -> None:
         "user": "end-user-42",
     }  # fmt: skip
     out = translate_request("openai-chat", "anthropic", body)
-    assert out["system"] == "Be terse."
+    # With client tools the schema cannot be a forced tool: it joins the system prompt.
+    assert [b["text"] for b in out["system"]] == ["Be terse.", JSON_INSTRUCTION + ' It must validate against this JSON schema: {"type":"object"}']
     assert out["temperature"] == 1.0  # clamped to Anthropic's range
     assert out["stop_sequences"] == ["END"] and out["top_p"] == 0.9
     assert out["tool_choice"] == {"type": "tool", "name": "f", "disable_parallel_tool_use": True}
-    assert out["output_format"] == {"type": "json_schema", "schema": {"type": "object"}}
+    assert [t["name"] for t in out["tools"]] == ["f"] and "output_format" not in out
     assert "metadata" not in out and "user" not in out
 
 

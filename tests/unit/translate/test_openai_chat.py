@@ -101,6 +101,17 @@ def test_chat_to_chat_keeps_metadata_and_passthrough() -> None:
     assert out["stop"] == ["\n\n\n"]
 
 
+def test_qwen_codes_dashscope_hints_are_kept_for_chat_and_dropped_elsewhere() -> None:
+    # What Qwen Code sends to DashScope with its default model.
+    body = {"model": "qwen3-coder-plus", "messages": [{"role": "user", "content": "hi"}], "stream": True,
+            "metadata": {"sessionId": "s-1", "promptId": "s-1########0"}, "preserve_thinking": True,
+            "enable_thinking": False, "vl_high_resolution_images": True}  # fmt: skip
+    assert translate_request("openai-chat", "openai-chat", body)["preserve_thinking"] is True
+    for fmt in ("anthropic", "openai-responses", "gemini"):
+        out = json.dumps(translate_request("openai-chat", fmt, body))
+        assert "preserve_thinking" not in out and "enable_thinking" not in out and "sessionId" not in out, fmt
+
+
 def test_reasoning_models_use_max_completion_tokens() -> None:
     body = {"model": "claude-x", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}],
             "thinking": {"type": "enabled", "budget_tokens": 2048}}  # fmt: skip

@@ -1,0 +1,98 @@
+"""The Usage page's charts, aggregated by the database: series over time, latency percentiles,
+errors. No usage row is loaded into Python, and the series and percentiles do not even read
+the rows: they read the hourly sums and latency counts the usage writer keeps
+(`engine/usage_sums.py`). Periods start on a whole bucket, and buckets are whole hours.
+
+- ``series``: per time bucket and per name (model, agent or provider) the requests, errors,
+  tokens and cost (summed exactly as integer ``cost_units``, sent as a number for the chart).
+  Calls with no known price are counted (``unpriced``) rather than added as 0.
+- ``latency``: p50 / p90 / p99 of total latency per name over answered calls, nearest rank,
+  from the counts per latency bucket (within 2.5 % of the exact value).
+- ``errors``: the most frequent failures (status and message), from the failed rows only.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Integer, and_, cast, func
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session, col, select
+
+from omniroute.db.latency_buckets import percentiles
+from omniroute.db.tables import UsageHourly, UsageLatency, UsageLog, units_cost
+
+By = Literal["model", "agent", "provider"]
+PERCENTILES = (50, 90, 99)
+
+
+def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
+    if session.get_bind().dialect.name == "sqlite":
+        return cast(func.strftime("%s", column), Integer)
+    return cast(func.extract("epoch", column), Integer)
+
+
+def series(session: Session, since: datetime, bucket_s: int, by: By) -> list[dict[str, Any]]:
+    epoch = _epoch(session, col(UsageHourly.hour))
+    bucket = (epoch - epoch % bucket_s).label("bucket")  # % is integer in SQLite and PostgreSQL alike
+    name = col(getattr(UsageHourly, by)).label("name")
+    statement = (
+        select(
+            bucket, name, func.sum(col(UsageHourly.requests)).label("requests"),
+            func.sum(col(UsageHourly.errors)).label("errors"),
+            func.sum(col(UsageHourly.tokens_in)).label("tokens_in"),
+            func.sum(col(UsageHourly.tokens_out)).label("tokens_out"),
+            func.sum(col(UsageHourly.cost_units)).label("cost_units"),
+            func.sum(col(UsageHourly.unpriced)).label("unpriced"),
+        )
+        .where(col(UsageHourly.hour) >= since)
+        .group_by(bucket, name)
+        .order_by(bucket, name)
+    )
+    return [
+        {"bucket": int(r.bucket), "name": r.name, "requests": int(r.requests), "errors": int(r.errors or 0),
+         "tokensIn": int(r.tokens_in or 0), "tokensOut": int(r.tokens_out or 0),
+         "cost": float(units_cost(int(r.cost_units or 0))), "unpriced": int(r.unpriced or 0)}
+        for r in session.exec(statement).all()  # type: ignore[call-overload]
+    ]
+
+
+def latency(session: Session, since: datetime, by: By) -> list[dict[str, Any]]:
+    name = col(getattr(UsageLatency, by))
+    statement = (
+        select(name, col(UsageLatency.bucket), func.sum(col(UsageLatency.calls)))
+        .where(col(UsageLatency.hour) >= since)
+        .group_by(name, col(UsageLatency.bucket))
+    )
+    counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for series_name, bucket, calls in session.exec(statement).all():  # type: ignore[call-overload]
+        counts[series_name].append((int(bucket), int(calls)))
+    out = []
+    for series_name in sorted(counts):
+        values = percentiles(counts[series_name], PERCENTILES)
+        out.append({"name": series_name, "n": sum(c for _, c in counts[series_name]),
+                    **{f"p{p}": values[p] for p in PERCENTILES}})
+    return out
+
+
+def errors(session: Session, since: datetime, limit: int = 10) -> list[dict[str, Any]]:
+    statement = (
+        select(col(UsageLog.status), col(UsageLog.error), func.count().label("count"),
+               func.max(col(UsageLog.created_at)).label("last"))
+        .where(and_(col(UsageLog.created_at) >= since, col(UsageLog.status) >= 400))
+        .group_by(col(UsageLog.status), col(UsageLog.error))
+        .order_by(func.count().desc())
+        .limit(limit)
+    )
+    return [{"status": r.status, "error": r.error, "count": r.count, "last": _iso(r.last)}
+            for r in session.exec(statement).all()]  # type: ignore[call-overload]
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return value.isoformat() if value.tzinfo else value.isoformat() + "+00:00"
