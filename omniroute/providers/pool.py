@@ -117,7 +117,9 @@ class ClientPool:
             timeout = connection_timeout(timeout_s, self._timeout)
             lean = None
             if transport is None:
-                lean = LeanPool(max_concurrent or 100, timeout.as_dict())
+                proxy = self.proxy_for(connection_id)
+                # Through an upstream proxy, httpx speaks the proxy protocol; the lean path is direct only.
+                lean = LeanPool(max_concurrent or 100, timeout.as_dict()) if proxy is None else None
                 limits = httpx.Limits(max_connections=max_concurrent or 100, max_keepalive_connections=32)
                 transport = httpx.AsyncHTTPTransport(
                     limits=limits,
@@ -125,7 +127,7 @@ class ClientPool:
                     # Never the user's HTTP(S)_PROXY / SSL env: it may point at our own MITM
                     # listener, and the engine decides what is forwarded.
                     trust_env=False,
-                    proxy=self.proxy_for(connection_id),
+                    proxy=proxy,
                 )
             upstream = Upstream(transport, timeout, lean)
             self._upstreams[connection_id] = upstream
