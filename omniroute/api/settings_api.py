@@ -16,8 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from starlette.exceptions import HTTPException
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 
 from omniroute.api.deps import RuntimeSettingsDep, SettingsDep, StoreDep, SyncDep
 from omniroute.api.errors import error_response, validation_response
