@@ -24,7 +24,7 @@ from omniroute.engine import failures
 from omniroute.engine.admission import Admission
 from omniroute.engine.attempt import Attempt, AttemptFailed, Outcome, StreamPipe
 from omniroute.engine.calls import Call, Reply
-from omniroute.engine.errors import BadRequest, EngineError, UpstreamError
+from omniroute.engine.errors import BadRequest, EngineError, ModelNotFound, UpstreamError
 from omniroute.engine.limits import DEFAULT_LIMITS, LimitExceeded, UpstreamLimits
 from omniroute.engine.pricing import PriceTable, format_cost
 from omniroute.engine.registry import Registry
@@ -169,7 +169,11 @@ class Router:
             # No waiting makes this work: the client asked for an endpoint these providers lack.
             raise BadRequest(f"no provider for {call.model!r} serves this endpoint: {'; '.join(unsupported)}",
                              param="model")
-        detail = "; ".join(skipped + unsupported) or "no active provider connection"
+        if not skipped:
+            # Nothing to wait for: every target's connection is disabled or was deleted since.
+            raise ModelNotFound(f"model {call.model!r} routes to no active provider connection: enable or add "
+                                "one, or point the alias or combo at another", param="model")
+        detail = "; ".join(skipped + unsupported)
         headers = {"retry-after": str(max(1, math.ceil(retry_in)))} if retry_in is not None else {}
         headers.update(trail.header())
         raise UpstreamError(

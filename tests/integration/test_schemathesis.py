@@ -80,8 +80,8 @@ def test_openapi_fuzz_finds_no_server_errors(tmp_path: Path) -> None:
 
 def documented_spec(directory: Path) -> Path:
     """The specification with the differences docs/API.md documents applied, and only those:
-    the inspector's rows come in an object, agent ids are not a closed list, and a bypass rule
-    may come from the config file."""
+    the inspector's rows come in an object, agent ids are not a closed list, a bypass rule
+    may come from the config file, and `/v1` calls and replays have rows of their own."""
     spec: dict[str, Any] = YAML(typ="safe").load(SPEC.read_text())
     listing = spec["paths"]["/api/tools/traffic-inspector/requests"]["get"]["responses"]["200"]["content"]
     rows = listing["application/json"]["schema"]
@@ -89,6 +89,8 @@ def documented_spec(directory: Path) -> Path:
     schemas = spec["components"]["schemas"]
     schemas["AgentId"].pop("enum")
     schemas["AgentBridgeBypassRow"]["properties"]["source"]["enum"].append("config")
+    schemas["CaptureSource"]["enum"] += ["api", "replay"]  # rows of /v1 calls and replays
+    schemas["InterceptedRequest"]["properties"]["id"].pop("format")  # theirs: the call's request id
     path = directory / "omniroute-openapi.json"
     path.write_text(json.dumps(spec, default=str))
     return path
