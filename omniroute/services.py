@@ -32,10 +32,15 @@ from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.store import Store
 from omniroute.db.tables import ProviderConnection
+from omniroute.engine.admission import Admission
+from omniroute.engine.budgets import Budgets, spend_since
+from omniroute.engine.ip_filter import IpFilter
 from omniroute.engine.limits import UpstreamLimits
+from omniroute.engine.rate_limits import RateLimiter
 from omniroute.engine.registry import Registry, Snapshot
 from omniroute.engine.resilience import ResilienceState
 from omniroute.engine.router import Router
+from omniroute.engine.runtime_settings import RuntimeSettings
 from omniroute.engine.usage import UsageRecorder
 from omniroute.inspector.capture import Capture
 from omniroute.inspector.custom_hosts import CustomHosts
@@ -74,6 +79,7 @@ class Services:
     pool: ClientPool
     usage: UsageRecorder
     router: Router
+    runtime_settings: RuntimeSettings  # /api/settings: system prompt, proxy, IP filter, limits …
     catalog: AgentCatalog
     user_agents: UserAgentStore  # the user-defined agents of `catalog`
     mappings: MappingStore
@@ -115,6 +121,8 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
     registry = Registry(db, secret_box,
                         on_reload=lambda snapshot: serve_demo_in_process(snapshot, pool))
     usage = UsageRecorder(db)
+    budgets = Budgets(lambda key, starts: store.run(lambda session: spend_since(session, key, starts)))
+    admission = Admission(RateLimiter(shared.rate_counter), budgets)
     router = Router(
         registry,
         pool,
@@ -126,7 +134,9 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
             s.upstream_first_byte_timeout, s.upstream_idle_timeout,
             s.upstream_max_body_bytes, s.upstream_max_event_bytes,
         ),
+        admission=admission,
     )
+    runtime_settings = RuntimeSettings(db, router, pool, registry, admission, IpFilter())
     mappings = MappingStore(db, on_change=lambda: sync.changed("mappings"))
     catalog = AgentCatalog()
     user_agents = UserAgentStore(db, catalog, on_change=lambda: sync.changed(USER_AGENTS_KIND))
@@ -144,7 +154,9 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
     if s.demo:
         ensure_demo_provider(db)
     registry.reload()
+    runtime_settings.load()
     sync.follow("registry", registry.reload)
+    sync.follow("settings", runtime_settings.load)
     sync.follow("mappings", mappings.reload)
     sync.follow(USER_AGENTS_KIND, user_agents.reload)
     sync.follow("bypass", bypass.reload)
@@ -160,6 +172,7 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
         pool=pool,
         usage=usage,
         router=router,
+        runtime_settings=runtime_settings,
         catalog=catalog,
         user_agents=user_agents,
         mappings=mappings,

@@ -26,6 +26,7 @@ from omniroute.api import (
     inspector_replay,
     inspector_sessions,
     keys,
+    limits_api,
     model_lists,
     openapi_doc,
     pricing,
@@ -33,6 +34,8 @@ from omniroute.api import (
     providers,
     resilience,
     responses_ws,
+    settings_api,
+    settings_proxy,
     ui,
     usage,
     usage_charts,
@@ -41,6 +44,8 @@ from omniroute.api import (
     v1,
     v1_media,
 )
+from omniroute.api.guard_pass import guards_of
+from omniroute.api.guards import ip_filter_check
 from omniroute.api.model_calls import model_calls
 from omniroute.db.kv import kv_get
 from omniroute.services import Services
@@ -55,9 +60,11 @@ def create_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    # One guard pass in front of every route, its checks in this order: API keys on /v1 and
+    # One guard pass in front of every route, its checks in this order: the user's IP filter
+    # (guards.py), API keys on /v1 and
     # /api (auth.py), then Host/Origin against DNS rebinding and the declared body size
     # (hardening.py). The busiest model routes are served right after it (model_calls.py).
+    guards_of(app).add(ip_filter_check(services.runtime_settings.ip_filter, services.tokens.internal))
     auth.install(app, services)
     hardening.install(app, services)
     guard_pass.install(app, model_calls(services))
@@ -90,6 +97,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(aliases.router)
     app.include_router(aliases.chains_router)
     app.include_router(keys.router)
+    app.include_router(settings_api.router)
+    app.include_router(settings_proxy.router)
+    app.include_router(limits_api.router)  # before usage: /api/usage/budget is not a usage id
     app.include_router(usage.router)
     app.include_router(usage_charts.router)  # before /api/usage/{connectionId}
     app.include_router(usage_views.router)

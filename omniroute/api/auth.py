@@ -2,7 +2,8 @@
 
 Rules (the OmniRoute API specification, "Authentication", GoClaw-style scopes read < write < admin):
 
-* Model APIs (`/v1/*`, `/api/v1/*`, `/v1beta/*`): open unless `require_api_key` is set; then a
+* Model APIs (`/v1/*`, `/api/v1/*`, `/v1beta/*`): open unless `require_api_key` (or the
+  runtime setting `requireLogin`, `/api/settings/require-login`) is set; then a
   key is needed, as `Authorization: Bearer`, `x-api-key` (Anthropic clients),
   `x-goog-api-key` or `?key=` (Gemini clients). GET needs read scope, anything else write.
 * Management keys travel in headers only: a `?key=` on a management route is a 401 (a key in a
@@ -27,6 +28,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -199,8 +201,9 @@ class ApiKeyCheck:
     table in a store thread after a change, the call itself is synchronous."""
 
     def __init__(self, settings: Settings, internal_token: str, cache: KeyCache, store: Store,
-                 proxied_peers: set[tuple[str, int]]) -> None:
+                 proxied_peers: set[tuple[str, int]], require_login: Callable[[], bool] = lambda: False) -> None:
         self.proxied_peers = proxied_peers
+        self.require_login = require_login
         self.settings = settings
         self.token = internal_token.encode() if internal_token else b""
         self.cache = cache
@@ -253,7 +256,7 @@ class ApiKeyCheck:
 
     def _protected(self, scope: Scope, kind: str) -> bool:
         if kind == "model":
-            return self.settings.require_api_key
+            return self.settings.require_api_key or self.require_login()
         if self.cache.admin_exists:
             return True
         if is_loopback(self.settings.host):
@@ -281,5 +284,6 @@ class ApiKeyCheck:
 def install(app: FastAPI, services: Services) -> None:
     cache = KeyCache(services.db)
     app.state.api_keys = cache
-    check = ApiKeyCheck(services.settings, services.tokens.internal, cache, services.store, services.proxied_peers)
+    check = ApiKeyCheck(services.settings, services.tokens.internal, cache, services.store, services.proxied_peers,
+                        require_login=lambda: services.runtime_settings.require_login)
     guards_of(app).add(check, warm=check.warm)

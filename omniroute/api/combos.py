@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
-from omniroute.api.deps import ReloadRegistryDep, StoreDep
+from omniroute.api.deps import ReloadRegistryDep, RuntimeSettingsDep, StoreDep
 from omniroute.api.fields import Count32, Int32, Name, NoControl
 from omniroute.api.management import invalid, refuse_config_entry
 from omniroute.db.tables import Combo, ModelAlias, ProviderConnection, utcnow
@@ -124,10 +124,16 @@ async def list_combos(store: StoreDep) -> dict[str, Any]:
 
 
 @router.post("", status_code=201)
-async def create_combo(store: StoreDep, reload: ReloadRegistryDep, payload: ComboCreate) -> dict[str, Any]:
+async def create_combo(
+    store: StoreDep, reload: ReloadRegistryDep, settings: RuntimeSettingsDep, payload: ComboCreate
+) -> dict[str, Any]:
+    # No strategy sent: the user's default (PATCH /api/settings/combo-defaults).
+    strategy = payload.strategy if "strategy" in payload.model_fields_set else (
+        settings.get("comboDefaults").get("strategy") or payload.strategy)
+
     def create(session: Session) -> Combo:
         _unique(session, payload.name)
-        row = Combo(name=payload.name, model=payload.model, strategy=payload.strategy,
+        row = Combo(name=payload.name, model=payload.model, strategy=strategy,
                     nodes=stored_nodes(session, payload.nodes))
         session.add(row)
         session.commit()

@@ -25,6 +25,7 @@ from omniroute.config import Settings
 from omniroute.db.store import Store
 from omniroute.engine.registry import Registry
 from omniroute.engine.router import Router
+from omniroute.engine.runtime_settings import RuntimeSettings
 from omniroute.engine.usage import UsageRecorder
 from omniroute.inspector.capture import Capture
 from omniroute.inspector.custom_hosts import CustomHosts
@@ -74,6 +75,10 @@ async def _pool(conn: HTTPConnection) -> ClientPool:
 
 async def _router(conn: HTTPConnection) -> Router:
     return services_of(conn).router
+
+
+async def _runtime_settings(conn: HTTPConnection) -> RuntimeSettings:
+    return services_of(conn).runtime_settings
 
 
 async def _usage(conn: HTTPConnection) -> UsageRecorder:
@@ -155,6 +160,7 @@ RegistryDep = Annotated[Registry, Depends(_registry)]
 SecretsDep = Annotated[SecretBox, Depends(_secrets)]
 PoolDep = Annotated[ClientPool, Depends(_pool)]
 RouterDep = Annotated[Router, Depends(_router)]
+RuntimeSettingsDep = Annotated[RuntimeSettings, Depends(_runtime_settings)]
 UsageDep = Annotated[UsageRecorder, Depends(_usage)]
 CatalogDep = Annotated[AgentCatalog, Depends(_catalog)]
 MappingsDep = Annotated[MappingStore, Depends(_mappings)]

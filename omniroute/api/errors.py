@@ -72,6 +72,13 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, str]]:
     return details
 
 
+def validation_response(request: Request, exc: RequestValidationError, status: int = 422) -> JSONResponse:
+    """An invalid request body: every field named (ValidationErrorResponse's details)."""
+    details = _validation_details(exc)
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return error_response(request, status, f"invalid request: {summary}", code="validation_error", details=details)
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route serves at the request's path."""
     scope = {**request.scope, "type": "http"}
@@ -93,11 +100,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = _validation_details(exc)
-        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-        return error_response(
-            request, 422, f"invalid request: {summary}", code="validation_error", details=details
-        )
+        return validation_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -90,7 +90,9 @@ async def _one_response(services: Services, ws: WebSocket, text: str, origin: Or
             row.close(200)
         return
     try:
-        reply = await services.router.dispatch(build_call(FORMAT, body, target or source_model, True, origin=origin))
+        api_key_id = ws.scope.get("state", {}).get("api_key_id")  # set by the auth middleware
+        call = build_call(FORMAT, body, target or source_model, True, origin=origin, api_key_id=api_key_id)
+        reply = await services.router.dispatch(call)
     except EngineError as exc:
         await fail(exc.message, exc.status, exc.type or "api_error")
         return

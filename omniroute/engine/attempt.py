@@ -25,6 +25,7 @@ from omniroute.engine.limits import (
 )
 from omniroute.engine.redact import StreamRedactor, redact
 from omniroute.engine.registry import Connection
+from omniroute.engine.request_shaping import NO_SHAPING, Shaping
 from omniroute.engine.targets import Target
 from omniroute.engine.usage_tap import UsageTap
 from omniroute.providers.cloud_auth import AuthorizationFailed
@@ -203,13 +204,14 @@ class StreamPipe:
 class Attempt:
     def __init__(
         self, call: Call, connection: Connection, target: Target, upstream: Upstream,
-        limits: UpstreamLimits = DEFAULT_LIMITS,
+        limits: UpstreamLimits = DEFAULT_LIMITS, shaping: Shaping = NO_SHAPING,
     ) -> None:
         self.call = call
         self.connection = connection
         self.target = target
         self.upstream = upstream
         self.limits = limits
+        self.shaping = shaping  # the user's system prompt, thinking budget, payload rules
         self.upstream_format = connection.adapter.upstream_format(call.client_format, target.model)
         self.strip_usage = False  # set by _body: usage asked for on the client's behalf
 
@@ -241,7 +243,8 @@ class Attempt:
         return None if self.upstream_format == call.client_format else client_tool_names(call.client_format, call.body)
 
     def _payload(self) -> tuple[bytes, str]:
-        body = self.connection.adapter.finish_body(self.upstream_format, self._body())
+        body = self.shaping.apply(self.upstream_format, self.target.model, self._body())
+        body = self.connection.adapter.finish_body(self.upstream_format, body)
         if self.upstream_format == WireFormat.OPENAI_TRANSCRIPTIONS:
             return media.encode_form(body)
         return _dumps(body).encode(), "application/json"

@@ -21,12 +21,14 @@ import httpx
 
 from omniroute import __version__
 from omniroute.engine import failures
+from omniroute.engine.admission import Admission
 from omniroute.engine.attempt import Attempt, AttemptFailed, Outcome, StreamPipe
 from omniroute.engine.calls import Call, Reply
 from omniroute.engine.errors import BadRequest, EngineError, ModelNotFound, UpstreamError
 from omniroute.engine.limits import DEFAULT_LIMITS, LimitExceeded, UpstreamLimits
 from omniroute.engine.pricing import PriceTable, format_cost
 from omniroute.engine.registry import Registry
+from omniroute.engine.request_shaping import NO_SHAPING, Shaping
 from omniroute.engine.resilience import ResilienceState
 from omniroute.engine.resolve import Resolution, resolve
 from omniroute.engine.strategies import InMemoryStrategyState, StrategyStateStore, order_targets
@@ -47,8 +49,15 @@ class Router:
         rng: random.Random | None = None,
         strategy_state: StrategyStateStore | None = None,
         limits: UpstreamLimits | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.registry = registry
+        # Rate limits, budgets, sessions: checked before any work (`engine.admission`).
+        self.admission = admission
+        # The user's routing settings (`engine.runtime_settings` keeps them current): what
+        # every upstream body gets, and how many targets of a combo one call may try.
+        self.shaping: Shaping = NO_SHAPING
+        self.max_combo_attempts: int | None = None
         self.limits = limits or DEFAULT_LIMITS
         self.pool = pool
         self.usage = usage
@@ -62,6 +71,12 @@ class Router:
 
     # -- public ---------------------------------------------------------------------------
     async def dispatch(self, call: Call) -> Reply:
+        if self.admission is not None:
+            try:
+                await self.admission.admit(call)
+            except EngineError as exc:
+                self._record_failure(call, exc, admitted=False)
+                raise
         try:
             resolution = resolve(call.model, self.registry.snapshot)
             return await self._dispatch(call, resolution)
@@ -93,8 +108,12 @@ class Router:
         retry_in: float | None = None  # soonest moment a skipped target may be tried again
         attempts = 0
         last: AttemptFailed | None = None
+        most = self.max_combo_attempts if resolution.combo is not None else None
         trail = call.ctx.trail
         for target in targets:
+            if most is not None and attempts >= most:
+                skipped.append(f"combo attempt limit ({most}, comboDefaults.maxAttempts) reached")
+                break
             availability = self.resilience.available(target, time.time())
             if not availability:
                 skipped.append(f"{target.model}@{target.connection_id[:8]}: {availability.reason}")
@@ -111,7 +130,8 @@ class Router:
                 continue
             attempts += 1
             upstream = self.pool.upstream(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
-            attempt = Attempt(call, connection, target, upstream, self.limits.for_connection(connection.extra))
+            attempt = Attempt(call, connection, target, upstream, self.limits.for_connection(connection.extra),
+                              self.shaping)
             self.strategy_state.on_start(combo_name, target)
             try:
                 outcome = await attempt.run()
@@ -280,7 +300,10 @@ class Router:
         cost: Any = None,
         upstream_ms: float | None = None,
         error: str | None = None,
+        admitted: bool = True,
     ) -> None:
+        if admitted and self.admission is not None:
+            self.admission.finished(call, cost)
         if self.usage is None:
             return
         record = UsageRecord(
@@ -306,8 +329,8 @@ class Router:
             record.cost = cost  # None: no price known for the model ("unknown", never $0)
         self.usage.record(record)
 
-    def _record_failure(self, call: Call, exc: EngineError) -> None:
-        self._record(call, None, None, exc.status, 0, error=exc.message)
+    def _record_failure(self, call: Call, exc: EngineError, admitted: bool = True) -> None:
+        self._record(call, None, None, exc.status, 0, error=exc.message, admitted=admitted)
 
 
 def _retry_headers(failed: AttemptFailed) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -96,6 +97,10 @@ class ClientPool:
         self._timeout = timeout
         self._upstreams: dict[str, Upstream] = {}
         self._transports: dict[str, httpx.AsyncBaseTransport] = {}
+        self._retired: list[Upstream] = []  # replaced by `reset`, closed with the pool
+        # The upstream (corporate) proxy a connection goes through, if any: set by the user's
+        # proxy settings (`engine.runtime_settings`); None means direct.
+        self.proxy_for: Callable[[str], str | None] = lambda connection_id: None
 
     def register_transport(self, connection_id: str, transport: httpx.AsyncBaseTransport) -> None:
         """Serve a connection in-process (the demo provider) instead of over the network."""
@@ -112,7 +117,9 @@ class ClientPool:
             timeout = connection_timeout(timeout_s, self._timeout)
             lean = None
             if transport is None:
-                lean = LeanPool(max_concurrent or 100, timeout.as_dict())
+                proxy = self.proxy_for(connection_id)
+                # Through an upstream proxy, httpx speaks the proxy protocol; the lean path is direct only.
+                lean = LeanPool(max_concurrent or 100, timeout.as_dict()) if proxy is None else None
                 limits = httpx.Limits(max_connections=max_concurrent or 100, max_keepalive_connections=32)
                 transport = httpx.AsyncHTTPTransport(
                     limits=limits,
@@ -120,6 +127,7 @@ class ClientPool:
                     # Never the user's HTTP(S)_PROXY / SSL env: it may point at our own MITM
                     # listener, and the engine decides what is forwarded.
                     trust_env=False,
+                    proxy=proxy,
                 )
             upstream = Upstream(transport, timeout, lean)
             self._upstreams[connection_id] = upstream
@@ -136,6 +144,13 @@ class ClientPool:
         if upstream is not None:
             await upstream.aclose()
 
+    def reset(self) -> None:
+        """The proxy settings changed: the next call of each connection builds a new transport.
+        The old ones finish the calls they carry and are closed with the pool."""
+        self._retired.extend(self._upstreams.values())
+        self._upstreams = {}
+
     async def aclose(self) -> None:
-        upstreams, self._upstreams = list(self._upstreams.values()), {}
+        upstreams, self._upstreams = [*self._upstreams.values(), *self._retired], {}
+        self._retired = []
         await asyncio.gather(*(u.aclose() for u in upstreams), return_exceptions=True)

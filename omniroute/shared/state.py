@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from omniroute.engine.rate_limits import InMemoryWindowCounter, WindowCounter
 from omniroute.engine.resilience_model import InMemoryResilienceStore, ResilienceStore
 from omniroute.engine.strategies import InMemoryStrategyState, StrategyStateStore
 from omniroute.shared.events import ConfigNotifier, EventBus, InMemoryEventBus
@@ -26,6 +27,7 @@ class SharedState:
     bus: EventBus
     config: ConfigNotifier = field(init=False)
     link: RedisLink | None = None
+    rate_counter: WindowCounter = field(default_factory=InMemoryWindowCounter)  # rate-limit windows
 
     def __post_init__(self) -> None:
         self.config = ConfigNotifier(self.bus)
@@ -54,6 +56,7 @@ def open_shared_state(redis_url: str | None, *, namespace: str = "omniroute") ->
         return SharedState(InMemoryStrategyState(), InMemoryResilienceStore(), InMemoryEventBus())
     # Imported here: a single instance never loads redis-py.
     from omniroute.shared.link import RedisHealth, RedisLink
+    from omniroute.shared.redis_counters import RedisWindowCounter
     from omniroute.shared.redis_events import RedisEventBus
     from omniroute.shared.redis_state import RedisResilienceStore, RedisStrategyState
 
@@ -66,4 +69,5 @@ def open_shared_state(redis_url: str | None, *, namespace: str = "omniroute") ->
             redis_url, namespace=namespace, health=health, instance_id=link.instance_id
         ),
         link=link,
+        rate_counter=RedisWindowCounter(link, namespace=namespace),
     )

@@ -160,6 +160,32 @@ def test_a_breaker_opened_through_a_is_open_on_b(pair: Pair) -> None:
             pair.mock.clear_faults()
 
 
+def test_routing_settings_changed_on_a_act_on_b(pair: Pair) -> None:
+    api_a, api_b = pair.apis()
+    with api_a, api_b:
+        _provider(api_a, "settings-up", f"{pair.mock.url}/v1")
+        wait_for(lambda: _chat(api_b, "settings-up/warm"), lambda r: r.status_code == 200)
+        rule = {"model": "settings-up/*", "limit": 2, "windowSeconds": 86_400}
+        patched = api_a.patch("/api/settings", json={
+            "systemPrompt": {"enabled": True, "prompt": "set on A"},
+            "rateLimit": {"enabled": True, "rules": [rule]}})
+        assert patched.status_code == 200, patched.text
+        try:
+            # B reloads the settings on A's "settings changed" event: its upstream body has A's
+            # prompt, and both count calls in the same Redis window.
+            wait_for(lambda: api_b.get("/api/settings").json()["systemPrompt"]["enabled"], bool)
+            assert _chat(api_b, "settings-up/prompted").status_code == 200
+            seen = [r for r in pair.mock.requests if r["model"] == "prompted"][-1]
+            assert seen["body"]["messages"][0] == {"role": "system", "content": "set on A"}
+            assert _chat(api_a, "settings-up/prompted").status_code == 200
+            assert _chat(api_a, "settings-up/prompted").status_code == 429
+            refused = _chat(api_b, "settings-up/prompted")
+            assert refused.status_code == 429 and refused.headers["retry-after"]
+        finally:
+            api_a.patch("/api/settings", json={"systemPrompt": {"enabled": False},
+                                               "rateLimit": {"enabled": False}}).raise_for_status()
+
+
 def test_a_recording_session_spanning_both_exports_one_har(pair: Pair, tmp_path: Path) -> None:
     setup_routing(pair.a, pair.mock)  # provider `mock` and the codex mapping, made on A only
     api_a, api_b = pair.apis()
