@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
@@ -146,9 +147,22 @@ def _proxy_type(value: str) -> str:
     return value
 
 
+def _proxy_host(value: str) -> str:
+    """A host name or an IP address (IPv6 with or without brackets), stored bare."""
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    if ":" in bare:
+        try:
+            ipaddress.IPv6Address(bare)
+        except ValueError:
+            raise ValueError(f"{value!r} is neither a host name nor an IP address") from None
+    elif not re.fullmatch(r"[A-Za-z0-9._-]+", bare):
+        raise ValueError("a host name or an IP address, e.g. proxy.corp or 10.0.0.5")
+    return bare
+
+
 class ProxyConfigIn(Strict):
     type: Annotated[Literal["http", "https", "socks5"], AfterValidator(_proxy_type)] = "http"
-    host: Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9._\-]+$|^\[?[0-9A-Fa-f:.]+\]?$")]
+    host: Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_proxy_host)]
     port: Annotated[int, Field(ge=1, le=65535)]
     username: Annotated[str, Field(max_length=255)] | None = None
     password: Annotated[str, Field(max_length=1000)] | None = None

@@ -90,7 +90,9 @@ def documented_spec(directory: Path) -> Path:
     schemas["AgentId"].pop("enum")
     schemas["AgentBridgeBypassRow"]["properties"]["source"]["enum"].append("config")
     schemas["CaptureSource"]["enum"] += ["api", "replay"]  # rows of /v1 calls and replays
-    schemas["InterceptedRequest"]["properties"]["id"].pop("format")  # theirs: the call's request id
+    row = schemas["InterceptedRequest"]["properties"]
+    row["id"].pop("format")  # theirs: the call's request id
+    row["agent"] = {"anyOf": [row["agent"], {"type": "null"}]}  # a /v1 client that is no agent
     path = directory / "omniroute-openapi.json"
     path.write_text(json.dumps(spec, default=str))
     return path
