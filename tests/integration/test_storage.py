@@ -17,8 +17,9 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
+from omniroute.api.usage import log_count
 from omniroute.db.database import Database, DatabaseError, alembic_config
 from omniroute.db.kv import kv_get, kv_set
 from omniroute.db.tables import (
@@ -268,6 +269,8 @@ def test_usage_analytics_hours_and_edges_equal_every_row(db: Database) -> None:
     assert units_cost(want_total.cost_units) == sum((r.cost for r in records), Decimal(0))
     with db.session() as s:  # far fewer rows than there are usage rows
         assert s.exec(select(func.count()).select_from(UsageHourly)).one() < len(records)
+        # The call log's unfiltered total comes from the hours: the same as counting the rows.
+        assert log_count(s, []) == log_count(s, [col(UsageLog.id) > 0]) == len(records)
 
 
 def test_migration_0006_sums_existing_rows_into_hours(db: Database) -> None:
