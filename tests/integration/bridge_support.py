@@ -37,8 +37,15 @@ def proxied_omniroute(
         with process.api() as api:
             api.post("/api/tools/agent-bridge/upstream-ca", json={"path": str(upstream.ca_file)}).raise_for_status()
         process.add_provider("openai", "mock", f"{mock_provider.url}/v1", api_key="sk-test-provider-key-0001")
+        # A target naming another connection is how a mapping looks after its connection was
+        # deleted (a mapping is checked when saved): made so, then the connection removed.
+        gone = {target.partition("/")[0] for rules in mappings.values() for target in rules.values()} - {"mock"}
+        made = [process.add_provider("openai", name, f"{mock_provider.url}/v1", api_key="sk-gone-0001") for name in gone]
         for agent, rules in mappings.items():
             process.map_models(agent, dict(rules))
+        with process.api() as api:
+            for connection in made:
+                api.delete(f"/api/providers/{connection['id']}").raise_for_status()
         yield process
 
 

@@ -21,7 +21,7 @@ HEADERS = {"authorization": "Bearer ghu_agent_token", "editor-version": "vscode/
            "copilot-integration-id": "vscode-chat", "user-agent": "GitHubCopilotChat/0.26.0"}
 CHAT = "https://api.githubcopilot.com/chat/completions"
 MESSAGES = "https://api.githubcopilot.com/v1/messages"
-# `gone-*` maps to a connection that does not exist: the engine answers 404.
+# `gone-*` maps to a connection deleted since: the engine answers 404.
 MAPPINGS = {"copilot": {"gone-*": "nowhere/model", "*": "mock/gpt-mapped"}}
 
 
