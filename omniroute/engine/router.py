@@ -22,7 +22,7 @@ import httpx
 from omniroute import __version__
 from omniroute.engine import failures
 from omniroute.engine.admission import Admission
-from omniroute.engine.attempt import Attempt, AttemptFailed, Outcome, StreamPipe
+from omniroute.engine.attempt import Attempt, AttemptFailed, Outcome
 from omniroute.engine.calls import Call, Reply
 from omniroute.engine.errors import BadRequest, EngineError, ModelNotFound, UpstreamError
 from omniroute.engine.limits import DEFAULT_LIMITS, LimitExceeded, UpstreamLimits
@@ -32,6 +32,7 @@ from omniroute.engine.request_shaping import NO_SHAPING, Shaping
 from omniroute.engine.resilience import ResilienceState
 from omniroute.engine.resolve import Resolution, resolve
 from omniroute.engine.strategies import InMemoryStrategyState, StrategyStateStore, order_targets
+from omniroute.engine.stream_pipe import StreamPipe
 from omniroute.engine.targets import Target
 from omniroute.engine.usage import UsageRecord, UsageRecorder
 from omniroute.providers.pool import TIMEOUT_KEY, ClientPool
