@@ -1,6 +1,7 @@
-"""Latency buckets for percentiles kept as counts: bucket k holds latencies in
-[RATIO^k, RATIO^(k+1)) milliseconds, bucket 0 everything under 1 ms. A percentile read back
-is the bucket's geometric middle, within half a step (2.5 %) of the exact value."""
+"""Latency buckets for percentiles kept as counts: bucket k ≥ 1 holds latencies in
+[FLOOR_MS·RATIO^(k-1), FLOOR_MS·RATIO^k) milliseconds, bucket 0 everything under FLOOR_MS
+(a microsecond). A percentile read back is the bucket's geometric middle, within half a step
+(2.5 %) of the exact value: sub-millisecond answers (an in-process provider) included."""
 
 from __future__ import annotations
 
@@ -8,20 +9,21 @@ import math
 from collections.abc import Iterable
 
 RATIO = 1.05
+FLOOR_MS = 0.001
 _LOG_RATIO = math.log(RATIO)
 
 
 def bucket_of(latency_ms: float) -> int:
-    if not latency_ms >= 1.0:  # NaN and sub-millisecond answers alike
+    if not latency_ms >= FLOOR_MS:  # NaN and anything under a microsecond alike
         return 0
-    return int(math.log(latency_ms) / _LOG_RATIO) + 1
+    return int(math.log(latency_ms / FLOOR_MS) / _LOG_RATIO) + 1
 
 
 def value_of(bucket: int) -> float:
     """The bucket's representative latency in milliseconds."""
     if bucket <= 0:
-        return 0.5
-    return RATIO ** (bucket - 0.5)
+        return FLOOR_MS / 2
+    return FLOOR_MS * RATIO ** (bucket - 0.5)
 
 
 def percentiles(counts: Iterable[tuple[int, int]], wanted: Iterable[int]) -> dict[int, float]:
@@ -35,6 +37,6 @@ def percentiles(counts: Iterable[tuple[int, int]], wanted: Iterable[int]) -> dic
         for bucket, calls in ordered:
             seen += calls
             if seen >= rank:
-                out[p] = round(value_of(bucket), 2)
+                out[p] = float(f"{value_of(bucket):.4g}")  # 4 digits: finer than a bucket
                 break
     return out
