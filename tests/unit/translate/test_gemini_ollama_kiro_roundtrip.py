@@ -59,7 +59,8 @@ def _relabel(norm: Any) -> Any:
 
 def _no_media_type(norm: Any) -> Any:
     """Ollama images carry no media type (it is sniffed from the bytes)."""
-    if isinstance(norm, tuple) and norm and norm[0] == "image":
+    # An image part normalises to 4 items; a tool named "image" is ("image", description).
+    if isinstance(norm, tuple) and len(norm) == 4 and norm[0] == "image":
         return ("image", norm[1], None, norm[3])
     if isinstance(norm, (list, tuple)):
         return type(norm)(_no_media_type(i) for i in norm)
