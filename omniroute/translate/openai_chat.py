@@ -1,13 +1,7 @@
-"""OpenAI Chat Completions (``/v1/chat/completions``) ↔ IR. Streams: openai_chat_stream.
+"""OpenAI Chat Completions (``/v1/chat/completions``) ↔ IR: the request's fields and the reply.
+Messages and their content parts: openai_chat_messages. Streams: openai_chat_stream.
 
 Deliberate choices:
-* ``system`` and ``developer`` messages all go to ``IRRequest.system`` (the other formats
-  have one system prompt); their relative position among turns is not kept.
-* ``role: "tool"`` messages become ToolResultParts of one user message (consecutive ones
-  merged); going out, a tool result holding images (chat tool messages are text-only) is sent
-  as the tool message's text plus a user message carrying the images right after it.
-* Thinking parts of earlier assistant turns are not sent to chat models (the API has no
-  input field for them and no way to verify another provider's signature).
 * ``user``, ``metadata``, ``store``, ``service_tier``, ``prompt_cache_key`` and
   ``safety_identifier`` are identity/billing metadata: kept only for chat→chat. So are
   DashScope's hints (``preserve_thinking``, ``enable_thinking``, ``thinking_budget``,
@@ -26,19 +20,14 @@ from typing import Any
 from .base import (
     budget_to_effort,
     check_passthrough,
-    image_from_url,
-    image_to_url,
     new_id,
     same_format_metadata,
 )
 from .errors import TranslationError
 from .ir import (
     FinishReason,
-    ImagePart,
     IRRequest,
     IRResponse,
-    Message,
-    Part,
     Reasoning,
     ResponseFormat,
     Sampling,
@@ -47,8 +36,8 @@ from .ir import (
     Tool,
     ToolCallPart,
     ToolChoice,
-    ToolResultPart,
 )
+from .openai_chat_messages import message_to_ir, messages_from_ir, tool_calls_from_ir
 from .openai_chat_stream import (
     FINISH_FROM_IR,
     FINISH_TO_IR,
@@ -94,7 +83,7 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
         raise TranslationError("functions", "legacy function calling: use tools/tool_choice")
     ir = IRRequest(model=body.get("model", ""), stream=bool(body.get("stream")))
     for i, msg in enumerate(body.get("messages") or []):
-        _message_to_ir(ir, msg, f"messages[{i}]")
+        message_to_ir(ir, msg, f"messages[{i}]")
     ir.tools = [_tool_to_ir(t, f"tools[{i}]") for i, t in enumerate(body.get("tools") or [])]
     ir.tool_choice = _tool_choice_to_ir(body.get("tool_choice"), body.get("parallel_tool_calls"))
     stop = body.get("stop")
@@ -120,69 +109,6 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
     ir.passthrough = {k: v for k, v in body.items() if k not in _HANDLED}
     ir.passthrough_format = FORMAT
     return ir
-
-
-def _message_to_ir(ir: IRRequest, msg: dict[str, Any], where: str) -> None:
-    role = msg.get("role")
-    content = msg.get("content")
-    if role in ("system", "developer"):
-        ir.system.extend(p for p in _content_to_ir(content, where) if isinstance(p, TextPart))
-        return
-    if role == "tool":
-        result = ToolResultPart(
-            tool_call_id=msg.get("tool_call_id", ""),
-            content=[p for p in _content_to_ir(content, where)],  # type: ignore[misc]
-        )
-        last = ir.messages[-1] if ir.messages else None
-        if last and last.role == "user" and all(
-            isinstance(p, ToolResultPart) for p in last.content
-        ):
-            last.content.append(result)
-        else:
-            ir.messages.append(Message("user", [result]))
-        return
-    if role == "user":
-        ir.messages.append(Message("user", _content_to_ir(content, where)))
-        return
-    if role != "assistant":
-        raise TranslationError(f"{where}.role", f"unsupported role {role!r}")
-    parts: list[Part] = []
-    reasoning = msg.get("reasoning_content") or msg.get("reasoning")
-    if isinstance(reasoning, str) and reasoning:
-        parts.append(ThinkingPart(reasoning))
-    parts.extend(_content_to_ir(content, where))
-    if msg.get("refusal"):
-        parts.append(TextPart(msg["refusal"]))
-    for j, call in enumerate(msg.get("tool_calls") or []):
-        if call.get("type", "function") != "function":
-            raise TranslationError(f"{where}.tool_calls[{j}].type", "only function calls")
-        fn = call.get("function") or {}
-        parts.append(ToolCallPart(call.get("id", ""), fn.get("name", ""), fn.get("arguments") or "{}"))
-    ir.messages.append(Message("assistant", parts))
-
-
-def _content_to_ir(content: Any, where: str) -> list[Part]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [TextPart(content)] if content else []
-    parts: list[Part] = []
-    for j, item in enumerate(content):
-        kind = item.get("type")
-        if kind == "text":
-            if item.get("text"):
-                # OpenRouter-style cache_control on chat parts: kept for Anthropic upstreams
-                parts.append(TextPart(item["text"], item.get("cache_control")))
-        elif kind == "refusal":
-            parts.append(TextPart(item.get("refusal", "")))
-        elif kind == "image_url":
-            img = item.get("image_url") or {}
-            url = img if isinstance(img, str) else img.get("url", "")
-            detail = None if isinstance(img, str) else img.get("detail")
-            parts.append(image_from_url(url, detail))
-        else:
-            raise TranslationError(f"{where}.content[{j}]", f"content type {kind!r} not supported")
-    return parts
 
 
 def _tool_to_ir(tool: dict[str, Any], where: str) -> Tool:
@@ -226,7 +152,7 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
     s = ir.sampling
     if len(s.stop) > 4:
         raise TranslationError("stop_sequences", "OpenAI chat accepts at most 4 stop sequences")
-    body: dict[str, Any] = {"model": ir.model, "messages": _messages_from_ir(ir)}
+    body: dict[str, Any] = {"model": ir.model, "messages": messages_from_ir(ir)}
     if ir.tools:
         body["tools"] = [_tool_from_ir(t) for t in ir.tools]
     tc = ir.tool_choice
@@ -274,67 +200,6 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
     return body
 
 
-def _messages_from_ir(ir: IRRequest) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if ir.system:
-        texts = [p.text for p in ir.system]
-        content: Any = texts[0] if len(texts) == 1 else [{"type": "text", "text": t} for t in texts]
-        out.append({"role": "system", "content": content})
-    for msg in ir.messages:
-        if msg.role == "assistant":
-            turn = _assistant_from_ir(msg)
-            if turn["content"] is not None or "tool_calls" in turn:
-                out.append(turn)  # a turn that held only (unreplayable) thinking is dropped
-            continue
-        rest: list[Part] = []
-        for part in msg.content:
-            if isinstance(part, ToolResultPart):
-                text = "".join(p.text for p in part.content if isinstance(p, TextPart))
-                images = [p for p in part.content if isinstance(p, ImagePart)]
-                if part.is_error:
-                    text = f"Error: {text}"  # chat has no is_error flag; tell the model
-                out.append({"role": "tool", "tool_call_id": part.tool_call_id, "content": text})
-                if images:
-                    out.append({"role": "user", "content": [_part_from_ir(p) for p in images]})
-            else:
-                rest.append(part)
-        if rest:
-            out.append({"role": "user", "content": _user_content(rest)})
-    return out
-
-
-def _user_content(parts: list[Part]) -> Any:
-    if len(parts) == 1 and isinstance(parts[0], TextPart):
-        return parts[0].text
-    return [_part_from_ir(p) for p in parts]
-
-
-def _part_from_ir(part: Part) -> dict[str, Any]:
-    if isinstance(part, TextPart):
-        return {"type": "text", "text": part.text}
-    if isinstance(part, ImagePart):
-        img: dict[str, Any] = {"url": image_to_url(part)}
-        if part.detail:
-            img["detail"] = part.detail
-        return {"type": "image_url", "image_url": img}
-    raise TranslationError("messages.content", f"{type(part).__name__} not allowed in a user turn")
-
-
-def _assistant_from_ir(msg: Message) -> dict[str, Any]:
-    texts = [p.text for p in msg.content if isinstance(p, TextPart)]
-    calls = [
-        {"id": p.id, "type": "function", "function": {"name": p.name, "arguments": p.arguments}}
-        for p in msg.content
-        if isinstance(p, ToolCallPart)
-    ]
-    if any(isinstance(p, ImagePart) for p in msg.content):
-        raise TranslationError("messages.content", "images in assistant turns")
-    out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts else None}
-    if calls:
-        out["tool_calls"] = calls
-    return out
-
-
 def _tool_from_ir(tool: Tool) -> dict[str, Any]:
     fn: dict[str, Any] = {"name": tool.name, "parameters": tool.parameters}
     if tool.description:
@@ -371,11 +236,7 @@ def response_to_ir(body: dict[str, Any]) -> IRResponse:
 def response_from_ir(ir: IRResponse) -> dict[str, Any]:
     texts = [p.text for p in ir.content if isinstance(p, TextPart)]
     thinking = [p.text for p in ir.content if isinstance(p, ThinkingPart) and p.text]
-    calls = [
-        {"id": p.id, "type": "function", "function": {"name": p.name, "arguments": p.arguments}}
-        for p in ir.content
-        if isinstance(p, ToolCallPart)
-    ]
+    calls = tool_calls_from_ir(ir.content)
     message: dict[str, Any] = {
         "role": "assistant",
         "content": "".join(texts) if texts or not calls else None,
