@@ -1,4 +1,6 @@
-"""OpenAI Responses (``/v1/responses``, Codex) ↔ IR. Streams: responses_stream.
+"""OpenAI Responses (``/v1/responses``, Codex) ↔ IR: the request's fields and the reply.
+The request's input items: responses_input. Parts, output items and usage shared with the
+streams: responses_wire. Streams: responses_stream.
 
 Deliberate choices:
 * ``instructions`` and system/developer input messages go to ``IRRequest.system``.
@@ -29,41 +31,38 @@ from typing import Any
 
 from . import responses_custom as custom
 from . import responses_extras as extras
-from .base import (
-    budget_to_effort,
-    check_passthrough,
-    image_from_url,
-    image_to_url,
-    new_id,
-    same_format_metadata,
-    untag_signature,
-)
+from .base import budget_to_effort, check_passthrough, new_id, same_format_metadata
 from .errors import TranslationError
 from .ir import (
-    FinishReason, ImagePart, IRRequest, IRResponse, Message, Part, Reasoning,
-    RedactedThinkingPart, ResponseFormat, Sampling, TextPart, ThinkingPart, Tool, ToolCallPart,
-    ToolChoice, ToolResultPart,
-)  # fmt: skip
-from .responses_stream import (
-    REDACTED,
-    Framer,
-    StreamDecoder,
-    StreamEncoder,
+    FinishReason,
+    IRRequest,
+    IRResponse,
+    Reasoning,
+    ResponseFormat,
+    Sampling,
+    TextPart,
+    Tool,
+    ToolCallPart,
+    ToolChoice,
+)
+from .responses_input import input_from_ir, input_to_ir
+from .responses_stream import Framer, StreamDecoder, StreamEncoder
+from .responses_wire import (
+    FORMAT,
+    content_to_ir,
     incomplete_details,
     output_from_ir,
+    reasoning_to_ir,
     response_status,
     usage_from_ir,
     usage_to_ir,
 )
-
-FORMAT = "openai-responses"
 
 __all__ = [
     "FORMAT", "Framer", "StreamDecoder", "StreamEncoder",
     "request_from_ir", "request_to_ir", "response_from_ir", "response_to_ir",
 ]  # fmt: skip
 
-_ROLES = ("user", "assistant", "system", "developer")
 _HANDLED = {
     "model", "instructions", "input", "tools", "tool_choice", "parallel_tool_calls",
     "temperature", "top_p", "max_output_tokens", "reasoning", "text", "stream",
@@ -77,13 +76,7 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
     ir = IRRequest(model=body.get("model", ""), stream=bool(body.get("stream")))
     if body.get("instructions"):
         ir.system.append(TextPart(body["instructions"]))
-    inp = body.get("input")
-    if isinstance(inp, str):
-        ir.messages.append(Message("user", [TextPart(inp)]))
-    else:
-        for i, item in enumerate(inp or []):
-            _item_to_ir(ir, item, f"input[{i}]")
-    extras.drop_orphan_results(ir)
+    input_to_ir(ir, body.get("input"))
     ir.tools = extras.tools_to_ir(body, _tool_to_ir)
     tc, parallel = body.get("tool_choice"), body.get("parallel_tool_calls")
     if tc is not None or parallel is not None:
@@ -122,87 +115,6 @@ def request_to_ir(body: dict[str, Any]) -> IRRequest:
     return ir
 
 
-def _append(ir: IRRequest, role: str, part: Part) -> None:
-    """Items are flat; consecutive items of one role form one IR message."""
-    if ir.messages and ir.messages[-1].role == role and _joinable(ir.messages[-1], part):
-        ir.messages[-1].content.append(part)
-    else:
-        ir.messages.append(Message(role, [part]))  # type: ignore[arg-type]
-
-
-def _joinable(msg: Message, part: Part) -> bool:
-    if msg.role == "assistant":
-        return True
-    # keep tool results and user text in separate user turns, as chat/anthropic clients do
-    return isinstance(part, ToolResultPart) == all(isinstance(p, ToolResultPart) for p in msg.content)
-
-
-def _item_to_ir(ir: IRRequest, item: dict[str, Any], where: str) -> None:
-    kind = item.get("type", "message")
-    if kind == "message":
-        _message_to_ir(ir, item.get("role", "user"), _content_to_ir(item.get("content"), where), where)
-    elif kind == "function_call":
-        name = extras.flat_name(item.get("name", ""), item.get("namespace"))
-        _append(ir, "assistant", ToolCallPart(item.get("call_id", ""), name, item.get("arguments") or "{}"))
-    elif kind == "custom_tool_call":
-        name = extras.flat_name(item.get("name", ""), item.get("namespace"))
-        _append(ir, "assistant", custom.call_to_ir({**item, "name": name}))
-    elif kind in ("function_call_output", "custom_tool_call_output"):
-        out = item.get("output")
-        content = [TextPart(out)] if isinstance(out, str) else _content_to_ir(out, where)
-        _append(ir, "user", ToolResultPart(item.get("call_id", ""), content))  # type: ignore[arg-type]
-    elif kind == "reasoning":
-        _append(ir, "assistant", _reasoning_to_ir(item))
-    elif kind != "additional_tools" and item.get("role") in _ROLES and "content" in item:
-        _message_to_ir(ir, item["role"], _content_to_ir(item["content"], where), where)  # extras rule 2
-    # any other item: extras rule 3 (additional_tools' tools are read with the others)
-
-
-def _message_to_ir(ir: IRRequest, role: str, parts: list[Part], where: str) -> None:
-    if role in ("system", "developer"):
-        ir.system.extend(p for p in parts if isinstance(p, TextPart))
-    elif role == "assistant":
-        for part in parts:  # reasoning, text and calls of one turn form one IR message
-            _append(ir, "assistant", part)
-    elif role == "user":
-        ir.messages.append(Message("user", parts))
-    else:
-        raise TranslationError(f"{where}.role", f"unsupported role {role!r}")
-
-
-def _reasoning_to_ir(item: dict[str, Any]) -> Part:
-    """A reasoning item; encrypted_content may carry another family's tagged signature."""
-    text = "\n\n".join(s.get("text", "") for s in item.get("summary") or [])
-    if not text:
-        text = "".join(c.get("text", "") for c in item.get("content") or [])
-    enc = item.get("encrypted_content")
-    # Without encrypted_content the item is a reference by id (store=true): still ours.
-    sig, fmt = untag_signature(enc, FORMAT) if enc else (None, FORMAT)
-    if fmt == REDACTED and sig is not None:
-        return RedactedThinkingPart(sig)
-    return ThinkingPart(text, sig, fmt, item.get("id"))
-
-
-def _content_to_ir(content: Any, where: str) -> list[Part]:
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [TextPart(content)] if content else []
-    parts: list[Part] = []
-    for j, c in enumerate(content):
-        kind = c.get("type")
-        if kind in ("input_text", "output_text", "text"):
-            parts.append(TextPart(c.get("text", "")))
-        elif kind == "refusal":
-            parts.append(TextPart(c.get("refusal", "")))
-        elif kind == "input_image" and c.get("image_url"):
-            parts.append(image_from_url(c["image_url"], c.get("detail")))
-        elif kind in ("input_file", "input_audio"):  # user content, known: not for rule 3
-            raise TranslationError(f"{where}.content[{j}]", f"content type {kind!r} not supported")
-        elif (text := extras.unknown_part_to_ir(c)) is not None:  # extras rule 2, else rule 3
-            parts.append(text)
-    return parts
-
 
 def _tool_to_ir(tool: dict[str, Any], where: str) -> Tool:
     if tool.get("type") == "custom":
@@ -234,7 +146,7 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
     body: dict[str, Any] = {"model": ir.model}
     if ir.system:
         body["instructions"] = "\n\n".join(p.text for p in ir.system)
-    body["input"] = _input_from_ir(ir.messages)
+    body["input"] = input_from_ir(ir.messages)
     if ir.tools:
         body["tools"] = [_tool_from_ir(t) for t in ir.tools]
     tc = ir.tool_choice
@@ -283,64 +195,6 @@ def request_from_ir(ir: IRRequest) -> dict[str, Any]:
     return body
 
 
-def _input_from_ir(messages: list[Message]) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    custom_calls = {p.id for m in messages for p in m.content if isinstance(p, ToolCallPart) and p.custom}
-    for msg in messages:
-        pending: list[dict[str, Any]] = []  # content of the current message item
-
-        def flush() -> None:
-            if pending:
-                items.append({"type": "message", "role": msg.role, "content": list(pending)})
-                pending.clear()
-
-        for part in msg.content:
-            if isinstance(part, TextPart):
-                kind = "output_text" if msg.role == "assistant" else "input_text"
-                pending.append({"type": kind, "text": part.text})
-            elif isinstance(part, ImagePart):
-                if msg.role == "assistant":
-                    raise TranslationError("messages.content", "images in assistant turns")
-                pending.append(_image(part))
-            elif isinstance(part, ToolCallPart) and part.custom:
-                flush()
-                items.append(custom.call_from_ir(part))
-            elif isinstance(part, ToolCallPart):
-                flush()
-                items.append({"type": "function_call", "call_id": part.id, "name": part.name,
-                              "arguments": part.arguments})  # fmt: skip
-            elif isinstance(part, ToolResultPart):
-                flush()
-                kind = "custom_tool_call_output" if part.tool_call_id in custom_calls else "function_call_output"
-                items.append({"type": kind, "call_id": part.tool_call_id,
-                              "output": _result_output(part)})  # fmt: skip
-            elif isinstance(part, ThinkingPart) and part.signature_format == FORMAT and (part.signature or part.id):
-                flush()
-                item: dict[str, Any] = {"type": "reasoning",
-                                        "summary": [{"type": "summary_text", "text": part.text}] if part.text else []}  # fmt: skip
-                if part.signature:
-                    item["encrypted_content"] = part.signature
-                if part.id:
-                    item["id"] = part.id
-                items.append(item)
-            # other thinking: not replayable to OpenAI (see module docstring)
-        flush()
-    return items
-
-
-def _image(part: ImagePart) -> dict[str, Any]:
-    return {"type": "input_image", "image_url": image_to_url(part), "detail": part.detail or "auto"}
-
-
-def _result_output(part: ToolResultPart) -> Any:
-    text = "".join(p.text for p in part.content if isinstance(p, TextPart))
-    if part.is_error:
-        text = f"Error: {text}"  # Responses has no is_error flag; tell the model
-    if not any(isinstance(p, ImagePart) for p in part.content):
-        return text
-    out: list[dict[str, Any]] = [{"type": "input_text", "text": text}] if text else []
-    return out + [_image(p) for p in part.content if isinstance(p, ImagePart)]
-
 
 def _tool_from_ir(tool: Tool) -> dict[str, Any]:
     if tool.custom_format is not None:
@@ -362,13 +216,13 @@ def response_to_ir(body: dict[str, Any]) -> IRResponse:
     for j, item in enumerate(body.get("output") or []):
         kind = item.get("type")
         if kind == "message":
-            resp.content.extend(_content_to_ir(item.get("content"), f"output[{j}]"))
+            resp.content.extend(content_to_ir(item.get("content"), f"output[{j}]"))
         elif kind == "function_call":
             resp.content.append(ToolCallPart(item.get("call_id", ""), item.get("name", ""), item.get("arguments") or "{}"))
         elif kind == "custom_tool_call":
             resp.content.append(custom.call_to_ir(item))
         elif kind == "reasoning":
-            resp.content.append(_reasoning_to_ir(item))
+            resp.content.append(reasoning_to_ir(item))
         else:
             raise TranslationError(f"output[{j}].type", f"output item {kind!r} cannot be translated")
     status = body.get("status")

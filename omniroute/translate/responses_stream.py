@@ -20,12 +20,7 @@ from .ir import (
     FinishReason,
     IREvent,
     MessageStart,
-    Part,
     RedactedThinkingBlock,
-    RedactedThinkingPart,
-    TextPart,
-    ThinkingPart,
-    ToolCallPart,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
@@ -34,83 +29,13 @@ from .ir import (
     UsageEvent,
     UsagePartial,
 )
-from .responses_custom import call_from_ir as custom_call_from_ir
 from .responses_custom import raw_input
 from .responses_extras import ToolName, restore_call
+from .responses_wire import FORMAT, REDACTED, incomplete_details, usage_from_ir, usage_to_ir
 from .sse import SSEFramer
 
 Framer = SSEFramer
-FORMAT = "openai-responses"
-REDACTED = "anthropic-redacted"  # tag for Anthropic redacted_thinking in encrypted_content
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def usage_to_ir(u: dict[str, Any] | None) -> Usage:
-    if not u:
-        return Usage()
-    details = u.get("input_tokens_details") or {}
-    return Usage(
-        input_tokens=u.get("input_tokens") or 0,
-        output_tokens=u.get("output_tokens") or 0,
-        cached_input_tokens=details.get("cached_tokens") or 0,
-        cache_creation_tokens=details.get("cache_write_tokens") or 0,
-        reasoning_tokens=(u.get("output_tokens_details") or {}).get("reasoning_tokens") or 0,
-    )
-
-
-def usage_from_ir(u: Usage) -> dict[str, Any]:
-    return {
-        "input_tokens": u.input_tokens,
-        "input_tokens_details": {"cached_tokens": u.cached_input_tokens,
-                                 "cache_write_tokens": u.cache_creation_tokens},  # fmt: skip
-        "output_tokens": u.output_tokens,
-        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-        "total_tokens": u.input_tokens + u.output_tokens,
-    }
-
-
-def response_status(reason: FinishReason) -> str:
-    if reason in (FinishReason.LENGTH, FinishReason.CONTENT_FILTER):
-        return "incomplete"
-    return "failed" if reason == FinishReason.ERROR else "completed"
-
-
-def incomplete_details(reason: FinishReason) -> dict[str, str] | None:
-    if reason == FinishReason.LENGTH:
-        return {"reason": "max_output_tokens"}
-    if reason == FinishReason.CONTENT_FILTER:
-        return {"reason": "content_filter"}
-    return None
-
-
-def output_from_ir(content: list[Part], rid: str, names: Mapping[str, ToolName] | None = None) -> list[dict[str, Any]]:
-    """IR content parts → Responses output items (consecutive text joins one message item);
-    ``names``: the client's namespaced and freeform tools by flat name (responses_extras)."""
-    out: list[dict[str, Any]] = []
-    base = rid.removeprefix("resp_")
-    for n, part in enumerate(content):
-        if isinstance(part, TextPart):
-            if out and out[-1]["type"] == "message":
-                out[-1]["content"].append({"type": "output_text", "text": part.text, "annotations": []})
-                continue
-            out.append({"type": "message", "id": f"msg_{base}_{n}", "status": "completed", "role": "assistant",
-                        "content": [{"type": "output_text", "text": part.text, "annotations": []}]})  # fmt: skip
-        elif isinstance(part, ToolCallPart) and part.custom:
-            out.append({**custom_call_from_ir(part), "id": f"ctc_{base}_{n}", "status": "completed"})
-        elif isinstance(part, ToolCallPart):
-            out.append(restore_call({"type": "function_call", "id": f"fc_{base}_{n}", "call_id": part.id,
-                                     "name": part.name, "arguments": part.arguments, "status": "completed"}, names))  # fmt: skip
-        elif isinstance(part, ThinkingPart):
-            item: dict[str, Any] = {"type": "reasoning", "id": part.id or f"rs_{base}_{n}",
-                                    "summary": [{"type": "summary_text", "text": part.text}] if part.text else []}  # fmt: skip
-            if part.signature:
-                fmt = part.signature_format or FORMAT
-                item["encrypted_content"] = part.signature if fmt == FORMAT else tag_signature(part.signature, fmt)
-            out.append(item)
-        elif isinstance(part, RedactedThinkingPart):
-            out.append({"type": "reasoning", "id": f"rs_{base}_{n}", "summary": [],
-                        "encrypted_content": tag_signature(part.data, REDACTED)})  # fmt: skip
-    return out
 
 
 class StreamDecoder:
@@ -384,8 +309,7 @@ class StreamEncoder:
         fin = self._finish or FinishReason.STOP
         usage = usage_from_ir(self._usage)
         if fin in (FinishReason.LENGTH, FinishReason.CONTENT_FILTER):
-            reason = "max_output_tokens" if fin == FinishReason.LENGTH else "content_filter"
-            body = self._response("incomplete", usage=usage, incomplete_details={"reason": reason})
+            body = self._response("incomplete", usage=usage, incomplete_details=incomplete_details(fin))
             out.append(self._ev("response.incomplete", body))
         else:
             out.append(self._ev("response.completed", self._response("completed", usage=usage)))
