@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "OMNIROUTE_REDIS_URL")
     )
+    # A Redis call slower than this counts as Redis away: the instance serves from local state
+    # until the probe finds it again. Each call blocks the loop, so keep it short; raise it
+    # for a Redis across a slow link.
+    redis_timeout_s: float = Field(default=0.25, gt=0, le=10)
     # When on, /v1 model calls need one of our API keys (`/api/keys`); env name as in the
     # OmniRoute API specification.
     require_api_key: bool = Field(

@@ -112,7 +112,7 @@ def open_services(settings: Settings, seed: Seed | None = None) -> Services:
     db = Database(s.effective_database_url)
     db.migrate()
     store = Store(db)
-    shared = open_shared_state(s.redis_url)
+    shared = open_shared_state(s.redis_url, timeout_s=s.redis_timeout_s)
     sync = ConfigSync(shared)
     pool = ClientPool()
     secret_box = SecretBox(s.secret_key_path)

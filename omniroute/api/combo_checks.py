@@ -55,7 +55,7 @@ def _metrics(session: Session, names: list[str], since: datetime) -> dict[str, A
 @router.get("/metrics")
 async def combo_metrics(store: StoreDep, usage: UsageDep, registry: RegistryDep,
                         period: Literal["day", "week", "month"] = "day") -> dict[str, Any]:
-    await drain(store, usage)
+    await drain(usage)
     names = list(registry.snapshot.combos)
     since = datetime.now(UTC) - PERIODS[period]
     combos = await store.run(lambda session: _metrics(session, names, since)) if names else {}

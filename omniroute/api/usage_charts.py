@@ -11,19 +11,19 @@ from fastapi import APIRouter
 from sqlmodel import Session
 
 from omniroute.api.deps import StoreDep, UsageDep
+from omniroute.api.usage import drain
 from omniroute.engine import usage_charts
 
 router = APIRouter(prefix="/api/usage", tags=["Usage"])
 
 PERIODS = {"day": (timedelta(days=1), 3600), "week": (timedelta(days=7), 6 * 3600),
            "month": (timedelta(days=30), 86400)}  # (span, bucket seconds)
-FLUSH_WAIT_S = 0.5
 
 
 @router.get("/charts")
 async def charts(store: StoreDep, usage: UsageDep, period: Literal["day", "week", "month"] = "day",
                  by: Literal["model", "agent", "provider"] = "model") -> dict[str, Any]:
-    await store.call(usage.flush, FLUSH_WAIT_S)  # a call that just ended is in the charts
+    await drain(usage)  # a call that just ended is in the charts
     span, bucket_s = PERIODS[period]
     until = datetime.now(UTC)
     # Buckets start on whole multiples of the bucket since the epoch, as the SQL rounds them.

@@ -41,7 +41,7 @@ def _page(rows: list[UsageLog], total: int, limit: int, offset: int, key: str = 
 async def history(store: StoreDep, usage: UsageDep, days: Days = 30, model: str | None = None,
                   provider: str | None = None) -> dict[str, Any]:
     """Requests, errors, tokens and cost per day (UTC) over the last ``days``."""
-    await drain(store, usage)
+    await drain(usage)
     since = _since(days)
     where = [*filters(model, provider, None, None, None, None), col(UsageLog.created_at) >= since]
     day = func.date(UsageLog.created_at)
@@ -64,7 +64,7 @@ async def history(store: StoreDep, usage: UsageDep, days: Days = 30, model: str 
 async def logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset: Offset = 0, model: str | None = None,
                provider: str | None = None, agent: str | None = None, status: str | None = None,
                source: str | None = None, apiKeyId: str | None = None) -> dict[str, Any]:
-    await drain(store, usage)
+    await drain(usage)
     total, rows = await log_page(store, filters(model, provider, agent, status, source, apiKeyId), limit, offset)
     return _page(rows, total, limit, offset)
 
@@ -74,7 +74,7 @@ async def request_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offs
                        status: str | None = None, model: str | None = None,
                        requestId: str | None = None) -> dict[str, Any]:
     """The requests as a client saw them: id, model, status, latency, error."""
-    await drain(store, usage)
+    await drain(usage)
     where = filters(model, None, None, status, None, None)
     if requestId:
         where.append(col(UsageLog.request_id) == requestId)
@@ -89,7 +89,7 @@ async def request_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offs
 async def proxy_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset: Offset = 0,
                      agent: str | None = None, status: str | None = None) -> dict[str, Any]:
     """The calls agents made through the proxy (or straight to us from their own settings)."""
-    await drain(store, usage)
+    await drain(usage)
     where = [*filters(None, None, agent, status, None, None), col(UsageLog.source).in_(PROXIED)]
     total, rows = await log_page(store, where, limit, offset)
     return _page(rows, total, limit, offset)
@@ -110,7 +110,7 @@ def _connection_totals(session: Session, connection_id: str, since: datetime) ->
 @connection_router.get("/{connectionId}")
 async def connection_usage(store: StoreDep, usage: UsageDep, connectionId: str, days: Days = 30) -> dict[str, Any]:
     """By connection id or name."""
-    await drain(store, usage)
+    await drain(usage)
     since = _since(days)
 
     def read(session: Session) -> tuple[ProviderConnection, dict[str, Any]]:

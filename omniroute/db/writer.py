@@ -10,12 +10,14 @@ column or the driver cannot take) is written alone, after the caller's ``repair`
 (counted in ``repaired``), or else dropped (counted in ``dropped``), and logged, instead of
 blocking the rows behind it. Only errors that say the database is unavailable are retried:
 anything else would be retried forever, holding back every row queued after it.
-`flush()` waits until everything queued before it is written, cutting the linger short;
-`close()` drains the queue and stops the thread.
+`flush()` waits until everything queued before it is written, cutting the linger short
+(`written()` is the same wait awaited on the event loop, holding no thread); `close()` drains
+the queue and stops the thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -37,11 +39,17 @@ type Repair[T] = Callable[[T], T | None]
 class _Flush:
     """A queue marker: set once every item queued before it is written."""
 
-    __slots__ = ("done", "stop")
+    __slots__ = ("_wake", "done", "stop")
 
-    def __init__(self, stop: bool = False) -> None:
+    def __init__(self, stop: bool = False, wake: Callable[[], None] | None = None) -> None:
         self.done = threading.Event()
         self.stop = stop  # close(): the thread ends after this batch
+        self._wake = wake  # written(): tells the waiting event loop
+
+    def set(self) -> None:
+        self.done.set()
+        if self._wake is not None:
+            self._wake()
 
 
 class BackgroundWriter[T]:
@@ -81,6 +89,29 @@ class BackgroundWriter[T]:
         it); False if that took longer than ``timeout`` (the database is still away)."""
         return self._mark(_Flush(), timeout)
 
+    async def written(self, timeout: float) -> bool:
+        """`flush()` for a coroutine on the event loop: it awaits the marker instead of parking
+        a thread on it, so readers that want their own calls' rows (the Usage page) take no
+        store thread while the writer works."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            try:
+                loop.call_soon_threadsafe(_resolve, done)
+            except RuntimeError:  # the loop closed while the batch was written
+                pass
+
+        if not self._thread.is_alive():
+            return self._queue.empty()
+        self._queue.put(_Flush(wake=wake))
+        self._hurry.set()
+        try:
+            await asyncio.wait_for(done, timeout)
+        except TimeoutError:
+            return False
+        return True
+
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued (waiting up to ``timeout``) and stop the thread."""
         if self._thread.is_alive() and self._mark(_Flush(stop=True), timeout):
@@ -112,7 +143,7 @@ class BackgroundWriter[T]:
             if batch:
                 self._write(batch)
             for marker in markers:
-                marker.done.set()
+                marker.set()
             if stop:
                 return
 
@@ -157,6 +188,11 @@ class BackgroundWriter[T]:
         self.dropped += 1
         log.error("%s row dropped (%d so far), the database refuses it: %s: %s",
                   self._name, self.dropped, exc.__class__.__name__, " ".join(str(exc).split())[:500])
+
+
+def _resolve(done: asyncio.Future[None]) -> None:
+    if not done.done():  # not already cancelled by the waiter's timeout
+        done.set_result(None)
 
 
 def _refused(exc: Exception) -> bool:

@@ -128,6 +128,10 @@ class UsageRecorder:
         """Wait until every queued row is written (tests, shutdown)."""
         return self._writer.flush(timeout)
 
+    async def written(self, timeout: float) -> bool:
+        """Wait, on the event loop, until every row queued so far is written."""
+        return await self._writer.written(timeout)
+
     def close(self, timeout: float = 10.0) -> None:
         self._writer.close(timeout)
 

@@ -48,7 +48,9 @@ class SharedState:
             self.link.close()
 
 
-def open_shared_state(redis_url: str | None, *, namespace: str = "omniroute") -> SharedState:
+def open_shared_state(
+    redis_url: str | None, *, namespace: str = "omniroute", timeout_s: float = 0.25
+) -> SharedState:
     """The stores for ``Settings.redis_url``. With Redis, the router must pass wall-clock
     ``now`` (``time.time()``) to the stores: records written by one machine are read by
     another, and monotonic clocks differ between machines."""
@@ -61,7 +63,7 @@ def open_shared_state(redis_url: str | None, *, namespace: str = "omniroute") ->
     from omniroute.shared.redis_state import RedisResilienceStore, RedisStrategyState
 
     health = RedisHealth(redis_url)
-    link = RedisLink(redis_url, health=health)
+    link = RedisLink(redis_url, timeout_s=timeout_s, health=health)
     return SharedState(
         strategy=RedisStrategyState(link, namespace=namespace),
         resilience=RedisResilienceStore(link, namespace=namespace, clock=time.time),

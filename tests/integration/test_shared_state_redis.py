@@ -10,12 +10,14 @@ from collections.abc import Callable
 
 import pytest
 
+from omniroute.config import Settings
 from omniroute.engine.failures import FailureKind
 from omniroute.engine.resilience import Reason, ResilienceState, Unavailable
 from omniroute.engine.strategies import order_targets
 from omniroute.engine.targets import Target
 from omniroute.shared.link import RedisLink
 from omniroute.shared.redis_state import RedisResilienceStore, RedisStrategyState
+from omniroute.shared.state import open_shared_state
 from tests.support.servers import RedisServer
 
 from .shared_state_fixtures import (
@@ -183,3 +185,17 @@ def test_micro_benchmark_redis_hot_path(link: RedisLink, capsys: pytest.CaptureF
     with capsys.disabled():
         print("\n[shared-state micro-benchmark: loopback redis-server, 5 targets]")
         print("\n".join(lines))
+
+
+def test_the_redis_timeout_setting_reaches_the_link(redis_server: RedisServer,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMNIROUTE_REDIS_TIMEOUT_S", "1.5")
+    settings = Settings(redis_url=redis_server.url)
+    shared = open_shared_state(settings.redis_url, timeout_s=settings.redis_timeout_s)
+    assert shared.link is not None
+    try:
+        kwargs = shared.link.client.connection_pool.connection_kwargs
+        assert (kwargs["socket_timeout"], kwargs["socket_connect_timeout"]) == (1.5, 1.5)
+        assert shared.link.call(lambda r: r.ping(), lambda: False) is True
+    finally:
+        shared.link.close()
