@@ -1,11 +1,21 @@
 """Does the Usage page stall model calls? ``python -m benchmarks.usage_load``.
 
 A real ``omniroute run --demo`` over a database holding ``--rows`` usage rows (spread over 90
-days, as months of traffic leave them). Concurrent clients call ``/v1/chat/completions`` (the
-in-process demo provider, so the figure is OmniRoute's own) while, in alternate phases, one
-more client loads the Usage page's queries in a loop (``call-logs``, ``analytics``, ``charts``). The
-report: the p50/p99 of the model calls in quiet phases and in Usage phases, and how far the
-p99 moved. Bounded in time: ``--seconds`` per phase, ``--rounds`` quiet/Usage pairs.
+days, as months of traffic leave them, and analysed, as autovacuum does after such inserts: a
+table the planner has never seen measures its guesses, not our queries). Concurrent clients
+make model calls, half on ``/v1/chat/completions`` and half as Codex through the MITM proxy
+(mapped to the in-process demo provider, so the figure is OmniRoute's own), while, in alternate
+phases, one more client loads the Usage page's queries in a loop (``call-logs``, ``analytics``,
+``charts``). The report: the p50/p99 of each kind of call in quiet phases and in Usage phases,
+and how far each p99 moved. Bounded in time: ``--seconds`` per phase, ``--rounds`` quiet/Usage
+pairs.
+
+Two loads, because they answer different questions. ``--clients`` (closed loop) keeps the
+machine saturated: every millisecond of CPU the page's queries take (in the database, in a
+store thread) is taken from the calls, so the p99 moves by the page's CPU share even when
+nothing waits on the event loop. ``--rate`` (open loop, below capacity) asks whether the page
+stalls the calls: a blocked loop delays every call due meanwhile, and each is timed from when
+it was due.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -72,14 +83,19 @@ def fill(url: str, rows: int, seed: int = 7) -> float:
             session.execute(table.insert(), batch)
             add_to_hours(session, batch)
             session.commit()
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
     db.dispose()
     return time.perf_counter() - started
 
 
-async def _model_calls(client: httpx.AsyncClient, until: float, out: list[float]) -> None:
+MITM_URL = "https://api.openai.com/v1/chat/completions"  # Codex's host: mapped to demo/echo
+
+
+async def _model_calls(client: httpx.AsyncClient, url: str, until: float, out: list[float]) -> None:
     while time.perf_counter() < until:
         started = time.perf_counter()
-        reply = await client.post("/v1/chat/completions", json=CHAT)
+        reply = await client.post(url, json=CHAT)
         reply.raise_for_status()
         out.append((time.perf_counter() - started) * 1000)
 
@@ -94,6 +110,25 @@ PAGE = (
 )
 
 
+async def _paced_calls(client: httpx.AsyncClient, url: str, rate: float, until: float, out: list[float]) -> None:
+    """Open loop: a call every 1/``rate`` s whether or not earlier ones are done, each timed
+    from when it was due, so a stall shows in full instead of slowing the clients down."""
+    interval = 1 / rate
+    due = time.perf_counter()
+    calls: list[asyncio.Task[None]] = []
+
+    async def one(scheduled: float) -> None:
+        reply = await client.post(url, json=CHAT)
+        reply.raise_for_status()
+        out.append((time.perf_counter() - scheduled) * 1000)
+
+    while due < until:
+        calls.append(asyncio.create_task(one(due)))
+        due += interval
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+    await asyncio.gather(*calls)
+
+
 async def _usage_page(client: httpx.AsyncClient, until: float, out: list[float]) -> None:
     while time.perf_counter() < until:
         started = time.perf_counter()
@@ -102,17 +137,52 @@ async def _usage_page(client: httpx.AsyncClient, until: float, out: list[float])
         out.append((time.perf_counter() - started) * 1000)
 
 
-async def phase(url: str, clients: int, seconds: float, usage: bool) -> tuple[list[float], list[float]]:
-    calls: list[float] = []
-    pages: list[float] = []
-    limits = httpx.Limits(max_connections=clients + 1)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, trust_env=False) as client:
-        until = time.perf_counter() + seconds
-        tasks = [_model_calls(client, until, calls) for _ in range(clients)]
-        if usage:
-            tasks.append(_usage_page(client, until, pages))
-        await asyncio.gather(*tasks)
-    return calls, pages
+@dataclass
+class Phase:
+    v1: list[float] = field(default_factory=list)
+    mitm: list[float] = field(default_factory=list)
+    pages: list[float] = field(default_factory=list)
+
+    def extend(self, other: Phase) -> None:
+        self.v1 += other.v1
+        self.mitm += other.mitm
+        self.pages += other.pages
+
+
+async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, clients: int, seconds: float, usage: bool,
+                rate: float = 0) -> Phase:
+    """``clients`` closed-loop callers of each kind, or with ``rate``, calls at that many per
+    second of each kind."""
+    out = Phase()
+    until = time.perf_counter() + seconds
+    if rate:
+        tasks = [_paced_calls(api, "/v1/chat/completions", rate, until, out.v1),
+                 _paced_calls(mitm, MITM_URL, rate, until, out.mitm)]
+    else:
+        tasks = [_model_calls(api, "/v1/chat/completions", until, out.v1) for _ in range(clients - clients // 2)]
+        tasks += [_model_calls(mitm, MITM_URL, until, out.mitm) for _ in range(clients // 2)]
+    if usage:
+        tasks.append(_usage_page(api, until, out.pages))
+    await asyncio.gather(*tasks)
+    return out
+
+
+async def measure(omni: OmniRouteProcess, args: argparse.Namespace) -> tuple[Phase, Phase]:
+    """Alternate quiet and Usage phases on the same clients: as agents do, they keep their
+    connections (through the proxy, a new one costs a TLS handshake that would show as a stall)."""
+    limits = httpx.Limits(max_connections=max(args.clients, 64) + 1)
+    async with (
+        httpx.AsyncClient(base_url=omni.api_url, timeout=60, limits=limits, trust_env=False) as api,
+        httpx.AsyncClient(proxy=omni.proxy_url, verify=omni.ssl_context(), timeout=60, limits=limits,
+                          trust_env=False, headers={"authorization": "Bearer sk-agent-bench-0001"}) as mitm,
+    ):
+        # Warm up: connections, the demo transport, the first queries' plans.
+        await phase(api, mitm, args.clients, 3.0, True, args.rate * 2)
+        quiet, busy = Phase(), Phase()
+        for _ in range(args.rounds):
+            quiet.extend(await phase(api, mitm, args.clients, args.seconds, False, args.rate))
+            busy.extend(await phase(api, mitm, args.clients, args.seconds, True, args.rate))
+    return quiet, busy
 
 
 def _pct(values: list[float], q: int) -> float | None:
@@ -134,36 +204,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             url = f"sqlite:///{home / 'omniroute.db'}"
         try:
             fill_s = fill(url, args.rows)
-            env = {"DATABASE_URL": url}
-            with OmniRouteProcess(home, demo=True, proxy=False, bridge=False, env=env) as omni:
-                # Warm up: connections, the demo transport, the first queries' plans.
-                asyncio.run(phase(omni.api_url, args.clients, 2.0, usage=True))
-                quiet: list[float] = []
-                busy: list[float] = []
-                pages: list[float] = []
-                for _ in range(args.rounds):
-                    calls, _ = asyncio.run(phase(omni.api_url, args.clients, args.seconds, usage=False))
-                    quiet += calls
-                    calls, loads = asyncio.run(phase(omni.api_url, args.clients, args.seconds, usage=True))
-                    busy += calls
-                    pages += loads
+            env = {"DATABASE_URL": url, "OMNIROUTE_LOG_LEVEL": "warning"}
+            with OmniRouteProcess(home, demo=True, bridge=False, env=env) as omni:
+                omni.map_models("codex", {"*": "demo/echo"})
+                quiet, busy = asyncio.run(measure(omni, args))
         finally:
             if pg is not None:
                 pg.stop()
-    return {
-        "db": args.db, "rows": args.rows, "fillSeconds": round(fill_s, 1), "clients": args.clients,
-        "quiet": {"calls": len(quiet), "p50Ms": _pct(quiet, 50), "p99Ms": _pct(quiet, 99)},
-        "usagePage": {"calls": len(busy), "p50Ms": _pct(busy, 50), "p99Ms": _pct(busy, 99),
-                      "pageLoads": len(pages), "pageLoadP50Ms": _pct(pages, 50)},
-        "p99MovedMs": round((_pct(busy, 99) or 0) - (_pct(quiet, 99) or 0), 2),
-    }
+    report: dict[str, Any] = {"db": args.db, "rows": args.rows, "fillSeconds": round(fill_s, 1),
+                              "load": f"{args.rate:g} calls/s of each kind" if args.rate else
+                              f"{args.clients} clients in a closed loop"}
+    for kind in ("v1", "mitm"):
+        calm, loaded = getattr(quiet, kind), getattr(busy, kind)
+        report[kind] = {
+            "quiet": {"calls": len(calm), "p50Ms": _pct(calm, 50), "p99Ms": _pct(calm, 99)},
+            "usagePage": {"calls": len(loaded), "p50Ms": _pct(loaded, 50), "p99Ms": _pct(loaded, 99)},
+            "p99MovedMs": round((_pct(loaded, 99) or 0) - (_pct(calm, 99) or 0), 2),
+        }
+    report["pageLoads"] = len(busy.pages)
+    report["pageLoadP50Ms"] = _pct(busy.pages, 50)
+    return report
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=8, help="closed loop: callers, half of them MITM")
+    parser.add_argument("--rate", type=float, default=0,
+                        help="open loop instead: /v1 and MITM calls per second, each")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2)
     print(json.dumps(run(parser.parse_args()), indent=2))
