@@ -90,6 +90,7 @@ def fill(url: str, rows: int, seed: int = 7) -> float:
 
 
 MITM_URL = "https://api.openai.com/v1/chat/completions"  # Codex's host: mapped to demo/echo
+WARM_CONNECTIONS = 16
 
 
 async def _model_calls(client: httpx.AsyncClient, url: str, until: float, out: list[float]) -> None:
@@ -176,7 +177,10 @@ async def measure(omni: OmniRouteProcess, args: argparse.Namespace) -> tuple[Pha
         httpx.AsyncClient(proxy=omni.proxy_url, verify=omni.ssl_context(), timeout=60, limits=limits,
                           trust_env=False, headers={"authorization": "Bearer sk-agent-bench-0001"}) as mitm,
     ):
-        # Warm up: connections, the demo transport, the first queries' plans.
+        # Warm up: connections (as many as a stall could need at once), the demo transport,
+        # the first queries' plans.
+        await asyncio.gather(*(client.post(url, json=CHAT) for client, url in
+                               ((api, "/v1/chat/completions"), (mitm, MITM_URL)) for _ in range(WARM_CONNECTIONS)))
         await phase(api, mitm, args.clients, 3.0, True, args.rate * 2)
         quiet, busy = Phase(), Phase()
         for _ in range(args.rounds):

@@ -72,7 +72,7 @@ async def post_budget(
     if not await _key_exists(store, payload.apiKeyId):
         raise NotFound(f"no API key {payload.apiKeyId!r}; see GET /api/keys", param="apiKeyId")
     budgets = {**settings.get("budgets"), payload.apiKeyId: payload.model_dump()}
-    await store.call(settings.save, "budgets", budgets)
+    await store.call(settings.save, {"budgets": budgets})
     sync.changed("settings")
     return await _status_of(router, payload.apiKeyId)
 
@@ -84,7 +84,7 @@ async def delete_budget(
     budgets = dict(settings.get("budgets"))
     if budgets.pop(apiKeyId, None) is None:
         raise NotFound(f"API key {apiKeyId!r} has no budget", param="apiKeyId")
-    await store.call(settings.save, "budgets", budgets)
+    await store.call(settings.save, {"budgets": budgets})
     sync.changed("settings")
     return {"deleted": True, "apiKeyId": apiKeyId}
 

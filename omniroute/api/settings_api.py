@@ -33,7 +33,7 @@ from omniroute.api.settings_models import (
     ThinkingBudgetIn,
 )
 from omniroute.db.store import Store
-from omniroute.engine.runtime_settings import RuntimeSettings
+from omniroute.engine.runtime_settings import RuntimeSettings, UnusableSetting
 from omniroute.shared.config_sync import ConfigSync
 
 
@@ -67,14 +67,21 @@ async def save_section(
 ) -> Any:
     """Merge ``patch`` into section ``name``, store it, apply it here and on the other
     instances; the section as the API shows it."""
+    return (await save_sections(settings, store, sync, {name: patch}))[name]
+
+
+async def save_sections(
+    settings: RuntimeSettings, store: Store, sync: ConfigSync, patches: dict[str, Any]
+) -> dict[str, Any]:
+    """`save_section` for several sections at once, all or none, announced once."""
     now = time.time()
-    value = MERGERS[name](settings.get(name), patch, now)
+    values = {name: MERGERS[name](settings.get(name), patch, now) for name, patch in patches.items()}
     try:
-        await store.call(settings.save, name, value)
-    except (ValueError, TypeError, KeyError) as exc:  # a value the engine cannot use
-        raise invalid(name, str(exc)) from None
+        await store.call(settings.save, values)
+    except UnusableSetting as exc:
+        raise invalid(exc.name, str(exc)) from None
     sync.changed("settings")
-    return view(name, settings.get(name), now)
+    return {name: view(name, settings.get(name), now) for name in values}
 
 
 @router.get("")
@@ -100,8 +107,7 @@ async def patch_settings(
             raise RequestValidationError(
                 [{**e, "loc": ("body", name, *e["loc"])} for e in exc.errors()]
             ) from None
-    for name, patch in patches.items():
-        await save_section(settings, store, sync, name, patch)
+    await save_sections(settings, store, sync, patches)
     return await get_settings(settings)
 
 

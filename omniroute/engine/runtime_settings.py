@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from omniroute.db.database import Database
-from omniroute.db.kv import kv_get, kv_set
+from omniroute.db.kv import kv_get_many, kv_set_many
 from omniroute.engine.admission import Admission
 from omniroute.engine.budgets import LIMIT_FIELDS, PERIODS, Budget
 from omniroute.engine.ip_filter import IpFilter, IpFilterConfig
@@ -65,6 +65,14 @@ def proxy_url(config: dict[str, Any] | None) -> str | None:
     return f"{config.get('type') or 'http'}://{auth}{host}:{int(config['port'])}"
 
 
+class UnusableSetting(ValueError):
+    """A section's value that the engine cannot put in force (nothing was changed)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(reason)
+        self.name = name
+
+
 class RuntimeSettings:
     def __init__(self, db: Database, router: Router, pool: ClientPool, registry: Registry,
                  admission: Admission, ip_filter: IpFilter) -> None:
@@ -96,26 +104,42 @@ class RuntimeSettings:
     def all(self) -> dict[str, Any]:
         return dict(self._values)
 
-    def save(self, name: str, value: Any) -> None:
-        """Store one section (validated by the caller) and put it in force here."""
-        kv_set(self._db, PREFIX + name, value)
+    def save(self, values: dict[str, Any]) -> None:
+        """Put sections (validated by the caller) in force here and store them, all or none:
+        a value the engine cannot use (`UnusableSetting`), or a failed write, leaves every
+        section as it was. One transaction, so another instance reloading meanwhile never reads
+        half of a change."""
         with self._lock:
-            self._values[name] = value
-            self._appliers[name](value)
+            before = {name: self._values[name] for name in values}
+            try:
+                self._put_in_force(values)
+                kv_set_many(self._db, {PREFIX + name: value for name, value in values.items()})
+            except BaseException:
+                self._put_in_force(before)  # in force until now, so usable
+                raise
 
     def load(self) -> None:
-        """Every section from the database (a stored value that no longer applies is logged and
-        the default used, so one bad row never stops the server)."""
+        """Every section from the database, read in one query before any is put in force, so
+        a reload after another instance's change is applied whole rather than section by
+        section between round trips. A stored value that no longer applies is logged and the
+        default used: one bad row never stops the server."""
+        stored = kv_get_many(self._db, {PREFIX + name: DEFAULTS[name] for name in SECTIONS})
         with self._lock:
             for name in SECTIONS:
-                value = kv_get(self._db, PREFIX + name, DEFAULTS[name])
                 try:
-                    self._appliers[name](value)
-                except (ValueError, TypeError, KeyError) as exc:
+                    self._put_in_force({name: stored[PREFIX + name]})
+                except UnusableSetting as exc:
                     log.warning("stored setting %s is not usable (%s); using the default", name, exc)
-                    value = DEFAULTS[name]
-                    self._appliers[name](value)
-                self._values[name] = value
+                    self._put_in_force({name: DEFAULTS[name]})
+
+    def _put_in_force(self, values: dict[str, Any]) -> None:
+        # The value first: the shaping applier reads the three sections it combines from it.
+        for name, value in values.items():
+            self._values[name] = value
+            try:
+                self._appliers[name](value)
+            except (ValueError, TypeError, KeyError) as exc:
+                raise UnusableSetting(name, str(exc)) from exc
 
     # -- what each section changes --------------------------------------------------------
     def _apply_shaping(self) -> None:
