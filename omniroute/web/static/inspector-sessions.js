@@ -6,6 +6,7 @@
   const form = document.getElementById("session-form");
   const list = document.getElementById("session-list");
   let sessions = [], opts = {};
+  const costs = new Map();  // session id → the cost cell's last text, kept across redraws
   // Finished rows of the active session seen live: the bar counts them at once, before the
   // session writer has stored them and the next refresh brings the stored count.
   let seen = { sessionId: null, ids: new Set() };
@@ -65,10 +66,15 @@
       if (!res.ok) { Omni.showErrors(cell, res.error, "name"); return; }
       Omni.toast("Session renamed"); refresh();
     };
-    const cost = el("td", { class: "num cost session-cost", text: "…" });
+    // A redraw shows the cost it last knew while it asks again: no flash of "…" per refresh.
+    const known = costs.get(s.id);
+    const cost = el("td", { class: "num cost session-cost", text: known ? known.text : "…" });
+    if (known) cost.classList.toggle("unknown", known.unknown);
     api("GET", `/api/tools/traffic-inspector/insight/totals?sessionId=${encodeURIComponent(s.id)}`).then((res) => {
-      cost.textContent = res.ok ? OmniInsight.fmtCost(res.data.cost) : "";
-      cost.classList.toggle("unknown", res.ok && res.data.cost === null);
+      const shown = { text: res.ok ? OmniInsight.fmtCost(res.data.cost) : "", unknown: res.ok && res.data.cost === null };
+      costs.set(s.id, shown);
+      cost.textContent = shown.text;
+      cost.classList.toggle("unknown", shown.unknown);
     });
     return el("tr", { dataset: { session: s.id } }, cell,
       el("td", { text: Omni.fmtDateTime(field(s, "started_at", "startedAt")) }),
