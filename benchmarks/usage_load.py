@@ -17,12 +17,17 @@ store thread) is taken from the calls, so the p99 moves by the page's CPU share 
 nothing waits on the event loop. ``--rate`` (open loop, below capacity) asks whether the page
 stalls the calls: a blocked loop delays every call due meanwhile, and each is timed from when
 it was due.
+
+``--page-instance other`` loads the page from a second instance on the same database, so the
+calls' process does none of the page's work: what the calls still lose then is the machine's
+CPU, not anything they wait for in their own process.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
@@ -151,10 +156,10 @@ class Phase:
         self.pages += other.pages
 
 
-async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, clients: int, seconds: float, usage: bool,
-                rate: float = 0) -> Phase:
+async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, page: httpx.AsyncClient | None, clients: int,
+                seconds: float, rate: float = 0) -> Phase:
     """``clients`` closed-loop callers of each kind, or with ``rate``, calls at that many per
-    second of each kind."""
+    second of each kind; with ``page``, the Usage page's queries in a loop as well."""
     out = Phase()
     until = time.perf_counter() + seconds
     if rate:
@@ -163,29 +168,32 @@ async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, clients: int, s
     else:
         tasks = [_model_calls(api, "/v1/chat/completions", until, out.v1) for _ in range(clients - clients // 2)]
         tasks += [_model_calls(mitm, MITM_URL, until, out.mitm) for _ in range(clients // 2)]
-    if usage:
-        tasks.append(_usage_page(api, until, out.pages))
+    if page is not None:
+        tasks.append(_usage_page(page, until, out.pages))
     await asyncio.gather(*tasks)
     return out
 
 
-async def measure(omni: OmniRouteProcess, args: argparse.Namespace) -> list[tuple[Phase, Phase]]:
+async def measure(omni: OmniRouteProcess, args: argparse.Namespace, page_url: str | None = None
+                  ) -> list[tuple[Phase, Phase]]:
     """Alternate quiet and Usage phases on the same clients: as agents do, they keep their
     connections (through the proxy, a new one costs a TLS handshake that would show as a stall).
-    One (quiet, Usage) pair per round."""
+    One (quiet, Usage) pair per round. The page is loaded from ``page_url`` (another instance on
+    the same database) when given, else from the instance that serves the calls."""
     limits = httpx.Limits(max_connections=max(args.clients, 64) + 1)
     async with (
         httpx.AsyncClient(base_url=omni.api_url, timeout=60, limits=limits, trust_env=False) as api,
         httpx.AsyncClient(proxy=omni.proxy_url, verify=omni.ssl_context(), timeout=60, limits=limits,
                           trust_env=False, headers={"authorization": "Bearer sk-agent-bench-0001"}) as mitm,
+        httpx.AsyncClient(base_url=page_url or omni.api_url, timeout=60, trust_env=False) as page,
     ):
         # Warm up: connections (as many as a stall could need at once), the demo transport,
         # the first queries' plans.
         await asyncio.gather(*(client.post(url, json=CHAT) for client, url in
                                ((api, "/v1/chat/completions"), (mitm, MITM_URL)) for _ in range(WARM_CONNECTIONS)))
-        await phase(api, mitm, args.clients, 3.0, True, args.rate * 2)
-        return [(await phase(api, mitm, args.clients, args.seconds, False, args.rate),
-                 await phase(api, mitm, args.clients, args.seconds, True, args.rate))
+        await phase(api, mitm, page, args.clients, 3.0, args.rate * 2)
+        return [(await phase(api, mitm, None, args.clients, args.seconds, args.rate),
+                 await phase(api, mitm, page, args.clients, args.seconds, args.rate))
                 for _ in range(args.rounds)]
 
 
@@ -209,9 +217,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         try:
             fill_s = fill(url, args.rows)
             env = {"DATABASE_URL": url, "OMNIROUTE_LOG_LEVEL": "warning"}
-            with OmniRouteProcess(home, demo=True, bridge=False, env=env) as omni:
+            with (
+                OmniRouteProcess(home, demo=True, bridge=False, env=env) as omni,
+                # The page from a second instance on the same database: the calls' process
+                # then does none of the page's work, and only the machine is shared.
+                OmniRouteProcess(home / "page", demo=True, bridge=False, proxy=False, env=env)
+                if args.page_instance == "other" else contextlib.nullcontext() as other,
+            ):
                 omni.map_models("codex", {"*": "demo/echo"})
-                rounds = asyncio.run(measure(omni, args))
+                rounds = asyncio.run(measure(omni, args, other.api_url if other else None))
         finally:
             if pg is not None:
                 pg.stop()
@@ -221,7 +235,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         busy.extend(busy_phase)
     report: dict[str, Any] = {"db": args.db, "rows": args.rows, "fillSeconds": round(fill_s, 1),
                               "load": f"{args.rate:g} calls/s of each kind" if args.rate else
-                              f"{args.clients} clients in a closed loop"}
+                              f"{args.clients} clients in a closed loop", "pageInstance": args.page_instance}
     for kind in ("v1", "mitm"):
         calm, loaded = getattr(quiet, kind), getattr(busy, kind)
         # One rare pause (a full garbage collection, the host taking the CPU) sets the pooled p99.
@@ -247,6 +261,8 @@ def main() -> int:
                         help="open loop instead: /v1 and MITM calls per second, each")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=2, help="quiet/Usage pairs, alternating")
+    parser.add_argument("--page-instance", choices=("same", "other"), default="same",
+                        help="load the page from the calls' instance, or from a second one on the same database")
     print(json.dumps(run(parser.parse_args()), indent=2))
     return 0
 
