@@ -203,6 +203,10 @@ def _pct(values: list[float], q: int) -> float | None:
     return round(statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0], 2)
 
 
+def _p99_moved(calm: list[float], loaded: list[float]) -> float:
+    return (_pct(loaded, 99) or 0) - (_pct(calm, 99) or 0)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="omniroute-usage-bench-") as tmp:
         home = Path(tmp)
@@ -219,8 +223,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             env = {"DATABASE_URL": url, "OMNIROUTE_LOG_LEVEL": "warning"}
             with (
                 OmniRouteProcess(home, demo=True, bridge=False, env=env) as omni,
-                # The page from a second instance on the same database: the calls' process
-                # then does none of the page's work, and only the machine is shared.
                 OmniRouteProcess(home / "page", demo=True, bridge=False, proxy=False, env=env)
                 if args.page_instance == "other" else contextlib.nullcontext() as other,
             ):
@@ -239,11 +241,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for kind in ("v1", "mitm"):
         calm, loaded = getattr(quiet, kind), getattr(busy, kind)
         # One rare pause (a full garbage collection, the host taking the CPU) sets the pooled p99.
-        moved = [(_pct(getattr(b, kind), 99) or 0) - (_pct(getattr(q, kind), 99) or 0) for q, b in rounds]
+        moved = [_p99_moved(getattr(q, kind), getattr(b, kind)) for q, b in rounds]
         report[kind] = {
             "quiet": {"calls": len(calm), "p50Ms": _pct(calm, 50), "p99Ms": _pct(calm, 99)},
             "usagePage": {"calls": len(loaded), "p50Ms": _pct(loaded, 50), "p99Ms": _pct(loaded, 99)},
-            "p99MovedMs": round((_pct(loaded, 99) or 0) - (_pct(calm, 99) or 0), 2),
+            "p99MovedMs": round(_p99_moved(calm, loaded), 2),
             "p99MovedByRoundMs": [round(m, 2) for m in moved],
             "p99MovedMedianMs": round(statistics.median(moved), 2),
         }
