@@ -21,6 +21,7 @@ from benchmarks.load import generate_load
 from benchmarks.options import Options, machine, parse
 from benchmarks.report import RoundTotals, summarize, write_report
 from benchmarks.scale_out import run_scale_out
+from benchmarks.startup import timed_start
 from tests.support.harness import REPO_ROOT, OmniRouteProcess
 
 MODEL = "gpt-4o-mini"
@@ -303,13 +304,9 @@ class Bench:
                                        "mitmdump_s": [], "mitmdump_cpu_s": []}
         for _ in range(n):
             for kind, home in (("cold", None), ("warm", self.ours.home)):
-                began = time.perf_counter()
-                proc = OmniRouteProcess(home=home).start(timeout=180)
-                try:
-                    out[f"{kind}_s"].append(time.perf_counter() - began)
-                    out[f"{kind}_cpu_s"].append(t.cpu_seconds(proc.process.pid))  # type: ignore[union-attr]
-                finally:
-                    proc.stop() if home else proc.close()
+                wall, cpu = timed_start(home)
+                out[f"{kind}_s"].append(wall)
+                out[f"{kind}_cpu_s"].append(cpu)
             began = time.perf_counter()
             work = Path(tempfile.mkdtemp(prefix="mitmdump-start-", dir=self.work))
             mitm, _, _ = t.start_mitmdump(work, work, self.up_ca_copy)
