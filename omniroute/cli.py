@@ -129,10 +129,10 @@ def _proxy_addons() -> list[Any]:
         next_layer,
         onboarding,
         proxyserver,
-        tlsconfig,
         update_alt_svc,
     )
 
+    from omniroute.addons.tls_config import TlsConfig
     from omniroute.bridge.proxy_auth import ProxyListenerAuth
 
     return [
@@ -143,7 +143,7 @@ def _proxy_addons() -> list[Any]:
         ProxyListenerAuth(),  # before our addons: an unauthenticated client gets only its 407
         proxyserver.Proxyserver(),
         next_layer.NextLayer(),
-        tlsconfig.TlsConfig(),
+        TlsConfig(),  # reads the CA when `confdir` is set below, not again at `running`
         update_alt_svc.UpdateAltSvc(),  # the DNS-mode listener is a reverse proxy
         errorcheck.ErrorCheck(),  # an error while starting (a port taken) ends the process
     ]

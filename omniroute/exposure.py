@@ -14,7 +14,7 @@ Whatever is allowed, the proxy never relays another machine into this one
 
 from __future__ import annotations
 
-from omniroute.api.guards import is_loopback
+from omniroute.addresses import is_loopback
 from omniroute.config import Settings
 
 

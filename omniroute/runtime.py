@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from contextlib import nullcontext
 
 import uvicorn
@@ -19,6 +20,7 @@ from omniroute.api.http_protocol import protocol_class
 from omniroute.config import Settings
 from omniroute.configfile import Applied, apply_file
 from omniroute.configfile.reload import reload_config_file
+from omniroute.engine.pricing import load_maintained
 from omniroute.services import Services, open_services
 from omniroute.shared.events import InspectorEventBridge
 
@@ -93,6 +95,11 @@ class Runtime:
         log.info("OmniRoute API listening on http://%s:%d", settings.host, settings.api_port)
         # After the app is built: a connect timed against a loop busy building it would fail.
         await self._start_shared()
+
+    def warm_up(self) -> None:
+        """Once the listeners are up: read in a thread what start-up leaves for first use (the
+        maintained price table); a call that needs it sooner waits for that read."""
+        threading.Thread(target=load_maintained, name="omniroute-warm-up", daemon=True).start()
 
     async def stop(self) -> None:
         services = self.services

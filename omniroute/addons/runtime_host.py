@@ -90,6 +90,7 @@ class RuntimeHost:
             log.warning("OmniRoute: saved upstream CA not applied: %s", exc)
         await runtime.start_api()
         self._write_run_file(services)
+        runtime.warm_up()
 
     def _write_run_file(self, services: Services) -> None:
         """`<home>/run.json`: how the CLI finds this server (its listeners' real ports)."""

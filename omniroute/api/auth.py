@@ -39,8 +39,9 @@ from sqlmodel import select
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
 
+from omniroute.addresses import is_loopback
 from omniroute.api.guard_pass import Denial, guards_of
-from omniroute.api.guards import is_local_caller, is_loopback
+from omniroute.api.guards import is_local_caller
 from omniroute.config import Settings
 from omniroute.db.database import Database
 from omniroute.db.store import Store

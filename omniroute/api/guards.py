@@ -10,25 +10,13 @@ from typing import Any
 from fastapi import Request
 from starlette.types import Scope
 
+from omniroute.addresses import is_loopback
 from omniroute.api.deps import services_of
 from omniroute.api.guard_pass import Check, Denial, Headers
 from omniroute.engine.errors import Forbidden
 from omniroute.engine.ip_filter import IpFilter
 
 _MODEL_PREFIXES = ("/v1/", "/api/v1/", "/v1beta/")
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    try:
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return host == "localhost"
-    # A dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d (Python < 3.13 calls those
-    # non-loopback).
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
 
 
 def peer_key(host: str, port: int) -> tuple[str, int]:

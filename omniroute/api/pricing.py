@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body
 
 from omniroute.api.deps import RouterDep, StoreDep, SyncDep
 from omniroute.api.management import invalid, refuse_config_entry
-from omniroute.engine.price_source import SOURCE
+from omniroute.engine.price_names import SOURCE
 from omniroute.engine.pricing import PriceTable, defaults
 from omniroute.engine.router import Router
 

@@ -13,26 +13,23 @@ Llama served through an ``openai``-type connection).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from importlib.metadata import version
 from typing import Any
 
 from genai_prices import Usage
 from genai_prices import types as gp
 from genai_prices.data_snapshot import DataSnapshot, get_snapshot
 
-SOURCE = f"genai-prices {version('genai-prices')}"
+from omniroute.engine.price_names import model_names
+
 # Our provider types (and hosts' names) that genai-prices spells another way.
 _PROVIDER_IDS = {
     "gemini": "google", "vertex": "google", "google-vertex": "google", "cloudcode": "google",
     "bedrock": "aws", "xai": "x-ai", "grok": "x-ai", "azure-openai": "azure",
     "copilot": "github-copilot", "moonshot": "moonshotai", "zhipu": "zhipuai",
 }
-# A Bedrock model id or inference profile: optional geography, vendor, then the vendor's model.
-BEDROCK_ID = re.compile(r"^(?:[a-z]{2,4}\.)?(?:anthropic|meta|amazon|mistral|cohere|ai21|deepseek|qwen|openai|writer)\.(.+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,18 +120,6 @@ class MaintainedPrices:
             if model is not None:
                 return provider, model
         return None
-
-
-def model_names(name: str) -> list[str]:
-    """The ids a model may be priced under: as named, the part after its last ``/``
-    (``openai/gpt-4o`` on OpenRouter), and a Bedrock id's vendor model."""
-    names = [name]
-    if "/" in name:
-        names.append(name.rsplit("/", 1)[1])
-    bare = BEDROCK_ID.match(names[-1])
-    if bare is not None:  # "us.anthropic.claude-sonnet-4-5-…-v1:0" is priced as claude-…
-        names.append(bare.group(1))
-    return names
 
 
 _MILLION = Decimal(1_000_000)

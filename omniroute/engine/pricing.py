@@ -8,7 +8,9 @@ Three layers, searched in order, the first that prices a model wins:
 1. the user's overrides (``/api/pricing``, the config file);
 2. our own local entries: the demo provider and Ollama models are free;
 3. the maintained table ``genai-prices`` ships (``price_source``), with its own matching rules
-   and long-context tiers.
+   and long-context tiers. It is read once per process when first needed (`load_maintained`):
+   start-up leaves it to a thread started once the listeners are up, and a call that needs a
+   price before that thread is done waits for it.
 
 In layers 1 and 2 the candidates ``provider/model``, ``model`` and the part after the model's
 last ``/`` are tried in that order; each is matched by an exact key, else by the longest
@@ -22,15 +24,20 @@ says for unpriced requests.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from fnmatch import fnmatchcase
 from functools import cache
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from omniroute.engine.price_source import SOURCE, MaintainedPrices, model_names
+from omniroute.engine.price_names import SOURCE, model_names
 from omniroute.engine.targets import Target
+
+if TYPE_CHECKING:
+    from omniroute.engine.price_source import MaintainedPrices
 
 _MILLION = Decimal(1_000_000)
 _TEN_DECIMALS = Decimal("1e-10")
@@ -75,7 +82,7 @@ class PriceTable:
         local: Mapping[str, ModelPrice] = LOCAL_PRICES,
         maintained: MaintainedPrices | None = None,
     ) -> None:
-        self._maintained = maintained or _shared_maintained()
+        self._maintained = maintained  # None: the process's table (`load_maintained`), when first needed
         self._layers = (_Layer({}), _Layer(local))
         self._cache: dict[tuple[str, str], ModelPrice | None] = {}
         # A partial override keeps the other prices of the entry it corrects.
@@ -87,6 +94,13 @@ class PriceTable:
     def source(self) -> str:
         return SOURCE
 
+    @property
+    def maintained(self) -> MaintainedPrices:
+        found = self._maintained
+        if found is None:
+            found = self._maintained = load_maintained()
+        return found
+
     def lookup(self, model: str, provider: str = "") -> ModelPrice | None:
         """The rates a model is billed at (a tiered entry's first tier)."""
         cache_key = (model, provider)
@@ -95,7 +109,7 @@ class PriceTable:
             return cache[cache_key]
         found = self._own(model, provider)
         if found is None:
-            rates = self._maintained.rates(model, provider)
+            rates = self.maintained.rates(model, provider)
             if rates is not None:
                 found = ModelPrice(rates.input, rates.output, rates.cached_input)
         if len(cache) >= self._CACHE_MAX:
@@ -111,7 +125,7 @@ class PriceTable:
         at the cached-input price."""
         own = self._own(model, provider)
         if own is None:
-            return self._maintained.cost(model, provider, tokens_in, tokens_out, cached_in)
+            return self.maintained.cost(model, provider, tokens_in, tokens_out, cached_in)
         cached = min(max(cached_in, 0), max(tokens_in, 0))
         fresh = max(tokens_in, 0) - cached
         cached_price = own.input if own.cached_input is None else own.cached_input
@@ -154,15 +168,28 @@ class PriceTable:
         return None
 
 
+_LOADING = threading.Lock()
+
+
+def load_maintained() -> MaintainedPrices:
+    """The maintained table, read once per process; a caller that comes while another thread
+    reads it waits for that read instead of starting its own."""
+    with _LOADING:
+        return _read_maintained()
+
+
 @cache
-def _shared_maintained() -> MaintainedPrices:
+def _read_maintained() -> MaintainedPrices:
+    # genai-prices and its table are imported here, when first needed, not at start-up.
+    from omniroute.engine.price_source import MaintainedPrices
+
     return MaintainedPrices()
 
 
 def defaults() -> dict[str, dict[str, str | None]]:
     """The table without overrides: the maintained entries and our local ones."""
     out = {key: ModelPrice(r.input, r.output, r.cached_input).as_dict()
-           for key, r in _shared_maintained().entries().items()}
+           for key, r in load_maintained().entries().items()}
     out.update((key, price.as_dict()) for key, price in LOCAL_PRICES.items())
     return out
 

@@ -1,4 +1,5 @@
-"""What a start does and skips: no alembic at head, mitmproxy's onboarding on our CA."""
+"""What a start does and skips: no alembic at head, mitmproxy's onboarding on our CA, the
+maintained price table read after the listeners are up yet there for the first call."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import httpx
 from alembic.script import ScriptDirectory
 
 from omniroute.db.database import Database, alembic_config, head_revision
+from omniroute.engine.pricing import PriceTable, format_cost
 from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 MIGRATE_AND_REPORT = (
     "import sys; from omniroute.db.database import Database; "
@@ -53,3 +56,19 @@ def test_mitm_it_serves_our_ca_through_the_http_proxy(omniroute: OmniRouteProces
         response = client.get("http://mitm.it/cert/pem")
     assert response.status_code == 200
     assert response.content == omniroute.ca_cert.read_bytes()
+
+
+def test_the_first_call_after_a_start_has_its_maintained_price(mock_provider: MockProvider, tmp_path: Path) -> None:
+    # The provider comes from the config file, so the model call is the first call the
+    # server gets; the maintained table is read by then, or by that call.
+    config = tmp_path / "omniroute.yaml"
+    config.write_text(f'providers:\n  - {{name: mk, provider: openai, url: "{mock_provider.url}/v1", apiKey: "env:FIRST_KEY"}}\n')
+    body = {"model": "mk/gpt-4o-mini", "messages": [{"role": "user", "content": "price the first call"}]}
+    with (OmniRouteProcess(proxy=False, bridge=False, config=config, env={"FIRST_KEY": "sk-first"}) as proc,
+          proc.api() as api):
+        reply = api.post("/v1/chat/completions", json=body)
+    assert reply.status_code == 200, reply.text
+    usage = reply.json()["usage"]
+    expected = PriceTable().priced_cost("gpt-4o-mini", "openai", usage["prompt_tokens"], usage["completion_tokens"])
+    assert expected is not None and expected > 0
+    assert reply.headers["x-omniroute-response-cost"] == format_cost(expected)

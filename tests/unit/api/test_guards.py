@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from omniroute.api.guards import is_loopback
+from omniroute.addresses import is_loopback
 
 
 @pytest.mark.parametrize("peer", ["127.0.0.1", "127.8.9.10", "::1", "localhost", "::ffff:127.0.0.1", "::1%lo"])

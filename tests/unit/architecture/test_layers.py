@@ -13,6 +13,7 @@ LAYERS: dict[str, int] = {
     "omniroute.translate": 0,
     "omniroute.config": 1,
     "omniroute.files": 1,
+    "omniroute.addresses": 1,
     "omniroute.runfile": 1,
     "omniroute.private_home": 1,
     "omniroute.db": 1,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
@@ -175,3 +177,31 @@ def test_an_unpriced_model_has_no_cost_not_zero(table: PriceTable) -> None:
     assert table.priced_cost("echo", "demo", 1000, 1000) == 0  # free is a price
     priced = PriceTable({"gpt-mock": {"input": 1, "output": 2}})
     assert priced.priced_cost("gpt-mock", "openai", 1_000_000, 1_000_000) == D("3")
+
+
+# A fresh interpreter: what start-up imports, then the first priced lookups, from four threads
+# at once (one of them could be start-up's warm-up thread).
+FIRST_USE = """
+import sys, threading
+import omniroute.addons, omniroute.api.app, omniroute.cli, omniroute.runtime
+from omniroute.engine.pricing import PriceTable, load_maintained
+table = PriceTable()
+before = "genai_prices" in sys.modules
+costs, tables = [], []
+def first_use():
+    tables.append(load_maintained())
+    costs.append(table.priced_cost("gpt-4o", "openai", 1000, 500, 200))
+threads = [threading.Thread(target=first_use) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(before, sorted(set(map(str, costs))), len({id(t) for t in tables}))
+"""
+
+
+def test_the_maintained_table_is_read_on_first_use_once_with_its_prices() -> None:
+    out = subprocess.run([sys.executable, "-c", FIRST_USE], capture_output=True, text=True, check=True,
+                         timeout=120).stdout.split(maxsplit=1)
+    # Not imported by start-up; the first lookups (however many at once) read one table, priced.
+    assert out == ["False", "['0.00725'] 1\n"]
