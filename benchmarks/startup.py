@@ -6,8 +6,9 @@ Each round starts every arm twice: on a fresh home (CA and database created) and
 the arm's first start left (existing CA and database). A start is timed from the spawn of
 ``omniroute run`` (all listeners on) until ``/health`` reports every listener running; the
 CPU figure is the process's utime+stime at that moment, which the shared machine's load
-inflates far less than the wall time. The arms alternate within each round, and one unmeasured
-start per arm comes first (it compiles the baseline's byte code).
+inflates far less than the wall time. Both trees' byte code is written first (as
+``scripts/setup`` does), the arms alternate within each round, and one unmeasured start per arm
+comes first (it makes the existing home).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 from benchmarks import targets as t
-from tests.support.harness import OmniRouteProcess
+from tests.support.harness import REPO_ROOT, OmniRouteProcess
 
 KINDS = ("fresh", "existing")
 
@@ -40,6 +41,7 @@ def timed_start(home: Path | None = None, env: dict[str, str] | None = None) -> 
 
 def run(baseline: str | None, starts: int) -> dict[str, dict[str, list[tuple[float, float]]]]:
     work = Path(tempfile.mkdtemp(prefix="omniroute-startup-"))
+    t.compile_tree(REPO_ROOT)  # as the baseline's: neither arm compiles its source while starting
     arms: dict[str, dict[str, str]] = {"this tree": {}}
     if baseline:
         arms[baseline] = {"PYTHONPATH": str(t.baseline_tree(baseline, work))}

@@ -10,6 +10,7 @@ upstream (a TLS mock on 127.0.0.N:443 plus a UDP DNS server answering that addre
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import signal
@@ -252,7 +253,15 @@ def baseline_tree(ref: str, work: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(root), "archive", ref, "omniroute", "addons"],
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(out)], input=archive, check=True)
+    compile_tree(out)
     return out
+
+
+def compile_tree(root: Path) -> None:
+    """Byte code for the project's source under ``root``, as ``scripts/setup`` writes it: with
+    PYTHONDONTWRITEBYTECODE set, a tree without it is compiled again by every start."""
+    for package in ("omniroute", "addons"):
+        compileall.compile_dir(root / package, quiet=1)
 
 
 # -- the stand-in upstream (runs in its own process) -------------------------------------
