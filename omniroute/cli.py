@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 
 from omniroute import __version__
-from omniroute.bridge.ca import CAError, CertificateAuthority
 from omniroute.cli_agents_app import agents_app
 from omniroute.cli_common import Home, build_settings, fail, run_bridge, run_inspector
 from omniroute.cli_groups import cert_app, config_app, har_app
@@ -60,8 +59,10 @@ def run(
 ) -> None:
     """Start the proxy listeners and the API in one process."""
     # Start-up creates many objects that live as long as the process (modules, classes,
-    # routes); collecting them again and again is a real part of a start. Collection resumes,
-    # without them, once the listeners are up (_announce_ready).
+    # routes); collecting them again and again is a real part of a start. So collection stops
+    # before the modules a start needs are imported (here and in _serve: this module imports
+    # only what every command needs), and resumes, without them, once the listeners are up
+    # (_announce_ready).
     gc.disable()
     settings = build_settings(
         home=home, host=host, api_port=api_port, proxy_port=proxy_port,
@@ -87,6 +88,8 @@ def run(
         settings.prepare_home()
     except SettingsError as exc:
         raise fail(str(exc)) from None
+    from omniroute.bridge.ca import CAError, CertificateAuthority
+
     try:
         # Before mitmproxy starts: it issues per-host certificates from this CA.
         CertificateAuthority(settings.certs_dir).ensure()

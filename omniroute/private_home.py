@@ -14,8 +14,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
-
 if TYPE_CHECKING:
     from omniroute.config import Settings
 
@@ -46,6 +44,8 @@ def private_files(settings: Settings, database: Path | None) -> list[Path]:
 
 
 def sqlite_path(url: str) -> Path | None:
+    from sqlalchemy.engine import make_url  # the database's library: for the commands that use it
+
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
         return None
