@@ -25,6 +25,9 @@ from omniroute.services import Services, open_services
 from omniroute.shared.events import InspectorEventBridge
 
 log = logging.getLogger("omniroute")
+# The warm-up waits this long after the listeners are up: the first requests (readiness checks,
+# the UI's first page) do not share the interpreter with it.
+WARM_UP_AFTER_S = 1.0
 
 
 class Runtime:
@@ -97,9 +100,12 @@ class Runtime:
         await self._start_shared()
 
     def warm_up(self) -> None:
-        """Once the listeners are up: read in a thread what start-up leaves for first use (the
-        maintained price table); a call that needs it sooner waits for that read."""
-        threading.Thread(target=load_maintained, name="omniroute-warm-up", daemon=True).start()
+        """Once the listeners are up: read in a thread, a moment later, what start-up leaves for
+        first use (the maintained price table); a call that needs it sooner reads it itself, or
+        waits for that read."""
+        timer = threading.Timer(WARM_UP_AFTER_S, load_maintained)
+        timer.name, timer.daemon = "omniroute-warm-up", True
+        timer.start()
 
     async def stop(self) -> None:
         services = self.services

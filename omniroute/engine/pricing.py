@@ -9,8 +9,8 @@ Three layers, searched in order, the first that prices a model wins:
 2. our own local entries: the demo provider and Ollama models are free;
 3. the maintained table ``genai-prices`` ships (``price_source``), with its own matching rules
    and long-context tiers. It is read once per process when first needed (`load_maintained`):
-   start-up leaves it to a thread started once the listeners are up, and a call that needs a
-   price before that thread is done waits for it.
+   start-up leaves it to a thread started a moment after the listeners are up; a call that
+   needs a price sooner reads it itself, or waits for that thread's read.
 
 In layers 1 and 2 the candidates ``provider/model``, ``model`` and the part after the model's
 last ``/`` are tried in that order; each is matched by an exact key, else by the longest
