@@ -72,7 +72,7 @@ LOCAL_PRICES: Mapping[str, ModelPrice] = MappingProxyType(_LOCAL)
 class PriceTable:
     """Overrides, then local entries, then the maintained table. Lookups are memoised."""
 
-    __slots__ = ("_cache", "_layers", "_maintained")
+    __slots__ = ("_cache", "_layers", "_local", "_maintained", "_overrides")
 
     _CACHE_MAX = 4096
 
@@ -83,12 +83,12 @@ class PriceTable:
         maintained: MaintainedPrices | None = None,
     ) -> None:
         self._maintained = maintained  # None: the process's table (`load_maintained`), when first needed
-        self._layers = (_Layer({}), _Layer(local))
+        self._local = _Layer(local)
+        # A partial override keeps the other prices of the entry it corrects, which may come
+        # from the maintained table: merged when first needed (`layers`), not when built.
+        self._overrides = dict(overrides or {})
+        self._layers: tuple[_Layer, _Layer] | None = None if self._overrides else (_Layer({}), self._local)
         self._cache: dict[tuple[str, str], ModelPrice | None] = {}
-        # A partial override keeps the other prices of the entry it corrects.
-        merged = {k: _coerce(v, self.lookup(k)) for k, v in (overrides or {}).items()}
-        self._layers = (_Layer(merged), _Layer(local))
-        self._cache.clear()
 
     @property
     def source(self) -> str:
@@ -100,6 +100,17 @@ class PriceTable:
         if found is None:
             found = self._maintained = load_maintained()
         return found
+
+    @property
+    def layers(self) -> tuple[_Layer, _Layer]:
+        """The overrides (merged onto the entries they correct), then the local entries."""
+        layers = self._layers
+        if layers is None:
+            plain = PriceTable(local=self._local.prices, maintained=self.maintained)
+            merged = {k: _coerce(v, None if isinstance(v, ModelPrice) else plain.lookup(k))
+                      for k, v in self._overrides.items()}
+            layers = self._layers = (_Layer(merged), self._local)
+        return layers
 
     def lookup(self, model: str, provider: str = "") -> ModelPrice | None:
         """The rates a model is billed at (a tiered entry's first tier)."""
@@ -154,14 +165,14 @@ class PriceTable:
     def entries(self) -> dict[str, dict[str, str | None]]:
         """The effective table (maintained, local, then overrides) for ``/api/pricing``."""
         out = defaults()
-        out.update((key, price.as_dict()) for key, price in self._layers[0].prices.items())
+        out.update((key, price.as_dict()) for key, price in self.layers[0].prices.items())
         return out
 
     def _own(self, model: str, provider: str) -> ModelPrice | None:
         name = model.lower()
         candidates = [f"{provider.lower()}/{name}"] if provider else []
         candidates.extend(model_names(name))
-        for layer in self._layers:
+        for layer in self.layers:
             found = layer.match(candidates)
             if found is not None:
                 return found

@@ -179,13 +179,14 @@ def test_an_unpriced_model_has_no_cost_not_zero(table: PriceTable) -> None:
     assert priced.priced_cost("gpt-mock", "openai", 1_000_000, 1_000_000) == D("3")
 
 
-# A fresh interpreter: what start-up imports, then the first priced lookups, from four threads
-# at once (one of them could be start-up's warm-up thread).
+# A fresh interpreter: what start-up imports and builds (the router's table, one with a partial
+# override), then the first priced lookups, from four threads at once (one of them could be
+# start-up's warm-up thread).
 FIRST_USE = """
 import sys, threading
 import omniroute.addons, omniroute.api.app, omniroute.cli, omniroute.runtime
 from omniroute.engine.pricing import PriceTable, load_maintained
-table = PriceTable()
+table, corrected = PriceTable(), PriceTable({"gpt-4o": {"output": "20"}})
 before = "genai_prices" in sys.modules
 costs, tables = [], []
 def first_use():
@@ -196,12 +197,14 @@ for thread in threads:
     thread.start()
 for thread in threads:
     thread.join()
-print(before, sorted(set(map(str, costs))), len({id(t) for t in tables}))
+print(before, sorted(set(map(str, costs))), len({id(t) for t in tables}), corrected.lookup("gpt-4o").as_dict())
 """
 
 
 def test_the_maintained_table_is_read_on_first_use_once_with_its_prices() -> None:
     out = subprocess.run([sys.executable, "-c", FIRST_USE], capture_output=True, text=True, check=True,
-                         timeout=120).stdout.split(maxsplit=1)
-    # Not imported by start-up; the first lookups (however many at once) read one table, priced.
-    assert out == ["False", "['0.00725'] 1\n"]
+                         timeout=120).stdout.split(maxsplit=3)
+    # Not imported by start-up; the first lookups (however many at once) read one table, priced;
+    # the override keeps the maintained input and cached prices of the entry it corrects.
+    assert out == ["False", "['0.00725']", "1",
+                   "{'input': '2.5', 'output': '20', 'cached_input': '1.25'}\n"]
