@@ -70,6 +70,12 @@ def main(argv: list[str] | None = None) -> int:
             walls, cpus = zip(*samples, strict=True)
             each = " ".join(f"{cpu:.2f}" for cpu in cpus)
             print(f"| {name} | {kind} | {statistics.median(walls):.2f} | {statistics.median(cpus):.2f} | {each} |")
+    if args.baseline:  # the arms of one round ran side by side: their difference drifts least
+        moved = {kind: statistics.median(ours[1] - theirs[1] for ours, theirs in
+                                         zip(figures["this tree"][kind], figures[args.baseline][kind], strict=True))
+                 for kind in KINDS}
+        print(f"\nCPU s, this tree minus {args.baseline}, median of the rounds' differences: "
+              + ", ".join(f"{kind} {value:+.2f}" for kind, value in moved.items()))
     return 0
 
 
