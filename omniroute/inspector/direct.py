@@ -11,10 +11,12 @@ neither masking nor copies.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Mapping
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 
 from omniroute.engine.errors import EngineError
@@ -34,13 +36,13 @@ def start(capture: Capture, request: Request, body: bytes, *, request_id: str, a
           note: str | None = None) -> InterceptedRequest | None:
     if not capture.enabled or (source == API and not capture.api_calls):
         return None
-    url = request.url
+    scheme, host, port, path, query = _url_parts(request)
     masker = capture.masker
     row = InterceptedRequest(
-        id=request_id, source=source, method=shared(request.method), host=shared(url.hostname or ""),
-        path=shared(url.path), started_at=time.time(), agent=agent, request_size=len(body),
-        detected_kind="llm", session_id=capture.session_id, scheme=shared(url.scheme), port=url.port,
-        query=masker.mask_url("?" + url.query)[1:] if url.query else "",
+        id=request_id, source=source, method=shared(request.method), host=host, path=path,
+        started_at=time.time(), agent=agent, request_size=len(body),
+        detected_kind="llm", session_id=capture.session_id, scheme=scheme, port=port,
+        query=masker.mask_url("?" + query)[1:] if query else "",
         wire_format=wire_format, stream=stream, source_model=source_model, mapped_model=mapped_model,
         note=note or (None if mapped_model or source != DIRECT else "unmapped"),
     )
@@ -97,3 +99,20 @@ async def tee(capture: Capture, row: InterceptedRequest, status: int, headers: d
         raise
     finally:
         finish(capture, row, status, headers, b"".join(kept), size, error, streamed=True)
+
+
+def _url_parts(request: Request) -> tuple[str, str, int | None, str, str]:
+    """Scheme, host, port, path and query of the request's URL, as Starlette's ``URL`` reads
+    them from the scope; remembered, since every call to one endpoint asks the same."""
+    scope = request.scope
+    server = scope.get("server")
+    return _parse_url(scope.get("scheme", "http"), tuple(server) if server else None,
+                      request.headers.get("host"), scope["path"], scope.get("query_string", b""))
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_url(scheme: str, server: tuple[str, int] | None, host: str | None, path: str,
+               query: bytes) -> tuple[str, str, int | None, str, str]:
+    url = URL(scope={"scheme": scheme, "server": server, "path": path, "query_string": query,
+                     "headers": [(b"host", host.encode("latin-1"))] if host else []})
+    return url.scheme, url.hostname or "", url.port, url.path, url.query

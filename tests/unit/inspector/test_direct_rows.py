@@ -67,6 +67,8 @@ async def test_a_v1_row_is_masked_only_when_read_and_as_eager_masking_gave() -> 
     assert SECRET not in json.dumps(row.to_dict(internal=True))
     assert row.status == 200 and row.response_size == len(reply) and not row.response_truncated
     assert row.context_key is None and row.wire_format == "openai-chat" and row.stream is False  # as given
+    assert (row.scheme, row.host, row.port, row.path, row.query) == ("http", "127.0.0.1", 20128, "/v1/chat/completions", "")
+    assert row.url == str(_request(body).url)
 
 
 async def test_a_streamed_v1_row_merges_its_events_on_read() -> None:
