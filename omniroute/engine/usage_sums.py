@@ -10,6 +10,7 @@ the few hundred group rows.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -76,14 +77,20 @@ def _upsert(session: Session, table: Table, keys: tuple[str, ...], measures: tup
     """Add ``rows`` (key values then measures) to ``table``'s counters, creating missing rows."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    upsert = insert.on_conflict_do_update(
-        index_elements=list(keys), set_={name: table.c[name] + insert.excluded[name] for name in measures},
-    )
+    upsert = _upsert_statement(session.get_bind().dialect.name, table, keys, measures)
     names = (*keys, *measures)
     # Sorted: several instances upserting the same hours take their row locks in one order.
     session.execute(upsert, [dict(zip(names, row, strict=True)) for row in sorted(rows, key=lambda r: r[:len(keys)])])
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], measures: tuple[str, ...]) -> Any:
+    """Built once per table: building it (the ``excluded`` columns, one expression per measure)
+    cost more than executing it, on every batch the writer commits."""
+    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    return insert.on_conflict_do_update(
+        index_elements=list(keys), set_={name: table.c[name] + insert.excluded[name] for name in measures},
+    )
 
 
 def _named(column: Any, fallback: Any) -> Any:
