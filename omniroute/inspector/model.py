@@ -36,18 +36,18 @@ DEFAULT_BODY_CAP = 1024 * 1024  # 1 MiB, the issue's default
 
 
 _SHARED: dict[str, str] = {}
-_SHARED_MAX = 4096
+_SHARED_MAX = 4096  # distinct strings remembered; the set restarts when full
 
 
 def shared(text: str) -> str:
     """One instance of a string that repeats from row to row (method, scheme, host, path): a
-    ring of thousands of rows would otherwise hold a copy per row. Bounded: past
-    ``_SHARED_MAX`` distinct values, new ones are returned as they are."""
+    ring of thousands of rows would otherwise hold a copy per row."""
     known = _SHARED.get(text)
     if known is not None:
         return known
-    if len(_SHARED) < _SHARED_MAX:
-        _SHARED[text] = text
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()  # rows keep the instances they have; today's traffic refills it
+    _SHARED[text] = text
     return text
 
 

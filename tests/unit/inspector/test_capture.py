@@ -310,3 +310,16 @@ async def _eventually(check: Any, timeout: float = 5.0) -> bool:
         await asyncio.sleep(0.01)
     return False
 
+
+
+def test_repeated_strings_are_shared_between_rows_and_the_set_stays_bounded() -> None:
+    from omniroute.inspector import model
+
+    capture = Capture(Ring(10), Masker(), 1024)
+    first = capture.request(_flow(_body("a")), "http-proxy", None).row
+    second = capture.request(_flow(_body("b")), "http-proxy", None).row
+    assert first.host == second.host == "api.openai.com" and first.host is second.host
+    assert first.path is second.path and first.method is second.method
+    for i in range(model._SHARED_MAX + 10):
+        assert model.shared(f"/v1/items/{i}") == f"/v1/items/{i}"
+    assert len(model._SHARED) <= model._SHARED_MAX
