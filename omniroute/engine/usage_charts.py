@@ -1,14 +1,15 @@
 """The Usage page's charts, aggregated by the database: series over time, latency percentiles,
-errors. No usage row is loaded into Python, and the series and percentiles do not even read
-the rows: they read the hourly sums and latency counts the usage writer keeps
-(`engine/usage_sums.py`). Periods start on a whole bucket, and buckets are whole hours.
+errors. No usage row is read: the charts read the hourly sums, latency counts and error counts
+the usage writer keeps (`engine/usage_sums.py`). Periods start on a whole bucket, and buckets
+are whole hours.
 
 - ``series``: per time bucket and per name (model, agent or provider) the requests, errors,
   tokens and cost (summed exactly as integer ``cost_units``, sent as a number for the chart).
   Calls with no known price are counted (``unpriced``) rather than added as 0.
 - ``latency``: p50 / p90 / p99 of total latency per name over answered calls, nearest rank,
   from the counts per latency bucket (within 2.5 % of the exact value).
-- ``errors``: the most frequent failures (status and message), from the failed rows only.
+- ``errors``: the most frequent failures (status and message), from the failures counted per
+  hour, status and message (`usage_errors`), the newest first among equals.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Integer, and_, cast, func
+from sqlalchemy import Integer, cast, func
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from omniroute.db.latency_buckets import percentiles
-from omniroute.db.tables import UsageHourly, UsageLatency, UsageLog, units_cost
+from omniroute.db.tables import UsageErrors, UsageHourly, UsageLatency, units_cost
 
 By = Literal["model", "agent", "provider"]
 PERCENTILES = (50, 90, 99)
@@ -78,15 +79,16 @@ def latency(session: Session, since: datetime, by: By) -> list[dict[str, Any]]:
 
 
 def errors(session: Session, since: datetime, limit: int = 10) -> list[dict[str, Any]]:
+    calls = func.sum(col(UsageErrors.calls)).label("count")
+    last = func.max(col(UsageErrors.last)).label("last")
     statement = (
-        select(col(UsageLog.status), col(UsageLog.error), func.count().label("count"),
-               func.max(col(UsageLog.created_at)).label("last"))
-        .where(and_(col(UsageLog.created_at) >= since, col(UsageLog.status) >= 400))
-        .group_by(col(UsageLog.status), col(UsageLog.error))
-        .order_by(func.count().desc())
+        select(col(UsageErrors.status), col(UsageErrors.error), calls, last)
+        .where(col(UsageErrors.hour) >= since)
+        .group_by(col(UsageErrors.status), col(UsageErrors.error))
+        .order_by(calls.desc(), last.desc())
         .limit(limit)
     )
-    return [{"status": r.status, "error": r.error, "count": r.count, "last": _iso(r.last)}
+    return [{"status": r.status, "error": r.error, "count": int(r.count), "last": _iso(r.last)}
             for r in session.exec(statement).all()]  # type: ignore[call-overload]
 
 

@@ -22,13 +22,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from omniroute.db.latency_buckets import bucket_of
-from omniroute.db.tables import UsageHourly, UsageLatency, UsageLog, row_group
+from omniroute.db.tables import (
+    UsageErrors,
+    UsageHourly,
+    UsageLatency,
+    UsageLog,
+    error_digest,
+    row_group,
+)
 
 GROUPS = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
 MEASURES = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units")
 KEY_COLUMNS = ("hour", "model", "provider", "agent", "api_key")
 _HOURLY = cast(Table, UsageHourly.__table__)  # type: ignore[attr-defined]
 _LATENCY = cast(Table, UsageLatency.__table__)  # type: ignore[attr-defined]
+_ERRORS = cast(Table, UsageErrors.__table__)  # type: ignore[attr-defined]
+ERROR_KEYS = ("hour", "status", "digest")
 
 
 @dataclass(slots=True)
@@ -48,12 +57,14 @@ class Sum:
 
 
 def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Add a batch of usage rows to `usage_hourly` and `usage_latency`; called in the writer's
-    transaction."""
+    """Add a batch of usage rows to `usage_hourly`, `usage_latency` and `usage_errors`; called
+    in the writer's transaction."""
     hours: dict[tuple[Any, ...], list[int]] = {}
     latency: dict[tuple[Any, ...], int] = defaultdict(int)
+    failures: dict[tuple[Any, ...], list[Any]] = {}  # (hour, status, digest): [error, calls, last]
     for row in rows:
-        key = (row["created_at"].replace(minute=0, second=0, microsecond=0), *row_group(row))
+        hour = row["created_at"].replace(minute=0, second=0, microsecond=0)
+        key = (hour, *row_group(row))
         status = row["status"]
         measures = (1, int(status >= 400), row["tokens_in"], row["tokens_out"], row["tokens_cached"],
                     row["cost_units"], int(row["cost"] is None))
@@ -62,26 +73,35 @@ def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             sums[i] += value
         if status < 400:  # percentiles are of answered calls
             latency[(*key, bucket_of(row["latency_ms"]))] += 1
+        else:
+            failure = failures.setdefault((hour, status, error_digest(row["error"])),
+                                          [row["error"], 0, row["created_at"]])
+            failure[1] += 1
+            failure[2] = max(failure[2], row["created_at"])
     if not hours:
         return
-    hour_columns = (*MEASURES, "unpriced")
-    _upsert(session, _HOURLY, KEY_COLUMNS, hour_columns,
-            [(*key, *sums) for key, sums in hours.items()])
-    _upsert(session, _LATENCY, (*KEY_COLUMNS, "bucket"), ("calls",),
-            [(*key, calls) for key, calls in latency.items()])
+    _upsert(session, _HOURLY, KEY_COLUMNS, [(*key, *sums) for key, sums in hours.items()],
+            added=(*MEASURES, "unpriced"))
+    _upsert(session, _LATENCY, (*KEY_COLUMNS, "bucket"), [(*key, calls) for key, calls in latency.items()],
+            added=("calls",))
+    _upsert(session, _ERRORS, ERROR_KEYS, [(*key, *failure) for key, failure in failures.items()],
+            kept=("error",), added=("calls",), latest=("last",))
 
 
-def _upsert(session: Session, table: Table, keys: tuple[str, ...], measures: tuple[str, ...],
-            rows: list[tuple[Any, ...]]) -> None:
-    """Add ``rows`` (key values then measures) to ``table``'s counters, creating missing rows."""
+def _upsert(session: Session, table: Table, keys: tuple[str, ...], rows: list[tuple[Any, ...]], *,
+            added: tuple[str, ...], kept: tuple[str, ...] = (), latest: tuple[str, ...] = ()) -> None:
+    """Merge ``rows`` (key values, then the ``kept``, ``added`` and ``latest`` columns) into
+    ``table``: a new key is inserted; an existing one keeps its ``kept`` values, adds to its
+    ``added`` counters and keeps the greater of each ``latest`` value."""
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    upsert = insert.on_conflict_do_update(
-        index_elements=list(keys), set_={name: table.c[name] + insert.excluded[name] for name in measures},
-    )
-    names = (*keys, *measures)
+    greatest = func.greatest if dialect == "postgresql" else func.max  # SQLite's max(a, b) is scalar
+    set_ = {name: table.c[name] + insert.excluded[name] for name in added}
+    set_.update({name: greatest(table.c[name], insert.excluded[name]) for name in latest})
+    upsert = insert.on_conflict_do_update(index_elements=list(keys), set_=set_)
+    names = (*keys, *kept, *added, *latest)
     # Sorted: several instances upserting the same hours take their row locks in one order.
     session.execute(upsert, [dict(zip(names, row, strict=True)) for row in sorted(rows, key=lambda r: r[:len(keys)])])
 
