@@ -23,9 +23,11 @@ from sqlmodel import Session, col, select
 
 from omniroute.db.latency_buckets import bucket_of
 from omniroute.db.tables import (
+    UsageDaily,
     UsageErrors,
     UsageHourly,
     UsageLatency,
+    UsageLatencyDaily,
     UsageLog,
     error_digest,
     row_group,
@@ -34,8 +36,11 @@ from omniroute.db.tables import (
 GROUPS = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
 MEASURES = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units")
 KEY_COLUMNS = ("hour", "model", "provider", "agent", "api_key")
+DAY_KEY_COLUMNS = ("day", *KEY_COLUMNS[1:])
 _HOURLY = cast(Table, UsageHourly.__table__)  # type: ignore[attr-defined]
 _LATENCY = cast(Table, UsageLatency.__table__)  # type: ignore[attr-defined]
+_DAILY = cast(Table, UsageDaily.__table__)  # type: ignore[attr-defined]
+_LATENCY_DAILY = cast(Table, UsageLatencyDaily.__table__)  # type: ignore[attr-defined]
 _ERRORS = cast(Table, UsageErrors.__table__)  # type: ignore[attr-defined]
 ERROR_KEYS = ("hour", "status", "digest")
 
@@ -57,22 +62,20 @@ class Sum:
 
 
 def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Add a batch of usage rows to `usage_hourly`, `usage_latency` and `usage_errors`; called
-    in the writer's transaction."""
+    """Add a batch of usage rows to the sums and counts per hour (`usage_hourly`,
+    `usage_latency`, `usage_errors`) and per day (`usage_daily`, `usage_latency_daily`);
+    called in the writer's transaction."""
     hours: dict[tuple[Any, ...], list[int]] = {}
-    latency: dict[tuple[Any, ...], int] = defaultdict(int)
+    latency: dict[tuple[Any, ...], list[int]] = {}
     failures: dict[tuple[Any, ...], list[Any]] = {}  # (hour, status, digest): [error, calls, last]
     for row in rows:
         hour = row["created_at"].replace(minute=0, second=0, microsecond=0)
         key = (hour, *row_group(row))
         status = row["status"]
-        measures = (1, int(status >= 400), row["tokens_in"], row["tokens_out"], row["tokens_cached"],
-                    row["cost_units"], int(row["cost"] is None))
-        sums = hours.setdefault(key, [0] * len(measures))
-        for i, value in enumerate(measures):
-            sums[i] += value
+        _add(hours, key, (1, int(status >= 400), row["tokens_in"], row["tokens_out"], row["tokens_cached"],
+                          row["cost_units"], int(row["cost"] is None)))
         if status < 400:  # percentiles are of answered calls
-            latency[(*key, bucket_of(row["latency_ms"]))] += 1
+            _add(latency, (*key, bucket_of(row["latency_ms"])), (1,))
         else:
             failure = failures.setdefault((hour, status, error_digest(row["error"])),
                                           [row["error"], 0, row["created_at"]])
@@ -80,12 +83,30 @@ def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             failure[2] = max(failure[2], row["created_at"])
     if not hours:
         return
-    _upsert(session, _HOURLY, KEY_COLUMNS, [(*key, *sums) for key, sums in hours.items()],
-            added=(*MEASURES, "unpriced"))
-    _upsert(session, _LATENCY, (*KEY_COLUMNS, "bucket"), [(*key, calls) for key, calls in latency.items()],
-            added=("calls",))
-    _upsert(session, _ERRORS, ERROR_KEYS, [(*key, *failure) for key, failure in failures.items()],
-            kept=("error",), added=("calls",), latest=("last",))
+    sums = (*MEASURES, "unpriced")
+    _upsert(session, _HOURLY, KEY_COLUMNS, _rows(hours), added=sums)
+    _upsert(session, _DAILY, DAY_KEY_COLUMNS, _rows(_per_day(hours)), added=sums)
+    _upsert(session, _LATENCY, (*KEY_COLUMNS, "bucket"), _rows(latency), added=("calls",))
+    _upsert(session, _LATENCY_DAILY, (*DAY_KEY_COLUMNS, "bucket"), _rows(_per_day(latency)), added=("calls",))
+    _upsert(session, _ERRORS, ERROR_KEYS, _rows(failures), kept=("error",), added=("calls",), latest=("last",))
+
+
+def _add(counts: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], values: Sequence[int]) -> None:
+    total = counts.setdefault(key, [0] * len(values))
+    for i, value in enumerate(values):
+        total[i] += value
+
+
+def _per_day(counts: dict[tuple[Any, ...], list[int]]) -> dict[tuple[Any, ...], list[int]]:
+    """Counts keyed by hour (first) summed per day."""
+    days: dict[tuple[Any, ...], list[int]] = {}
+    for (hour, *rest), values in counts.items():
+        _add(days, (hour.replace(hour=0), *rest), values)
+    return days
+
+
+def _rows(counts: dict[tuple[Any, ...], list[Any]]) -> list[tuple[Any, ...]]:
+    return [(*key, *values) for key, values in counts.items()]
 
 
 def _upsert(session: Session, table: Table, keys: tuple[str, ...], rows: list[tuple[Any, ...]], *,

@@ -1,5 +1,6 @@
-"""usage errors: failed calls counted per hour, status and message, kept by the usage writer,
-so the Usage page's most frequent errors read counts, not every failed row of a month
+"""usage rollups: failed calls counted per hour, status and message; the hourly sums and
+latency counts summed per day. Kept by the usage writer, so the Usage page's most frequent
+errors read counts, not every failed row of a month, and a month's charts read days, not hours
 
 Revision ID: 0010
 Revises: 0009
@@ -20,7 +21,13 @@ branch_labels = None
 depends_on = None
 
 KEYS = ("hour", "status", "digest")
+GROUPS = ("model", "provider", "agent", "api_key")
+MEASURES = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units", "unpriced")
 BATCH = 20_000
+# The session runs in UTC (omniroute.db.database), so days are UTC days; on SQLite, as
+# SQLAlchemy stores a datetime: "YYYY-MM-DD HH:MM:SS.ffffff".
+_DAY = {"postgresql": "date_trunc('day', hour)", "sqlite": "strftime('%Y-%m-%d 00:00:00.000000', hour)"}
+_PER_DAY = "INSERT INTO {to} (day, {columns}) SELECT {day} AS d, {groups}, {sums} FROM {source} GROUP BY d, {groups}"
 
 
 def upgrade() -> None:
@@ -34,10 +41,28 @@ def upgrade() -> None:
         sa.Column("last", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint(*KEYS),
     )
-    _backfill()
+    _count_errors()
+    _create_daily("usage_daily", "usage_hourly", MEASURES, ())
+    _create_daily("usage_latency_daily", "usage_latency", ("calls",), ("bucket",))
 
 
-def _backfill() -> None:
+def _create_daily(name: str, source: str, measures: tuple[str, ...], keys: tuple[str, ...]) -> None:
+    """``name`` keyed by day (and ``keys``), filled with the hourly ``source``'s sums."""
+    op.create_table(
+        name,
+        sa.Column("day", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        *(sa.Column(group, sqlmodel.sql.sqltypes.AutoString(), nullable=False) for group in GROUPS),
+        *(sa.Column(key, sa.Integer(), nullable=False) for key in keys),
+        *(sa.Column(measure, sa.BigInteger(), nullable=False) for measure in measures),
+        sa.PrimaryKeyConstraint("day", *GROUPS, *keys),
+    )
+    groups = ", ".join((*GROUPS, *keys))
+    op.execute(_PER_DAY.format(
+        to=name, columns=", ".join((*GROUPS, *keys, *measures)), day=_DAY[op.get_bind().dialect.name],
+        groups=groups, sums=", ".join(f"SUM({m})" for m in measures), source=source))
+
+
+def _count_errors() -> None:
     # The same keys the usage writer uses from now on (omniroute.engine.usage_sums).
     from omniroute.db.tables import error_digest
 
@@ -66,4 +91,6 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("usage_latency_daily")
+    op.drop_table("usage_daily")
     op.drop_table("usage_errors")
