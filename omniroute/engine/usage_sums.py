@@ -2,10 +2,11 @@
 
 Summing every row of a month on each page load would move a month of rows through the
 database for every refresh. The usage writer therefore keeps `usage_hourly` (one row per hour
-and group) in the same transaction as the rows it writes, and a period is read as the whole
-hours inside it from `usage_hourly` plus the two partial hours at its edges from `usage_logs`.
-Both parts are summed by the database (costs as integer units, so exactly); Python only merges
-the few hundred group rows.
+and group) and `usage_daily` (one per UTC day and group) in the same transaction as the rows it
+writes, and a period is read as the whole days inside it from `usage_daily`, its other whole
+hours from `usage_hourly`, and the two partial hours at its edges from `usage_logs`. Each part
+is summed by the database (costs as integer units, so exactly); Python only merges the few
+hundred group rows.
 """
 
 from __future__ import annotations
@@ -147,11 +148,14 @@ _LOG_MEASURES = (
     func.sum(UsageLog.tokens_cached),
     func.sum(UsageLog.cost_units),
 )
-_HOUR_GROUPS = (
-    col(UsageHourly.model), col(UsageHourly.provider), col(UsageHourly.agent),
-    col(UsageHourly.api_key), func.date(UsageHourly.hour),
-)
-_HOUR_MEASURES = tuple(func.sum(_HOURLY.c[name]) for name in MEASURES)
+def _table_sums(table: Table, start: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The groups and measures of `usage_hourly` or `usage_daily` (``start``: its time column)."""
+    groups = (*(table.c[name] for name in KEY_COLUMNS[1:]), func.date(table.c[start]))
+    return groups, tuple(func.sum(table.c[name]) for name in MEASURES)
+
+
+_HOUR_GROUPS, _HOUR_MEASURES = _table_sums(_HOURLY, "hour")
+_DAY_GROUPS, _DAY_MEASURES = _table_sums(_DAILY, "day")
 
 
 def _next_hour(moment: datetime) -> datetime:
@@ -159,24 +163,40 @@ def _next_hour(moment: datetime) -> datetime:
     return floor if floor == moment else floor + timedelta(hours=1)
 
 
+def _next_day(moment: datetime) -> datetime:
+    floor = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(days=1)
+
+
 def period_sums(session: Session, since: datetime, until: datetime) -> tuple[Sum, dict[str, dict[str, Sum]]]:
-    """The totals and the per-group sums of the rows written since ``since``: whole hours up
-    to ``until``'s hour from `usage_hourly`, the edges (and anything newer) from the rows."""
+    """The totals and the per-group sums of the rows written since ``since``: whole days from
+    `usage_daily`, the other whole hours up to ``until``'s hour from `usage_hourly`, the edges
+    (and anything newer) from the rows."""
     first = _next_hour(since)
     last = until.replace(minute=0, second=0, microsecond=0)
     if first > last:  # a period shorter than an hour: only rows
         first = last = since
+    first_day = _next_day(first)
+    last_day = last.replace(hour=0, minute=0, second=0, microsecond=0)
+    if first_day >= last_day:  # no whole day: only hours
+        first_day = last_day = last
     edges = or_(
         (col(UsageLog.created_at) >= since) & (col(UsageLog.created_at) < first),
         col(UsageLog.created_at) >= last,
     )
+    hour = _HOURLY.c.hour
     parts: Iterable[Any] = (
         session.exec(select(*_LOG_GROUPS, *_LOG_MEASURES).where(edges).group_by(*_LOG_GROUPS)).all(),
-        session.exec(
+        session.execute(
             select(*_HOUR_GROUPS, *_HOUR_MEASURES)
-            .where(col(UsageHourly.hour) >= first, col(UsageHourly.hour) < last)
+            .where(or_((hour >= first) & (hour < first_day), (hour >= last_day) & (hour < last)))
             .group_by(*_HOUR_GROUPS)
         ).all(),
+        session.execute(
+            select(*_DAY_GROUPS, *_DAY_MEASURES)
+            .where(_DAILY.c.day >= first_day, _DAILY.c.day < last_day)
+            .group_by(*_DAY_GROUPS)
+        ).all() if first_day < last_day else (),
     )
     # Lists summed with map: a Sum's setattr per measure and group costs more than the queries.
     total = [0] * len(MEASURES)
