@@ -43,7 +43,8 @@ def _fill_with(baseline: Path, url: str, rows: int) -> float:
     """Fill with the baseline's code: its migrations and its hourly sums."""
     code = "import sys; from benchmarks.usage_page import fill; print(fill(sys.argv[1], int(sys.argv[2])))"
     env = {**os.environ, "PYTHONPATH": f"{baseline}{os.pathsep}{ROOT}"}
-    done = subprocess.run([sys.executable, "-c", code, url, str(rows)], env=env, cwd=ROOT,
+    # Run from the baseline tree: "-c" puts the working directory first on sys.path.
+    done = subprocess.run([sys.executable, "-c", code, url, str(rows)], env=env, cwd=baseline,
                           capture_output=True, text=True, check=True)
     return float(done.stdout.split()[-1])
 
