@@ -30,10 +30,14 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedel
 # The rows queued before a read are one batch write away; under steady traffic the wait ends
 # with that batch, not when the queue is empty.
 WRITTEN_WAIT_S = 3.0
-# Pages are read with Core, not the ORM: a page of rows becomes JSON, no identity map or
-# instance per row is needed.
+# Read with Core, not the ORM: a page of rows becomes JSON, no identity map or instance per
+# row is needed; the fixed statements are built once.
 _LOGS = cast(Table, UsageLog.__table__)  # type: ignore[attr-defined]
 LogRow = UsageLog | Row[Any]  # a row by id (`Session.get`) or a row of a page
+_DAILY = cast(Table, UsageDaily.__table__)  # type: ignore[attr-defined]
+_KEYS = cast(Table, ApiKey.__table__)  # type: ignore[attr-defined]
+_ALL_REQUESTS = select(func.coalesce(func.sum(_DAILY.c.requests), 0))
+_KEY_LABELS = select(_KEYS.c.id, _KEYS.c.label)
 
 
 async def drain(usage: UsageRecorder) -> None:
@@ -110,7 +114,7 @@ def log_count(session: Session, where: list[Any]) -> int:
     usage writer keeps in the rows' own transaction: the same number without counting a
     million rows (on PostgreSQL that is a full scan of the table on every page load)."""
     if not where:
-        return int(session.exec(select(func.coalesce(func.sum(UsageDaily.requests), 0))).one())
+        return int(session.execute(_ALL_REQUESTS).scalar_one())
     return int(session.exec(select(func.count()).select_from(UsageLog).where(*where)).one())
 
 
@@ -179,7 +183,7 @@ def _sum_json(bucket: Sum) -> dict[str, Any]:
 
 def _sums(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
     total, sums = period_sums(session, since, until)
-    labels = {k.id: k.label for k in session.exec(select(ApiKey)).all()}
+    labels = dict(session.execute(_KEY_LABELS).all())
     result: dict[str, Any] = {
         name: {key: _sum_json(bucket) for key, bucket in sorted(group.items())}
         for name, group in sums.items()

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, cast
 
-from sqlalchemy import Integer, cast, func
+from sqlalchemy import Integer, Select, Table, bindparam, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from omniroute.db.latency_buckets import percentiles
 from omniroute.db.tables import (
@@ -34,16 +36,21 @@ from omniroute.db.tables import (
 
 By = Literal["model", "agent", "provider"]
 PERCENTILES = (50, 90, 99)
-
-
 DAY = 86400
+_SINCE = bindparam("since")
+# (table, its time column) per rollup; Core tables, not ORM entities: the page needs tuples.
+_HOURS = (cast(Table, UsageHourly.__table__), "hour")  # type: ignore[attr-defined]
+_DAYS = (cast(Table, UsageDaily.__table__), "day")  # type: ignore[attr-defined]
+_LATENCY_HOURS = (cast(Table, UsageLatency.__table__), "hour")  # type: ignore[attr-defined]
+_LATENCY_DAYS = (cast(Table, UsageLatencyDaily.__table__), "day")  # type: ignore[attr-defined]
+_ERRORS = cast(Table, UsageErrors.__table__)  # type: ignore[attr-defined]
 
 
-def _epoch(session: Session, column: Any) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "sqlite":
-        return cast(func.strftime("%s", column), Integer)
+def _epoch(dialect: str, column: Any) -> ColumnElement[Any]:
+    if dialect == "sqlite":
+        return sql_cast(func.strftime("%s", column), Integer)
     # date_part is a double; EXTRACT a numeric, several times slower to compute per row.
-    return cast(func.date_part("epoch", column), Integer)
+    return sql_cast(func.date_part("epoch", column), Integer)
 
 
 def _whole_days(since: datetime, bucket_s: int = DAY) -> bool:
@@ -51,44 +58,46 @@ def _whole_days(since: datetime, bucket_s: int = DAY) -> bool:
     return since.timestamp() % DAY == 0 and bucket_s % DAY == 0
 
 
-def series(session: Session, since: datetime, bucket_s: int, by: By) -> list[dict[str, Any]]:
-    table: Any = UsageDaily if _whole_days(since, bucket_s) else UsageHourly
-    start = col(table.day if table is UsageDaily else table.hour)
-    epoch = _epoch(session, start)
+# Each statement is built once and run with the period's start bound: building a select and
+# its cache key on every page load costs more than running it.
+@cache
+def _series_statement(dialect: str, daily: bool, bucket_s: int, by: By) -> Select[Any]:
+    table, start = _DAYS if daily else _HOURS
+    epoch = _epoch(dialect, table.c[start])
     bucket = (epoch - epoch % bucket_s).label("bucket")  # % is integer in SQLite and PostgreSQL alike
-    name = col(getattr(table, by)).label("name")
-    statement = (
-        select(
-            bucket, name, func.sum(col(table.requests)).label("requests"),
-            func.sum(col(table.errors)).label("errors"),
-            func.sum(col(table.tokens_in)).label("tokens_in"),
-            func.sum(col(table.tokens_out)).label("tokens_out"),
-            func.sum(col(table.cost_units)).label("cost_units"),
-            func.sum(col(table.unpriced)).label("unpriced"),
-        )
-        .where(start >= since)
+    name = table.c[by].label("name")
+    return (
+        select(bucket, name, *(func.sum(table.c[m]).label(m) for m in
+                               ("requests", "errors", "tokens_in", "tokens_out", "cost_units", "unpriced")))
+        .where(table.c[start] >= _SINCE)
         .group_by(bucket, name)
         .order_by(bucket, name)
     )
+
+
+def series(session: Session, since: datetime, bucket_s: int, by: By) -> list[dict[str, Any]]:
+    statement = _series_statement(session.get_bind().dialect.name, _whole_days(since, bucket_s), bucket_s, by)
     return [
         {"bucket": int(r.bucket), "name": r.name, "requests": int(r.requests), "errors": int(r.errors or 0),
          "tokensIn": int(r.tokens_in or 0), "tokensOut": int(r.tokens_out or 0),
          "cost": float(units_cost(int(r.cost_units or 0))), "unpriced": int(r.unpriced or 0)}
-        for r in session.exec(statement).all()  # type: ignore[call-overload]
+        for r in session.execute(statement, {"since": since})
     ]
 
 
-def latency(session: Session, since: datetime, by: By) -> list[dict[str, Any]]:
-    table: Any = UsageLatencyDaily if _whole_days(since) else UsageLatency
-    start = col(table.day if table is UsageLatencyDaily else table.hour)
-    name = col(getattr(table, by))
-    statement = (
-        select(name, col(table.bucket), func.sum(col(table.calls)))
-        .where(start >= since)
-        .group_by(name, col(table.bucket))
+@cache
+def _latency_statement(daily: bool, by: By) -> Select[Any]:
+    table, start = _LATENCY_DAYS if daily else _LATENCY_HOURS
+    return (
+        select(table.c[by], table.c.bucket, func.sum(table.c.calls))
+        .where(table.c[start] >= _SINCE)
+        .group_by(table.c[by], table.c.bucket)
     )
+
+
+def latency(session: Session, since: datetime, by: By) -> list[dict[str, Any]]:
     counts: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for series_name, bucket, calls in session.exec(statement).all():  # type: ignore[call-overload]
+    for series_name, bucket, calls in session.execute(_latency_statement(_whole_days(since), by), {"since": since}):
         counts[series_name].append((int(bucket), int(calls)))
     out = []
     for series_name in sorted(counts):
@@ -98,18 +107,20 @@ def latency(session: Session, since: datetime, by: By) -> list[dict[str, Any]]:
     return out
 
 
+_CALLS = func.sum(_ERRORS.c.calls).label("count")
+_LAST = func.max(_ERRORS.c.last).label("last")
+_ERRORS_STATEMENT = (
+    select(_ERRORS.c.status, _ERRORS.c.error, _CALLS, _LAST)
+    .where(_ERRORS.c.hour >= _SINCE)
+    .group_by(_ERRORS.c.status, _ERRORS.c.error)
+    .order_by(_CALLS.desc(), _LAST.desc())
+    .limit(bindparam("limit"))
+)
+
+
 def errors(session: Session, since: datetime, limit: int = 10) -> list[dict[str, Any]]:
-    calls = func.sum(col(UsageErrors.calls)).label("count")
-    last = func.max(col(UsageErrors.last)).label("last")
-    statement = (
-        select(col(UsageErrors.status), col(UsageErrors.error), calls, last)
-        .where(col(UsageErrors.hour) >= since)
-        .group_by(col(UsageErrors.status), col(UsageErrors.error))
-        .order_by(calls.desc(), last.desc())
-        .limit(limit)
-    )
     return [{"status": r.status, "error": r.error, "count": int(r.count), "last": _iso(r.last)}
-            for r in session.exec(statement).all()]  # type: ignore[call-overload]
+            for r in session.execute(_ERRORS_STATEMENT, {"since": since, "limit": limit})]
 
 
 def _iso(value: Any) -> str | None:

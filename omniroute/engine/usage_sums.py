@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from operator import add
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, or_
+from sqlalchemy import Table, bindparam, case, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from omniroute.db.latency_buckets import bucket_of
 from omniroute.db.tables import (
@@ -133,21 +133,21 @@ def _named(column: Any, fallback: Any) -> Any:
     return func.coalesce(func.nullif(column, ""), fallback)
 
 
+_LOGS = cast(Table, UsageLog.__table__)  # type: ignore[attr-defined]
 _LOG_GROUPS = (
-    _named(UsageLog.model_used, UsageLog.model_requested),
-    _named(UsageLog.provider, "none"),
-    _named(UsageLog.agent, UsageLog.source),
-    _named(UsageLog.api_key_id, "none"),
-    func.date(UsageLog.created_at),
+    _named(_LOGS.c.model_used, _LOGS.c.model_requested),
+    _named(_LOGS.c.provider, "none"),
+    _named(_LOGS.c.agent, _LOGS.c.source),
+    _named(_LOGS.c.api_key_id, "none"),
+    func.date(_LOGS.c.created_at),
 )
 _LOG_MEASURES = (
     func.count(),
-    func.sum(case((col(UsageLog.status) >= 400, 1), else_=0)),
-    func.sum(UsageLog.tokens_in),
-    func.sum(UsageLog.tokens_out),
-    func.sum(UsageLog.tokens_cached),
-    func.sum(UsageLog.cost_units),
+    func.sum(case((_LOGS.c.status >= 400, 1), else_=0)),
+    *(func.sum(_LOGS.c[name]) for name in MEASURES[2:]),
 )
+
+
 def _table_sums(table: Table, start: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The groups and measures of `usage_hourly` or `usage_daily` (``start``: its time column)."""
     groups = (*(table.c[name] for name in KEY_COLUMNS[1:]), func.date(table.c[start]))
@@ -156,6 +156,26 @@ def _table_sums(table: Table, start: str) -> tuple[tuple[Any, ...], tuple[Any, .
 
 _HOUR_GROUPS, _HOUR_MEASURES = _table_sums(_HOURLY, "hour")
 _DAY_GROUPS, _DAY_MEASURES = _table_sums(_DAILY, "day")
+# Built once, run with the period's bounds: building a select and its cache key on every page
+# load costs more than running it. Core tables, not ORM entities: the page needs tuples.
+_SINCE, _FIRST, _LAST = bindparam("since"), bindparam("first"), bindparam("last")
+_FIRST_DAY, _LAST_DAY = bindparam("first_day"), bindparam("last_day")
+_EDGES = (
+    select(*_LOG_GROUPS, *_LOG_MEASURES)
+    .where(or_((_LOGS.c.created_at >= _SINCE) & (_LOGS.c.created_at < _FIRST), _LOGS.c.created_at >= _LAST))
+    .group_by(*_LOG_GROUPS)
+)
+_HOURS = (
+    select(*_HOUR_GROUPS, *_HOUR_MEASURES)
+    .where(or_((_HOURLY.c.hour >= _FIRST) & (_HOURLY.c.hour < _FIRST_DAY),
+               (_HOURLY.c.hour >= _LAST_DAY) & (_HOURLY.c.hour < _LAST)))
+    .group_by(*_HOUR_GROUPS)
+)
+_DAYS = (
+    select(*_DAY_GROUPS, *_DAY_MEASURES)
+    .where(_DAILY.c.day >= _FIRST_DAY, _DAILY.c.day < _LAST_DAY)
+    .group_by(*_DAY_GROUPS)
+)
 
 
 def _next_hour(moment: datetime) -> datetime:
@@ -180,23 +200,11 @@ def period_sums(session: Session, since: datetime, until: datetime) -> tuple[Sum
     last_day = last.replace(hour=0, minute=0, second=0, microsecond=0)
     if first_day >= last_day:  # no whole day: only hours
         first_day = last_day = last
-    edges = or_(
-        (col(UsageLog.created_at) >= since) & (col(UsageLog.created_at) < first),
-        col(UsageLog.created_at) >= last,
-    )
-    hour = _HOURLY.c.hour
+    bounds = {"since": since, "first": first, "last": last, "first_day": first_day, "last_day": last_day}
     parts: Iterable[Any] = (
-        session.exec(select(*_LOG_GROUPS, *_LOG_MEASURES).where(edges).group_by(*_LOG_GROUPS)).all(),
-        session.execute(
-            select(*_HOUR_GROUPS, *_HOUR_MEASURES)
-            .where(or_((hour >= first) & (hour < first_day), (hour >= last_day) & (hour < last)))
-            .group_by(*_HOUR_GROUPS)
-        ).all(),
-        session.execute(
-            select(*_DAY_GROUPS, *_DAY_MEASURES)
-            .where(_DAILY.c.day >= first_day, _DAILY.c.day < last_day)
-            .group_by(*_DAY_GROUPS)
-        ).all() if first_day < last_day else (),
+        session.execute(_EDGES, bounds).all(),
+        session.execute(_HOURS, bounds).all(),
+        session.execute(_DAYS, bounds).all() if first_day < last_day else (),
     )
     # Lists summed with map: a Sum's setattr per measure and group costs more than the queries.
     total = [0] * len(MEASURES)
