@@ -21,6 +21,9 @@ it was due.
 ``--page-instance other`` loads the page from a second instance on the same database, so the
 calls' process does none of the page's work: what the calls still lose then is the machine's
 CPU, not anything they wait for in their own process.
+
+``--page-cost N [--baseline REF]`` measures no calls: the CPU one page load costs, per endpoint,
+in OmniRoute and in PostgreSQL (``benchmarks.usage_page_cost``).
 """
 
 from __future__ import annotations
