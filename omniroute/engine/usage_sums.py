@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from operator import add
 from typing import Any, cast
 
@@ -117,15 +118,22 @@ def _upsert(session: Session, table: Table, keys: tuple[str, ...], rows: list[tu
     ``added`` counters and keeps the greater of each ``latest`` value."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
+    upsert = _upsert_statement(session.get_bind().dialect.name, table, keys, added, latest)
+    names = (*keys, *kept, *added, *latest)
+    # Sorted: several instances upserting the same hours take their row locks in one order.
+    session.execute(upsert, [dict(zip(names, row, strict=True)) for row in sorted(rows, key=lambda r: r[:len(keys)])])
+
+
+@cache
+def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], added: tuple[str, ...],
+                      latest: tuple[str, ...]) -> Any:
+    """Built once per table: building it and its cache key for every batch cost more than the
+    writer's own work."""
     insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
     greatest = func.greatest if dialect == "postgresql" else func.max  # SQLite's max(a, b) is scalar
     set_ = {name: table.c[name] + insert.excluded[name] for name in added}
     set_.update({name: greatest(table.c[name], insert.excluded[name]) for name in latest})
-    upsert = insert.on_conflict_do_update(index_elements=list(keys), set_=set_)
-    names = (*keys, *kept, *added, *latest)
-    # Sorted: several instances upserting the same hours take their row locks in one order.
-    session.execute(upsert, [dict(zip(names, row, strict=True)) for row in sorted(rows, key=lambda r: r[:len(keys)])])
+    return insert.on_conflict_do_update(index_elements=list(keys), set_=set_)
 
 
 def _named(column: Any, fallback: Any) -> Any:
