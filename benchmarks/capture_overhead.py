@@ -1,7 +1,7 @@
 """What the Traffic Inspector's capture costs: latency added to a proxied call, and memory.
 
 ``python -m benchmarks.capture_overhead [--requests 600] [--flows 10000] [--body-kb 100]
-[--ring-size 1000] [--concurrency 4] [--baseline] [--against DIR]``
+[--ring-size 1000] [--concurrency 4] [--via proxy|v1] [--baseline] [--against DIR]``
 
 Processes on loopback: the mock provider and a real ``omniroute run`` mapping agent codex (``*``)
 to it, so each call is an agent call made through the HTTP_PROXY listener to
@@ -20,8 +20,9 @@ both see the same machine load.
    added p50 (target < 0.3 ms). Also, in a fresh interpreter per tree, the time spent inside the
    capture hooks on a real mitmproxy flow (what runs before the flow is forwarded), the deferred
    step after the response, and the first read of the finished row (what the list API does).
-2. Memory: ``--flows`` calls with ``--body-kb`` bodies through the capture-on process; its
-   resident memory is sampled as they go. The ring keeps ``--ring-size`` rows, so memory must
+2. Memory: ``--flows`` calls with ``--body-kb`` bodies through the capture-on process (agent
+   calls through the proxy, or with ``--via v1`` plain ``/v1`` calls, whose rows the inspector
+   keeps too); its resident memory is sampled as they go. The ring keeps ``--ring-size`` rows, so memory must
    plateau once the ring is full instead of growing with the number of flows.
 
 Prints markdown tables headed by the command line.
@@ -46,6 +47,8 @@ import httpx
 from tests.support.harness import REPO_ROOT, OmniRouteProcess
 
 URL = "https://api.openai.com/v1/chat/completions"
+V1_PATH = "/v1/chat/completions"
+V1_MODEL = "bench/bench-model"  # the mock's provider as registered below; codex's calls map to it
 BASE = "/api/tools/traffic-inspector"
 EXTRA_ENV: dict[str, str] = {}  # for experiments (e.g. MALLOC_ARENA_MAX)
 
@@ -61,8 +64,8 @@ def _words(kb: int) -> str:
     return " ".join(out)
 
 
-def _body(kb: int) -> bytes:
-    return json.dumps({"model": "gpt-4o", "messages": [
+def _body(kb: int, model: str = "gpt-4o") -> bytes:
+    return json.dumps({"model": model, "messages": [
         {"role": "system", "content": "You are a benchmark."},
         {"role": "user", "content": _words(kb)}]}).encode()
 
@@ -87,18 +90,21 @@ def _omniroute(mock_url: str, enabled: bool, ring_size: int, tree: Path | None =
            **_tree_env(tree)}
     proc = OmniRouteProcess(bridge=False, env=env).start(timeout=300)
     proc.add_provider("openai", "bench", f"{mock_url}/v1", api_key="sk-bench-provider-0001")
-    proc.map_models("codex", {"*": "bench/bench-model"})
+    proc.map_models("codex", {"*": V1_MODEL})
     return proc
 
 
-def _client(proc: OmniRouteProcess) -> httpx.Client:
+def _client(proc: OmniRouteProcess, via: str = "proxy") -> httpx.Client:
+    headers = {"authorization": "Bearer sk-agent-bench-0001", "content-type": "application/json"}
+    if via == "v1":  # a plain /v1 client: its calls get inspector rows too (source "api")
+        return httpx.Client(base_url=proc.api_url, trust_env=False, timeout=60, headers=headers)
     return httpx.Client(proxy=proc.proxy_url, verify=proc.ssl_context(), trust_env=False, timeout=60,
-                        headers={"authorization": "Bearer sk-agent-bench-0001", "content-type": "application/json"})
+                        headers=headers)
 
 
 def _call(client: httpx.Client, body: bytes) -> float:
     started = time.perf_counter()
-    response = client.post(URL, content=body)
+    response = client.post(URL if client.base_url.is_relative_url else V1_PATH, content=body)
     response.read()
     elapsed = (time.perf_counter() - started) * 1000
     if response.status_code != 200:
@@ -215,7 +221,7 @@ def latency(procs: dict[str, OmniRouteProcess], body: bytes, requests: int, gap_
 
 
 def memory(procs: dict[str, OmniRouteProcess], body: bytes, flows: int,
-           concurrency: int) -> dict[str, list[dict[str, Any]]]:
+           concurrency: int, via: str = "proxy") -> dict[str, list[dict[str, Any]]]:
     """``flows`` calls per process, in steps that take turns between processes; RSS per step."""
     def sample(name: str, done: int) -> dict[str, Any]:
         proc = procs[name]
@@ -226,7 +232,7 @@ def memory(procs: dict[str, OmniRouteProcess], body: bytes, flows: int,
 
     points = {name: [sample(name, 0)] for name in procs}
     step = max(flows // 10, 1)
-    clients = {name: [_client(proc) for _ in range(concurrency)] for name, proc in procs.items()}
+    clients = {name: [_client(proc, via) for _ in range(concurrency)] for name, proc in procs.items()}
     done = 0
     try:
         with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
@@ -251,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--body-kb", type=int, default=100)
     parser.add_argument("--ring-size", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=4, help="clients in the memory phase")
+    parser.add_argument("--via", choices=("proxy", "v1"), default="proxy",
+                        help="memory phase: agent calls through the proxy, or plain /v1 calls to our API")
     parser.add_argument("--gap-ms", type=float, default=20.0,
                         help="pause between calls for the second latency run (the first is back to back)")
     parser.add_argument("--baseline", action="store_true",
@@ -274,10 +282,12 @@ def main(argv: list[str] | None = None) -> int:
             procs[name] = _omniroute(mock_url, True, args.ring_size, tree)
         hooks = {name: hook_costs_of(tree, args.body_kb) for name, tree in trees.items()}
         lat = {gap: latency(procs, body, args.requests, gap / 1000) for gap in (0, args.gap_ms)}
-        mem = memory(procs, body, args.flows, args.concurrency) if args.flows else {}
+        mem_body = _body(args.body_kb, V1_MODEL) if args.via == "v1" else body
+        mem = memory(procs, mem_body, args.flows, args.concurrency, args.via) if args.flows else {}
         if args.baseline and args.flows:
             procs["capture off"] = _omniroute(mock_url, False, args.ring_size, trees[here])
-            mem.update(memory({"capture off": procs["capture off"]}, body, args.flows, args.concurrency))
+            mem.update(memory({"capture off": procs["capture off"]}, mem_body, args.flows, args.concurrency,
+                              args.via))
     finally:
         for proc in procs.values():
             proc.close()
@@ -316,7 +326,8 @@ def _print(command: str, args: argparse.Namespace, hooks: dict[str, dict[str, fl
               f"{'-' if read is None else f'{read:.1f}'} |")
     if not mem:
         return
-    print(f"\nMemory: {args.flows} flows of {args.body_kb} KB per process, ring size {args.ring_size}, "
+    calls = "plain /v1 calls" if args.via == "v1" else "agent calls through the proxy"
+    print(f"\nMemory: {args.flows} {calls} of {args.body_kb} KB per process, ring size {args.ring_size}, "
           f"{args.concurrency} clients; steps take turns between processes. RSS MB (rows in ring).\n")
     names = list(mem)
     print("| flows | " + " | ".join(names) + " |")

@@ -21,6 +21,9 @@ it was due.
 ``--page-instance other`` loads the page from a second instance on the same database, so the
 calls' process does none of the page's work: what the calls still lose then is the machine's
 CPU, not anything they wait for in their own process.
+
+``--page-cost N [--baseline REF]`` measures no calls: the CPU one page load costs, per endpoint,
+in OmniRoute and in PostgreSQL (``benchmarks.usage_page_cost``).
 """
 
 from __future__ import annotations
@@ -29,72 +32,21 @@ import argparse
 import asyncio
 import contextlib
 import json
-import random
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from omniroute.db.database import Database
-from omniroute.db.tables import UsageLog, cost_units
-from omniroute.engine.usage_sums import add_to_hours
+from benchmarks import usage_page_cost
+from benchmarks.usage_page import PAGE, fill
 from tests.support.harness import OmniRouteProcess
 
-BATCH = 20_000
-MODELS = ("demo/echo", "openai/gpt-4o", "anthropic/claude-sonnet-4-5", "gemini/gemini-2.5-pro")
-COST_UNITS = cost_units(Decimal("0.0001"))
 CHAT = {"model": "demo/echo", "messages": [{"role": "user", "content": "hello"}]}
-
-
-def fill(url: str, rows: int, seed: int = 7) -> float:
-    """Insert ``rows`` usage rows, oldest first as the usage writer appends them, with their
-    hourly sums (as the writer keeps them); seconds taken."""
-    rng = random.Random(seed)
-    db = Database(url)
-    db.migrate()
-    now = datetime.now(UTC)
-    ages = sorted((rng.uniform(0, 90 * 86400) for _ in range(rows)), reverse=True)
-    started = time.perf_counter()
-    table = UsageLog.__table__  # type: ignore[attr-defined]
-    for offset in range(0, rows, BATCH):
-        batch = []
-        for i in range(offset, min(rows, offset + BATCH)):
-            model = MODELS[i % len(MODELS)]
-            batch.append({
-                "request_id": f"bench{i:012x}",
-                "created_at": now - timedelta(seconds=ages[i]),
-                "source": "api" if i % 3 else "agent-bridge",
-                "agent": None if i % 3 else "claude-code",
-                "api_key_id": None,
-                "client_format": "openai-chat",
-                "model_requested": model,
-                "model_used": model,
-                "provider": model.partition("/")[0],
-                "tokens_in": 100 + i % 400,
-                "tokens_out": 20 + i % 300,
-                "tokens_cached": 0,
-                "cost": "0.0001",
-                "cost_units": COST_UNITS,
-                "latency_ms": 12.5,
-                "status": 200 if i % 50 else 429,
-            })
-        with db.session() as session:
-            session.execute(table.insert(), batch)
-            add_to_hours(session, batch)
-            session.commit()
-    with db.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
-    db.dispose()
-    return time.perf_counter() - started
-
-
 MITM_URL = "https://api.openai.com/v1/chat/completions"  # Codex's host: mapped to demo/echo
 WARM_CONNECTIONS = 16
 
@@ -105,16 +57,6 @@ async def _model_calls(client: httpx.AsyncClient, url: str, until: float, out: l
         reply = await client.post(url, json=CHAT)
         reply.raise_for_status()
         out.append((time.perf_counter() - started) * 1000)
-
-
-# What the Usage page asks for when it opens and when the period changes.
-PAGE = (
-    ("/api/usage/call-logs", {"limit": 50}),
-    ("/api/usage/analytics", {"period": "day"}),
-    ("/api/usage/analytics", {"period": "week"}),
-    ("/api/usage/charts", {"period": "week", "by": "model"}),
-    ("/api/usage/charts", {"period": "month", "by": "agent"}),
-)
 
 
 async def _paced_calls(client: httpx.AsyncClient, url: str, rate: float, until: float, out: list[float]) -> None:
@@ -265,7 +207,12 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="quiet/Usage pairs, alternating")
     parser.add_argument("--page-instance", choices=("same", "other"), default="same",
                         help="load the page from the calls' instance, or from a second one on the same database")
-    print(json.dumps(run(parser.parse_args()), indent=2))
+    parser.add_argument("--page-cost", type=int, default=0, metavar="N",
+                        help="no model traffic: the CPU of one page load, each request N times a round "
+                             "(benchmarks.usage_page_cost)")
+    parser.add_argument("--baseline", metavar="REF", help="with --page-cost: compare with this git ref, side by side")
+    args = parser.parse_args()
+    print(json.dumps(usage_page_cost.run(args) if args.page_cost else run(args), indent=2))
     return 0
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query
-from sqlalchemy import func, or_
+from sqlalchemy import Row, Table, func, or_
 from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
 from omniroute.api.management import invalid
 from omniroute.db.store import Store
-from omniroute.db.tables import ApiKey, UsageHourly, UsageLog, units_cost
+from omniroute.db.tables import ApiKey, UsageDaily, UsageLog, units_cost
 from omniroute.engine.errors import NotFound
 from omniroute.engine.usage import UsageRecorder
 from omniroute.engine.usage_sums import Sum, period_sums
@@ -30,6 +30,14 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedel
 # The rows queued before a read are one batch write away; under steady traffic the wait ends
 # with that batch, not when the queue is empty.
 WRITTEN_WAIT_S = 3.0
+# Read with Core, not the ORM: a page of rows becomes JSON, no identity map or instance per
+# row is needed; the fixed statements are built once.
+_LOGS = cast(Table, UsageLog.__table__)  # type: ignore[attr-defined]
+LogRow = UsageLog | Row[Any]  # a row by id (`Session.get`) or a row of a page
+_DAILY = cast(Table, UsageDaily.__table__)  # type: ignore[attr-defined]
+_KEYS = cast(Table, ApiKey.__table__)  # type: ignore[attr-defined]
+_ALL_REQUESTS = select(func.coalesce(func.sum(_DAILY.c.requests), 0))
+_KEY_LABELS = select(_KEYS.c.id, _KEYS.c.label)
 
 
 async def drain(usage: UsageRecorder) -> None:
@@ -50,7 +58,7 @@ def _decimal_text(value: Decimal) -> str:
     return f"{value:f}"  # never scientific notation ("1E-7")
 
 
-def log_json(row: UsageLog) -> dict[str, Any]:
+def log_json(row: LogRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "requestId": row.request_id,
@@ -102,22 +110,22 @@ def filters(model: str | None, provider: str | None, agent: str | None, status: 
 
 
 def log_count(session: Session, where: list[Any]) -> int:
-    """How many usage rows match. Unfiltered, it is the hourly sums' request count, which the
+    """How many usage rows match. Unfiltered, it is the daily sums' request count, which the
     usage writer keeps in the rows' own transaction: the same number without counting a
     million rows (on PostgreSQL that is a full scan of the table on every page load)."""
     if not where:
-        return int(session.exec(select(func.coalesce(func.sum(UsageHourly.requests), 0))).one())
+        return int(session.execute(_ALL_REQUESTS).scalar_one())
     return int(session.exec(select(func.count()).select_from(UsageLog).where(*where)).one())
 
 
-async def log_page(store: Store, where: list[Any], limit: int, offset: int) -> tuple[int, list[UsageLog]]:
+async def log_page(store: Store, where: list[Any], limit: int, offset: int) -> tuple[int, list[Row[Any]]]:
     """One page of usage rows, newest first, filtered and counted by the database."""
 
-    def page(session: Session) -> tuple[int, list[UsageLog]]:
+    def page(session: Session) -> tuple[int, list[Row[Any]]]:
         total = log_count(session, where)
-        rows = session.exec(
-            select(UsageLog).where(*where)
-            .order_by(col(UsageLog.created_at).desc(), col(UsageLog.id).desc())
+        rows = session.execute(
+            select(_LOGS).where(*where)
+            .order_by(_LOGS.c.created_at.desc(), _LOGS.c.id.desc())
             .offset(offset).limit(limit)
         ).all()
         return total, list(rows)
@@ -175,7 +183,7 @@ def _sum_json(bucket: Sum) -> dict[str, Any]:
 
 def _sums(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
     total, sums = period_sums(session, since, until)
-    labels = {k.id: k.label for k in session.exec(select(ApiKey)).all()}
+    labels = dict(session.execute(_KEY_LABELS).all())
     result: dict[str, Any] = {
         name: {key: _sum_json(bucket) for key, bucket in sorted(group.items())}
         for name, group in sums.items()

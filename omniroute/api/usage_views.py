@@ -8,6 +8,7 @@ every other `/api/usage/...` route, which it would otherwise shadow.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
-from omniroute.api.usage import drain, filters, log_json, log_page
+from omniroute.api.usage import LogRow, drain, filters, log_json, log_page
 from omniroute.db.tables import ProviderConnection, UsageLog, units_cost
 from omniroute.engine.errors import NotFound
 
@@ -33,7 +34,7 @@ def _since(days: int) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
 
 
-def _page(rows: list[UsageLog], total: int, limit: int, offset: int, key: str = "logs") -> dict[str, Any]:
+def _page(rows: Sequence[LogRow], total: int, limit: int, offset: int, key: str = "logs") -> dict[str, Any]:
     return {key: [log_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
 
 

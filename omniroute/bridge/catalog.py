@@ -52,8 +52,16 @@ __all__ = [
 ]
 
 
+IDENTIFIED_MAX = 1024  # distinct (host, User-Agent) pairs remembered; the cache restarts when full
+
+
 class AgentCatalog:
-    """Built-in agents plus user-added agents and hosts (plain dicts from the database)."""
+    """Built-in agents plus user-added agents and hosts (plain dicts from the database).
+
+    ``identify`` runs for every proxied flow and every ``/v1`` call, and its answer depends on
+    the host, the User-Agent and the agents only: answers are remembered per (host, User-Agent)
+    until the agents change.
+    """
 
     def __init__(
         self,
@@ -74,6 +82,8 @@ class AgentCatalog:
             added = tuple(normalize_host_pattern(h) for h in hosts)
             agents[agent_id] = replace(spec, hosts=tuple(dict.fromkeys(spec.hosts + added)))
         self._agents = agents
+        # Answers of `identify`, valid for the agents dict they were computed from.
+        self._identified: tuple[dict[str, AgentSpec], dict[tuple[str, str | None], AgentMatch | None]] = (agents, {})
 
     def set_user_agents(self, specs: Iterable[AgentSpec]) -> None:
         """Replace the user-defined agents (`bridge.user_agents` after each change); built-ins stay.
@@ -100,9 +110,7 @@ class AgentCatalog:
 
     def agents_for_host(self, host: str) -> list[AgentSpec]:
         """Agents whose hosts match, best match first (catalog order breaks ties)."""
-        host = normalize_host(host)
-        ranked = [(a.host_rank(host), i, a) for i, a in enumerate(self._agents.values())]
-        return [a for rank, _, a in sorted(ranked, key=lambda t: (-t[0], t[1])) if rank]
+        return _ranked(self._agents, normalize_host(host))
 
     def is_known_host(self, host: str) -> bool:
         return bool(self.agents_for_host(host))
@@ -118,8 +126,26 @@ class AgentCatalog:
         ``path`` is accepted for catalog rules keyed on paths; hosts decide today.
         """
         norm = normalize_host(host)
-        by_host = self.agents_for_host(norm)
-        by_ua = [a for a in self._agents.values() if a.ua_matches(user_agent)]
+        agents = self._agents
+        owner, identified = self._identified
+        if owner is not agents:  # the agents changed since these answers
+            identified = {}
+            self._identified = (agents, identified)
+        key = (norm, user_agent)
+        try:
+            return identified[key]
+        except KeyError:
+            pass
+        match = self._identify(agents, norm, user_agent)
+        if len(identified) >= IDENTIFIED_MAX:
+            identified.clear()
+        identified[key] = match
+        return match
+
+    @staticmethod
+    def _identify(agents: dict[str, AgentSpec], norm: str, user_agent: str | None) -> AgentMatch | None:
+        by_host = _ranked(agents, norm)
+        by_ua = [a for a in agents.values() if a.ua_matches(user_agent)]
         if by_ua:
             # Prefer a UA-named agent that also owns the host; else the first UA-named one.
             for agent in by_ua:
@@ -139,3 +165,8 @@ class AgentCatalog:
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [a.to_dict() for a in self]
+
+
+def _ranked(agents: dict[str, AgentSpec], host: str) -> list[AgentSpec]:
+    ranked = [(a.host_rank(host), i, a) for i, a in enumerate(agents.values())]
+    return [a for rank, _, a in sorted(ranked, key=lambda t: (-t[0], t[1])) if rank]

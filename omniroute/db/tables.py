@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -202,6 +203,61 @@ class UsageLatency(SQLModel, table=True):
     api_key: str = Field(primary_key=True)
     bucket: int = Field(primary_key=True)  # omniroute.db.latency_buckets
     calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class UsageDaily(SQLModel, table=True):
+    """`usage_hourly` summed per UTC day (0010), kept by the usage writer alongside it: a month's
+    chart reads 30 rows per group, not 720."""
+
+    __tablename__ = "usage_daily"
+
+    day: datetime = Field(primary_key=True)  # UTC midnight
+    model: str = Field(primary_key=True)
+    provider: str = Field(primary_key=True)
+    agent: str = Field(primary_key=True)
+    api_key: str = Field(primary_key=True)
+    requests: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    errors: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_in: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_out: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    tokens_cached: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    unpriced: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class UsageLatencyDaily(SQLModel, table=True):
+    """`usage_latency` summed per UTC day (0010), for periods that start at midnight."""
+
+    __tablename__ = "usage_latency_daily"
+
+    day: datetime = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    provider: str = Field(primary_key=True)
+    agent: str = Field(primary_key=True)
+    api_key: str = Field(primary_key=True)
+    bucket: int = Field(primary_key=True)
+    calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class UsageErrors(SQLModel, table=True):
+    """Failed calls counted per hour, status and message (0010), kept by the usage writer: the
+    Usage page's most frequent errors come from these counts, not from the failed rows."""
+
+    __tablename__ = "usage_errors"
+
+    hour: datetime = Field(primary_key=True)
+    status: int = Field(primary_key=True)
+    digest: str = Field(primary_key=True)  # error_digest(error): a message may be too long for a key
+    error: str | None = None
+    calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    last: datetime  # the newest failure's created_at
+
+
+def error_digest(error: str | None) -> str:
+    """The `usage_errors` key of a message: its SHA-256, or "" for none (NULL cannot be a key)."""
+    if error is None:
+        return ""
+    return hashlib.sha256(error.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def row_group(row: dict[str, Any]) -> tuple[str, str, str, str]:

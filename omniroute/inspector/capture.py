@@ -27,7 +27,7 @@ from omniroute.inspector.bodies import StoredBody
 from omniroute.inspector.deferred import DeferredFields
 from omniroute.inspector.detect import detect
 from omniroute.inspector.masking import Masker
-from omniroute.inspector.model import ERROR, InterceptedRequest
+from omniroute.inspector.model import ERROR, InterceptedRequest, shared
 from omniroute.inspector.ring import Ring
 
 STREAM_TYPES = ("text/event-stream", "application/x-ndjson", "application/vnd.amazon.eventstream")
@@ -110,14 +110,15 @@ class Capture:
         names the agent if the row is read before ``attribute`` does."""
         request = flow.request
         raw = request.raw_content
-        host = request.pretty_host
+        host = shared(request.pretty_host)
         path, _, query = request.path.partition("?")
+        path = shared(path)
         # Host and path only: the body's shape and the Accept header are read when needed.
         detection = detect(host, request.method, path)
         row = InterceptedRequest(
             id=flow.id,
             source=source,
-            method=request.method,
+            method=shared(request.method),
             host=host,
             path=path,
             started_at=request.timestamp_start,
@@ -125,10 +126,10 @@ class Capture:
             request_size=len(raw or b""),
             detected_kind=detection.kind,
             session_id=self.session_id,
-            scheme=request.scheme,
+            scheme=shared(request.scheme),
             port=request.port,
             query=self.masker.mask_url("?" + query)[1:] if query else "",
-            http_version=request.http_version,
+            http_version=shared(request.http_version),
             wire_format=detection.wire_format,
             stream=detection.stream,
             request_end_at=request.timestamp_end,
@@ -217,7 +218,7 @@ class Capture:
             return
         raw = tee.body() if tee is not None else response.raw_content
         row.status = response.status_code
-        row.reason = response.reason
+        row.reason = shared(response.reason)
         row.response_size = tee.size if tee is not None else len(raw or b"")
         row.response_start_at = (tee.first_byte_at if tee and tee.first_byte_at else response.timestamp_start)
         row.response_end_at = response.timestamp_end or time.time()

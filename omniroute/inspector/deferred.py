@@ -7,6 +7,9 @@ read masks the headers; the first read of a request-body field parses the body a
 detection by body shape, the ``stream`` flag and the context key come from that one parse, before
 masking could change a hashed system prompt — then masks it. Body texts are rebuilt from the
 stored bytes on every read and never kept; the small fields are stored on the row once computed.
+Once the flow is over, headers not yet read are kept as one ``marshal`` string (``pack``): a
+tuple of byte pairs costs about four times its bytes in object headers, and a ring holds
+thousands of rows.
 The agent is named by the capture addon's ``identify`` only if the row is read before the
 AgentBridge's decision names it. Values are exactly what eager processing gave.
 """
@@ -14,7 +17,8 @@ AgentBridge's decision names it. Values are exactly what eager processing gave.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import marshal
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mitmproxy import http
@@ -27,6 +31,9 @@ from omniroute.inspector.merge import merge_stream
 from omniroute.inspector.model import InterceptedRequest, encode_body
 
 HeaderFields = tuple[tuple[bytes, bytes], ...]  # mitmproxy's ``Headers.fields``
+# What a row holds until its headers are read: mitmproxy's fields, an ASGI scope's raw list,
+# a reply's dict, or any of those packed by ``marshal`` (C speed, exact for these types).
+HeldHeaders = HeaderFields | list[tuple[bytes, bytes]] | Mapping[str, str] | bytes
 
 REQUEST_BODY = ("request_body", "request_body_encoding", "request_truncated")
 RESPONSE_BODY = ("response_body", "response_body_encoding", "response_truncated")
@@ -43,22 +50,23 @@ class DeferredFields:
     def __init__(self, masker: Masker) -> None:
         self.masker = masker
         self.identify: Callable[[], str | None] | None = None  # the agent, from host and UA
-        self.request_headers: HeaderFields = ()
-        self.response_headers: HeaderFields = ()
+        self.request_headers: HeldHeaders = ()
+        self.response_headers: HeldHeaders = ()
         self.request: StoredBody | None = None
         self.response: StoredBody | None = None
         self.response_cut = False  # a teed stream went on past the cap
         self.analyzed = False
 
-    def add_request_headers(self, row: InterceptedRequest, headers: HeaderFields,
+    def add_request_headers(self, row: InterceptedRequest, headers: HeldHeaders,
                             identify: Callable[[], str | None] | None = None) -> None:
         self.request_headers = headers
         self.identify = identify
         row.defer(self, ["request_headers", "agent"] if identify is not None else ["request_headers"])
 
-    def add_request_body(self, row: InterceptedRequest, body: StoredBody | None) -> None:
-        """After the row's `new` event: what the body (or, for ``stream``, Accept) decides."""
-        names = ["context_key"] if row.stream else ["context_key", "stream"]
+    def add_request_body(self, row: InterceptedRequest, body: StoredBody | None, analysis: bool = True) -> None:
+        """After the row's `new` event: what the body (or, for ``stream``, Accept) decides.
+        ``analysis=False``: the caller set the fields the body's content would decide."""
+        names = [] if not analysis else ["context_key"] if row.stream else ["context_key", "stream"]
         if body is not None:
             self.request = body
             names += REQUEST_BODY
@@ -66,7 +74,7 @@ class DeferredFields:
                 names += ["detected_kind", "wire_format"]
         row.defer(self, names)
 
-    def add_response(self, row: InterceptedRequest, headers: HeaderFields, body: StoredBody | None,
+    def add_response(self, row: InterceptedRequest, headers: HeldHeaders, body: StoredBody | None,
                      streamed: bool, cut: bool) -> None:
         self.response_headers = headers
         self.response = body
@@ -84,16 +92,18 @@ class DeferredFields:
             # Packing keeps the capped part only; detection and the context key read the whole.
             self._analyze(row)
         pack_later([body for body in (self.request, self.response) if body is not None])
+        self.request_headers = _packed(self.request_headers)
+        self.response_headers = _packed(self.response_headers)
 
     # -- FieldSource -------------------------------------------------------------------------
     def fill(self, row: InterceptedRequest, name: str) -> Any:
         if name == "agent" and self.identify is not None:
             _fill(row, "agent", self.identify())
         if name == "request_headers" or name == "response_headers":
-            fields = getattr(self, name)
-            if not fields and row.holds(name):  # another thread (HAR export) got here first
+            held = getattr(self, name)
+            if not held and row.holds(name):  # another thread (HAR export) got here first
                 return getattr(row, name)
-            masked = self.masker.mask_headers(http.Headers(fields).items(multi=True))
+            masked = self.masker.mask_headers(_header_items(held))
             setattr(row, name, masked)
             setattr(self, name, ())  # kept masked on the row from now on
             return masked
@@ -118,6 +128,9 @@ class DeferredFields:
     def _analyze(self, row: InterceptedRequest) -> None:
         """Detection from the body, the stream flag and the context key: one parse."""
         if self.analyzed:
+            return
+        if all(row.holds(name) for name in ANALYSIS):  # set by the caller: nothing to parse
+            self.analyzed = True
             return
         raw = self.request.unmasked() if self.request is not None else None
         fmt = row.wire_format if row.holds("wire_format") else None
@@ -147,6 +160,20 @@ def _fill(row: InterceptedRequest, name: str, value: Any) -> None:
     """Set a deferred field, unless something set it meanwhile (e.g. the bridge's format)."""
     if not row.holds(name):
         setattr(row, name, value)
+
+
+def _packed(headers: HeldHeaders) -> HeldHeaders:
+    if not headers or isinstance(headers, bytes):
+        return headers
+    # marshal takes built-in containers only (a reply may hand over any mapping)
+    return marshal.dumps(headers if isinstance(headers, tuple | list | dict) else dict(headers))
+
+
+def _header_items(held: HeldHeaders) -> Iterable[tuple[str, str]]:
+    value = marshal.loads(held) if isinstance(held, bytes) else held
+    if isinstance(value, Mapping):
+        return value.items()
+    return http.Headers(value).items(multi=True)
 
 
 def _json(raw: bytes | None) -> Any:

@@ -4,20 +4,26 @@
 the replay of its row).
 
 The row is built from the ASGI request when the call starts and completed when its reply ends
-(after the last streamed byte); headers and bodies are masked and capped as captured ones are.
+(after the last streamed byte). Headers and bodies are kept as received and masked when first
+read, as captured ones are (``deferred.DeferredFields``): a call nobody inspects pays for
+neither masking nor copies.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
+from starlette.datastructures import URL
 from starlette.requests import Request
 
 from omniroute.engine.errors import EngineError
+from omniroute.inspector.bodies import StoredBody
 from omniroute.inspector.capture import Capture
-from omniroute.inspector.model import ERROR, InterceptedRequest
+from omniroute.inspector.deferred import DeferredFields
+from omniroute.inspector.model import ERROR, InterceptedRequest, shared
 from omniroute.translate.errors import client_error_body
 
 DIRECT = "direct"
@@ -30,38 +36,39 @@ def start(capture: Capture, request: Request, body: bytes, *, request_id: str, a
           note: str | None = None) -> InterceptedRequest | None:
     if not capture.enabled or (source == API and not capture.api_calls):
         return None
-    url = request.url
+    scheme, host, port, path, query = _url_parts(request)
     masker = capture.masker
     row = InterceptedRequest(
-        id=request_id, source=source, method=request.method, host=url.hostname or "", path=url.path,
-        started_at=time.time(), agent=agent,
-        request_headers=masker.mask_headers(request.headers.items()),
-        request_body=_text(masker.mask_bytes(body[: capture.body_cap])) if body else None,
-        request_size=len(body), request_truncated=len(body) > capture.body_cap,
-        detected_kind="llm", session_id=capture.session_id, scheme=url.scheme, port=url.port,
-        query=masker.mask_url("?" + url.query)[1:] if url.query else "",
+        id=request_id, source=source, method=shared(request.method), host=host, path=path,
+        started_at=time.time(), agent=agent, request_size=len(body),
+        detected_kind="llm", session_id=capture.session_id, scheme=scheme, port=port,
+        query=masker.mask_url("?" + query)[1:] if query else "",
         wire_format=wire_format, stream=stream, source_model=source_model, mapped_model=mapped_model,
         note=note or (None if mapped_model or source != DIRECT else "unmapped"),
     )
     row.request_end_at = row.started_at
+    fields = DeferredFields(masker)
+    fields.add_request_headers(row, tuple(request.headers.raw))  # a copy of the scope's list, not a view
+    fields.add_request_body(row, StoredBody(body, capture.body_cap, masker) if body else None, analysis=False)
     capture.ring.add(row)
     return row
 
 
-def finish(capture: Capture, row: InterceptedRequest, status: int, headers: dict[str, str],
-           body: bytes, size: int, error: str | None = None) -> None:
+def finish(capture: Capture, row: InterceptedRequest, status: int, headers: Mapping[str, str],
+           body: bytes, size: int, error: str | None = None, *, streamed: bool = False) -> None:
     now = time.time()
     masker = capture.masker
+    fields = row.deferred if isinstance(row.deferred, DeferredFields) else DeferredFields(masker)
     row.status = status if status else ERROR
-    row.response_headers = masker.mask_headers(headers.items())
-    row.response_body = _text(masker.mask_bytes(body[: capture.body_cap])) if body else None
     row.response_size = size
-    row.response_truncated = size > capture.body_cap
+    fields.add_response(row, headers, StoredBody(body, capture.body_cap, masker) if body else None,
+                        streamed=streamed, cut=size > capture.body_cap)
     row.response_end_at = now
     row.total_latency_ms = round((now - row.started_at) * 1000, 2)
     if error:
         row.error = masker.mask_text(error)
     capture.finish(row)
+    fields.pack(row)  # after watchers' events: those mask, and the masked bytes are packed
 
 
 def failed(capture: Capture, row: InterceptedRequest, exc: EngineError, wire_format: str) -> None:
@@ -91,9 +98,21 @@ async def tee(capture: Capture, row: InterceptedRequest, status: int, headers: d
         error = f"stream ended early: {exc.__class__.__name__}"
         raise
     finally:
-        finish(capture, row, status, headers, b"".join(kept), size, error)
+        finish(capture, row, status, headers, b"".join(kept), size, error, streamed=True)
 
 
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "replace")
+def _url_parts(request: Request) -> tuple[str, str, int | None, str, str]:
+    """Scheme, host, port, path and query of the request's URL, as Starlette's ``URL`` reads
+    them from the scope; remembered, since every call to one endpoint asks the same."""
+    scope = request.scope
+    server = scope.get("server")
+    return _parse_url(scope.get("scheme", "http"), tuple(server) if server else None,
+                      request.headers.get("host"), scope["path"], scope.get("query_string", b""))
 
+
+@functools.lru_cache(maxsize=512)
+def _parse_url(scheme: str, server: tuple[str, int] | None, host: str | None, path: str,
+               query: bytes) -> tuple[str, str, int | None, str, str]:
+    url = URL(scope={"scheme": scheme, "server": server, "path": path, "query_string": query,
+                     "headers": [(b"host", host.encode("latin-1"))] if host else []})
+    return url.scheme, url.hostname or "", url.port, url.path, url.query

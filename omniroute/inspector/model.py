@@ -35,6 +35,22 @@ BodyEncoding = Literal["text", "base64"]
 DEFAULT_BODY_CAP = 1024 * 1024  # 1 MiB, the issue's default
 
 
+_SHARED: dict[str, str] = {}
+_SHARED_MAX = 4096  # distinct strings remembered; the set restarts when full
+
+
+def shared(text: str) -> str:
+    """One instance of a string that repeats from row to row (method, scheme, host, path): a
+    ring of thousands of rows would otherwise hold a copy per row."""
+    known = _SHARED.get(text)
+    if known is not None:
+        return known
+    if len(_SHARED) >= _SHARED_MAX:
+        _SHARED.clear()  # rows keep the instances they have; today's traffic refills it
+    _SHARED[text] = text
+    return text
+
+
 def iso_timestamp(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")

@@ -77,3 +77,27 @@ def test_identified_and_mapped_like_a_builtin() -> None:
     assert catalog.is_known_host("eu.acme.test")  # decrypted in DNS mode too
     catalog.set_user_agents([])
     assert "acme" not in catalog and "codex" in catalog
+
+
+def test_identification_follows_each_change_of_the_agents() -> None:
+    """`identify` remembers its answers per host and User-Agent: a change of the agents must
+    not leave an old answer in place, in either direction."""
+    catalog = AgentCatalog()
+    assert catalog.identify("llm.acme.test", user_agent="acme/1.0") is None
+    assert catalog.identify("api.anthropic.com", user_agent="mine/2.0").agent.id == "claude-code"  # type: ignore[union-attr]
+    catalog.set_user_agents([parse_definition("acme", None, ["llm.acme.test"], [], "openai-chat").spec(),
+                             parse_definition("mine", None, ["api.anthropic.com"], ["mine/"], "anthropic").spec()])
+    assert catalog.identify("llm.acme.test", user_agent="acme/1.0").agent.id == "acme"  # type: ignore[union-attr]
+    assert catalog.identify("api.anthropic.com", user_agent="mine/2.0").agent.id == "mine"  # type: ignore[union-attr]
+    catalog.set_user_agents([])
+    assert catalog.identify("llm.acme.test", user_agent="acme/1.0") is None
+    assert catalog.identify("api.anthropic.com", user_agent="mine/2.0").agent.id == "claude-code"  # type: ignore[union-attr]
+
+
+def test_remembered_answers_are_bounded() -> None:
+    from omniroute.bridge.catalog import IDENTIFIED_MAX
+
+    catalog = AgentCatalog()
+    for i in range(IDENTIFIED_MAX * 2 + 5):
+        assert catalog.identify("api.openai.com", user_agent=f"client/{i}").agent.id == "codex"  # type: ignore[union-attr]
+    assert len(catalog._identified[1]) <= IDENTIFIED_MAX

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
 import time
 from typing import Any
@@ -94,6 +95,25 @@ async def test_headers_are_masked_on_read_as_the_client_sent_them() -> None:
     assert pending.row.response_headers == {"set-cookie": "sid=sk-pr…***"}
     assert masker.header_masks == 2
     assert pending.row.request_headers is pending.row.request_headers  # masked once, kept
+
+
+async def test_finished_rows_hold_their_headers_packed_until_read() -> None:
+    """A ring holds thousands of rows: unread headers are one string each, not a tuple of pairs."""
+    masker = CountingMasker()
+    capture = Capture(Ring(10), masker, 1024)
+    flow = _flow(_body("packed headers"))
+    request_fields = flow.request.headers.fields
+    pending = capture.request(flow, "http-proxy", None)
+    flow.response = tutils.tresp(content=b"{}", headers=((b"set-cookie", f"sid={SECRET}".encode()),))
+    await _complete(capture, flow, pending)
+    held = pending.fields.request_headers
+    assert isinstance(held, bytes) and isinstance(pending.fields.response_headers, bytes)
+    assert len(held) < sys.getsizeof(request_fields) + sum(
+        sys.getsizeof(pair) + sys.getsizeof(pair[0]) + sys.getsizeof(pair[1]) for pair in request_fields)
+    assert masker.header_masks == 0
+    assert pending.row.request_headers["authorization"] == "Bearer sk-pr…***"
+    assert pending.row.response_headers == {"set-cookie": "sid=sk-pr…***"}
+    assert pending.row.request_headers == Masker().mask_headers(flow.request.headers.items(multi=True))
 
 
 async def test_watchers_get_bodies_in_update_events() -> None:
@@ -290,3 +310,16 @@ async def _eventually(check: Any, timeout: float = 5.0) -> bool:
         await asyncio.sleep(0.01)
     return False
 
+
+
+def test_repeated_strings_are_shared_between_rows_and_the_set_stays_bounded() -> None:
+    from omniroute.inspector import model
+
+    capture = Capture(Ring(10), Masker(), 1024)
+    first = capture.request(_flow(_body("a")), "http-proxy", None).row
+    second = capture.request(_flow(_body("b")), "http-proxy", None).row
+    assert first.host == second.host == "api.openai.com" and first.host is second.host
+    assert first.path is second.path and first.method is second.method
+    for i in range(model._SHARED_MAX + 10):
+        assert model.shared(f"/v1/items/{i}") == f"/v1/items/{i}"
+    assert len(model._SHARED) <= model._SHARED_MAX
