@@ -170,73 +170,67 @@ class UsageLog(SQLModel, table=True):
     api_key_id: str | None = Field(default=None, index=True)  # which of our keys called (0002)
 
 
-class UsageHourly(SQLModel, table=True):
+def _counter() -> Any:
+    return Field(default=0, sa_type=BigInteger, nullable=False)
+
+
+class _UsageGroup(SQLModel):
+    """The group of the Usage page's sums and counts; each table keys it by an hour or a day."""
+
+    model: str = Field(primary_key=True)  # the model used, else the one asked for
+    provider: str = Field(primary_key=True)  # "none" when no provider answered
+    agent: str = Field(primary_key=True)  # the agent, else how the call came in (api, replay)
+    api_key: str = Field(primary_key=True)  # "none" for calls without one of our keys
+
+
+class _UsageSums(_UsageGroup):
+    requests: int = _counter()
+    errors: int = _counter()
+    tokens_in: int = _counter()
+    tokens_out: int = _counter()
+    tokens_cached: int = _counter()
+    cost_units: int = _counter()
+    unpriced: int = _counter()  # cost NULL (0008)
+
+
+class _LatencyCounts(_UsageGroup):
+    bucket: int = Field(primary_key=True)  # omniroute.db.latency_buckets
+    calls: int = _counter()
+
+
+class UsageHourly(_UsageSums, table=True):
     """Usage rows summed per hour and per group of the Usage page, kept by the usage writer in
     the same transaction as the rows (0006): the page reads hours, not every row of a month."""
 
     __tablename__ = "usage_hourly"
 
     hour: datetime = Field(primary_key=True)  # UTC, the start of the hour
-    model: str = Field(primary_key=True)  # the model used, else the one asked for
-    provider: str = Field(primary_key=True)  # "none" when no provider answered
-    agent: str = Field(primary_key=True)  # the agent, else how the call came in (api, replay)
-    api_key: str = Field(primary_key=True)  # "none" for calls without one of our keys
-    requests: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    errors: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    tokens_in: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    tokens_out: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    tokens_cached: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    unpriced: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))  # cost NULL (0008)
 
 
-class UsageLatency(SQLModel, table=True):
+class UsageLatency(_LatencyCounts, table=True):
     """How many answered calls of an hour and group took a latency within one bucket (0008):
     the Usage page's percentiles come from these counts, not from sorting every row."""
 
     __tablename__ = "usage_latency"
 
     hour: datetime = Field(primary_key=True)
-    model: str = Field(primary_key=True)
-    provider: str = Field(primary_key=True)
-    agent: str = Field(primary_key=True)
-    api_key: str = Field(primary_key=True)
-    bucket: int = Field(primary_key=True)  # omniroute.db.latency_buckets
-    calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
-class UsageDaily(SQLModel, table=True):
+class UsageDaily(_UsageSums, table=True):
     """`usage_hourly` summed per UTC day (0010), kept by the usage writer alongside it: a month's
     chart reads 30 rows per group, not 720."""
 
     __tablename__ = "usage_daily"
 
     day: datetime = Field(primary_key=True)  # UTC midnight
-    model: str = Field(primary_key=True)
-    provider: str = Field(primary_key=True)
-    agent: str = Field(primary_key=True)
-    api_key: str = Field(primary_key=True)
-    requests: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    errors: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    tokens_in: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    tokens_out: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    tokens_cached: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    cost_units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    unpriced: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
-class UsageLatencyDaily(SQLModel, table=True):
+class UsageLatencyDaily(_LatencyCounts, table=True):
     """`usage_latency` summed per UTC day (0010), for periods that start at midnight."""
 
     __tablename__ = "usage_latency_daily"
 
     day: datetime = Field(primary_key=True)
-    model: str = Field(primary_key=True)
-    provider: str = Field(primary_key=True)
-    agent: str = Field(primary_key=True)
-    api_key: str = Field(primary_key=True)
-    bucket: int = Field(primary_key=True)
-    calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class UsageErrors(SQLModel, table=True):
@@ -249,7 +243,7 @@ class UsageErrors(SQLModel, table=True):
     status: int = Field(primary_key=True)
     digest: str = Field(primary_key=True)  # error_digest(error): a message may be too long for a key
     error: str | None = None
-    calls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    calls: int = _counter()
     last: datetime  # the newest failure's created_at
 
 

@@ -30,7 +30,7 @@ def bedrock(mock_provider: MockProvider) -> Iterator[BedrockStandIn]:
 
 
 @pytest.fixture(scope="module")
-def omni(fake_dns: FakeDNS, upstream: TLSUpstream, bedrock: BedrockStandIn) -> Iterator[OmniRouteProcess]:  # noqa: F811
+def omni(fake_dns: FakeDNS, upstream: TLSUpstream, bedrock: BedrockStandIn) -> Iterator[OmniRouteProcess]:
     process = OmniRouteProcess(bridge=False, env=fake_dns.env()).start()
     try:
         with process.api() as api:
@@ -45,7 +45,7 @@ def omni(fake_dns: FakeDNS, upstream: TLSUpstream, bedrock: BedrockStandIn) -> I
         process.close()
 
 
-def test_claude_code_on_bedrock(omni: OmniRouteProcess, agent_bin: Path, bedrock: BedrockStandIn) -> None:  # noqa: F811
+def test_claude_code_on_bedrock(omni: OmniRouteProcess, agent_bin: Path, bedrock: BedrockStandIn) -> None:
     output = run_claude(omni, agent_bin)
     print("Claude Code replied:", output["result"])
     assert output["is_error"] is False

@@ -1,7 +1,8 @@
 """Database fixtures for the storage tests: one throwaway PostgreSQL cluster per test session
 (per xdist worker), a fresh database per test, and the same test over SQLite.
 
-Imported by the test modules that need it (`from ... import database_url, postgres_server`)
+Imported by the test modules that need it (`from ... import database_url, postgres_server`,
+and `db` for a migrated database)
 rather than living in a conftest, so only those modules pay for starting PostgreSQL.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from omniroute.db.database import Database
 from tests.support.servers import PostgresServer
 
 _names = itertools.count()
@@ -42,3 +44,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'omniroute.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return fresh_pg_database(server)
+
+
+@pytest.fixture()
+def db(database_url: str) -> Iterator[Database]:
+    """``database_url``'s database, migrated to head; disposed after the test."""
+    database = Database(database_url)
+    database.migrate()
+    yield database
+    database.dispose()

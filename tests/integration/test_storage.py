@@ -41,7 +41,7 @@ from omniroute.db.tables import (
 from omniroute.engine.usage import UsageRecord, _write_usage
 from omniroute.engine.usage_sums import GROUPS, Sum, period_sums
 from omniroute.providers.secrets import SecretBox
-from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
+from tests.integration.conftest_pg import database_url, db, postgres_server  # noqa: F401
 
 TABLES = {
     "agent_mappings", "api_keys", "captured_requests", "combos", "fallback_chains",
@@ -55,13 +55,6 @@ def head_revision() -> str:
     assert head is not None
     return head
 
-
-@pytest.fixture()
-def db(database_url: str) -> Database:  # noqa: F811
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def test_migrations_reach_head_with_every_table(db: Database) -> None:

@@ -3,7 +3,6 @@ same buckets, sums, percentiles and error groups from the same rows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -12,17 +11,10 @@ import pytest
 from omniroute.db.database import Database
 from omniroute.engine import usage_charts
 from omniroute.engine.usage import UsageRecord, _write_usage
-from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
+from tests.integration.conftest_pg import database_url, db, postgres_server  # noqa: F401
 
 HOUR = 3600
 
-
-@pytest.fixture()
-def db(database_url: str) -> Iterator[Database]:  # noqa: F811
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def test_series_latency_and_errors(db: Database) -> None:

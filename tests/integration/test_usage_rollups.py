@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy import event, text
 from omniroute.db.database import Database
 from omniroute.engine import usage_charts
 from omniroute.engine.usage import UsageRecord, _write_usage
-from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
+from tests.integration.conftest_pg import database_url, db, postgres_server  # noqa: F401
 
 HOUR = 3600
 GROUP_COLUMNS = ("model", "provider", "agent", "api_key")
@@ -26,13 +25,6 @@ SUMS = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_
 # None and "" are different messages; one is longer than PostgreSQL lets an index key be.
 MESSAGES = (None, "", "overloaded", "rate limited: retry in 20s", "é" * 3000)
 
-
-@pytest.fixture()
-def db(database_url: str) -> Iterator[Database]:  # noqa: F811
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
 
 
 def _records(now: datetime) -> list[UsageRecord]:

@@ -21,15 +21,7 @@ from omniroute.db.database import Database
 from omniroute.db.tables import UsageLog
 from omniroute.db.writer import BackgroundWriter
 from omniroute.engine.usage import UsageRecord, UsageRecorder
-from tests.integration.conftest_pg import database_url, postgres_server  # noqa: F401
-
-
-@pytest.fixture()
-def db(database_url: str) -> Iterator[Database]:  # noqa: F811
-    database = Database(database_url)
-    database.migrate()
-    yield database
-    database.dispose()
+from tests.integration.conftest_pg import database_url, db, postgres_server  # noqa: F401
 
 
 @pytest.fixture()
