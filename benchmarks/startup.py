@@ -14,6 +14,7 @@ comes first (it makes the existing home).
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -46,13 +47,16 @@ def run(baseline: str | None, starts: int) -> dict[str, dict[str, list[tuple[flo
     if baseline:
         arms[baseline] = {"PYTHONPATH": str(t.baseline_tree(baseline, work))}
     homes = {name: work / f"home-{index}" for index, name in enumerate(arms)}
-    for name, env in arms.items():  # unmeasured: byte code compiled, the existing home made
-        timed_start(homes[name], env)
     out: dict[str, dict[str, list[tuple[float, float]]]] = {name: {kind: [] for kind in KINDS} for name in arms}
-    for _ in range(starts):
-        for name, env in arms.items():
-            out[name]["fresh"].append(timed_start(None, env))
-            out[name]["existing"].append(timed_start(homes[name], env))
+    try:
+        for name, env in arms.items():  # unmeasured: the existing home made
+            timed_start(homes[name], env)
+        for _ in range(starts):
+            for name, env in arms.items():
+                out[name]["fresh"].append(timed_start(None, env))
+                out[name]["existing"].append(timed_start(homes[name], env))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return out
 
 
