@@ -103,16 +103,18 @@ async def tee(capture: Capture, row: InterceptedRequest, status: int, headers: d
 
 def _url_parts(request: Request) -> tuple[str, str, int | None, str, str]:
     """Scheme, host, port, path and query of the request's URL, as Starlette's ``URL`` reads
-    them from the scope; remembered, since every call to one endpoint asks the same."""
+    them from the scope; all but the query remembered, since every call to one endpoint asks
+    the same (the query may carry a key: it is not kept past the call)."""
     scope = request.scope
     server = scope.get("server")
-    return _parse_url(scope.get("scheme", "http"), tuple(server) if server else None,
-                      request.headers.get("host"), scope["path"], scope.get("query_string", b""))
+    scheme, host, port, path = _parse_url(scope.get("scheme", "http"), tuple(server) if server else None,
+                                          request.headers.get("host"), scope["path"])
+    return scheme, host, port, path, scope.get("query_string", b"").decode("utf-8", "replace")
 
 
 @functools.lru_cache(maxsize=512)
-def _parse_url(scheme: str, server: tuple[str, int] | None, host: str | None, path: str,
-               query: bytes) -> tuple[str, str, int | None, str, str]:
-    url = URL(scope={"scheme": scheme, "server": server, "path": path, "query_string": query,
+def _parse_url(scheme: str, server: tuple[str, int] | None, host: str | None,
+               path: str) -> tuple[str, str, int | None, str]:
+    url = URL(scope={"scheme": scheme, "server": server, "path": path, "query_string": b"",
                      "headers": [(b"host", host.encode("latin-1"))] if host else []})
-    return url.scheme, url.hostname or "", url.port, url.path, url.query
+    return url.scheme, url.hostname or "", url.port, url.path

@@ -97,3 +97,14 @@ async def test_bodies_past_the_cap_are_cut_and_marked() -> None:
     direct.finish(capture, row, 200, {}, b"y" * 100, 100)
     assert row.request_truncated and row.request_size == len(body) and len(row.request_body or "") == 64
     assert row.response_truncated and row.response_body == "y" * 64
+
+
+def test_a_key_in_the_query_is_masked_on_the_row() -> None:
+    capture = Capture(Ring(10), Masker(), 1024)
+    body = _chat("query")
+    request = _request(body)
+    request.scope["query_string"] = f"key={SECRET}&alt=sse".encode()
+    row = direct.start(capture, request, body, request_id="req-q", agent=None, wire_format="gemini",
+                       stream=False, source_model="gemini-2.5-pro", mapped_model=None, source=direct.API)
+    assert row is not None and SECRET not in row.query and "alt=sse" in row.query
+    assert SECRET not in row.url and row.url.startswith("http://127.0.0.1:20128/v1/chat/completions?")
