@@ -232,8 +232,12 @@
     badge.textContent = text;
     badge.className = "badge " + (mode === "ws" ? "ok" : mode === "poll" ? "info" : "warn");
   }
+  // The page is ready once live updates have their footing: the socket's first snapshot, or
+  // polling. Rows handled before that would be replaced by the snapshot when it arrives.
+  let markSynced;
+  const firstSync = new Promise((resolve) => { markSynced = resolve; });
   function onEvent(ev) {
-    if (ev.type === "snapshot") { if (!hasFilters()) { state.total = ev.data.length; replaceAll(ev.data); } else load(); return; }
+    if (ev.type === "snapshot") { markSynced(); if (!hasFilters()) { state.total = ev.data.length; replaceAll(ev.data); } else load(); return; }
     if (ev.type === "clear") { state.total = 0; replaceAll([]); return; }
     if (ev.type === "resync") { load(); return; }
     if (ev.type !== "new" && ev.type !== "update") return;
@@ -254,6 +258,7 @@
     }
   }
   function startPolling(why) {
+    markSynced();
     if (state.pollTimer) return;
     setLive("poll", "polling every 2 s" + (why ? ` (${why})` : ""));
     state.pollTimer = setInterval(poll, POLL_MS);
@@ -304,6 +309,7 @@
     await InspectorSessions.init({ onChange: () => { readFilters(); load(); }, sessionSelect: form.elements.sessionId });
     await load();
     connect(0);
+    await Promise.race([firstSync, new Promise((resolve) => setTimeout(resolve, 3000))]);
     document.body.dataset.ready = "true";
   }
 
