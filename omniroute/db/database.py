@@ -19,6 +19,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlmodel import Session, create_engine
 
+from omniroute.db import sqlite_schema
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
@@ -163,15 +165,17 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
-    def migrate(self, revision: str = "head") -> None:
+    def migrate(self, revision: str = "head", *, snapshot: bool = True) -> None:
         """Bring the schema to ``revision`` (run at every start). On PostgreSQL several
         instances may start at once; alembic's version row makes the second a no-op, and
-        the advisory lock below makes them take turns instead of racing on CREATE TABLE."""
+        the advisory lock below makes them take turns instead of racing on CREATE TABLE.
+        A new SQLite database is created from the schema snapshot at head
+        (`sqlite_schema.py`) unless ``snapshot`` is False."""
         try:
             if revision == "head" and self._at_head():
                 return  # the usual start: nothing to do, so alembic is not even imported
             if self.dialect == "sqlite":
-                self._migrate_sqlite(revision)
+                self._migrate_sqlite(revision, snapshot=snapshot)
                 return
             with self.engine.begin() as connection:
                 if self.dialect == "postgresql":
@@ -192,10 +196,11 @@ class Database:
         with self.engine.connect() as connection:
             return stored_revision(connection) == head
 
-    def _migrate_sqlite(self, revision: str) -> None:
+    def _migrate_sqlite(self, revision: str, *, snapshot: bool) -> None:
         """The whole upgrade in one SQLite transaction, so `kill -9` mid-migration leaves the
         old schema intact. pysqlite commits before every DDL statement on its own; with its
         implicit transactions off for this one connection, our BEGIN covers the DDL too."""
+        head = head_revision() if snapshot and revision == "head" else None
         with self.engine.connect() as connection:
             raw = connection.connection.dbapi_connection
             assert raw is not None
@@ -203,7 +208,11 @@ class Database:
             raw.isolation_level = None
             try:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
-                _alembic("upgrade", connection, revision)
+                # Checked under the write lock: an instance starting at the same moment
+                # waits, then finds the schema made and lets alembic see it at head.
+                if not (head and sqlite_schema.is_empty(connection)
+                        and sqlite_schema.create_at_head(connection, head)):
+                    _alembic("upgrade", connection, revision)
                 connection.exec_driver_sql("COMMIT")
             except BaseException:
                 if raw.in_transaction:

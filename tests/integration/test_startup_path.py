@@ -8,16 +8,19 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from alembic.script import ScriptDirectory
 
+from omniroute.db import sqlite_schema
 from omniroute.db.database import Database, alembic_config, head_revision
 from omniroute.engine.pricing import PriceTable, format_cost
 from tests.support.harness import OmniRouteProcess
 from tests.support.mock_provider import MockProvider
 
 MIGRATE_AND_REPORT = (
-    "import sys; from omniroute.db.database import Database; "
-    "db = Database(sys.argv[1]); db.migrate(); print('alembic' in sys.modules, db.current_revision())"
+    "import sys; from omniroute.db.database import Database, stored_revision; "
+    "db = Database(sys.argv[1]); db.migrate(); imported = 'alembic' in sys.modules; "
+    "connection = db.engine.connect(); print(imported, stored_revision(connection)); connection.close()"
 )
 
 
@@ -33,8 +36,51 @@ def test_head_revision_is_the_one_alembic_finds() -> None:
 
 def test_a_database_at_head_starts_without_importing_alembic(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'omniroute.db'}"
-    assert _migrate_in_fresh_process(url) == (True, head_revision())  # created: alembic ran
+    assert _migrate_in_fresh_process(url) == (False, head_revision())  # created from the snapshot
     assert _migrate_in_fresh_process(url) == (False, head_revision())  # at head: skipped
+
+
+def _schema(db: Database) -> list[tuple[str, str, str | None]]:
+    with db.engine.connect() as connection:
+        return [tuple(row) for row in connection.exec_driver_sql(
+            "SELECT type, name, sql FROM sqlite_master ORDER BY type, name")]
+
+
+def test_the_schema_snapshot_is_what_the_migrations_make(tmp_path: Path) -> None:
+    """Fails after a new migration until `python -m omniroute.db.write_schema` is run."""
+    replayed = Database(f"sqlite:///{tmp_path / 'replayed.db'}")
+    replayed.migrate(snapshot=False)
+    with replayed.engine.connect() as connection:
+        assert sqlite_schema.dump(connection, head_revision() or "") == sqlite_schema.SNAPSHOT.read_text(), (
+            "schema_head.sql is stale: run `python -m omniroute.db.write_schema`")
+    created = Database(f"sqlite:///{tmp_path / 'created.db'}")
+    created.migrate()
+    assert _schema(created) == _schema(replayed)  # the same objects, word for word
+    assert created.current_revision() == head_revision()
+    created.downgrade("base")  # alembic takes a database the snapshot made as its own
+    created.migrate()
+    assert _schema(created) == _schema(replayed)
+    for db in (created, replayed):
+        db.dispose()
+
+
+def test_a_stale_snapshot_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = tmp_path / "schema_head.sql"
+    stale.write_text("-- revision: 0001\n\nCREATE TABLE only_this (id INTEGER);\n")
+    monkeypatch.setattr(sqlite_schema, "SNAPSHOT", stale)
+    db = Database(f"sqlite:///{tmp_path / 'omniroute.db'}")
+    db.migrate()
+    names = {name for _, name, _ in _schema(db)}
+    assert "only_this" not in names and "usage_logs" in names  # the migrations ran instead
+    assert db.current_revision() == head_revision()
+    db.dispose()
+
+
+def test_snapshot_statements_end_where_sqlite_says() -> None:
+    text = "-- revision: x\n\nCREATE TABLE t (a TEXT DEFAULT ';'\n);\n\nCREATE INDEX i ON t (a);\n"
+    assert list(sqlite_schema.statements(text)) == ["CREATE TABLE t (a TEXT DEFAULT ';'\n)", "CREATE INDEX i ON t (a)"]
+    with pytest.raises(ValueError, match="ends inside a statement"):
+        list(sqlite_schema.statements("CREATE TABLE t (a TEXT"))
 
 
 def test_a_database_one_revision_behind_is_upgraded(tmp_path: Path) -> None:
