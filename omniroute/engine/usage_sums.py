@@ -19,7 +19,6 @@ from operator import add
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
@@ -129,7 +128,12 @@ def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], added: 
                       latest: tuple[str, ...]) -> Any:
     """Built once per table: building it and its cache key for every batch cost more than the
     writer's own work."""
-    insert = postgresql_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # not loaded for SQLite
+
+        insert = postgresql_insert(table)
+    else:
+        insert = sqlite_insert(table)
     greatest = func.greatest if dialect == "postgresql" else func.max  # SQLite's max(a, b) is scalar
     set_ = {name: table.c[name] + insert.excluded[name] for name in added}
     set_.update({name: greatest(table.c[name], insert.excluded[name]) for name in latest})
