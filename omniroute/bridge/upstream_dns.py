@@ -6,6 +6,10 @@ the ones in resolv.conf) with dnspython, which never reads the hosts file. A and
 queried concurrently; answers are cached for their TTL (clamped to 1 s .. 1 h), failures
 briefly. ``listener_accepts`` and ``same_address`` serve the loop guard: the caller answers 508
 when an upstream resolves back to one of our own listeners.
+
+dnspython is loaded, and the system's servers read, on the first name to resolve: only DNS mode's
+passthrough needs them, so a start (or a machine with no resolv.conf that never uses DNS mode)
+does not pay for them.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import dns.asyncresolver
-import dns.exception
-import dns.resolver
+if TYPE_CHECKING:
+    import dns.asyncresolver
 
 MIN_TTL = 1.0
 MAX_TTL = 3600.0
@@ -64,22 +68,35 @@ class UpstreamResolver:
                     ipaddress.ip_address(server)
                 except ValueError:
                     raise ValueError(f"DNS server {server!r} is not an IP address") from None
-        try:
-            self._resolver = dns.asyncresolver.Resolver(configure=nameservers is None)
-        except dns.resolver.NoResolverConfiguration as exc:
-            raise UpstreamDNSError(
-                "no DNS servers configured on this system; set OMNIROUTE_UPSTREAM_DNS"
-            ) from exc
-        if nameservers is not None:
-            self._resolver.nameservers = list(nameservers)
-        self._resolver.port = port
-        self._resolver.timeout = timeout
-        self._resolver.lifetime = timeout
-        self._resolver.cache = None  # we cache ourselves, with an injectable clock
+        self._servers = list(nameservers) if nameservers is not None else None
+        self._port, self._timeout = port, timeout
+        self._made: dns.asyncresolver.Resolver | None = None
         self._clock = clock
         self._min_ttl, self._max_ttl, self._negative_ttl = min_ttl, max_ttl, negative_ttl
         self._cache: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Future[_Entry]] = {}
+
+    @property
+    def _resolver(self) -> dns.asyncresolver.Resolver:
+        """dnspython's resolver, made on first use; UpstreamDNSError when the system has no
+        servers and none were configured."""
+        if self._made is None:
+            import dns.asyncresolver
+            import dns.resolver
+
+            try:
+                made = dns.asyncresolver.Resolver(configure=self._servers is None)
+            except dns.resolver.NoResolverConfiguration as exc:
+                raise UpstreamDNSError(
+                    "no DNS servers configured on this system; set OMNIROUTE_UPSTREAM_DNS"
+                ) from exc
+            if self._servers is not None:
+                made.nameservers = list(self._servers)
+            made.port = self._port
+            made.timeout = made.lifetime = self._timeout
+            made.cache = None  # we cache ourselves, with an injectable clock
+            self._made = made
+        return self._made
 
     @property
     def nameservers(self) -> list[str]:
@@ -145,8 +162,12 @@ class UpstreamResolver:
         return _Entry([], now + self._negative_ttl, message)
 
     async def _query(self, name: str, rdtype: str) -> _Result:
+        resolver = self._resolver
+        import dns.exception  # loaded with the resolver just made
+        import dns.resolver
+
         try:
-            answer = await self._resolver.resolve(
+            answer = await resolver.resolve(
                 name, rdtype, search=False, raise_on_no_answer=False
             )
         except dns.resolver.NXDOMAIN:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dns.flags
 import dns.message
@@ -14,6 +17,7 @@ import dns.name
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.resolver
 import dns.rrset
 import pytest
 
@@ -190,12 +194,33 @@ def test_configuration_errors() -> None:
         UpstreamResolver(["dns.google"])
     with pytest.raises(ValueError, match="empty"):
         UpstreamResolver([])
+    system = UpstreamResolver(None)  # nothing read yet: resolv.conf is read on first use
     try:
-        system = UpstreamResolver(None)  # resolv.conf servers, not the hosts file
+        servers = system.nameservers  # resolv.conf's servers, not the hosts file
     except UpstreamDNSError as exc:  # a machine with no resolver configured at all
         assert "OMNIROUTE_UPSTREAM_DNS" in str(exc)
     else:
-        assert system.nameservers
+        assert servers
+
+
+async def test_no_system_servers_fails_the_lookup_not_the_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    read = dns.resolver.BaseResolver.read_resolv_conf
+    monkeypatch.setattr(dns.resolver.BaseResolver, "read_resolv_conf",
+                        lambda self, _f: read(self, str(tmp_path / "no-resolv.conf")))
+    resolver = UpstreamResolver(None)  # a start on a machine without resolv.conf goes on
+    assert await resolver.resolve("198.51.100.7") == ["198.51.100.7"]
+    with pytest.raises(UpstreamDNSError, match="OMNIROUTE_UPSTREAM_DNS"):
+        await resolver.resolve("api.example.test")
+
+
+def test_dnspython_is_loaded_by_the_first_name_to_resolve() -> None:
+    script = (
+        "import asyncio, sys; from omniroute.bridge.upstream_dns import UpstreamResolver; "
+        "r = UpstreamResolver(['127.0.0.1'], port=9); asyncio.run(r.resolve('198.51.100.7')); "
+        "print('dns' in sys.modules, end=' '); r.nameservers; print('dns' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split() == ["False", "True"]
 
 
 @pytest.mark.parametrize(
