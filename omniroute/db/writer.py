@@ -11,8 +11,9 @@ column or the driver cannot take) is written alone, after the caller's ``repair`
 blocking the rows behind it. Only errors that say the database is unavailable are retried:
 anything else would be retried forever, holding back every row queued after it.
 `flush()` waits until everything queued before it is written, cutting the linger short
-(`written()` is the same wait awaited on the event loop, holding no thread); `close()` drains
-the queue and stops the thread.
+(`written()` is the same wait awaited on the event loop, holding no thread); when every item
+put so far is already written, both return at once, without waking the thread or cutting the
+next batch's linger short. `close()` drains the queue and stops the thread.
 """
 
 from __future__ import annotations
@@ -74,6 +75,10 @@ class BackgroundWriter[T]:
         self._retry_delay = retry_delay
         self._repair = repair
         self._hurry = threading.Event()  # set by flush()/close(): stop lingering now
+        # Items put, and items written or dropped: equal when there is nothing to wait for.
+        self._counting = threading.Lock()  # put() may come from more than one thread
+        self._put = 0
+        self._settled = 0  # only the writer thread changes this
         # Rows the database refused on their own (only the writer thread changes these).
         self.repaired = 0
         self.dropped = 0
@@ -82,17 +87,24 @@ class BackgroundWriter[T]:
 
     def put(self, item: T) -> None:
         """Never blocks: safe on the event loop."""
+        with self._counting:
+            self._put += 1
         self._queue.put(item)
+
+    def _all_written(self) -> bool:
+        return self._settled == self._put
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every item queued so far is written (tests, shutdown, readers that need
         it); False if that took longer than ``timeout`` (the database is still away)."""
-        return self._mark(_Flush(), timeout)
+        return self._all_written() or self._mark(_Flush(), timeout)
 
     async def written(self, timeout: float) -> bool:
         """`flush()` for a coroutine on the event loop: it awaits the marker instead of parking
         a thread on it, so readers that want their own calls' rows (the Usage page) take no
         store thread while the writer works."""
+        if self._all_written():
+            return True
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
 
@@ -142,6 +154,7 @@ class BackgroundWriter[T]:
                 stop = self._take(item, batch, markers)  # after close(): not ours to write
             if batch:
                 self._write(batch)
+                self._settled += len(batch)  # written, or dropped when the database refused it
             for marker in markers:
                 marker.set()
             if stop:

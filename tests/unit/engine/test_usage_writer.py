@@ -4,6 +4,7 @@ the database is locked, and a row the database refuses does not hold back the ot
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 import time
@@ -87,6 +88,32 @@ def test_rows_arriving_together_share_a_transaction_without_flush(db: Database) 
     while len(rows(db)) < 20 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(rows(db)) == 20 and len(seen) == 1
+    recorder.close()
+
+
+def test_a_read_with_every_row_written_leaves_the_next_batch_whole(sqlite_db: Database) -> None:
+    """The Usage page waits for rows not yet written (`written()`); with none pending it goes on
+    at once, and does not cut the linger of the rows that come after it short."""
+    seen = commits(sqlite_db)
+    recorder = UsageRecorder(sqlite_db, linger=1.0)
+    assert asyncio.run(recorder.written(5.0))  # nothing pending
+    recorder.record(record(0))
+    time.sleep(0.2)  # within the first row's linger
+    recorder.record(record(1))
+    deadline = time.monotonic() + 10.0
+    while len(rows(sqlite_db)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [row.request_id for row in rows(sqlite_db)] == ["req-0", "req-1"]
+    assert len(seen) == 1  # one transaction for both
+    recorder.close()
+
+
+def test_a_read_waits_for_the_rows_put_before_it(sqlite_db: Database) -> None:
+    recorder = UsageRecorder(sqlite_db, linger=30.0)  # only a flush or a read ends this linger
+    recorder.record(record(0))
+    assert asyncio.run(recorder.written(10.0))
+    assert [row.request_id for row in rows(sqlite_db)] == ["req-0"]
+    assert asyncio.run(recorder.written(0.01))  # written now: at once
     recorder.close()
 
 
