@@ -100,7 +100,14 @@ class UpstreamResolver:
 
     @property
     def nameservers(self) -> list[str]:
-        return [str(ns) for ns in self._resolver.nameservers]
+        """The servers asked: the configured ones, else the system's ([] when it has none,
+        so an error message can name what was asked without failing itself)."""
+        if self._servers is not None:
+            return list(self._servers)
+        try:
+            return [str(ns) for ns in self._resolver.nameservers]
+        except UpstreamDNSError:
+            return []
 
     def clear_cache(self) -> None:
         self._cache.clear()

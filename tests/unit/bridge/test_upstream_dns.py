@@ -21,6 +21,7 @@ import dns.resolver
 import dns.rrset
 import pytest
 
+from omniroute.bridge.upstream import UpstreamChooser
 from omniroute.bridge.upstream_dns import (
     UpstreamDNSError,
     UpstreamResolver,
@@ -194,13 +195,7 @@ def test_configuration_errors() -> None:
         UpstreamResolver(["dns.google"])
     with pytest.raises(ValueError, match="empty"):
         UpstreamResolver([])
-    system = UpstreamResolver(None)  # nothing read yet: resolv.conf is read on first use
-    try:
-        servers = system.nameservers  # resolv.conf's servers, not the hosts file
-    except UpstreamDNSError as exc:  # a machine with no resolver configured at all
-        assert "OMNIROUTE_UPSTREAM_DNS" in str(exc)
-    else:
-        assert servers
+    assert UpstreamResolver(["192.0.2.53"]).nameservers == ["192.0.2.53"]
 
 
 async def test_no_system_servers_fails_the_lookup_not_the_start(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -211,12 +206,18 @@ async def test_no_system_servers_fails_the_lookup_not_the_start(monkeypatch: pyt
     assert await resolver.resolve("198.51.100.7") == ["198.51.100.7"]
     with pytest.raises(UpstreamDNSError, match="OMNIROUTE_UPSTREAM_DNS"):
         await resolver.resolve("api.example.test")
+    assert resolver.nameservers == []
+    # A passthrough flow in DNS mode gets the reason as its error, not an exception.
+    chooser = UpstreamChooser(resolver, bind_host="127.0.0.1", proxy_ports=(8080,), own_addresses=set())
+    choice = await chooser.choose("api.example.test", 443)
+    assert choice.error is not None and "system resolvers" in choice.error
+    assert "OMNIROUTE_UPSTREAM_DNS" in choice.error
 
 
 def test_dnspython_is_loaded_by_the_first_name_to_resolve() -> None:
     script = (
         "import asyncio, sys; from omniroute.bridge.upstream_dns import UpstreamResolver; "
-        "r = UpstreamResolver(['127.0.0.1'], port=9); asyncio.run(r.resolve('198.51.100.7')); "
+        "r = UpstreamResolver(None); asyncio.run(r.resolve('198.51.100.7')); "
         "print('dns' in sys.modules, end=' '); r.nameservers; print('dns' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
