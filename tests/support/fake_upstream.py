@@ -25,7 +25,7 @@ import dns.rdatatype
 import dns.rrset
 
 from omniroute.bridge.ca import CertificateAuthority
-from tests.support.mock_provider import MockProvider
+from tests.support.mock_provider import MockProvider, bound_socket
 
 DEFAULT_NAMES = (
     "api.anthropic.com", "api.openai.com", "chatgpt.com", "llm.zed.dev", "api.zed.dev",
@@ -38,19 +38,26 @@ class NoLoopbackAlias(RuntimeError):
     """No free 127.0.0.N:443 (not root, or every address taken)."""
 
 
-def _free_loopback_443(first: int = 2, last: int = 250) -> str:
+def _free_loopback_443(first: int = 2, last: int = 250) -> socket.socket:
+    """A socket listening on the first free 127.0.0.N:443, kept until the server serves on it:
+    a probe that let go of the address would race parallel test workers to it. Listening at
+    once is what holds it: Linux lets two sockets with SO_REUSEADDR bind one address as long
+    as neither listens."""
     # Port 443 is what OmniRoute dials for SNI-routed and CONNECT-ed hosts, so the stand-in
     # needs it; parallel test modules each take their own loopback address.
     for n in range(first, last):
-        ip = f"127.0.0.{n}"
-        with socket.socket() as probe:
-            try:
-                probe.bind((ip, 443))
-            except OSError as exc:
-                if exc.errno in (errno.EACCES, errno.EPERM):
-                    raise NoLoopbackAlias("binding port 443 needs root") from None
-                continue
-        return ip
+        try:
+            sock = bound_socket(f"127.0.0.{n}", 443)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise NoLoopbackAlias("binding port 443 needs root") from None
+            continue
+        try:
+            sock.listen(2048)
+        except OSError:  # another socket bound it first and is listening
+            sock.close()
+            continue
+        return sock
     raise NoLoopbackAlias("no free 127.0.0.N:443")
 
 
@@ -60,7 +67,8 @@ class TLSUpstream(MockProvider):
     def __init__(self, names: Iterable[str] = DEFAULT_NAMES, *, first_address: int = 2, **kwargs: Any) -> None:
         """``first_address``: the lowest N of 127.0.0.N to try (the benchmark starts high, out
         of the way of parallel test runs). The leaf names ``names`` and the address itself."""
-        host = _free_loopback_443(first_address)
+        self._reserved: socket.socket | None = _free_loopback_443(first_address)
+        host = self._reserved.getsockname()[0]
         self._tmp = tempfile.TemporaryDirectory(prefix="omniroute-upstream-ca-")
         self.ca = CertificateAuthority(Path(self._tmp.name) / "ca")
         self.ca.ensure()
@@ -80,6 +88,12 @@ class TLSUpstream(MockProvider):
     def leaf_der(self) -> bytes:
         return ssl.PEM_cert_to_DER_cert(self.cert_pem.decode())
 
+    def _socket(self) -> socket.socket:
+        sock, self._reserved = self._reserved, None
+        if sock is None:
+            raise RuntimeError("the stand-in upstream's address was given up (stopped or started before)")
+        return sock
+
     def _run(self, sock: socket.socket) -> None:
         assert self._server is not None
         # uvicorn builds its SSL context when serving starts, from these two fields.
@@ -89,6 +103,9 @@ class TLSUpstream(MockProvider):
 
     def stop(self, timeout: float = 5.0) -> None:
         super().stop(timeout)
+        if self._reserved is not None:  # never started
+            self._reserved.close()
+            self._reserved = None
         self._tmp.cleanup()
 
 

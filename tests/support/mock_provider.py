@@ -100,7 +100,8 @@ from tests.support.mock_state import MockState
 __all__ = ["MockProvider", "create_app", "main"]
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bound_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port), not yet listening: holding it reserves the address."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto is
     # IPPROTO_TCP, and without it Nagle + delayed ACK cost ~40 ms per response.
@@ -111,9 +112,17 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
+    return sock
+
+
+def _listening(sock: socket.socket) -> socket.socket:
     sock.listen(2048)
     sock.setblocking(False)
     return sock
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    return _listening(bound_socket(host, port))
 
 
 class _Server(uvicorn.Server):
@@ -161,7 +170,7 @@ class MockProvider:
     def start(self, timeout: float = 10.0) -> Self:
         if self._thread is not None:
             raise RuntimeError("MockProvider already started")
-        sock = _bind(self.host, self.port)
+        sock = _listening(self._socket())
         self.port = sock.getsockname()[1]
         self._server = _Server(self.app, self._log_level)
         self._thread = threading.Thread(target=self._run, args=(sock,),
@@ -176,6 +185,10 @@ class MockProvider:
             ready.wait(0.005)
             timeout -= 0.005
         return self
+
+    def _socket(self) -> socket.socket:
+        """The bound socket to serve on (a subclass may have reserved one already)."""
+        return bound_socket(self.host, self.port)
 
     def _run(self, sock: socket.socket) -> None:
         assert self._server is not None
