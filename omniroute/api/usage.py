@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Row, Table, func, or_
+from sqlalchemy import Row, func, or_
 from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
 from omniroute.api.management import invalid
 from omniroute.db.store import Store
-from omniroute.db.tables import ApiKey, UsageDaily, UsageLog, units_cost
+from omniroute.db.tables import ApiKey, UsageDaily, UsageLog, core_table, units_cost
 from omniroute.engine.errors import NotFound
 from omniroute.engine.usage import UsageRecorder
 from omniroute.engine.usage_sums import Sum, period_sums
@@ -32,10 +32,10 @@ PERIODS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedel
 WRITTEN_WAIT_S = 3.0
 # Read with Core, not the ORM: a page of rows becomes JSON, no identity map or instance per
 # row is needed; the fixed statements are built once.
-_LOGS = cast(Table, UsageLog.__table__)  # type: ignore[attr-defined]
+_LOGS = core_table(UsageLog)
 LogRow = UsageLog | Row[Any]  # a row by id (`Session.get`) or a row of a page
-_DAILY = cast(Table, UsageDaily.__table__)  # type: ignore[attr-defined]
-_KEYS = cast(Table, ApiKey.__table__)  # type: ignore[attr-defined]
+_DAILY = core_table(UsageDaily)
+_KEYS = core_table(ApiKey)
 _ALL_REQUESTS = select(func.coalesce(func.sum(_DAILY.c.requests), 0))
 _KEY_LABELS = select(_KEYS.c.id, _KEYS.c.label)
 

@@ -6,9 +6,9 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint, false
+from sqlalchemy import JSON, BigInteger, Column, Table, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -31,6 +31,12 @@ def cost_units(cost: Decimal) -> int:
 def units_cost(units: int) -> Decimal:
     """A sum of COST_UNITs back as a decimal amount, without trailing zeros."""
     return (Decimal(units) * COST_UNIT).normalize() if units else Decimal(0)
+
+
+def core_table(model: type[SQLModel]) -> Table:
+    """A table model's Core ``Table``, for statements whose rows are plain tuples (no ORM
+    instance per row)."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
 
 
 def utcnow() -> datetime:

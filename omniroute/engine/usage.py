@@ -14,13 +14,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from omniroute.db.database import Database
-from omniroute.db.tables import UsageLog, cost_units, utcnow
+from omniroute.db.tables import UsageLog, core_table, cost_units, utcnow
 from omniroute.db.writer import BackgroundWriter
 from omniroute.engine.usage_sums import add_to_hours
 
@@ -141,7 +141,7 @@ class UsageRecorder:
 
 
 # Core, not the ORM: one executemany per batch, no unit of work or identity map per row.
-_INSERT_USAGE = insert(cast(Table, UsageLog.__table__))  # type: ignore[attr-defined]
+_INSERT_USAGE = insert(core_table(UsageLog))
 
 
 def _write_usage(session: Session, batch: list[UsageRecord]) -> None:

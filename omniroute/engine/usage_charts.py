@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
-from sqlalchemy import Integer, Select, Table, bindparam, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
@@ -31,6 +31,7 @@ from omniroute.db.tables import (
     UsageHourly,
     UsageLatency,
     UsageLatencyDaily,
+    core_table,
     units_cost,
 )
 
@@ -39,11 +40,11 @@ PERCENTILES = (50, 90, 99)
 DAY = 86400
 _SINCE = bindparam("since")
 # (table, its time column) per rollup; Core tables, not ORM entities: the page needs tuples.
-_HOURS = (cast(Table, UsageHourly.__table__), "hour")  # type: ignore[attr-defined]
-_DAYS = (cast(Table, UsageDaily.__table__), "day")  # type: ignore[attr-defined]
-_LATENCY_HOURS = (cast(Table, UsageLatency.__table__), "hour")  # type: ignore[attr-defined]
-_LATENCY_DAYS = (cast(Table, UsageLatencyDaily.__table__), "day")  # type: ignore[attr-defined]
-_ERRORS = cast(Table, UsageErrors.__table__)  # type: ignore[attr-defined]
+_HOURS = (core_table(UsageHourly), "hour")
+_DAYS = (core_table(UsageDaily), "day")
+_LATENCY_HOURS = (core_table(UsageLatency), "hour")
+_LATENCY_DAYS = (core_table(UsageLatencyDaily), "day")
+_ERRORS = core_table(UsageErrors)
 
 
 def _epoch(dialect: str, column: Any) -> ColumnElement[Any]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from operator import add
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Table, bindparam, case, func, or_, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -30,6 +30,7 @@ from omniroute.db.tables import (
     UsageLatency,
     UsageLatencyDaily,
     UsageLog,
+    core_table,
     error_digest,
     row_group,
 )
@@ -38,11 +39,11 @@ GROUPS = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
 MEASURES = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units")
 KEY_COLUMNS = ("hour", "model", "provider", "agent", "api_key")
 DAY_KEY_COLUMNS = ("day", *KEY_COLUMNS[1:])
-_HOURLY = cast(Table, UsageHourly.__table__)  # type: ignore[attr-defined]
-_LATENCY = cast(Table, UsageLatency.__table__)  # type: ignore[attr-defined]
-_DAILY = cast(Table, UsageDaily.__table__)  # type: ignore[attr-defined]
-_LATENCY_DAILY = cast(Table, UsageLatencyDaily.__table__)  # type: ignore[attr-defined]
-_ERRORS = cast(Table, UsageErrors.__table__)  # type: ignore[attr-defined]
+_HOURLY = core_table(UsageHourly)
+_LATENCY = core_table(UsageLatency)
+_DAILY = core_table(UsageDaily)
+_LATENCY_DAILY = core_table(UsageLatencyDaily)
+_ERRORS = core_table(UsageErrors)
 ERROR_KEYS = ("hour", "status", "digest")
 
 
@@ -128,8 +129,8 @@ def _upsert_statement(dialect: str, table: Table, keys: tuple[str, ...], added: 
                       latest: tuple[str, ...]) -> Any:
     """Built once per table: building it and its cache key for every batch cost more than the
     writer's own work."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert  # not loaded for SQLite
+    if dialect == "postgresql":  # its dialect module is loaded only for PostgreSQL
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
         insert = postgresql_insert(table)
     else:
@@ -145,7 +146,7 @@ def _named(column: Any, fallback: Any) -> Any:
     return func.coalesce(func.nullif(column, ""), fallback)
 
 
-_LOGS = cast(Table, UsageLog.__table__)  # type: ignore[attr-defined]
+_LOGS = core_table(UsageLog)
 _LOG_GROUPS = (
     _named(_LOGS.c.model_used, _LOGS.c.model_requested),
     _named(_LOGS.c.provider, "none"),
