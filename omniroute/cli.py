@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib.util
 import logging
 import os
 import signal
@@ -122,7 +123,8 @@ def _proxy_addons() -> list[Any]:
     mitmdump loads every default addon; `omniroute run` accepts no mitmproxy options, so the
     ones that only act when such an option is set (playback, map/modify, saving, stdin reading,
     the console dumper) would only cost start-up time. Proxy authentication is ours
-    (`--proxy-auth`), on the HTTP proxy listener only.
+    (`--proxy-auth`), on the HTTP proxy listener only. The onboarding app and proxy
+    authentication import mitmproxy's modules when first used.
     """
     from mitmproxy.addons import (
         block,
@@ -130,11 +132,11 @@ def _proxy_addons() -> list[Any]:
         disable_h2c,
         errorcheck,
         next_layer,
-        onboarding,
         proxyserver,
         update_alt_svc,
     )
 
+    from omniroute.addons.onboarding import Onboarding
     from omniroute.addons.tls_config import TlsConfig
     from omniroute.bridge.proxy_auth import ProxyListenerAuth
 
@@ -142,7 +144,7 @@ def _proxy_addons() -> list[Any]:
         core.Core(),
         block.Block(),  # refuses clients from public addresses unless told otherwise
         disable_h2c.DisableH2C(),
-        onboarding.Onboarding(),  # http://mitm.it through the proxy: our CA, for devices
+        Onboarding(),  # http://mitm.it through the proxy: our CA, for devices
         ProxyListenerAuth(),  # before our addons: an unauthenticated client gets only its 407
         proxyserver.Proxyserver(),
         next_layer.NextLayer(),
@@ -152,8 +154,26 @@ def _proxy_addons() -> list[Any]:
     ]
 
 
+def _import_addon_modules_alone() -> None:
+    """Register the package `mitmproxy.addons` without running its ``__init__``.
+
+    That file imports all thirty default addons for ``default_addons()``, and with them Flask
+    (the onboarding app) and ldap3 (proxy authentication's LDAP validator), a real part of a
+    start's memory and time, for addons `omniroute run` does not load or loads on first use
+    (`_proxy_addons` lists them; each module imports by name as usual). mitmdump, whose
+    ``default_addons()`` needs the file, never comes here; a process that has imported the
+    package already keeps it as it is.
+    """
+    if "mitmproxy.addons" in sys.modules:
+        return
+    spec = importlib.util.find_spec("mitmproxy.addons")
+    assert spec is not None
+    sys.modules["mitmproxy.addons"] = importlib.util.module_from_spec(spec)
+
+
 async def _serve(settings: Settings, omniroute_options: dict[str, Any]) -> int:
-    from mitmproxy import options
+    _import_addon_modules_alone()  # before mitmproxy.master, which imports an addon
+    from mitmproxy import exceptions, options
     from mitmproxy.master import Master
 
     from omniroute.addons import make_addons
@@ -161,13 +181,17 @@ async def _serve(settings: Settings, omniroute_options: dict[str, Any]) -> int:
     master = Master(options.Options(), with_termlog=True)
     master.addons.add(*_proxy_addons())
     # Options of mitmproxy's own addons exist only once the master has loaded them.
-    master.options.update(
-        listen_host=settings.host,
-        mode=proxy_modes(settings),
-        connection_strategy="lazy",
-        confdir=str(settings.certs_dir),
-        proxyauth=settings.proxy_auth,
-    )
+    try:
+        master.options.update(
+            listen_host=settings.host,
+            mode=proxy_modes(settings),
+            connection_strategy="lazy",
+            confdir=str(settings.certs_dir),
+            proxyauth=settings.proxy_auth,
+        )
+    except exceptions.OptionsError as e:  # mitmproxy checks --proxy-auth's form (or a CA it cannot read)
+        raise fail(f"{e} (--proxy-auth takes USER:PASS, any, @htpasswd-file or ldap[s]:…)"
+                   if "proxyauth" in str(e) else str(e)) from None
     ours = make_addons()
     master.addons.add(*ours)
     master.options.update(termlog_verbosity="warn", **omniroute_options)

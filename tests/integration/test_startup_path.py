@@ -1,5 +1,6 @@
-"""What a start does and skips: no alembic at head, mitmproxy's onboarding on our CA, the
-maintained price table read after the listeners are up yet there for the first call."""
+"""What a start does and skips: no alembic at head, mitmproxy's onboarding on our CA (its Flask
+app and the LDAP client imported only when used), the maintained price table read after the
+listeners are up yet there for the first call."""
 
 from __future__ import annotations
 
@@ -102,6 +103,51 @@ def test_mitm_it_serves_our_ca_through_the_http_proxy(omniroute: OmniRouteProces
         response = client.get("http://mitm.it/cert/pem")
     assert response.status_code == 200
     assert response.content == omniroute.ca_cert.read_bytes()
+
+
+def _imported(log: str) -> set[str]:
+    """Module names from the `-X importtime` lines of a process's log."""
+    return {line.rsplit("|", 1)[1].strip() for line in log.splitlines() if line.startswith("import time:")}
+
+
+def test_a_start_imports_neither_flask_nor_ldap3_until_they_are_used(tmp_path: Path) -> None:
+    # mitmproxy's addon package imports every default addon, with the onboarding app's Flask and
+    # proxyauth's ldap3; `omniroute run` loads neither addon's module until it is needed.
+    with OmniRouteProcess(bridge=False, env={"PYTHONPROFILEIMPORTTIME": "1"}) as proc:
+        started = _imported(proc.log())
+        assert "mitmproxy.proxy.server" in started  # the log does list the start's imports
+        assert not {"flask", "werkzeug", "ldap3", "mitmproxy.addons.onboarding",
+                    "mitmproxy.addons.proxyauth", "mitmproxy.addons.savehar"} & started
+        with httpx.Client(proxy=proc.proxy_url, trust_env=False, timeout=30) as client:
+            response = client.get("http://mitm.it/cert/pem")
+        assert response.status_code == 200
+        assert response.content == proc.ca_cert.read_bytes()
+        assert {"flask", "mitmproxy.addons.onboarding"} <= _imported(proc.log())
+
+
+def test_proxy_auth_is_mitmproxys_once_set(tmp_path: Path) -> None:
+    # `--proxy-auth` builds mitmproxy's addon, with every form it takes: here an htpasswd file
+    # (user "agent", password "secret", SHA1 form).
+    htpasswd = tmp_path / "htpasswd"
+    htpasswd.write_text("agent:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n")
+    with OmniRouteProcess(bridge=False, args=["--proxy-auth", f"@{htpasswd}"]) as proc:
+        for credentials, status in ((None, 407), (("agent", "wrong"), 407), (("agent", "secret"), 200)):
+            proxy = httpx.Proxy(proc.proxy_url, auth=credentials)
+            with httpx.Client(proxy=proxy, trust_env=False, timeout=30) as client:
+                assert client.get("http://mitm.it/cert/pem").status_code == status, credentials
+
+
+def test_a_bad_proxy_auth_is_a_message_not_a_traceback() -> None:
+    process = OmniRouteProcess(bridge=False, args=["--proxy-auth", "nocolon"])
+    try:
+        with pytest.raises(RuntimeError) as failed:
+            process.start(timeout=60)
+    finally:
+        process.close()
+    said = str(failed.value)
+    assert "omniroute exited with 2" in said
+    assert "omniroute: Invalid proxyauth specification. (--proxy-auth takes USER:PASS" in said
+    assert "Traceback" not in said
 
 
 def test_the_first_call_after_a_start_has_its_maintained_price(mock_provider: MockProvider, tmp_path: Path) -> None:
