@@ -87,7 +87,14 @@ class DeferredFields:
         row.defer(self, names)
 
     def pack(self, row: InterceptedRequest) -> None:
-        """Compact the bodies now that the flow is over (in the background)."""
+        """Compact the row now that the flow is over: the bodies in the background, the headers
+        into one string each, and the agent named if no decision did (the catalog remembers its
+        answer per host and User-Agent), so the row stops holding ``identify`` and its strings."""
+        identify = self.identify
+        if identify is not None:
+            if not row.holds("agent"):
+                row.agent = identify()
+            self.identify = None  # after the agent is set: a reader on another thread finds one or the other
         if self.request is not None and row.request_size > self.request.cap + 1:
             # Packing keeps the capped part only; detection and the context key read the whole.
             self._analyze(row)
@@ -97,8 +104,9 @@ class DeferredFields:
 
     # -- FieldSource -------------------------------------------------------------------------
     def fill(self, row: InterceptedRequest, name: str) -> Any:
-        if name == "agent" and self.identify is not None:
-            _fill(row, "agent", self.identify())
+        identify = self.identify
+        if name == "agent" and identify is not None:
+            _fill(row, "agent", identify())
         if name == "request_headers" or name == "response_headers":
             held = getattr(self, name)
             if not held and row.holds(name):  # another thread (HAR export) got here first

@@ -235,6 +235,26 @@ async def test_the_agent_is_identified_only_when_read_before_the_bridge_names_it
     assert calls == [1]
 
 
+async def test_a_finished_row_holds_its_agent_not_the_closure_that_names_it() -> None:
+    # ``identify`` holds the catalog and the flow's host, path and User-Agent: a row kept in the
+    # ring for hours should hold only the answer, once the flow is over.
+    calls: list[int] = []
+
+    def identify() -> str:
+        calls.append(1)
+        return "codex"
+
+    capture = Capture(Ring(10), Masker(), 1024)
+    flow = _flow(_body("never read"))
+    pending = capture.request(flow, "http-proxy", identify=identify)
+    assert not pending.row.holds("agent")
+    flow.response = tutils.tresp(content=b"{}")
+    await _complete(capture, flow, pending)
+    assert pending.fields.identify is None and calls == [1]
+    assert pending.row.holds("agent") and pending.row.to_dict()["agent"] == "codex"
+    assert calls == [1]
+
+
 async def test_large_bodies_are_packed_in_the_background_and_read_back_identical() -> None:
     masker = CountingMasker()
     capture = Capture(Ring(10), masker, 1024 * 1024)
