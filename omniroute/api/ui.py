@@ -9,11 +9,11 @@ installed wheel serves them as a checkout does).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader
 from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 
@@ -25,6 +25,9 @@ from omniroute.engine.strategies import SUPPORTED_STRATEGIES
 from omniroute.providers.adapters import ADAPTERS
 from omniroute.providers.clouds import CLOUD_FIELDS, KEY_LABELS
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 PAGES: dict[str, str] = {
     "inspector": "Inspector",
     "agents": "Agents",
@@ -34,8 +37,15 @@ PAGES: dict[str, str] = {
 }
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(loopback_only)])
-_templates = Environment(loader=PackageLoader("omniroute", "web/templates"), autoescape=True)
 _static = StaticFiles(packages=[("omniroute", "web/static")])
+
+
+@cache
+def _templates() -> Environment:
+    """The pages' templates, made on the first page served: until then nothing needs Jinja."""
+    from jinja2 import Environment, PackageLoader
+
+    return Environment(loader=PackageLoader("omniroute", "web/templates"), autoescape=True)
 
 
 class PageNotFound(EngineError):
@@ -69,7 +79,7 @@ for _page in PAGES:
 async def page(page: str) -> HTMLResponse:
     if page not in PAGES:
         raise PageNotFound(f"no UI page {page!r}; pages: {', '.join(PAGES)}")
-    html = _templates.get_template(f"{page}.html").render(
+    html = _templates().get_template(f"{page}.html").render(
         page=page, pages=PAGES, title=PAGES[page], version=__version__
     )
     return HTMLResponse(html, headers={"cache-control": "no-store"})
