@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import (
@@ -94,7 +94,8 @@ class Settings(BaseSettings):
     # Route agents' Responses WebSocket sessions (Codex); off: refuse the upgrade, and Codex
     # falls back to HTTPS, where each call is mapped on its own.
     bridge_websocket: bool = True
-    log_level: str = "info"
+    # OmniRoute's own log (logger "omniroute"); any case is accepted (OMNIROUTE_LOG_LEVEL=DEBUG).
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     inspector_ring_size: int = Field(default=1000, ge=1)
     inspector_body_cap: int = Field(default=1024 * 1024, ge=0)
     # Off: the capture addon records nothing (benchmarks compare proxying with and without it).
@@ -137,6 +138,11 @@ class Settings(BaseSettings):
         if value is None or _is_settings_file(value):
             return None
         return value.expanduser().absolute()
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("upstream_dns", "allowed_hosts", mode="before")
     @classmethod

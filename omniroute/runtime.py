@@ -42,6 +42,7 @@ class Runtime:
     def open(cls, settings: Settings) -> Runtime:
         """The services, with the config file (if any) applied before anything reads the
         database's configuration. ConfigFileError: the file is wrong, nothing was applied."""
+        log.setLevel(settings.log_level.upper())  # the "omniroute" logger, under either entry point
         path = settings.config_file
         return cls(open_services(settings, seed=lambda db, secrets: apply_file(path, db, secrets)))
 

@@ -110,19 +110,29 @@ def _imported(log: str) -> set[str]:
     return {line.rsplit("|", 1)[1].strip() for line in log.splitlines() if line.startswith("import time:")}
 
 
-def test_a_start_imports_neither_flask_nor_ldap3_until_they_are_used(tmp_path: Path) -> None:
+def test_a_start_imports_flask_ldap3_and_jinja_only_when_they_are_used(tmp_path: Path) -> None:
     # mitmproxy's addon package imports every default addon, with the onboarding app's Flask and
-    # proxyauth's ldap3; `omniroute run` loads neither addon's module until it is needed.
+    # proxyauth's ldap3; `omniroute run` loads neither addon's module until it is needed, nor
+    # Jinja before the first UI page.
     with OmniRouteProcess(bridge=False, env={"PYTHONPROFILEIMPORTTIME": "1"}) as proc:
         started = _imported(proc.log())
         assert "mitmproxy.proxy.server" in started  # the log does list the start's imports
-        assert not {"flask", "werkzeug", "ldap3", "mitmproxy.addons.onboarding",
+        assert not {"flask", "werkzeug", "ldap3", "jinja2", "mitmproxy.addons.onboarding",
                     "mitmproxy.addons.proxyauth", "mitmproxy.addons.savehar"} & started
         with httpx.Client(proxy=proc.proxy_url, trust_env=False, timeout=30) as client:
             response = client.get("http://mitm.it/cert/pem")
         assert response.status_code == 200
         assert response.content == proc.ca_cert.read_bytes()
-        assert {"flask", "mitmproxy.addons.onboarding"} <= _imported(proc.log())
+        with proc.api() as api:
+            page = api.get("/ui/inspector")
+        assert page.status_code == 200 and "<html" in page.text.lower()
+        assert {"flask", "mitmproxy.addons.onboarding", "jinja2"} <= _imported(proc.log())
+
+
+@pytest.mark.parametrize(("level", "info_logged"), [("info", True), ("WARNING", False)])
+def test_the_log_level_setting_sets_omniroutes_log(level: str, info_logged: bool) -> None:
+    with OmniRouteProcess(proxy=False, bridge=False, env={"OMNIROUTE_LOG_LEVEL": level}) as proc:
+        assert ("omniroute INFO OmniRoute API listening" in proc.log()) is info_logged
 
 
 def test_proxy_auth_is_mitmproxys_once_set(tmp_path: Path) -> None:
