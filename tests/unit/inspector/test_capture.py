@@ -7,6 +7,7 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -216,13 +217,19 @@ async def test_the_bridges_format_wins_and_is_set_without_parsing_in_the_hook(mo
     assert pending.row.detected_kind == "llm" and len(parses) == 1
 
 
-async def test_the_agent_is_identified_only_when_read_before_the_bridge_names_it() -> None:
+def _counted_identify() -> tuple[list[int], Callable[[], str]]:
+    """An ``identify`` that names codex and counts its calls."""
     calls: list[int] = []
 
     def identify() -> str:
         calls.append(1)
         return "codex"
 
+    return calls, identify
+
+
+async def test_the_agent_is_identified_only_when_read_before_the_bridge_names_it() -> None:
+    calls, identify = _counted_identify()
     capture = Capture(Ring(10), Masker(), 1024)
     bridged = _flow(_body("bridged"))
     pending = capture.request(bridged, "agent-bridge", identify=identify)
@@ -238,12 +245,7 @@ async def test_the_agent_is_identified_only_when_read_before_the_bridge_names_it
 async def test_a_finished_row_holds_its_agent_not_the_closure_that_names_it() -> None:
     # ``identify`` holds the catalog and the flow's host, path and User-Agent: a row kept in the
     # ring for hours should hold only the answer, once the flow is over.
-    calls: list[int] = []
-
-    def identify() -> str:
-        calls.append(1)
-        return "codex"
-
+    calls, identify = _counted_identify()
     capture = Capture(Ring(10), Masker(), 1024)
     flow = _flow(_body("never read"))
     pending = capture.request(flow, "http-proxy", identify=identify)
