@@ -19,7 +19,7 @@ from typing import Any
 from benchmarks import targets as t
 from benchmarks.load import generate_load
 from benchmarks.options import Options, machine, parse
-from benchmarks.report import RoundTotals, summarize, write_report
+from benchmarks.report import QUIET_WAIT_S, RoundTotals, summarize, write_report
 from benchmarks.scale_out import run_scale_out
 from benchmarks.startup import timed_start
 from tests.support.harness import REPO_ROOT, OmniRouteProcess
@@ -241,6 +241,10 @@ class Bench:
         if missing > 0:
             self.log(f"memory: {missing} more captured MITM flows to reach {o.flows}")
             self.load(["ours_mitm_mapped"], missing, o.concurrency, 1, 360)
+        mem["busy_flows_mb"] = t.rss_mb(self.ours.process.pid)
+        # At rest: OmniRoute gives memory back once a burst is over and the process is quiet
+        # (`omniroute.memory`: within two of its 5 s intervals). Every process is read then.
+        time.sleep(QUIET_WAIT_S)
         mem["with_flows_mb"], mem["flows"] = t.rss_mb(self.ours.process.pid), self.captured()
         mem["mitmdump_after_mb"] = t.rss_mb(self.mitm.pid)
         # Same product, capture off, after its own (fewer) MITM calls: what is not the ring.

@@ -21,6 +21,7 @@ from omniroute.config import Settings
 from omniroute.configfile import Applied, apply_file
 from omniroute.configfile.reload import reload_config_file
 from omniroute.engine.pricing import load_maintained
+from omniroute.memory import QuietCollector, malloc_trim
 from omniroute.services import Services, open_services
 from omniroute.shared.events import InspectorEventBridge
 
@@ -37,6 +38,7 @@ class Runtime:
         self._api_task: asyncio.Task[None] | None = None
         self._shared_started = False
         self._inspector_bridge: InspectorEventBridge | None = None
+        self._collector: asyncio.Task[None] | None = None
 
     @classmethod
     def open(cls, settings: Settings) -> Runtime:
@@ -103,13 +105,21 @@ class Runtime:
     def warm_up(self) -> None:
         """Once the listeners are up: read in a thread, a moment later, what start-up leaves for
         first use (the maintained price table); a call that needs it sooner reads it itself, or
-        waits for that read."""
+        waits for that read. And from then on, give memory back after each burst of traffic
+        (`omniroute.memory`)."""
         timer = threading.Timer(WARM_UP_AFTER_S, load_maintained)
         timer.name, timer.daemon = "omniroute-warm-up", True
         timer.start()
+        if self._collector is None:
+            collector = QuietCollector(trim=malloc_trim())
+            self._collector = asyncio.get_running_loop().create_task(
+                collector.run(), name="omniroute-quiet-collector")
 
     async def stop(self) -> None:
         services = self.services
+        if self._collector is not None:
+            self._collector.cancel()
+            self._collector = None
         server, task = self._api_server, self._api_task
         if server is not None and task is not None:
             server.should_exit = True

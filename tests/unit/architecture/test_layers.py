@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "omniroute.addresses": 1,
     "omniroute.runfile": 1,
     "omniroute.private_home": 1,
+    "omniroute.memory": 1,
     "omniroute.db": 1,
     "omniroute.providers": 1,
     "omniroute.engine": 2,
