@@ -189,7 +189,7 @@ async def _serve(settings: Settings, omniroute_options: dict[str, Any]) -> int:
             confdir=str(settings.certs_dir),
             proxyauth=settings.proxy_auth,
         )
-    except exceptions.OptionsError as e:  # mitmproxy checks --proxy-auth's form (or a CA it cannot read)
+    except exceptions.OptionsError as e:  # mitmproxy checks --proxy-auth's form, and the CA
         raise fail(f"{e} (--proxy-auth takes USER:PASS, any, @htpasswd-file or ldap[s]:…)"
                    if "proxyauth" in str(e) else str(e)) from None
     ours = make_addons()

@@ -58,7 +58,8 @@ class QuietCollector:
         if self._trim is not None:
             # In a thread: the trim walks the heap and needs no interpreter lock.
             await asyncio.to_thread(self._trim, 0)
-        log.debug("quiet collection: %d objects freed, the loop paused %.1f ms", freed, paused * 1000)
+        log.debug("quiet collection: %d objects freed, the loop paused %.1f ms",
+                  freed, paused * 1000)
         self.collections += 1
         self._worked = 0.0
         self._last = self._cpu_clock()  # the collection's own CPU is not the next burst's work

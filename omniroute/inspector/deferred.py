@@ -94,7 +94,8 @@ class DeferredFields:
         if identify is not None:
             if not row.holds("agent"):
                 row.agent = identify()
-            self.identify = None  # after the agent is set: a reader on another thread finds one or the other
+            # Cleared after the agent is set: a reader on another thread sees one or the other.
+            self.identify = None
         if self.request is not None and row.request_size > self.request.cap + 1:
             # Packing keeps the capped part only; detection and the context key read the whole.
             self._analyze(row)

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mitmproxy import connection, http
+from mitmproxy.addons.savehar import SaveHar
 from mitmproxy.flow import Error
 
 import omniroute
@@ -115,10 +116,6 @@ def _entry(row: InterceptedRequest, flow: http.HTTPFlow, entry: dict[str, Any]) 
 
 def export_har(rows: Iterable[InterceptedRequest]) -> dict[str, Any]:
     """A HAR 1.2 document (dict) for the rows, in the order given."""
-    # Imported here: with it comes mitmproxy's filter language (pyparsing), which nothing on a
-    # start or a model call needs.
-    from mitmproxy.addons.savehar import SaveHar
-
     rows = list(rows)
     flows = [row_to_flow(r) for r in rows]
     har = SaveHar().make_har(flows)

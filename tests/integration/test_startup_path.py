@@ -118,7 +118,7 @@ def test_a_start_imports_flask_ldap3_and_jinja_only_when_they_are_used(tmp_path:
         started = _imported(proc.log())
         assert "mitmproxy.proxy.server" in started  # the log does list the start's imports
         assert not {"flask", "werkzeug", "ldap3", "jinja2", "mitmproxy.addons.onboarding",
-                    "mitmproxy.addons.proxyauth", "mitmproxy.addons.savehar"} & started
+                    "mitmproxy.addons.proxyauth"} & started
         with httpx.Client(proxy=proc.proxy_url, trust_env=False, timeout=30) as client:
             response = client.get("http://mitm.it/cert/pem")
         assert response.status_code == 200

@@ -1,4 +1,5 @@
-"""The quiet collector: one full collection and a heap trim after a burst of work, never during one."""
+"""The quiet collector: one full collection and a heap trim after a burst of work, never
+during one."""
 
 from __future__ import annotations
 
