@@ -181,17 +181,16 @@ async def _serve(settings: Settings, omniroute_options: dict[str, Any]) -> int:
     master = Master(options.Options(), with_termlog=True)
     master.addons.add(*_proxy_addons())
     # Options of mitmproxy's own addons exist only once the master has loaded them.
-    try:
-        master.options.update(
-            listen_host=settings.host,
-            mode=proxy_modes(settings),
-            connection_strategy="lazy",
-            confdir=str(settings.certs_dir),
-            proxyauth=settings.proxy_auth,
-        )
-    except exceptions.OptionsError as e:  # mitmproxy checks --proxy-auth's form, and the CA
-        raise fail(f"{e} (--proxy-auth takes USER:PASS, any, @htpasswd-file or ldap[s]:…)"
-                   if "proxyauth" in str(e) else str(e)) from None
+    master.options.update(
+        listen_host=settings.host,
+        mode=proxy_modes(settings),
+        connection_strategy="lazy",
+        confdir=str(settings.certs_dir),
+    )
+    try:  # mitmproxy checks the form of --proxy-auth here
+        master.options.update(proxyauth=settings.proxy_auth)
+    except exceptions.OptionsError as e:
+        raise fail(f"{e} (--proxy-auth takes USER:PASS, any, @htpasswd-file or ldap[s]:…)") from None
     ours = make_addons()
     master.addons.add(*ours)
     master.options.update(termlog_verbosity="warn", **omniroute_options)

@@ -25,7 +25,7 @@ import dns.rdatatype
 import dns.rrset
 
 from omniroute.bridge.ca import CertificateAuthority
-from tests.support.mock_provider import MockProvider, bound_socket
+from tests.support.mock_provider import MockProvider, listening_socket
 
 DEFAULT_NAMES = (
     "api.anthropic.com", "api.openai.com", "chatgpt.com", "llm.zed.dev", "api.zed.dev",
@@ -40,24 +40,15 @@ class NoLoopbackAlias(RuntimeError):
 
 def _free_loopback_443(first: int = 2, last: int = 250) -> socket.socket:
     """A socket listening on the first free 127.0.0.N:443, kept until the server serves on it:
-    a probe that let go of the address would race parallel test workers to it. Listening at
-    once is what holds it: Linux lets two sockets with SO_REUSEADDR bind one address as long
-    as neither listens."""
+    a probe that let go of the address would race parallel test workers to it."""
     # Port 443 is what OmniRoute dials for SNI-routed and CONNECT-ed hosts, so the stand-in
     # needs it; parallel test modules each take their own loopback address.
     for n in range(first, last):
         try:
-            sock = bound_socket(f"127.0.0.{n}", 443)
-        except OSError as exc:
+            return listening_socket(f"127.0.0.{n}", 443)
+        except OSError as exc:  # taken (bound and listening elsewhere), or not allowed
             if exc.errno in (errno.EACCES, errno.EPERM):
                 raise NoLoopbackAlias("binding port 443 needs root") from None
-            continue
-        try:
-            sock.listen(2048)
-        except OSError:  # another socket bound it first and is listening
-            sock.close()
-            continue
-        return sock
     raise NoLoopbackAlias("no free 127.0.0.N:443")
 
 

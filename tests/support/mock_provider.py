@@ -100,8 +100,9 @@ from tests.support.mock_state import MockState
 __all__ = ["MockProvider", "create_app", "main"]
 
 
-def bound_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to (host, port), not yet listening: holding it reserves the address."""
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on (host, port). Listening is what reserves the address: Linux
+    lets two sockets with SO_REUSEADDR bind one address as long as neither listens."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto must say TCP: asyncio only sets TCP_NODELAY on accepted sockets whose proto is
     # IPPROTO_TCP, and without it Nagle + delayed ACK cost ~40 ms per response.
@@ -109,20 +110,12 @@ def bound_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)
     except OSError:
         sock.close()
         raise
-    return sock
-
-
-def _listening(sock: socket.socket) -> socket.socket:
-    sock.listen(2048)
     sock.setblocking(False)
     return sock
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    return _listening(bound_socket(host, port))
 
 
 class _Server(uvicorn.Server):
@@ -170,7 +163,7 @@ class MockProvider:
     def start(self, timeout: float = 10.0) -> Self:
         if self._thread is not None:
             raise RuntimeError("MockProvider already started")
-        sock = _listening(self._socket())
+        sock = self._socket()
         self.port = sock.getsockname()[1]
         self._server = _Server(self.app, self._log_level)
         self._thread = threading.Thread(target=self._run, args=(sock,),
@@ -187,8 +180,8 @@ class MockProvider:
         return self
 
     def _socket(self) -> socket.socket:
-        """The bound socket to serve on (a subclass may have reserved one already)."""
-        return bound_socket(self.host, self.port)
+        """The listening socket to serve on (a subclass may have reserved one already)."""
+        return listening_socket(self.host, self.port)
 
     def _run(self, sock: socket.socket) -> None:
         assert self._server is not None
@@ -285,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
     try:
-        sock = _bind(args.host, args.port)
+        sock = listening_socket(args.host, args.port)
     except OSError as exc:
         print(f"mock provider: cannot listen on {args.host}:{args.port} ({exc.strerror}); "
               f"choose another --port", file=sys.stderr)
