@@ -9,6 +9,10 @@ seconds from connecting, and from the first byte of each next request, to finish
 uvicorn writes a response's status line and headers as soon as the app starts the response,
 then its body: two send() calls and two TCP segments for every reply. `HeadCork` holds the
 head until the next write, or at the latest the end of the current event-loop turn.
+
+A model call is cancelled when its client hangs up (`omniroute.api.hangup`). ASGI says so only
+to a task waiting on ``receive()``; the scope extension `CLIENT_GONE` gives a future the
+connection sets when it closes, so the watch costs a callback instead of a task per call.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import asyncio
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+# Scope extension: a function returning a future that is done once the client's connection closes.
+CLIENT_GONE = "omniroute.client_gone"
 
 
 class HeadCork:
@@ -68,6 +75,8 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
+        self._gone: asyncio.Future[None] | None = None
+        self._lost = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -83,6 +92,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope["extensions"] = {CLIENT_GONE: self._client_gone}  # type: ignore[typeddict-unknown-key]
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
@@ -91,7 +101,17 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
+        self._lost = True
+        if self._gone is not None and not self._gone.done():
+            self._gone.set_result(None)
         super().connection_lost(exc)
+
+    def _client_gone(self) -> asyncio.Future[None]:
+        if self._gone is None:
+            self._gone = self.loop.create_future()
+            if self._lost:
+                self._gone.set_result(None)
+        return self._gone
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:
@@ -114,4 +134,4 @@ def protocol_class(header_timeout: float) -> type[HeaderTimeoutProtocol]:
     return type("HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout})
 
 
-__all__ = ["HeadCork", "HeaderTimeoutProtocol", "protocol_class"]
+__all__ = ["CLIENT_GONE", "HeadCork", "HeaderTimeoutProtocol", "protocol_class"]

@@ -19,12 +19,13 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from omniroute.api.deps import CaptureDep, RouterDep
 from omniroute.api.fields import NoControl
 from omniroute.api.guards import loopback_only
+from omniroute.api.hangup import StreamReply
 from omniroute.api.inspector import PREFIX, find_row
 from omniroute.bridge.wire import extract_model, wants_stream
 from omniroute.engine.calls import Call, Origin, build_call
@@ -104,7 +105,7 @@ async def replay(
     headers = {**reply.headers, "x-omniroute-replay-of": row.id, "x-omniroute-replay-model": call.model}
     if reply.stream is not None:
         chunks = reply.stream if mark is None else direct.tee(capture, mark, reply.status, headers, reply.stream)
-        return StreamingResponse(chunks, reply.status, {**headers, "cache-control": "no-cache"},
+        return StreamReply(chunks, reply.status, {**headers, "cache-control": "no-cache"},
                                  media_type=reply.media_type)
     if mark is not None:
         direct.finish(capture, mark, reply.status, headers, reply.body or b"", len(reply.body or b""))

@@ -6,18 +6,17 @@ the engine does the rest, so every client format reaches every provider type.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from omniroute.api.body import json_object
 from omniroute.api.deps import RegistryDep, RouterDep, TokensDep, services_of
+from omniroute.api.hangup import StreamReply, unless_client_leaves
 from omniroute.bridge.handoff import H_MODEL, H_STREAM, is_internal, origin_from_headers
 from omniroute.bridge.wire import wants_stream
-from omniroute.engine.calls import API_CLIENT, Origin, Reply, build_call
+from omniroute.engine.calls import API_CLIENT, Origin, build_call
 from omniroute.engine.counting import count_for
 from omniroute.engine.errors import BadRequest, EngineError, Forbidden, ModelNotFound
 from omniroute.engine.router import Router
@@ -72,7 +71,7 @@ async def dispatch(
                            agent=None, wire_format=fmt, stream=stream, source_model=model, mapped_model=None,
                            source=direct.API)
     try:
-        reply = await _unless_client_leaves(request, router.dispatch(call))
+        reply = await unless_client_leaves(request.scope, request.receive, router.dispatch(call))
     except EngineError as exc:
         if row is not None:
             direct.failed(services.capture, row, exc, fmt)
@@ -84,43 +83,10 @@ async def dispatch(
     if reply.stream is not None:
         headers = {**reply.headers, "cache-control": "no-cache", "x-accel-buffering": "no"}
         chunks = reply.stream if row is None else direct.tee(services.capture, row, reply.status, headers, reply.stream)
-        return StreamingResponse(chunks, reply.status, headers, media_type=reply.media_type)
+        return StreamReply(chunks, reply.status, headers, media_type=reply.media_type)
     if row is not None:
         direct.finish(services.capture, row, reply.status, reply.headers, reply.body or b"", len(reply.body or b""))
     return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
-
-
-async def _unless_client_leaves(request: Request, work: Coroutine[Any, Any, Reply]) -> Reply | None:
-    """Await ``work`` (the engine, up to the upstream's first byte); ``None`` if the client
-    hung up meanwhile, which cancels it: a model can think for minutes, and nobody is
-    waiting any more. Once a streamed reply starts, StreamingResponse watches instead."""
-    me = asyncio.current_task()
-    assert me is not None
-    gone = False
-
-    def hang_up(watcher: asyncio.Future[None]) -> None:
-        nonlocal gone
-        if not watcher.cancelled():
-            gone = True
-            me.cancel()  # the engine records the call as 499 and closes the upstream request
-
-    watcher = asyncio.ensure_future(_client_gone(request))
-    watcher.add_done_callback(hang_up)
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if gone and me.uncancel() == 0:  # our own cancellation, not the server shutting down
-            return None
-        raise
-    finally:
-        watcher.remove_done_callback(hang_up)
-        watcher.cancel()
-
-
-async def _client_gone(request: Request) -> None:
-    # The body has been read, so the next ASGI message can only be the disconnect.
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 def _stream(fmt: str, path: str, body: dict[str, Any]) -> bool:
