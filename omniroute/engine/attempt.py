@@ -20,6 +20,7 @@ from omniroute.engine.limits import (
     LimitExceeded,
     UpstreamLimits,
     Watchdog,
+    body_chunks,
     read_capped,
 )
 from omniroute.engine.redact import StreamRedactor, redact
@@ -184,9 +185,7 @@ class Attempt:
             outcome = await self._complete(response, upstream_ms, watchdog)
             watchdog.close()
             return outcome
-        # Raw bytes unless the upstream compressed them: one generator layer less per event.
-        encoded = response.headers.get("content-encoding", "identity") != "identity"
-        chunks = response.aiter_bytes() if encoded else response.aiter_raw()
+        chunks = body_chunks(response)
         if (redactor := StreamRedactor.for_secret(self.connection.api_key)) is not None:
             chunks = redactor.wrap(chunks)  # an echoed key
         pipe = StreamPipe(

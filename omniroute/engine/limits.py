@@ -14,7 +14,7 @@ and reply size.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -168,6 +168,14 @@ class Watchdog:
             self._handle = None
 
 
+def body_chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+    """The body as it arrives, decoded: the raw bytes unless the upstream compressed them.
+    httpx's decoding layer is two more generators per chunk, and most replies are not compressed."""
+    if response.headers.get("content-encoding", "identity") != "identity":
+        return response.aiter_bytes()
+    return response.aiter_raw()
+
+
 async def read_capped(
     response: httpx.Response, limit: int, watchdog: Watchdog, exceeded: LimitExceeded | None
 ) -> bytes:
@@ -179,7 +187,7 @@ async def read_capped(
         raise exceeded
     parts: list[bytes] = []
     size = 0
-    chunks = response.aiter_bytes()
+    chunks = body_chunks(response)
     while True:
         try:
             chunk = await watchdog.wait(anext(chunks))

@@ -92,6 +92,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from tests.support.mock_app import MockApp, create_app
 from tests.support.mock_faults import Fault, FaultRule, MalformedKind, MatchKind, ResetMode
@@ -165,7 +166,7 @@ class MockProvider:
             raise RuntimeError("MockProvider already started")
         sock = self._socket()
         self.port = sock.getsockname()[1]
-        self._server = _Server(self.app, self._log_level)
+        self._server = _Server(self._served_app(), self._log_level)
         self._thread = threading.Thread(target=self._run, args=(sock,),
                                         name=f"mock-provider:{self.port}", daemon=True)
         self._thread.start()
@@ -178,6 +179,10 @@ class MockProvider:
             ready.wait(0.005)
             timeout -= 0.005
         return self
+
+    def _served_app(self) -> ASGIApp:
+        """The app the server runs (a subclass may wrap the mock, in compression say)."""
+        return self.app
 
     def _socket(self) -> socket.socket:
         """The listening socket to serve on (a subclass may have reserved one already)."""
