@@ -1,7 +1,8 @@
 """An upstream that compresses its replies (a model server behind nginx or a gateway with gzip on):
 OmniRoute asks for gzip, so it must decode what comes back before it counts, translates or
-relays it. The plain-HTTP pool hands the engine raw bytes when a reply is not compressed, and
-decoded ones when it is: both ways are exercised here, through real sockets.
+relays it, and the reply-size limit counts decoded bytes (a compressed bomb at its real size).
+The plain-HTTP pool hands the engine raw bytes when a reply is not compressed, and decoded
+ones when it is: both ways are exercised here, through real sockets.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import pytest
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp
 
+from tests.support.harness import OmniRouteProcess
 from tests.support.mock_provider import MockProvider
 
-from .served_runtime import ServedRuntime
-
+MAX_BODY = 1024 * 1024
 PROMPT = [{"role": "user", "content": "say something long enough to be worth compressing"}]
 
 
@@ -30,13 +31,13 @@ class GzipMock(MockProvider):
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MockProvider]]:
-    with GzipMock() as gz, MockProvider() as plain, ServedRuntime(tmp_path_factory.mktemp("gz") / "home") as served:
-        with httpx.Client(base_url=served.url, timeout=30, trust_env=False) as api:
-            for name, mock in (("gz", gz), ("plain", plain)):
-                body = {"provider": "openai", "name": name, "url": mock.url + "/v1", "apiKey": f"sk-{name}-0001"}
-                assert api.post("/api/providers", json=body).status_code == 201
-        yield served.url, gz
+def served() -> Iterator[tuple[str, MockProvider]]:
+    settings = {"OMNIROUTE_UPSTREAM_MAX_BODY_BYTES": str(MAX_BODY)}
+    with (GzipMock() as gz, MockProvider() as plain,
+          OmniRouteProcess(proxy=False, bridge=False, env=settings) as proc):
+        for name, mock in (("gz", gz), ("plain", plain)):
+            proc.add_provider("openai", name, mock.url + "/v1", api_key=f"sk-{name}-0001")
+        yield proc.api_url, gz
 
 
 def test_the_stand_in_really_compresses_what_omniroute_asks_for(served: Any) -> None:
@@ -86,10 +87,20 @@ def test_a_stream_is_decoded_event_by_event(served: Any, connection: str) -> Non
     assert text
 
 
+def test_a_compressed_bomb_counts_at_its_real_size(served: Any) -> None:
+    url, gz = served
+    gz.add_fault(pad_bytes=4 * MAX_BODY, model="bomb")  # 4 MiB of padding, a few KiB on the wire
+    with httpx.Client(base_url=url, timeout=30, trust_env=False) as client:
+        reply = client.post("/v1/chat/completions", json={"model": "gz/bomb", "messages": PROMPT})
+    assert reply.status_code == 502, reply.text
+    assert "larger than the" in reply.json()["error"]["message"]
+    assert "OMNIROUTE_UPSTREAM_MAX_BODY_BYTES" in reply.json()["error"]["message"]
+
+
 def test_nothing_is_left_compressed_in_the_usage_rows(served: Any) -> None:
     url, _ = served
     with httpx.Client(base_url=url, timeout=30, trust_env=False) as api:
         items = api.get("/api/usage/call-logs", params={"limit": 100}).json()["items"]
-    gz = [row for row in items if row["modelRequested"].startswith("gz/")]
+    gz = [row for row in items if row["modelRequested"].startswith("gz/") and row["modelRequested"] != "gz/bomb"]
     assert gz and all(row["status"] == 200 and row["tokensOut"] > 0 for row in gz), gz
 
