@@ -8,8 +8,8 @@ other ASGI server a watcher task waits on ``receive`` for ``http.disconnect`` in
 request body has been read, so nothing else can come).
 
 Why not Starlette's own watch for streams: under ASGI spec 2.3, which uvicorn speaks,
-`StreamingResponse` runs the stream and a disconnect listener in an anyio task group. That
-set-up cost about a quarter of a millisecond before every stream's first byte.
+`StreamingResponse` runs the stream and a disconnect listener in an anyio task group, set up
+before every stream's first byte (BENCHMARKS.md has what it cost).
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ async def replay(
     if reply.stream is not None:
         chunks = reply.stream if mark is None else direct.tee(capture, mark, reply.status, headers, reply.stream)
         return StreamReply(chunks, reply.status, {**headers, "cache-control": "no-cache"},
-                                 media_type=reply.media_type)
+                           media_type=reply.media_type)
     if mark is not None:
         direct.finish(capture, mark, reply.status, headers, reply.body or b"", len(reply.body or b""))
     return Response(reply.body, reply.status, headers, media_type=reply.media_type)
