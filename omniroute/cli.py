@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+import types
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -171,8 +172,35 @@ def _import_addon_modules_alone() -> None:
     sys.modules["mitmproxy.addons"] = importlib.util.module_from_spec(spec)
 
 
+def _import_httpx_without_its_cli() -> None:
+    """Import httpx without its command-line client.
+
+    httpx's ``__init__`` imports ``httpx._main`` for ``httpx.main`` whenever click, rich and
+    pygments are installed (other packages bring them): their import is part of every start,
+    for a command OmniRoute never runs (encode/httpx#3547 would move it to ``httpx.__main__``).
+    A stand-in takes its place while httpx is imported, and leaves; ``httpx.main`` still runs
+    the real client, imported when called.
+    """
+    if "httpx" in sys.modules:
+        return
+    stand_in = types.ModuleType("httpx._main")
+    stand_in.main = _httpx_cli  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = stand_in
+    try:
+        import httpx  # noqa: F401 - its __init__ finds the stand-in
+    finally:
+        del sys.modules["httpx._main"]
+
+
+def _httpx_cli(*args: Any, **kwargs: Any) -> Any:
+    from httpx._main import main
+
+    return main(*args, **kwargs)
+
+
 async def _serve(settings: Settings, omniroute_options: dict[str, Any]) -> int:
     _import_addon_modules_alone()  # before mitmproxy.master, which imports an addon
+    _import_httpx_without_its_cli()  # before anything of ours imports httpx
     from mitmproxy import exceptions, options
     from mitmproxy.master import Master
 

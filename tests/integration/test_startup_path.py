@@ -1,6 +1,6 @@
 """What a start does and skips: no alembic at head, mitmproxy's onboarding on our CA (its Flask
-app and the LDAP client imported only when used), the maintained price table read after the
-listeners are up yet there for the first call."""
+app and the LDAP client imported only when used), no httpx command-line client, the maintained
+price table read after the listeners are up yet there for the first call."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def _imported(log: str) -> set[str]:
     return {line.rsplit("|", 1)[1].strip() for line in log.splitlines() if line.startswith("import time:")}
 
 
-def test_a_start_imports_flask_ldap3_and_jinja_only_when_they_are_used(tmp_path: Path) -> None:
+def test_a_start_imports_flask_ldap3_jinja_and_httpxs_cli_only_when_they_are_used(tmp_path: Path) -> None:
     # mitmproxy's addon package imports every default addon, with the onboarding app's Flask and
     # proxyauth's ldap3; `omniroute run` loads neither addon's module until it is needed, nor
     # Jinja before the first UI page.
@@ -118,7 +118,8 @@ def test_a_start_imports_flask_ldap3_and_jinja_only_when_they_are_used(tmp_path:
         started = _imported(proc.log())
         assert "mitmproxy.proxy.server" in started  # the log does list the start's imports
         assert not {"flask", "werkzeug", "ldap3", "jinja2", "mitmproxy.addons.onboarding",
-                    "mitmproxy.addons.proxyauth"} & started
+                    "mitmproxy.addons.proxyauth", "httpx._main", "rich", "pygments"} & started
+        assert "httpx" in started
         with httpx.Client(proxy=proc.proxy_url, trust_env=False, timeout=30) as client:
             response = client.get("http://mitm.it/cert/pem")
         assert response.status_code == 200
@@ -127,6 +128,20 @@ def test_a_start_imports_flask_ldap3_and_jinja_only_when_they_are_used(tmp_path:
             page = api.get("/ui/inspector")
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert {"flask", "mitmproxy.addons.onboarding", "jinja2"} <= _imported(proc.log())
+
+
+HTTPX_CLI_AFTER_A_START = (
+    "import sys; from omniroute.cli import _import_httpx_without_its_cli; _import_httpx_without_its_cli(); "
+    "import httpx; assert 'rich' not in sys.modules and 'httpx._main' not in sys.modules; "
+    "httpx.main(['--help'])"
+)
+
+
+def test_httpx_main_is_still_the_real_client_when_called() -> None:
+    done = subprocess.run([sys.executable, "-c", HTTPX_CLI_AFTER_A_START], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Usage: httpx" in done.stdout
 
 
 @pytest.mark.parametrize(("level", "info_logged"), [("info", True), ("WARNING", False)])
