@@ -23,7 +23,7 @@ import httptools
 
 from benchmarks import targets as t
 from benchmarks.load import generate_load
-from benchmarks.side_by_side import PROMPT, _start
+from benchmarks.side_by_side import PROMPT, start_with_key
 
 
 class _Upstream(asyncio.Protocol):
@@ -120,7 +120,7 @@ def run(requests: int, rounds: int, delay_ms: float) -> dict[str, float]:
     ours = None
     try:
         assert relay.stdout is not None and relay.stdout.readline().strip() == b"ready"
-        ours, key = _start({"OMNIROUTE_REQUIRE_API_KEY": "true"}, mock_url)
+        ours, key = start_with_key({"OMNIROUTE_REQUIRE_API_KEY": "true"}, mock_url)
         body = {"model": "gpt-4o-mini", "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT}]}
         upstream_key = {"authorization": "Bearer sk-bench"}
         arms = [

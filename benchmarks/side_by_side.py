@@ -23,7 +23,8 @@ from tests.support.harness import OmniRouteProcess
 PROMPT = " ".join(f"word{i}" for i in range(40))
 
 
-def _start(env: dict[str, str], mock_url: str) -> tuple[OmniRouteProcess, str]:
+def start_with_key(env: dict[str, str], mock_url: str) -> tuple[OmniRouteProcess, str]:
+    """An instance serving the mock as provider ``mock``, and a write key for its `/v1`."""
     proc = OmniRouteProcess(proxy=False, bridge=False, env=env).start(180)
     proc.add_provider("openai", "mock", f"{mock_url}/v1", api_key="sk-bench")
     with proc.api() as api:
@@ -38,8 +39,8 @@ def run(baseline: str, requests: int, stream: bool, concurrency: int, rounds: in
     env = {"OMNIROUTE_REQUIRE_API_KEY": "true"}
     procs: dict[str, tuple[OmniRouteProcess, str]] = {}
     try:
-        procs["this tree"] = _start(env, mock_url)
-        procs[baseline] = _start({**env, "PYTHONPATH": str(t.baseline_tree(baseline, work))}, mock_url)
+        procs["this tree"] = start_with_key(env, mock_url)
+        procs[baseline] = start_with_key({**env, "PYTHONPATH": str(t.baseline_tree(baseline, work))}, mock_url)
         body: dict[str, Any] = {"model": "mock/gpt-4o-mini", "max_tokens": 64, "stream": stream,
                                 "messages": [{"role": "user", "content": PROMPT}]}
         cpu = dict.fromkeys(procs, 0.0)

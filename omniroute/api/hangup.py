@@ -37,8 +37,8 @@ async def unless_client_leaves[T](scope: Scope, receive: Receive, work: Coroutin
             gone = True
             me.cancel()
 
-    client_gone = scope.get("extensions", {}).get(CLIENT_GONE)
-    signal = client_gone() if client_gone is not None else asyncio.ensure_future(_client_gone(receive))
+    connection_closed: asyncio.Future[None] | None = scope.get("extensions", {}).get(CLIENT_GONE)
+    signal = connection_closed if connection_closed is not None else asyncio.ensure_future(_client_gone(receive))
     signal.add_done_callback(hang_up)
     try:
         return await work
@@ -49,7 +49,7 @@ async def unless_client_leaves[T](scope: Scope, receive: Receive, work: Coroutin
     finally:
         over = True
         signal.remove_done_callback(hang_up)
-        if client_gone is None:
+        if connection_closed is None:
             signal.cancel()  # the watcher task; the connection's own future is not ours to end
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-# Scope extension: a function returning a future that is done once the client's connection closes.
+# Scope extension: a future that is done once the client's connection closes.
 CLIENT_GONE = "omniroute.client_gone"
 
 
@@ -75,8 +75,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timer: asyncio.TimerHandle | None = None
-        self._gone: asyncio.Future[None] | None = None
-        self._lost = False
+        self._gone: asyncio.Future[None] = self.loop.create_future()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -92,7 +91,7 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope["extensions"] = {CLIENT_GONE: self._client_gone}  # type: ignore[typeddict-unknown-key]
+        self.scope["extensions"] = {CLIENT_GONE: self._gone}  # type: ignore[typeddict-unknown-key]
         self._arm_header_timer()
 
     def on_headers_complete(self) -> None:
@@ -101,17 +100,9 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
-        self._lost = True
-        if self._gone is not None and not self._gone.done():
+        if not self._gone.done():
             self._gone.set_result(None)
         super().connection_lost(exc)
-
-    def _client_gone(self) -> asyncio.Future[None]:
-        if self._gone is None:
-            self._gone = self.loop.create_future()
-            if self._lost:
-                self._gone.set_result(None)
-        return self._gone
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None:

@@ -22,7 +22,7 @@ SCOPE = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "met
 
 def listener_scope(gone: asyncio.Future[None]) -> dict[str, Any]:
     """As our API listener's connections give it: a future set when the client's connection closes."""
-    return {**SCOPE, "extensions": {CLIENT_GONE: lambda: gone}}
+    return {**SCOPE, "extensions": {CLIENT_GONE: gone}}
 
 
 class Client:
