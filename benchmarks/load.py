@@ -53,6 +53,7 @@ class ArmResult:
     wall: float = 0.0  # seconds the timed requests took, summed over rounds
     warmup: int = 0  # untimed requests made before the clock started (they still cost CPU)
     errors: list[str] = field(default_factory=list)
+    round_sizes: list[int] = field(default_factory=list)  # samples of each round, in order
 
 
 def _check_loopback(url: str) -> None:
@@ -237,6 +238,7 @@ def run_spec(spec: dict[str, Any]) -> dict[str, Any]:
                 result.errors.append(f"{type(exc).__name__}: {exc}")
                 continue
             result.wall += wall
+            result.round_sizes.append(sum(1 for row in rows if row[0] >= 0))
             for row in rows:
                 if row[0] < 0:
                     result.errors.append(_FIRST_ERRORS.get(arm.name, "errors (see the bench log)"))

@@ -24,13 +24,14 @@ class Options:
     with_portkey: bool = False
     baseline: str | None = None  # a git ref served side by side as "before"
     workers: int = 1
-    delay_ms: float = 5.0
+    delay_ms: float = 0.0  # the targets' method: a loopback mock that answers at once
+    delayed_ms: float = 5.0  # a second mock: /v1 against an upstream that takes this long (0: off)
     out: Path = REPO_ROOT / "BENCHMARKS.md"
     command: str = "./scripts/bench"
     flows: int = 10_000  # captured flows / requests before the memory figures
     throughput_requests: int = 4000
     max_seconds: float = 30.0  # per arm (all rounds together); every load is bounded in time
-    rounds: int = 4
+    rounds: int = 7
     detail: bool = False
 
 
@@ -44,7 +45,10 @@ def parse(argv: list[str]) -> Options:
     parser.add_argument("--baseline", metavar="REF",
                         help="also serve /v1 from this git ref of OmniRoute (e.g. main), as 'before'")
     parser.add_argument("--workers", type=int, default=1, help="OmniRoute API instances for scaling")
-    parser.add_argument("--delay-ms", type=float, default=5.0, help="mock provider delay")
+    parser.add_argument("--delay-ms", type=float, default=0.0,
+                        help="mock provider delay for every arm (the targets are set for 0)")
+    parser.add_argument("--delayed-ms", type=float, default=5.0,
+                        help="also time /v1 against a second mock with this delay (0: off)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "BENCHMARKS.md")
     parser.add_argument("--with-detail", action="store_true",
                         help="also run engine_overhead and capture_overhead and append their tables")
@@ -52,7 +56,8 @@ def parse(argv: list[str]) -> Options:
     prog = os.environ.get("OMNIROUTE_BENCH_PROG", "python -m benchmarks")
     opts = Options(quick=args.quick, concurrency=args.concurrency, with_litellm=args.with_litellm,
                    with_portkey=args.with_portkey, baseline=args.baseline,
-                   workers=max(1, args.workers), delay_ms=args.delay_ms, out=args.out, detail=args.with_detail,
+                   workers=max(1, args.workers), delay_ms=args.delay_ms, delayed_ms=args.delayed_ms, out=args.out,
+                   detail=args.with_detail,
                    command=" ".join([prog, *argv]))
     if opts.quick:
         opts.requests, opts.flows, opts.throughput_requests = 100, 1000, 600
@@ -79,5 +84,6 @@ def machine(opts: Options) -> dict[str, Any]:
             "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": opts.command,
             "options": {"quick": opts.quick, "requests": opts.requests, "concurrency": opts.concurrency,
                         "throughput_requests": opts.throughput_requests, "flows": opts.flows,
-                        "workers": opts.workers, "delay_ms": opts.delay_ms, "rounds": opts.rounds,
+                        "workers": opts.workers, "delay_ms": opts.delay_ms, "delayed_ms": opts.delayed_ms,
+                        "rounds": opts.rounds,
                         "with_litellm": opts.with_litellm}}

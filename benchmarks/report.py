@@ -40,7 +40,20 @@ def summarize(raw: dict[str, Any]) -> dict[str, Any]:
         "events": statistics.median([s[2] for s in ok]) if ok else 0,
         "rps": len(ok) / wall if wall else None,
         "first_error": (raw.get("errors") or [None])[0],
+        "round_p50": _round_p50s(raw, 0), "round_ttfb_p50": _round_p50s(raw, 1),
     }
+
+
+def _round_p50s(raw: dict[str, Any], column: int) -> list[float | None]:
+    """p50 (ms) of one sample column (0 total, 1 TTFB) in each interleaved round taken alone:
+    how far one run's rounds spread on a shared machine."""
+    out: list[float | None] = []
+    start = 0
+    for size in raw.get("round_sizes", []):
+        ok = [s for s in raw["samples"][start:start + size] if s[3]]
+        start += size
+        out.append(_pct([s[column] * 1000 for s in ok], 0.5))
+    return out
 
 
 class RoundTotals:
@@ -105,6 +118,14 @@ def _ms(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _round_spread(ours: dict[str, Any], ref: dict[str, Any], key: str = "round_p50") -> str:
+    """' (rounds alone: 0.91–1.12 ms)': the lowest and highest added p50 of the rounds."""
+    added = [a - b for a, b in zip(ours.get(key) or [], ref.get(key) or []) if a is not None and b is not None]
+    if len(added) < 2:
+        return ""
+    return f" (rounds alone: {_ms(min(added))}–{_ms(max(added))} ms)"
+
+
 def _list(values: list[float] | None) -> str:
     return ", ".join(_ms(v) for v in values) if values else "—"
 
@@ -132,13 +153,24 @@ def _targets(r: dict[str, Any]) -> list[tuple[str, str, str]]:
                       "swamped the difference"), _verdict(None)))
         added = None
     else:
-        rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", f"{_ms(added)} ms", _verdict(None if added is None else added <= 1.0)))
+        spread = _round_spread(chat.get("ours", {}), chat.get("direct", {}))
+        rows.append(("/v1 non-streamed added p50 ≤ 1.0 ms", f"{_ms(added)} ms{spread}",
+                     _verdict(None if added is None else added <= 1.0)))
     lite = _sub(g(chat, "litellm", "p50"), g(chat, "direct", "p50"))
     if lite is not None and added:
         rows.append(("… ≥ 15× less than LiteLLM's added p50", f"LiteLLM {_ms(lite)} ms = {lite / added:.1f}× ours",
                      _verdict(lite / added >= 15 if added > 0 else True)))
     ttfb = _sub(g(stream, "ours_sse", "ttfb_p50"), g(stream, "direct_sse", "ttfb_p50"))
-    rows.append(("streamed added TTFB p50 ≤ 1.5 ms", f"{_ms(ttfb)} ms", _verdict(None if ttfb is None else ttfb <= 1.5)))
+    spread = _round_spread(stream.get("ours_sse", {}), stream.get("direct_sse", {}), "round_ttfb_p50")
+    rows.append(("streamed added TTFB p50 ≤ 1.5 ms", f"{_ms(ttfb)} ms{spread}",
+                 _verdict(None if ttfb is None else ttfb <= 1.5)))
+    slow, delay = lat.get("delayed", {}), r["meta"]["options"].get("delayed_ms")
+    slow_added = _sub(g(slow, "ours_delayed", "p50"), g(slow, "direct_delayed", "p50"))
+    if slow_added is not None:
+        slow_ttfb = _sub(g(slow, "ours_sse_delayed", "ttfb_p50"), g(slow, "direct_sse_delayed", "ttfb_p50"))
+        before = _sub(g(slow, "before_delayed", "p50"), g(slow, "direct_delayed", "p50"))
+        rows.append((f"the same two against a mock that answers after {delay:g} ms",
+                     f"added p50 {_ms(slow_added)} ms (before {_ms(before)}), TTFB {_ms(slow_ttfb)} ms", "reported"))
     per_event = _per_event(stream, "ours_sse", "direct_sse")
     rows.append(("per-event overhead ≤ 10 µs", f"{_ms(per_event, 1)} µs",
                  _verdict(None if per_event is None else per_event <= 10)))
@@ -202,9 +234,13 @@ LAT_ROWS = [  # (label, group, ours arm, reference arm for "direct")
     ("MITM mapped, capture off (inspector_enabled=false)", "mitm", "noinsp_mitm_mapped", "direct_tls"),
     ("MITM passthrough, capture off", "mitm", "noinsp_mitm_passthrough", "direct_tls"),
     ("Responses over WebSocket", "ws", "ours_ws", "direct_ws"),
+    ("/v1/chat/completions non-streamed, delayed mock", "delayed", "ours_delayed", "direct_delayed"),
+    ("/v1/chat/completions streamed (total), delayed mock", "delayed", "ours_sse_delayed", "direct_sse_delayed"),
 ]
-PEERS = {"chat": ("litellm", None), "stream": ("litellm_sse", None), "mitm": (None, "mitmdump")}
-OTHERS = {"chat": ("before", "portkey"), "stream": ("before_sse",)}  # more rows, no ratio column of their own
+PEERS = {"chat": ("litellm", None), "stream": ("litellm_sse", None), "mitm": (None, "mitmdump"),
+         "delayed": (None, None)}
+OTHERS = {"chat": ("before", "portkey"), "stream": ("before_sse",),  # more rows, no ratio column of their own
+          "delayed": ("before_delayed", "portkey_delayed")}
 
 
 def _latency_table(r: dict[str, Any]) -> list[str]:
@@ -241,6 +277,7 @@ def _stream_table(r: dict[str, Any]) -> list[str]:
            "|---|---|---|---|---|---|"]
     for group, ours, ref in (("stream", "ours_sse", "direct_sse"), ("stream", "before_sse", "direct_sse"),
                              ("stream", "litellm_sse", "direct_sse"),
+                             ("delayed", "ours_sse_delayed", "direct_sse_delayed"),
                              ("ws", "ours_ws", "direct_ws")):
         arms = lat.get(group, {})
         if ours not in arms or ref not in arms:
@@ -305,7 +342,8 @@ def write_report(r: dict[str, Any], path: Path, extra: list[str] | None = None) 
         f"{' '.join(m.get('loadavg_end', ['?']))} at the end — on {m['nproc']} CPUs, so the load generator,"
         " the mock and the targets competed with other work for the cores."),
         (f"- **Setup:** mock provider (own process) with a fixed {m['options']['delay_ms']:g} ms delay, no delay "
-        "between stream events; load from separate processes (asyncio httpx / websockets clients, keep-alive, "
+        f"between stream events (a second one answering after {m['options'].get('delayed_ms', 0):g} ms for the "
+        "*delayed mock* rows); load from separate processes (asyncio httpx / websockets clients, keep-alive, "
         f"2 processes at concurrency > 1); {m['options']['requests']} timed requests per arm at concurrency 1 "
         f"in {m['options']['rounds']} interleaved rounds; {m['options']['throughput_requests']} requests per "
         "throughput arm; every load bounded in count and time, loopback only."),

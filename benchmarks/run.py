@@ -26,6 +26,7 @@ from tests.support.harness import REPO_ROOT, OmniRouteProcess
 
 MODEL = "gpt-4o-mini"
 OURS_MODEL = f"mock/{MODEL}"
+SLOW_MODEL = f"slow/{MODEL}"  # the provider in front of the delayed mock
 # ~40 words: the mock echoes them back as ~45 word-sized stream events.
 PROMPT = " ".join(f"word{i}" for i in range(40))
 
@@ -47,6 +48,10 @@ class Bench:
         logs = self.work
         self.mock, self.mock_url = t.start_mock(logs, self.opts.delay_ms, 0)
         self.procs.append(self.mock)
+        self.slow_url: str | None = None  # the same mock, answering after `delayed_ms`
+        if self.opts.delayed_ms > 0:
+            self.slow, self.slow_url = t.start_mock(logs, self.opts.delayed_ms, 0)
+            self.procs.append(self.slow)
         self.upstream, self.up = t.start_upstream(logs, self.work / "upstream", self.opts.delay_ms)
         self.up_ca_copy = str(self.work / "upstream-ca.pem")  # outlives the upstream process's files
         Path(self.up_ca_copy).write_bytes(Path(self.up["ca_file"]).read_bytes())
@@ -92,6 +97,8 @@ class Bench:
 
     def configure(self, proc: OmniRouteProcess) -> None:
         proc.add_provider("openai", "mock", f"{self.mock_url}/v1", api_key="sk-bench-0001")
+        if self.slow_url:
+            proc.add_provider("openai", "slow", f"{self.slow_url}/v1", api_key="sk-bench-0001")
         with proc.api() as api:  # a model-API key (scope write), sent by the arms as Authorization
             created = api.post("/api/keys", json={"label": "bench", "scope": "write"})
             created.raise_for_status()
@@ -153,6 +160,16 @@ class Bench:
             arms["litellm"] = {"urls": [f"{self.litellm_url}/v1/chat/completions"], "body": self.chat(),
                                "headers": {"authorization": f"Bearer {t.LITELLM_KEY}"}}
             arms["litellm_sse"] = {**arms["litellm"], "body": self.chat(True), "kind": "sse"}
+        if self.slow_url:
+            slow = f"{self.slow_url}/v1/chat/completions"
+            arms["direct_delayed"] = {**arms["direct"], "urls": [slow]}
+            arms["direct_sse_delayed"] = {**arms["direct_sse"], "urls": [slow]}
+            arms["ours_delayed"] = {**arms["ours"], "body": self.chat(model=SLOW_MODEL)}
+            arms["ours_sse_delayed"] = {**arms["ours_sse"], "body": self.chat(True, SLOW_MODEL)}
+            if self.before:
+                arms["before_delayed"] = {**arms["before"], "body": self.chat(model=SLOW_MODEL)}
+            if self.portkey_url:
+                arms["portkey_delayed"] = {**arms["portkey"], "headers": t.portkey_headers(self.slow_url)}
         if self.extra:
             urls = [p.api_url + "/v1/chat/completions" for p in (ours, *self.extra)]
             arms[f"ours_x{len(urls)}"] = {**arms["ours"], "urls": urls}
@@ -168,7 +185,7 @@ class Bench:
                 "processes": 2 if concurrency > 1 else 1, "rounds": rounds, "max_seconds": max_seconds,
                 "warmup": max(5, concurrency)}
         raw = generate_load(spec, self.log)
-        for name in ("ours", "ours_sse", "ours_messages", "ours_ws"):
+        for name in ("ours", "ours_sse", "ours_messages", "ours_ws", "ours_delayed", "ours_sse_delayed"):
             if name in raw:
                 self.v1_requests += len(raw[name]["samples"]) + raw[name]["warmup"]
         return raw
@@ -182,9 +199,15 @@ class Bench:
             "mitm": ["direct_tls", "mitmdump", "ours_mitm_mapped", "ours_mitm_passthrough",
                      "noinsp_mitm_mapped", "noinsp_mitm_passthrough"],
             "ws": ["direct_ws", "ours_ws"],
+            # The same calls against an upstream that takes `delayed_ms`: each process idles
+            # between request and reply, as it does against a real provider.
+            "delayed": ["direct_delayed", "ours_delayed", "before_delayed", "portkey_delayed",
+                        "direct_sse_delayed", "ours_sse_delayed"],
         }
         out: dict[str, Any] = {}
         for group, names in groups.items():
+            if not any(name in self.arms() for name in names):
+                continue
             self.log(f"latency at concurrency 1: {group} ({', '.join(names)}), {o.requests} requests per arm")
             raw = self.load(names, o.requests, 1, o.rounds, o.max_seconds)
             out[group] = {name: summarize(r) for name, r in raw.items()}
