@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.relay_floor", description=__doc__)
     parser.add_argument("--requests", type=int, default=2000, help="calls per arm, over all rounds")
     parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--delay-ms", type=float, default=5.0, help="the mock's delay, as in the bench")
+    parser.add_argument("--delay-ms", type=float, default=5.0,
+                        help="the mock's delay (5 ms: as the bench's delayed-mock rows)")
     parser.add_argument("--serve", type=int, metavar="PORT", help=argparse.SUPPRESS)  # the relay's own process
     parser.add_argument("--upstream", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import targets as t
+from benchmarks.detail import detail_tables
+from benchmarks.figures import RoundTotals, summarize
 from benchmarks.load import generate_load
 from benchmarks.options import Options, machine, parse
-from benchmarks.report import QUIET_WAIT_S, RoundTotals, summarize, write_report
+from benchmarks.report import QUIET_WAIT_S, write_report
 from benchmarks.scale_out import run_scale_out
 from benchmarks.startup import timed_start
-from tests.support.harness import REPO_ROOT, OmniRouteProcess
+from tests.support.harness import OmniRouteProcess
 
 MODEL = "gpt-4o-mini"
 OURS_MODEL = f"mock/{MODEL}"
@@ -205,8 +207,9 @@ class Bench:
                         "direct_sse_delayed", "ours_sse_delayed"],
         }
         out: dict[str, Any] = {}
+        arms = self.arms()
         for group, names in groups.items():
-            if not any(name in self.arms() for name in names):
+            if not any(name in arms for name in names):
                 continue
             self.log(f"latency at concurrency 1: {group} ({', '.join(names)}), {o.requests} requests per arm")
             raw = self.load(names, o.requests, 1, o.rounds, o.max_seconds)
@@ -296,7 +299,7 @@ class Bench:
             mem["litellm_idle_mb"] = t.rss_mb(self.litellm.pid)
 
     def profile(self) -> None:
-        from benchmarks.report import hot_spots
+        from benchmarks.figures import hot_spots
 
         spy = t.VENV_BIN / "py-spy"
         if not spy.exists():
@@ -344,29 +347,6 @@ class Bench:
                 mitm.stop()
         self.results["startup"] = out
 
-    def detail(self) -> list[str]:
-        """The focused benchmarks other people wrote, run as they are, tables appended."""
-        quick = self.opts.quick
-        runs = {
-            "engine_overhead": ["--requests", "200" if quick else "1000", "--stream-requests", "50" if quick else "200"],
-            "capture_overhead": ["--requests", "100" if quick else "400", "--flows", "1000" if quick else "10000",
-                                 "--ring-size", "10000", "--concurrency", "8"],
-        }
-        out = ["## Detail: focused benchmarks", ""]
-        for module, args in runs.items():
-            path = Path(__file__).with_name(f"{module}.py")
-            if not path.exists():
-                continue
-            self.log(f"detail: python -m benchmarks.{module} {' '.join(args)}")
-            try:
-                done = subprocess.run([sys.executable, "-m", f"benchmarks.{module}", *args], check=False, capture_output=True,
-                                      text=True, timeout=900, cwd=REPO_ROOT)
-                text = done.stdout.strip() if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr[-500:]}"
-            except subprocess.TimeoutExpired:
-                text = "timed out after 900 s"
-            out += [f"### {module}", "", text, ""]
-        return out
-
     # -- the whole run ------------------------------------------------------------------------
     def run(self) -> int:
         self.results["meta"] = machine(self.opts)
@@ -393,7 +373,7 @@ class Bench:
         self.results["meta"]["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
         self.results["notes"] = self.notes
         (self.work / "results.json").write_text(json.dumps(self.results, indent=1))
-        write_report(self.results, self.opts.out, self.detail() if self.opts.detail else None)
+        write_report(self.results, self.opts.out, detail_tables(self.opts.quick, self.log) if self.opts.detail else None)
         self.log(f"wrote {self.opts.out} (raw figures: {self.work / 'results.json'})")
         return 0
 

@@ -27,8 +27,8 @@ import httpx
 from cryptography.fernet import Fernet
 
 from benchmarks import targets as t
+from benchmarks.figures import RoundTotals
 from benchmarks.load import generate_load
-from benchmarks.report import RoundTotals
 from tests.support.harness import OmniRouteProcess, free_port
 from tests.support.servers import PostgresServer, RedisServer
 
