@@ -83,19 +83,23 @@ def test_gemini_cli_mapped_to_an_anthropic_provider(omni: OmniRouteProcess, agen
 
 
 # Qwen Code's default model goes to DashScope; another model with OPENAI_BASE_URL to
-# api.openai.com, a host it shares with Codex.
+# api.openai.com, a host it shares with Codex, or to openrouter.ai, which it shares with OpenCode.
 QWEN_HOSTS = [
     ("qwen3-coder-plus", {}, "dashscope.aliyuncs.com", "/compatible-mode/v1/chat/completions"),
     ("gpt-4.1", {"OPENAI_BASE_URL": "https://api.openai.com/v1"}, "api.openai.com", "/v1/chat/completions"),
+    ("qwen/qwen3-coder", {"OPENAI_BASE_URL": "https://openrouter.ai/api/v1"}, "openrouter.ai",
+     "/api/v1/chat/completions"),
 ]
+# The agents whose hosts Qwen Code shares: their mappings must not catch its calls.
+HOST_SHARERS = ("codex", "open-code")
 
 
 @pytest.mark.parametrize(("model", "extra", "host", "path"), QWEN_HOSTS, ids=[h[2] for h in QWEN_HOSTS])
 def test_qwen_code_mapped_to_an_anthropic_provider(
     omni: OmniRouteProcess, agent_bin: Path, mock: MockProvider, model: str, extra: dict[str, str], host: str, path: str
 ) -> None:
-    # Codex's mapping must not catch Qwen Code's calls to api.openai.com.
-    omni.map_models("codex", {"*": "mock/codex-mapped"})
+    for sharer in HOST_SHARERS:
+        omni.map_models(sharer, {"*": "mock/sharer-mapped"})
     omni.map_models("qwen-code", {"*": "mockant/qwen-mapped"})
     env = agent_env(omni, "qwen-code", OPENAI_API_KEY="sk-fake-openai-key-for-tests", **extra)
     settings = {"security": {"auth": {"selectedType": "openai"}}, "model": {"name": model},
@@ -104,8 +108,8 @@ def test_qwen_code_mapped_to_an_anthropic_provider(
         output = run_agent(env, Path(env["HOME"]) / ".qwen" / "settings.json", settings,
                            [str(agent_bin / "qwen"), "-p", PROMPT])
     finally:
-        omni.map_models("codex", {})
-        omni.map_models("qwen-code", {})
+        for agent in (*HOST_SHARERS, "qwen-code"):
+            omni.map_models(agent, {})
     # The mock echoes the last user text, which Qwen Code fills with its own reminders.
     assert output.startswith("mock reply from qwen-mapped: "), output
     assert {r["body"]["model"] for r in mock.requests_to("/v1/messages")} == {"qwen-mapped"}
@@ -113,4 +117,5 @@ def test_qwen_code_mapped_to_an_anthropic_provider(
     calls = [r for r in inspector_rows(omni, "qwen-code") if r["mappedModel"] and r["host"] == host]
     assert calls and all(r["path"] == path and r["sourceModel"] == model and r["mappedModel"] == "mockant/qwen-mapped"
                          and r["status"] == 200 for r in calls), calls
-    assert not [r for r in inspector_rows(omni, "codex") if r["host"] == host]
+    for sharer in HOST_SHARERS:
+        assert not [r for r in inspector_rows(omni, sharer) if r["host"] == host]

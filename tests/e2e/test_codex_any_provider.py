@@ -113,3 +113,25 @@ def test_a_codex_tool_loop_over_websocket(omni: OmniRouteProcess, agent_bin: Pat
     assert [m["content"] for m in second["messages"][:2]] == [m["content"] for m in first["messages"][:2]]
     new = [r for r in rows(omni, "codex") if r["id"] not in before and r["method"] == "WS"]
     assert len(new) == 3 and all(r["status"] == 200 for r in new)  # warm-up, the turn, the tool result
+
+
+def test_a_failed_response_on_the_websocket_is_a_row_with_its_error(
+    omni: OmniRouteProcess, agent_bin: Path, mock: MockProvider
+) -> None:
+    """The provider refuses the turn (400): Codex reports it, and the inspector shows that response
+    on the socket as a failed row of codex, with the provider's message."""
+    before = {r["id"] for r in rows(omni, "codex")}
+    mock.add_fault(400, message="the mock refuses this turn", path="/v1/messages")
+    try:
+        env = agent_env(omni, "codex", OPENAI_API_KEY="sk-fake-openai-key-for-tests")
+        result = subprocess.run([str(agent_bin / "codex"), "exec", "--skip-git-repo-check", PROMPT],
+                                env=env, cwd=env["HOME"], capture_output=True, text=True, timeout=120, check=False)
+    finally:
+        mock.clear_faults()
+    assert "mock reply" not in result.stdout
+    assert "the mock refuses this turn" in result.stdout + result.stderr, (result.stdout[-1000:], result.stderr[-2000:])
+    new = [r for r in rows(omni, "codex") if r["id"] not in before]
+    failed = [r for r in new if r["method"] == "WS" and r["status"] == 400]
+    assert failed, [(r["method"], r["status"], r["error"]) for r in new]
+    assert all("the mock refuses this turn" in (r["error"] or "") for r in failed)
+    assert all(r["mappedModel"] == "ant/claude-for-codex" for r in failed)

@@ -57,6 +57,8 @@ def test_env_prints_the_exports_each_agent_needs(tmp_path: Path) -> None:
     ]
     bundle = certs / "omniroute-ca-bundle.pem"
     assert f"export SSL_CERT_FILE={bundle}" in codex.stdout.splitlines()
+    # Nothing runs on this home: the exports still print, and stderr says they assume a port.
+    assert "no OmniRoute server is running" in codex.stderr and "assume proxy port" in codex.stderr
     # System roots plus ours: bypassed hosts keep verifying against their real certificates.
     text = bundle.read_text()
     assert text.count("BEGIN CERTIFICATE") > 1 and text.endswith((certs / "mitmproxy-ca-cert.pem").read_text())

@@ -20,6 +20,8 @@ import pytest
 from tests.support.harness import OmniRouteProcess, wait_until
 from tests.support.mock_provider import MockProvider
 
+from .bridge_support import proxy_client
+
 KEY = "sk-config-file-0001"
 API_KEY_HASH = hashlib.sha256(b"omniroute-config-file-test-key").hexdigest()
 
@@ -262,6 +264,41 @@ def test_export_of_api_made_state_round_trips_through_a_second_process(
         again = tmp_path / "again.yaml"
         export(second.home, again)
     assert again.read_text() == text
+
+
+def test_an_agent_the_file_declares_is_routed_edited_and_removed_by_reloads(
+    mock_provider: MockProvider, tmp_path: Path
+) -> None:
+    """The file's own agent is routable like a built-in one; an edited file moves it to a new
+    host, and a file without it removes it, each applied by a reload."""
+    config = tmp_path / "omniroute.yaml"
+    write_config(config, mock_provider, "gpt-filebot")
+
+    def chat(proc: OmniRouteProcess, host: str) -> httpx.Response:
+        with proxy_client(proc) as client:
+            return client.post(f"https://{host}/v1/chat/completions", headers={"user-agent": "my-bot/1.0"},
+                               json={"model": "bot-large", "messages": [{"role": "user", "content": "hi"}]})
+
+    with OmniRouteProcess(bridge=False, config=config, env={"CFG_MOCK_KEY": KEY}) as proc, proc.api() as api:
+        reply = chat(proc, "llm.my-bot.test")
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["choices"][0]["message"]["content"] == "mock reply from gpt-filebot: hi"
+        rows = api.get("/api/tools/traffic-inspector/requests", params={"agent": "my-bot"}).json()["requests"]
+        assert rows and (rows[0]["sourceModel"], rows[0]["mappedModel"]) == ("bot-large", "fast")
+
+        config.write_text(config.read_text().replace("hosts: [llm.my-bot.test]", "hosts: [llm2.my-bot.test]"))
+        assert api.post("/api/config/reload").status_code == 200
+        assert api.get("/api/tools/agent-bridge/agents/my-bot/definition").json()["hosts"] == ["llm2.my-bot.test"]
+        moved = chat(proc, "llm2.my-bot.test")
+        assert moved.json()["choices"][0]["message"]["content"] == "mock reply from gpt-filebot: hi"
+
+        lines = config.read_text().splitlines()
+        start = next(i for i, line in enumerate(lines) if line.lstrip().startswith("my-bot:"))
+        config.write_text("\n".join(lines[:start] + lines[start + 2:]) + "\n")
+        assert api.post("/api/config/reload").status_code == 200
+        assert api.get("/api/tools/agent-bridge/agents/my-bot/definition").status_code == 404
+        agents = {row["agent_id"] for row in api.get("/api/tools/agent-bridge/agents").json()}
+        assert "my-bot" not in agents and "claude-code" in agents
 
 
 def test_mitmdump_entry_point_applies_the_file_too(mock_provider: MockProvider, tmp_path: Path) -> None:

@@ -68,3 +68,23 @@ def test_a_codex_session_to_another_format(env: Any, mock: MockProvider, model: 
     assert [r["status"] for r in ws_rows] == [200, 200, 200, 404], [(r["status"], r["error"]) for r in ws_rows]
     assert ws_rows[-1]["error"] and "nosuch/model" in ws_rows[-1]["error"]
     assert {r["sourceModel"] for r in ws_rows} == {model, "nosuch/model"}
+
+
+@pytest.mark.parametrize(("model", "path"), [("ant/claude-http", "/v1/messages"),
+                                             ("gem/gemini-http", "/v1beta/models/gemini-http:streamGenerateContent")])
+def test_codex_turn_over_https_to_another_format(env: Any, mock: MockProvider, model: str, path: str) -> None:
+    """The same turn Codex sends on its socket, as its HTTPS POST (no envelope `type`), streamed."""
+    proc, api = env
+    mock.clear()
+    body = {k: v for k, v in FRAMES["turn"].items() if k != "type"} | {"model": model}
+    with httpx.stream("POST", f"http://127.0.0.1:{proc.api_port}/v1/responses", json=body, timeout=30) as reply:
+        assert reply.status_code == 200, reply.read()
+        events = [json.loads(line[5:]) for line in reply.iter_lines() if line.startswith("data:")]
+    assert events[-1]["type"] == "response.completed", events[-1]
+    text = "".join(e["delta"] for e in events if e["type"] == "response.output_text.delta")
+    assert text == f"mock reply from {model.split('/')[1]}: say hello"
+    sent = [r["body"] for r in mock.requests if r["path"].startswith(path.split(":")[0])]
+    assert len(sent) == 1 and "say hello" in json.dumps(sent[0])
+    rows = api.get("/api/tools/traffic-inspector/requests", params={"limit": 50}).json()["requests"]
+    assert any(r["method"] == "POST" and r["path"] == "/v1/responses" and r["sourceModel"] == model
+               and r["status"] == 200 for r in rows), [(r["method"], r["path"], r["sourceModel"]) for r in rows]

@@ -290,3 +290,13 @@ def test_an_agent_defined_on_a_is_routed_by_b(pair: Pair) -> None:
         assert reply.json()["choices"][0]["message"]["content"] == "mock reply from gpt-shared: hi"
         rows = api_b.get(f"{BRIDGE}/agents").json()
         assert any(r["agent_id"] == "shared-agent" for r in rows)
+
+        # An edit on A (a new host) and then a delete on A reach B the same way.
+        edited = api_a.put(f"{BRIDGE}/agents/shared-agent", json={**agent, "hosts": ["llm2.shared-agent.test"]})
+        assert edited.status_code == 200, edited.text
+        wait_for(lambda: api_b.get(f"{BRIDGE}/agents/shared-agent/definition").json(),
+                 lambda d: d.get("hosts") == ["llm2.shared-agent.test"], timeout=60)
+        assert api_a.delete(f"{BRIDGE}/agents/shared-agent").status_code == 204
+        wait_for(lambda: api_b.get(f"{BRIDGE}/agents/shared-agent/definition"),
+                 lambda r: r.status_code == 404, timeout=60)
+        assert all(r["agent_id"] != "shared-agent" for r in api_b.get(f"{BRIDGE}/agents").json())
