@@ -3,7 +3,8 @@
 Rows are written off the request path by `UsageRecorder`; reads first wait (briefly) for the
 queue to drain, so a call that just finished is already listed. Costs are stored as decimal
 text and as integer 10^-12 units (`cost_units`), which the database sums exactly; the
-analytics read hourly sums (`engine/usage_sums.py`).
+analytics read hourly sums (`engine/usage_sums.py`). A call whose model has no known price has
+a null cost, and the analytics count such calls apart (`unpricedCalls`) instead of adding $0.
 """
 
 from __future__ import annotations
@@ -171,13 +172,18 @@ async def call_log(store: StoreDep, usage: UsageDep, log_id: str) -> dict[str, A
 
 
 def _sum_json(bucket: Sum) -> dict[str, Any]:
+    """A group's sums. ``cost`` is the priced calls' sum, and null when every call of the group
+    is unpriced: their cost is unknown, not $0. ``unpricedCalls`` says how many calls the sum
+    leaves out, so "$x" can read "$x (+N unpriced)"."""
+    all_unpriced = bucket.unpriced > 0 and bucket.unpriced >= bucket.requests
     return {
         "requests": bucket.requests,
         "errors": bucket.errors,
         "tokensIn": bucket.tokens_in,
         "tokensOut": bucket.tokens_out,
         "tokensCached": bucket.tokens_cached,
-        "cost": _decimal_text(units_cost(bucket.cost_units)),
+        "cost": None if all_unpriced else _decimal_text(units_cost(bucket.cost_units)),
+        "unpricedCalls": bucket.unpriced,
     }
 
 

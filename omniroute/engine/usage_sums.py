@@ -37,6 +37,9 @@ from omniroute.db.tables import (
 
 GROUPS = ("byModel", "byProvider", "byAgent", "byApiKey", "byDay")
 MEASURES = ("requests", "errors", "tokens_in", "tokens_out", "tokens_cached", "cost_units")
+# The summed counters of the hour and day tables: the measures, then the calls with no known
+# price (cost NULL), which the page shows as "unknown" rather than as $0 (0008).
+SUMS = (*MEASURES, "unpriced")
 KEY_COLUMNS = ("hour", "model", "provider", "agent", "api_key")
 DAY_KEY_COLUMNS = ("day", *KEY_COLUMNS[1:])
 _HOURLY = core_table(UsageHourly)
@@ -49,7 +52,8 @@ ERROR_KEYS = ("hour", "status", "digest")
 
 @dataclass(slots=True)
 class Sum:
-    """The measures of one group; ``add`` takes them in MEASURES order."""
+    """The counters of one group, in SUMS order; ``add`` takes the measures in MEASURES order
+    and the unpriced calls by name (rows that all have a price leave it out)."""
 
     requests: int = 0
     errors: int = 0
@@ -57,10 +61,12 @@ class Sum:
     tokens_out: int = 0
     tokens_cached: int = 0
     cost_units: int = 0
+    unpriced: int = 0  # calls whose model has no known price: not in cost_units
 
-    def add(self, *measures: int) -> None:
+    def add(self, *measures: int, unpriced: int = 0) -> None:
         for name, value in zip(MEASURES, measures, strict=True):
             setattr(self, name, getattr(self, name) + value)
+        self.unpriced += unpriced
 
 
 def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -85,9 +91,8 @@ def add_to_hours(session: Session, rows: Sequence[dict[str, Any]]) -> None:
             failure[2] = max(failure[2], row["created_at"])
     if not hours:
         return
-    sums = (*MEASURES, "unpriced")
-    _upsert(session, _HOURLY, KEY_COLUMNS, _rows(hours), added=sums)
-    _upsert(session, _DAILY, DAY_KEY_COLUMNS, _rows(_per_day(hours)), added=sums)
+    _upsert(session, _HOURLY, KEY_COLUMNS, _rows(hours), added=SUMS)
+    _upsert(session, _DAILY, DAY_KEY_COLUMNS, _rows(_per_day(hours)), added=SUMS)
     _upsert(session, _LATENCY, (*KEY_COLUMNS, "bucket"), _rows(latency), added=("calls",))
     _upsert(session, _LATENCY_DAILY, (*DAY_KEY_COLUMNS, "bucket"), _rows(_per_day(latency)), added=("calls",))
     _upsert(session, _ERRORS, ERROR_KEYS, _rows(failures), kept=("error",), added=("calls",), latest=("last",))
@@ -158,13 +163,14 @@ _LOG_MEASURES = (
     func.count(),
     func.sum(case((_LOGS.c.status >= 400, 1), else_=0)),
     *(func.sum(_LOGS.c[name]) for name in MEASURES[2:]),
+    func.sum(case((_LOGS.c.cost.is_(None), 1), else_=0)),  # unpriced, as the writer counts them
 )
 
 
 def _table_sums(table: Table, start: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The groups and measures of `usage_hourly` or `usage_daily` (``start``: its time column)."""
     groups = (*(table.c[name] for name in KEY_COLUMNS[1:]), func.date(table.c[start]))
-    return groups, tuple(func.sum(table.c[name]) for name in MEASURES)
+    return groups, tuple(func.sum(table.c[name]) for name in SUMS)
 
 
 _HOUR_GROUPS, _HOUR_MEASURES = _table_sums(_HOURLY, "hour")
@@ -220,7 +226,7 @@ def period_sums(session: Session, since: datetime, until: datetime) -> tuple[Sum
         session.execute(_DAYS, bounds).all() if first_day < last_day else (),
     )
     # Lists summed with map: a Sum's setattr per measure and group costs more than the queries.
-    total = [0] * len(MEASURES)
+    total = [0] * len(SUMS)
     sums: dict[str, dict[str, list[int]]] = {name: {} for name in GROUPS}
     width = len(GROUPS)
     for rows in parts:

@@ -1,6 +1,8 @@
-"""The inspector and usage insight in Chromium: the cost column ("unknown" when unpriced), the
-conversation view (threads, timeline, stepping through turns), the failure badge and reason,
-and the usage charts (one colour per series, the same in the bars and the legend).
+"""The inspector and usage insight in Chromium: the cost column and the detail's Cost row
+("unknown" when unpriced), the conversation view (threads, timeline, stepping through turns),
+the failure badge and reason, replays and `/v1` calls marked as such, an agent's settings call
+not taken for a model call, and the Usage page (unpriced calls never summed as $0, the model
+asked for next to the one used, one colour per series in the bars and the legend).
 Screenshots go to artifacts/screenshots/insight-*.png."""
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.ui_support import (
@@ -20,9 +23,13 @@ from tests.e2e.ui_support import (
 )
 from tests.support.agent_shapes import claude_code_call, codex_call
 from tests.support.harness import OmniRouteProcess
+from tests.support.inspector_support import BASE, finished_row, proxied_http
 from tests.support.mock_provider import MockProvider
 
+pytestmark = pytest.mark.e2e
+
 PRICED = "claude-sonnet-4-5"
+UNPRICED = "gpt-mock-unpriced"
 
 
 @pytest.fixture(scope="module", name="process")
@@ -30,7 +37,7 @@ def process_fixture(mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
     with OmniRouteProcess() as proc:
         proc.add_provider("openai", "mock", mock_provider.url + "/v1")
         proc.map_models("claude-code", {"*": f"mock/{PRICED}"})
-        proc.map_models("codex", {"*": "mock/gpt-mock-unpriced"})
+        proc.map_models("codex", {"*": f"mock/{UNPRICED}"})
         yield proc
 
 
@@ -154,4 +161,130 @@ def test_recording_session_shows_its_cost(process: OmniRouteProcess, ui: Page) -
         arg=session_id)
     assert re.fullmatch(r"\$0\.\d+", cost.inner_text())
     shot(page, "session-cost")
+    assert not ui.errors
+
+
+def detail_of(ui: Page, query: str, row_id: str, rows: int = 1) -> Any:
+    """The inspector filtered by ``query`` (``rows`` rows), with row ``row_id``'s detail open."""
+    page = ui.open("inspector", f"?q={query}")
+    page.wait_for_function(f"OmniInspector.state.rows.length === {rows}")
+    page.locator(f"#grid .grid-row[data-id='{row_id}']").click()
+    page.wait_for_selector("#detail-body dl")
+    return page
+
+
+def overview_row(page: Any, name: str) -> str | None:
+    """The text of the detail overview's ``name`` row, None when it has no such row."""
+    return page.evaluate("""(name) => {
+      const dt = [...document.querySelectorAll('#detail-body dl dt')].find((d) => d.textContent === name);
+      return dt ? dt.nextElementSibling.textContent : null;
+    }""", name)
+
+
+def test_detail_overview_shows_each_calls_cost(process: OmniRouteProcess, ui: Page) -> None:
+    priced, unpriced = f"cost-row-{uuid.uuid4().hex}", f"cost-row-{uuid.uuid4().hex}"
+    assert claude_code_call(process, str(uuid.uuid4()), priced).status_code == 200
+    assert codex_call(process, str(uuid.uuid4()), unpriced).status_code == 200
+    for text, pattern in ((priced, rf"\$0\.\d+ \({PRICED}\)"), (unpriced, rf"unknown \({UNPRICED}\)")):
+        row = finished_row(process, lambda r, text=text: text in (r.get("requestBody") or ""))
+        page = detail_of(ui, text, row["id"])
+        cost = overview_row(page, "Cost")
+        assert cost is not None and re.fullmatch(pattern, cost), cost
+    shot(page, "detail-cost")
+    assert not ui.errors
+
+
+def test_a_replayed_row_is_marked_as_a_replay(process: OmniRouteProcess, ui: Page) -> None:
+    text = f"replay-me-{uuid.uuid4().hex}"
+    assert claude_code_call(process, str(uuid.uuid4()), text).status_code == 200
+    original = finished_row(process, lambda r: text in (r.get("requestBody") or ""))
+    with process.api() as api:
+        assert api.post(f"{BASE}/requests/{original['id']}/replay", json={"stream": False}).status_code == 200
+    replay = finished_row(process, lambda r: r["source"] == "replay" and text in (r.get("requestBody") or ""))
+    page = detail_of(ui, text, replay["id"], rows=2)
+    cells = page.locator(f"#grid .grid-row[data-id='{replay['id']}'] [role=gridcell]").all_inner_texts()
+    assert cells[2] == "replay"
+    assert overview_row(page, "Replay of") == original["id"]
+    assert page.locator("#detail-body dl.insight code", has_text=original["id"]).count() == 1
+    # The original is no replay.
+    page.locator(f"#grid .grid-row[data-id='{original['id']}']").click()
+    page.wait_for_function("""(source) => [...document.querySelectorAll('#detail-body dl dt')]
+      .some((d) => d.textContent === 'Source' && d.nextElementSibling.textContent === source)""", arg=original["source"])
+    assert overview_row(page, "Replay of") is None
+    shot(page, "replay")
+    assert not ui.errors
+
+
+def test_a_v1_calls_row_has_source_api(process: OmniRouteProcess, ui: Page) -> None:
+    text = f"v1-call-{uuid.uuid4().hex}"
+    with process.api() as api:
+        response = api.post("/v1/chat/completions", json={"model": f"mock/{PRICED}",
+                                                           "messages": [{"role": "user", "content": text}]})
+    assert response.status_code == 200, response.text
+    row = finished_row(process, lambda r: text in (r.get("requestBody") or ""))
+    page = detail_of(ui, text, row["id"])
+    cells = page.locator(f"#grid .grid-row[data-id='{row['id']}'] [role=gridcell]").all_inner_texts()
+    assert (cells[1], cells[2]) == ("—", "api") and PRICED in cells[7], cells
+    assert overview_row(page, "Source") == "api"
+    shot(page, "v1-call")
+    assert not ui.errors
+
+
+def test_an_agents_settings_call_is_not_labelled_a_model_call(process: OmniRouteProcess, ui: Page) -> None:
+    path = "/api/claude_code/settings"
+    with proxied_http(process, timeout=15) as client:
+        try:
+            client.get(f"https://api.anthropic.com{path}", headers={"user-agent": "claude-cli/2.0.14 (external, cli)"})
+        except httpx.HTTPError:
+            pass  # offline: the upstream is unreachable; the row is what matters
+    row = finished_row(process, lambda r: r["path"] == path)
+    page = detail_of(ui, "claude_code/settings", row["id"])
+    cells = page.locator(f"#grid .grid-row[data-id='{row['id']}'] [role=gridcell]").all_inner_texts()
+    assert cells[1] == "claude-code" and cells[5].endswith(path)
+    assert (cells[7], cells[8], cells[9]) == ("", "", ""), cells  # no model, tokens or cost
+    assert overview_row(page, "Kind") == "app"
+    assert overview_row(page, "Cost") is None and overview_row(page, "Tokens") is None
+    shot(page, "settings-call")
+    assert not ui.errors
+
+
+def test_usage_page_never_sums_unpriced_calls_as_zero(process: OmniRouteProcess, ui: Page) -> None:
+    """Codex's calls go to a model of no known price: the Usage page says "unknown" for them, and
+    the priced sums say how many calls they leave out; never "$0"."""
+    assert claude_code_call(process, str(uuid.uuid4()), f"priced {uuid.uuid4().hex}").status_code == 200
+    assert codex_call(process, str(uuid.uuid4()), f"unpriced {uuid.uuid4().hex}").status_code == 200
+    with process.api() as api:
+        totals = api.get("/api/usage/analytics", params={"period": "day"}).json()["totals"]
+    assert totals["unpricedCalls"] >= 1
+    page = ui.open("usage")
+    cost = page.locator("#totals .stat", has_text="cost (USD)").locator("b").inner_text()
+    assert re.fullmatch(rf"\$0\.\d+ \(\+{totals['unpricedCalls']} unpriced\)", cost), cost
+    page.select_option("#metric", "cost")
+    page.locator("#timeline-title", has_text="Cost over time").wait_for()
+    # Each bar chart by its bars' tooltips (a label may be shortened to fit): the text after the bar.
+    bars = page.evaluate("""() => Object.fromEntries(['by-agent', 'by-provider'].map((id) => [id,
+      Object.fromEntries([...document.querySelectorAll(`#${id} svg rect`)]
+        .map((bar) => [bar.querySelector('title').textContent.split(': ')[0], bar.nextElementSibling.textContent]))]))""")
+    assert bars["by-agent"]["codex"] == "unknown", bars  # each of its calls is unpriced
+    assert re.fullmatch(r"\$0\.\d+", bars["by-agent"]["claude-code"]), bars
+    # All calls went to one provider: the priced sum and the calls it leaves out.
+    assert re.fullmatch(r"\$0\.\d+ \(\+\d+ unpriced\)", bars["by-provider"]["openai"]), bars
+    legend = page.locator(f"#timeline-legend span[data-series='{UNPRICED}']").inner_text()
+    assert legend == f"{UNPRICED} (unknown)"
+    priced = page.locator(f"#timeline-legend span[data-series='{PRICED}']").inner_text()
+    assert re.fullmatch(rf"{PRICED} \(\$0\.\d+\)", priced), priced
+    shot(page, "usage-unpriced")
+    assert not ui.errors
+
+
+def test_usage_recent_calls_show_the_model_asked_and_the_model_used(process: OmniRouteProcess, ui: Page) -> None:
+    assert claude_code_call(process, str(uuid.uuid4()), f"asked {uuid.uuid4().hex}").status_code == 200
+    assert codex_call(process, str(uuid.uuid4()), f"asked {uuid.uuid4().hex}").status_code == 200
+    page = ui.open("usage")
+    recent = page.evaluate("""() => [...document.querySelectorAll('#recent tbody tr')]
+      .map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent))""")
+    models = {(row[1], row[2], row[6]) for row in recent[:2]}
+    assert ("codex", f"gpt-5-codex → {UNPRICED}", "unknown") in models, recent[:2]
+    assert any(agent == "claude-code" and model == f"claude-sonnet-4-5-20250929 → {PRICED}" and cost.startswith("$0.")
+               for agent, model, cost in models), recent[:2]
     assert not ui.errors

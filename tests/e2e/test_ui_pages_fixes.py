@@ -1,10 +1,14 @@
 """Fixes on the Usage and Agents pages in Chromium, and the pages' short addresses: one colour
-per model in every chart and its legend (never repeated), bar labels that end before their
-bar, DNS-listener buttons that cannot act disabled, `/inspector` leading to `/ui/inspector`.
-Each browser test keeps a screenshot in ``artifacts/screenshots/``."""
+per model in every chart and its legend (never repeated, and clearly apart for names that look
+alike), bar labels that end before their bar, DNS-listener buttons that cannot act disabled,
+`/inspector` leading to `/ui/inspector`. Each browser test keeps a screenshot in
+``artifacts/screenshots/``."""
 
 from __future__ import annotations
 
+import itertools
+import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.harness import OmniRouteProcess
+from tests.support.mock_provider import MockProvider
 
 from .ui_support import (
     PAGES,
@@ -128,3 +133,85 @@ def test_pages_answer_without_the_ui_prefix(process: OmniRouteProcess, name: str
     assert httpx.get(f"{process.api_url}/{name}", follow_redirects=True).status_code == 200
     assert httpx.get(f"{process.api_url}/not-{name}").status_code == 404
 
+
+
+def test_short_page_address_leads_to_the_page_in_the_browser(ui: Page) -> None:
+    ui.page.goto(f"{ui.base_url}/inspector")
+    ui.page.wait_for_selector("body[data-ready=true]")
+    assert ui.page.url == f"{ui.base_url}/ui/inspector"
+    assert ui.page.locator("#grid").count() == 1 and not ui.errors
+
+
+# Names as users have them: several share a prefix (gpt-5, gpt-5-codex, gpt-5-mini), which is
+# what made colours from a hash of the name near-twins.
+REAL_MODELS = ("gpt-5", "gpt-5-codex", "gpt-5-mini", "gemini-2.5-pro", "gemini-2.5-flash", "deepseek-chat",
+               "o4-mini", "claude-sonnet-4-5", "claude-opus-4-1", "qwen3-coder", "grok-code-fast-1")
+# CIELAB distance (CIE76) under which two bar colours read as one series: the theme's own closest
+# pair (green and lime) is 28 apart; about 2.3 is the smallest difference an eye notices.
+MIN_DISTANCE = 20
+
+# Each series' computed colour in every place the Usage page draws it.
+SERIES_COLOURS = """() => {
+  const rgb = (node, prop) => getComputedStyle(node)[prop];
+  const out = {};
+  const add = (chart, name, colour) => ((out[name] ||= {})[chart] ||= new Set()).add(colour);
+  for (const s of document.querySelectorAll('#timeline-legend > span'))
+    add('timeline legend', s.textContent.replace(/ \\([^)]*\\)$/, ''), rgb(s.querySelector('i'), 'backgroundColor'));
+  for (const r of document.querySelectorAll('#timeline svg rect'))
+    add('timeline', r.querySelector('title').textContent.split(' · ')[1].replace(/: [^:]*$/, ''), rgb(r, 'fill'));
+  for (const r of document.querySelectorAll('#by-model svg rect'))
+    add('by model', r.querySelector('title').textContent.replace(/: [^:]*$/, ''), rgb(r, 'fill'));
+  for (const s of document.querySelectorAll('#chart-tokens-legend > span'))
+    add('tokens legend', s.dataset.series, rgb(s.querySelector('i'), 'backgroundColor'));
+  for (const r of document.querySelectorAll('#chart-tokens rect.bar')) add('tokens', r.dataset.series, rgb(r, 'fill'));
+  for (const r of document.querySelectorAll('#chart-latency tbody tr'))
+    add('latency', r.dataset.series, rgb(r.querySelector('.model-chip i'), 'backgroundColor'));
+  return Object.fromEntries(Object.entries(out).map(([name, charts]) =>
+    [name, Object.fromEntries(Object.entries(charts).map(([chart, colours]) => [chart, [...colours]]))]));
+}"""
+
+
+def lab(css: str) -> tuple[float, float, float]:
+    """CIELAB (D65) of a computed ``rgb(r, g, b)``."""
+    channels = [int(v) / 255 for v in re.findall(r"\d+", css)[:3]]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    x, y, z = ((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047, 0.2126 * r + 0.7152 * g + 0.0722 * b,
+               (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883)
+    fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in (x, y, z))
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+@pytest.fixture(scope="module")
+def real_models(mock_provider: MockProvider) -> Iterator[OmniRouteProcess]:
+    """A process of its own: these names must be the only series on its Usage page."""
+    with OmniRouteProcess() as proc:
+        proc.add_provider("openai", "mock", mock_provider.url + "/v1")
+        with proc.api() as api:
+            for model in REAL_MODELS:
+                response = api.post("/v1/chat/completions",
+                                    json={"model": f"mock/{model}", "messages": [{"role": "user", "content": "hi"}]})
+                assert response.status_code == 200, response.text
+        yield proc
+
+
+def test_models_shown_together_get_clearly_distinct_colours(browser: Any, real_models: OmniRouteProcess) -> None:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        ui = Page(context.new_page(), real_models.api_url)
+        page = ui.open("usage")
+        page.wait_for_selector(".insight-charts[data-ready=true]")
+        page.wait_for_function(f"document.getElementById('timeline-legend').children.length >= {len(REAL_MODELS)}")
+        shot(page, "fix-chart-colours-real-names")
+        colours = page.evaluate(SERIES_COLOURS)
+        assert not ui.errors
+    finally:
+        context.close()
+    charts = {"timeline legend", "timeline", "by model", "tokens legend", "tokens", "latency"}
+    of: dict[str, str] = {}
+    for model in REAL_MODELS:  # one colour per name in every chart and legend of the page
+        assert set(colours[model]) == charts, (model, colours[model])
+        assert {c for found in colours[model].values() for c in found} == {colours[model]["tokens legend"][0]}, colours[model]
+        of[model] = colours[model]["tokens legend"][0]
+    close = [(round(math.dist(lab(of[a]), lab(of[b])), 1), a, b, of[a], of[b])
+             for a, b in itertools.combinations(REAL_MODELS, 2) if math.dist(lab(of[a]), lab(of[b])) < MIN_DISTANCE]
+    assert close == [], close

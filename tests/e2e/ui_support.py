@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from omniroute.api.ui import PAGES as UI_PAGES
 from tests.support.harness import REPO_ROOT, OmniRouteProcess
 from tests.support.mock_provider import MockProvider
 
@@ -25,7 +26,7 @@ CHROMIUM = shutil.which("chromium")
 if CHROMIUM is None:
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
-PAGES = ("inspector", "agents", "routing", "usage", "keys")
+PAGES = tuple(UI_PAGES)  # the pages the app serves, so a new page is tested without a copy to update
 SHOTS = REPO_ROOT / "artifacts" / "screenshots"
 INSPECTOR = "/api/tools/traffic-inspector"
 TIMEOUT_MS = 15_000

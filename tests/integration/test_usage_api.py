@@ -162,6 +162,7 @@ def _sums(calls: list[Expected]) -> dict[str, Any]:
         "tokensOut": sum(c.tokens_out for c in calls),
         "tokensCached": 0,
         "cost": sum((c.cost for c in calls), Decimal(0)),
+        "unpricedCalls": 0,  # each model here is priced; a failed call costs nothing
     }
 
 
@@ -191,3 +192,27 @@ def test_analytics_sums_are_exact(traffic: tuple[OmniRouteProcess, list[Expected
     assert {k: _exact(v) for k, v in day["byApiKey"].items()} == {"none": {**_sums(calls), "label": None}}
     today = datetime.now(UTC).date().isoformat()
     assert {k: _exact(v) for k, v in day["byDay"].items()} == {today: _sums(calls)}
+
+
+def test_analytics_count_unpriced_calls_apart(mock_provider: MockProvider) -> None:
+    """A model with no known price costs "unknown", never $0: a group of only unpriced calls has
+    a null cost, a mixed group the priced calls' sum, and each says how many calls it leaves out."""
+    with OmniRouteProcess(bridge=False) as process:
+        process.add_provider("openai", "alpha", f"{mock_provider.url}/v1", api_key="sk-alpha-0001")
+        with process.api() as api:
+            assert api.post("/api/pricing", json=PRICES).status_code == 200
+            text = "count these five words please"
+            costs = []
+            for model in ("alpha/usage-a", "alpha/no-price-known", "alpha/no-price-known"):
+                r = api.post("/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": text}]})
+                assert r.status_code == 200, r.text
+                costs.append(r.headers.get("x-omniroute-response-cost"))
+            day = api.get("/api/usage/analytics", params={"period": "day"}).json()
+            unpriced_rows = logs(api, model="no-price-known")["items"]
+    assert [row["cost"] for row in unpriced_rows] == [None, None]
+    priced = Decimal(costs[0])
+    assert priced > 0
+    assert (day["totals"]["requests"], Decimal(day["totals"]["cost"]), day["totals"]["unpricedCalls"]) == (3, priced, 2)
+    assert (day["byModel"]["no-price-known"]["cost"], day["byModel"]["no-price-known"]["unpricedCalls"]) == (None, 2)
+    assert (Decimal(day["byModel"]["usage-a"]["cost"]), day["byModel"]["usage-a"]["unpricedCalls"]) == (priced, 0)
+    assert (Decimal(day["byProvider"]["openai"]["cost"]), day["byProvider"]["openai"]["unpricedCalls"]) == (priced, 2)

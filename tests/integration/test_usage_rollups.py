@@ -15,8 +15,10 @@ import pytest
 from sqlalchemy import event, text
 
 from omniroute.db.database import Database
+from omniroute.db.tables import cost_units
 from omniroute.engine import usage_charts
 from omniroute.engine.usage import UsageRecord, _write_usage
+from omniroute.engine.usage_sums import period_sums
 from tests.integration.conftest_pg import database_url, db, postgres_server  # noqa: F401
 
 HOUR = 3600
@@ -158,3 +160,23 @@ def test_daily_sums_match_the_hourly_ones(db: Database, monkeypatch: pytest.Monk
     statements.clear()
     assert charts() == by_day
     assert not [sql for sql in statements if "_daily" in sql]
+
+
+def test_period_sums_count_unpriced_calls_apart(db: Database) -> None:
+    """The Usage page's sums keep the calls of no known price apart from the priced sum, from
+    the rows at a period's edges, the hours and the days alike: the page shows them as
+    "unknown", never as $0."""
+    now = datetime.now(UTC)
+    records = _records(now)
+    _write(db, records)
+    for since in (now - timedelta(minutes=20), now - timedelta(hours=5, minutes=7), now - timedelta(days=3)):
+        with db.session() as s:
+            total, sums = period_sums(s, since, now)
+        rows = [r for r in records if r.created_at >= since]
+        unpriced = [r for r in rows if r.cost is None]
+        assert (total.requests, total.unpriced) == (len(rows), len(unpriced)) and unpriced
+        assert total.cost_units == sum(cost_units(r.cost) for r in rows if r.cost is not None)
+        by_model = {model: (group.requests, group.unpriced) for model, group in sums["byModel"].items()}
+        assert by_model == {model: (sum(r.model_requested == model for r in rows),
+                                    sum(r.model_requested == model for r in unpriced))
+                            for model in {r.model_requested for r in rows}}

@@ -1,6 +1,6 @@
 /* Shared by the Inspector and Usage pages: cost text ("unknown" when no price is known, never
-   $0), one stable colour per series name (the same in a chart and its legend, on every page),
-   the failure badge and the engine's steps of a call. */
+   $0), one colour per series name (the same in every chart and legend of the page, and apart
+   from the other names'), the failure badge and the engine's steps of a call. */
 "use strict";
 (function () {
   const { el } = Omni;
@@ -24,21 +24,55 @@
     return "$" + (v < 0.01 ? v.toPrecision(2) : v < 1 ? v.toFixed(4) : v.toFixed(2));
   }
 
-  // A series' colour comes from its name, not its rank: a model keeps its colour when the
-  // split, the period or the other series change. Hues are spread by the golden angle from a
-  // hash of the name, so names do not cycle through a palette of 8.
+  /** A cost with the calls it leaves out: "unknown" when no call is priced, else "$x" or
+      "$x (+N unpriced)" (`fmt` formats the priced sum). */
+  function costText(cost, unpriced, fmt = fmtCost) {
+    if (cost === null || cost === undefined || cost === "") return "unknown";
+    return fmt(Number(cost)) + (unpriced ? ` (+${unpriced} unpriced)` : "");
+  }
+
+  // Series colours are handed out per page, in the order names are first drawn: the theme's
+  // eight (--c1…--c8), then each time the colour of a grid of readable ones farthest (CIELAB
+  // distance) from every colour handed out so far. Colours from a hash of the name made
+  // near-twins of names that look alike (gpt-5 and gpt-5-codex 3° apart); handed out this way,
+  // the names shown together stay apart, and a name keeps its colour in every chart and legend.
   const colours = new Map();
+  let palette = null; // { theme: hex[], grid: [{ hex, lab, nearest }] }, made on first use
+  const hexRgb = (hex) => /^#[0-9a-f]{6}$/i.test(hex) ? [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)) : null;
+  const rgbHex = (rgb) => "#" + rgb.map((c) => c.toString(16).padStart(2, "0")).join("");
+  function hslRgb(h, s, l) {
+    const a = s * Math.min(l, 1 - l), k = (n) => (n + h / 30) % 12;
+    return [0, 8, 4].map((n) => Math.round(255 * (l - a * Math.max(-1, Math.min(k(n) - 3, 9 - k(n), 1)))));
+  }
+  function lab(rgb) { // sRGB to CIELAB (D65)
+    const [r, g, b] = rgb.map((c) => (c /= 255) <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+    const f = (t) => t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16 / 116;
+    const x = f((0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047), y = f(0.2126 * r + 0.7152 * g + 0.0722 * b);
+    const z = f((0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883);
+    return [116 * y - 16, 500 * (x - y), 200 * (y - z)];
+  }
+  function makePalette() {
+    const css = getComputedStyle(document.documentElement);
+    const theme = [1, 2, 3, 4, 5, 6, 7, 8].map((i) => css.getPropertyValue(`--c${i}`).trim().toLowerCase()).filter(hexRgb);
+    const grid = [];
+    for (let h = 0; h < 360; h += 15) for (const s of [0.5, 0.85]) for (const l of [0.34, 0.44, 0.54, 0.64]) {
+      const rgb = hslRgb(h, s, l), c = lab(rgb);
+      // Mid lightness only: a bar must stand out on the light theme's white and the dark one's near-black.
+      if (c[0] >= 35 && c[0] <= 72) grid.push({ hex: rgbHex(rgb), lab: c, nearest: Infinity });
+    }
+    return { theme, grid };
+  }
+  function nextColour() {
+    palette ||= makePalette();
+    const hex = palette.theme.shift() ?? palette.grid.reduce((best, g) => g.nearest > best.nearest ? g : best).hex;
+    const picked = lab(hexRgb(hex));
+    for (const g of palette.grid) g.nearest = Math.min(g.nearest, Math.hypot(...g.lab.map((v, i) => v - picked[i])));
+    return hex;
+  }
   function seriesColor(name) {
     const key = String(name ?? "");
     let c = colours.get(key);
-    if (c) return c;
-    let h = 2166136261;
-    for (let i = 0; i < key.length; i++) { h ^= key.charCodeAt(i); h = Math.imul(h, 16777619); }
-    const n = h >>> 0;
-    const hue = Math.round((n % 360) * 0.382 + ((n >>> 9) % 1000) * 137.508) % 360;
-    const light = 38 + ((n >>> 19) % 3) * 8;
-    c = `hsl(${hue} 65% ${light}%)`;
-    colours.set(key, c);
+    if (!c) colours.set(key, c = nextColour());
     return c;
   }
 
@@ -83,5 +117,5 @@
     return parts;
   }
 
-  window.OmniInsight = { fmtCost, seriesColor, failureBadge, stepsList, overview, svg };
+  window.OmniInsight = { fmtCost, costText, seriesColor, failureBadge, stepsList, overview, svg };
 })();
