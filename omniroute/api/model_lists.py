@@ -55,14 +55,27 @@ async def api_info(registry: RegistryDep) -> dict[str, Any]:
     }
 
 
+def listed_models(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """What a client's model picker shows: combos and aliases, then each active connection's
+    known models as `<connection>/<model>` (as the catalog lists them), or `<connection>/*`
+    for a provider type whose models are not known ahead (the upstream's own list)."""
+    models = [m for m in routable_models(snapshot) if m["kind"] != "connection"]
+    for c in snapshot.connections.values():
+        if c.is_active:
+            names = [f"{c.name}/{m}" for m in c.adapter.models] or [f"{c.name}/*"]
+            models += [{"id": name, "kind": "connection", "target": c.name, "provider": c.provider} for name in names]
+    return models
+
+
 @router.get("/api/tags")
 async def ollama_tags(registry: RegistryDep) -> dict[str, Any]:
+    # Remote models have no local file: no size, no digest, and no modification time but the list's.
     now = datetime.now(UTC).isoformat()
     return {"models": [
         {"name": m["id"], "model": m["id"], "modified_at": now, "size": 0, "digest": "",
          "details": {"format": "", "family": m.get("provider") or m["kind"], "parameter_size": "",
                      "quantization_level": ""}}
-        for m in routable_models(registry.snapshot)
+        for m in listed_models(registry.snapshot)
     ]}
 
 
@@ -72,7 +85,7 @@ async def gemini_models(registry: RegistryDep) -> dict[str, Any]:
     return {"models": [
         {"name": f"models/{m['id']}", "displayName": m["id"], "description": f"OmniRoute {m['kind']}",
          "supportedGenerationMethods": ["generateContent", "streamGenerateContent"]}
-        for m in routable_models(registry.snapshot)
+        for m in listed_models(registry.snapshot)
     ]}
 
 

@@ -345,13 +345,15 @@ async def probe(pool: ClientPool, connection: Connection) -> dict[str, Any]:
     url = adapter.models_url(connection.url, connection.extra)
     if url is None:  # no model list endpoint: the key is first checked by a real call
         return {"ok": True, "checked": False, "models": list(adapter.models)}
-    client = pool.get(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
+    # By name and type too: a connection being validated is not saved, yet its proxy entry applies.
+    upstream = pool.upstream(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY),
+                             name=connection.name, provider=connection.provider)
     started = time.perf_counter()
     try:
         headers = adapter.headers(None if connection.auth is not None else connection.api_key)
         if connection.auth is not None:
-            headers = await connection.auth.authorize("GET", url, b"", headers)
-        response = await client.get(url, headers=headers)
+            headers = await connection.auth.authorize("GET", url, b"", headers, upstream.proxy)
+        response = await upstream.client.get(url, headers=headers)
     except AuthorizationFailed as exc:
         return {"ok": False, "error": str(exc), "models": []}
     except httpx.HTTPError as exc:

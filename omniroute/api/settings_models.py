@@ -200,8 +200,17 @@ class BudgetIn(Strict):
     weeklyLimitUsd: Usd | None = None
     monthlyLimitUsd: Usd | None = None
     warningThreshold: Annotated[float, Field(ge=0, le=1)] = 0.8
-    resetInterval: Literal["daily", "weekly", "monthly"] = "monthly"
     resetTime: Annotated[str, Field(pattern=_HHMM.pattern)] = "00:00"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_reset_interval(cls, data: Any) -> Any:
+        # The specification leaves the body open; each limit already names its period, so a
+        # separate interval would be stored and change nothing (docs/API.md says so).
+        if isinstance(data, dict) and "resetInterval" in data:
+            raise ValueError("resetInterval is not taken: each limit has its own period (dailyLimitUsd resets "
+                             "every day, weeklyLimitUsd every Monday, monthlyLimitUsd on the 1st, at resetTime UTC)")
+        return data
 
     @model_validator(mode="after")
     def _a_limit(self) -> BudgetIn:

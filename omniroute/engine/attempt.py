@@ -149,7 +149,7 @@ class Attempt:
     async def _authorized_post(self, url: str, payload: bytes, headers: dict[str, str]) -> httpx.Response:
         """Sign or add a token (cloud providers), then send."""
         assert self.connection.auth is not None
-        headers = await self.connection.auth.authorize("POST", url, payload, headers)
+        headers = await self.connection.auth.authorize("POST", url, payload, headers, self.upstream.proxy)
         return await self.upstream.post(url, payload, headers)
 
     async def run(self) -> Outcome:

@@ -39,7 +39,6 @@ class Budget:
     api_key_id: str
     limits: dict[str, Decimal]  # period -> USD; only the periods that are set (> 0)
     warning_threshold: float = 0.8
-    reset_interval: str = "monthly"
     reset_time: str = "00:00"  # HH:MM, UTC
 
     def to_api(self) -> dict[str, Any]:
@@ -47,8 +46,7 @@ class Budget:
         for period in PERIODS:
             value = self.limits.get(period)
             out[LIMIT_FIELDS[period]] = float(value) if value is not None else None
-        out.update(warningThreshold=self.warning_threshold, resetInterval=self.reset_interval,
-                   resetTime=self.reset_time)
+        out.update(warningThreshold=self.warning_threshold, resetTime=self.reset_time)
         return out
 
 

@@ -90,7 +90,7 @@ async def _ask(router: Router, connection: Connection, url: str, payload: dict[s
     upstream = router.pool.upstream(connection.id, connection.max_concurrent, connection.extra.get(TIMEOUT_KEY))
     try:
         if connection.auth is not None:
-            headers = await connection.auth.authorize("POST", url, content, headers)
+            headers = await connection.auth.authorize("POST", url, content, headers, upstream.proxy)
         response = await upstream.client.post(url, content=content, headers=headers)
         value = response.json().get(field) if response.status_code == 200 else None
     except (httpx.HTTPError, ValueError, AttributeError):  # unreachable, or not JSON: estimate instead

@@ -6,8 +6,11 @@ each setting is written the way that provider reads it: a system prompt is an Op
 message, Responses ``instructions``, Anthropic ``system``, Gemini ``systemInstruction``; a
 thinking budget is OpenAI ``reasoning_effort``, Responses ``reasoning.effort``, Anthropic
 ``thinking.budget_tokens``, Gemini ``generationConfig.thinkingConfig.thinkingBudget``, Ollama
-``think``. Order: system prompt, thinking, payload rules (the most specific, per model, last).
-Pure functions; bodies are copied, never changed in place.
+``think``, Bedrock Converse ``additionalModelRequestFields.thinking`` for Anthropic's Claude
+models. Requests with no place for a budget are left as they are (docs/API.md lists them): Kiro's
+(its request has no such field), Bedrock Converse to other model families (each names it its own
+way, when at all), and the non-chat formats. Order: system prompt, thinking, payload rules (the
+most specific, per model, last). Pure functions; bodies are copied, never changed in place.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class Shaping:
         if self.thinking.mode == AUTO:
             strip_thinking(wire_format, body)
         elif (budget := self.thinking.budget_for(body)) is not None:
-            set_thinking(wire_format, body, budget)
+            set_thinking(wire_format, body, budget, model)
         return self.payload_rules.apply(wire_format, model, body)
 
 
@@ -129,8 +132,9 @@ def effort_of(budget: int) -> str:
     return "high"
 
 
-def set_thinking(wire_format: str, body: dict[str, Any], budget: int) -> None:
-    """Ask the upstream for ``budget`` thinking tokens (0: no thinking), in its own terms."""
+def set_thinking(wire_format: str, body: dict[str, Any], budget: int, model: str = "") -> None:
+    """Ask the upstream for ``budget`` thinking tokens (0: no thinking), in its own terms.
+    ``model`` (the upstream's name) matters where the field depends on the model (Bedrock)."""
     if wire_format == WireFormat.OPENAI_CHAT:
         if budget > 0:
             body["reasoning_effort"] = effort_of(budget)
@@ -158,6 +162,9 @@ def set_thinking(wire_format: str, body: dict[str, Any], budget: int) -> None:
             body["max_tokens"] = budget + (max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 4096)
     elif wire_format == WireFormat.OLLAMA:
         body["think"] = effort_of(budget) if budget > 0 else False
+    elif wire_format == WireFormat.BEDROCK:
+        if bedrock_claude(model):
+            _bedrock_claude_thinking(body, budget)
     elif (request := _gemini_request(wire_format, body)) is not None:
         config = request.get("generationConfig")
         config = dict(config) if isinstance(config, dict) else {}
@@ -167,6 +174,35 @@ def set_thinking(wire_format: str, body: dict[str, Any], budget: int) -> None:
         thinking["thinkingBudget"] = budget
         config["thinkingConfig"] = thinking
         request["generationConfig"] = config
+
+
+def bedrock_claude(model: str) -> bool:
+    """A Claude model on Bedrock: its id (``anthropic.claude-…``), an inference profile
+    (``us.anthropic.claude-…``) or an ARN naming one."""
+    return "claude" in model.rsplit("/", 1)[-1].lower()
+
+
+def _bedrock_claude_thinking(body: dict[str, Any], budget: int) -> None:
+    """Converse passes ``additionalModelRequestFields`` to the model as they are: Claude reads
+    Anthropic's ``thinking``, with the Messages API's rules (see the Anthropic branch above)."""
+    extra = body.get("additionalModelRequestFields")
+    extra = dict(extra) if isinstance(extra, dict) else {}
+    if budget <= 0:
+        extra.pop("thinking", None)  # Claude does not think unless asked
+    else:
+        budget = max(budget, ANTHROPIC_MIN_BUDGET)
+        extra["thinking"] = {"type": "enabled", "budget_tokens": budget}
+        extra.pop("top_k", None)  # refused while thinking, as temperature and topP below
+        config = body.get("inferenceConfig")
+        config = {k: v for k, v in config.items() if k not in ("temperature", "topP")} if isinstance(config, dict) else {}
+        most = config.get("maxTokens")
+        if not isinstance(most, int) or most <= budget:
+            config["maxTokens"] = budget + (most if isinstance(most, int) and most > 0 else 4096)
+        body["inferenceConfig"] = config
+    if extra:
+        body["additionalModelRequestFields"] = extra
+    else:
+        body.pop("additionalModelRequestFields", None)
 
 
 def strip_thinking(wire_format: str, body: dict[str, Any]) -> None:
@@ -185,6 +221,14 @@ def strip_thinking(wire_format: str, body: dict[str, Any]) -> None:
         body.pop("thinking", None)
     elif wire_format == WireFormat.OLLAMA:
         body.pop("think", None)
+    elif wire_format == WireFormat.BEDROCK:
+        extra = body.get("additionalModelRequestFields")
+        if isinstance(extra, dict) and "thinking" in extra:
+            rest = {k: v for k, v in extra.items() if k != "thinking"}
+            if rest:
+                body["additionalModelRequestFields"] = rest
+            else:
+                body.pop("additionalModelRequestFields")
     elif (request := _gemini_request(wire_format, body)) is not None:
         config = request.get("generationConfig")
         if isinstance(config, dict):

@@ -162,15 +162,19 @@ class RuntimeSettings:
                 raise ValueError("a SOCKS5 proxy needs the socksio package (pip install 'httpx[socks]')")
         self._pool.reset()
 
-    def proxy_for(self, connection_id: str) -> str | None:
+    def proxy_for(self, connection_id: str, name: str | None = None, provider: str | None = None) -> str | None:
         """The proxy a provider connection goes through: its own (by id, name or provider
-        type, in that order), else the global one, else none (direct)."""
+        type, in that order), else the global one, else none (direct). ``name`` and
+        ``provider`` come from the caller for a connection that is not saved (validated before
+        it is created); a saved one named by its id alone is looked up."""
         value = self._values["proxy"]
         providers = value.get("providers") or {}
-        connection = self._registry.snapshot.connections.get(connection_id)
-        keys = [connection_id] + ([connection.name, connection.provider] if connection is not None else [])
-        for key in keys:
-            if key in providers:
+        if name is None and provider is None:
+            connection = self._registry.snapshot.connections.get(connection_id)
+            if connection is not None:
+                name, provider = connection.name, connection.provider
+        for key in (connection_id, name, provider):
+            if key is not None and key in providers:
                 return proxy_url(providers[key])  # null: this one goes direct
         return proxy_url(value.get("global"))
 
@@ -189,5 +193,6 @@ def budget_of(entry: dict[str, Any]) -> Budget:
         amount = entry.get(LIMIT_FIELDS[period])
         if amount:
             limits[period] = Decimal(str(amount))
+    # A budget stored before resetInterval was refused may still carry it: it never chose anything.
     return Budget(entry["apiKeyId"], limits, float(entry.get("warningThreshold") or 0.8),
-                  entry.get("resetInterval") or "monthly", entry.get("resetTime") or "00:00")
+                  reset_time=entry.get("resetTime") or "00:00")

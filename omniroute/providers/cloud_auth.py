@@ -5,7 +5,9 @@ pieces (botocore's signer and credential chain, google-auth) are imported on fir
 setup without cloud connections never loads them. Anything that may block (credential chains
 that ask a metadata service, token endpoints through google-auth's sync transport) runs off
 the event loop; tokens are cached until shortly before they expire and refreshed by one
-caller at a time.
+caller at a time. Token requests go out through the connection's upstream proxy (``proxy``,
+from the client pool), as its model calls do: a network that only lets the proxy out lets
+nothing else out either.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import json
 import time
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -22,6 +25,9 @@ ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 GOOGLE_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 _TOKEN_TIMEOUT = httpx.Timeout(30.0)
 _EARLY_REFRESH_S = 300.0  # renew a token this long before it expires
+# Google's metadata server (credentials of a VM or a pod) is on the machine's own link: never
+# asked through a proxy, as google-auth's own transports do not.
+_METADATA_HOSTS = frozenset({"metadata.google.internal", "169.254.169.254"})
 
 
 class AuthorizationFailed(Exception):
@@ -29,7 +35,8 @@ class AuthorizationFailed(Exception):
 
 
 class Authorizer(Protocol):
-    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]: ...
+    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str],
+                        proxy: str | None = None) -> dict[str, str]: ...
 
 
 class StaticBearer:
@@ -38,7 +45,8 @@ class StaticBearer:
     def __init__(self, token: str) -> None:
         self._value = f"Bearer {token}"
 
-    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str],
+                        proxy: str | None = None) -> dict[str, str]:
         return {**headers, "authorization": self._value}
 
 
@@ -70,7 +78,9 @@ class SigV4:
                 return await asyncio.to_thread(creds.get_frozen_credentials)
             return creds.get_frozen_credentials()
 
-    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str],
+                        proxy: str | None = None) -> dict[str, str]:
+        # Signing is local; the credential chain's own services (SSO, instance roles) are botocore's.
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
 
@@ -93,14 +103,19 @@ def _chain_credentials() -> Any:
 
 
 class _HttpxRequest:
-    """google-auth's transport interface over a plain httpx client (no `requests` needed)."""
+    """google-auth's transport interface over a plain httpx client (no `requests` needed),
+    through the connection's proxy."""
+
+    def __init__(self, proxy: str | None = None) -> None:
+        self.proxy = proxy
 
     def __call__(self, url: str, method: str = "GET", body: Any = None, headers: Any = None,
                  timeout: Any = None, **kwargs: Any) -> Any:
         from google.auth import exceptions
 
+        proxy = None if urlsplit(url).hostname in _METADATA_HOSTS else self.proxy
         try:
-            with httpx.Client(timeout=_TOKEN_TIMEOUT, trust_env=False) as client:
+            with httpx.Client(timeout=_TOKEN_TIMEOUT, trust_env=False, proxy=proxy) as client:
                 response = client.request(method, url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise exceptions.TransportError(f"{url}: {exc.__class__.__name__}") from exc
@@ -136,27 +151,28 @@ class GoogleToken:
         except (ValueError, KeyError, TypeError) as exc:
             raise AuthorizationFailed(f"the service-account JSON is not usable ({exc})") from None
 
-    def _refresh(self) -> None:
+    def _refresh(self, proxy: str | None) -> None:
         from google.auth import exceptions
 
         if self._credentials is None:
             self._credentials = self._load()
         try:
-            self._credentials.refresh(_HttpxRequest())
+            self._credentials.refresh(_HttpxRequest(proxy))
         except exceptions.GoogleAuthError as exc:
             raise AuthorizationFailed(f"Google token request failed: {exc}") from None
 
-    async def token(self) -> str:
+    async def token(self, proxy: str | None = None) -> str:
         credentials = self._credentials
         if credentials is None or not credentials.valid:
             async with self._lock:
                 if self._credentials is None or not self._credentials.valid:
-                    await asyncio.to_thread(self._refresh)
+                    await asyncio.to_thread(self._refresh, proxy)
                 credentials = self._credentials
         return str(credentials.token)
 
-    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
-        return {**headers, "authorization": f"Bearer {await self.token()}"}
+    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str],
+                        proxy: str | None = None) -> dict[str, str]:
+        return {**headers, "authorization": f"Bearer {await self.token(proxy)}"}
 
 
 class EntraToken:
@@ -171,17 +187,17 @@ class EntraToken:
         self._expires = 0.0
         self._lock = asyncio.Lock()
 
-    async def token(self) -> str:
+    async def token(self, proxy: str | None = None) -> str:
         if self._token is None or time.monotonic() >= self._expires:
             async with self._lock:
                 if self._token is None or time.monotonic() >= self._expires:
-                    await self._fetch()
+                    await self._fetch(proxy)
         assert self._token is not None
         return self._token
 
-    async def _fetch(self) -> None:
+    async def _fetch(self, proxy: str | None) -> None:
         try:
-            async with httpx.AsyncClient(timeout=_TOKEN_TIMEOUT, trust_env=False) as client:
+            async with httpx.AsyncClient(timeout=_TOKEN_TIMEOUT, trust_env=False, proxy=proxy) as client:
                 response = await client.post(self._url, data=self._form)
         except httpx.HTTPError as exc:
             raise AuthorizationFailed(f"Entra ID token endpoint unreachable ({exc.__class__.__name__})") from None
@@ -196,5 +212,6 @@ class EntraToken:
         lifetime = float(data.get("expires_in") or 3600)
         self._expires = time.monotonic() + max(lifetime - _EARLY_REFRESH_S, lifetime / 2)
 
-    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
-        return {**headers, "authorization": f"Bearer {await self.token()}"}
+    async def authorize(self, method: str, url: str, body: bytes, headers: dict[str, str],
+                        proxy: str | None = None) -> dict[str, str]:
+        return {**headers, "authorization": f"Bearer {await self.token(proxy)}"}

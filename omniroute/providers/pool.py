@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -25,6 +24,12 @@ BASE_HEADERS = {
 _URL_CACHE_MAX = 256
 
 
+class ProxyFor(Protocol):
+    """The proxy URL for a connection (its id, and its name and provider type when known), or None."""
+
+    def __call__(self, connection_id: str, name: str | None = None, provider: str | None = None) -> str | None: ...
+
+
 def connection_timeout(seconds: float | None, default: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.Timeout:
     """A connection's own timeout: the wait for each upstream byte, also capping the connect."""
     if not seconds:
@@ -42,11 +47,15 @@ class Upstream:
     time on every call. To a plain-HTTP upstream they go through ``lean`` (`lean_http`).
     """
 
-    __slots__ = ("_timeout", "_urls", "client", "lean", "transport")
+    __slots__ = ("_timeout", "_urls", "client", "lean", "proxy", "transport")
 
-    def __init__(self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout, lean: LeanPool | None = None) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport, timeout: httpx.Timeout, lean: LeanPool | None = None,
+                 proxy: str | None = None) -> None:
         self.transport = transport
         self.lean = lean
+        # The upstream proxy this connection goes through (None: direct); its token requests
+        # (cloud providers' `Authorizer`) take the same way out.
+        self.proxy = proxy
         self.client = httpx.AsyncClient(timeout=timeout, transport=transport, trust_env=False)
         self._timeout: dict[str, Any] = timeout.as_dict()
         self._urls: dict[str, httpx.URL] = {}  # parsed once: endpoints repeat per model
@@ -98,26 +107,29 @@ class ClientPool:
         self._upstreams: dict[str, Upstream] = {}
         self._transports: dict[str, httpx.AsyncBaseTransport] = {}
         self._retired: list[Upstream] = []  # replaced by `reset`, closed with the pool
-        # The upstream (corporate) proxy a connection goes through, if any: set by the user's
-        # proxy settings (`engine.runtime_settings`); None means direct.
-        self.proxy_for: Callable[[str], str | None] = lambda connection_id: None
+        # The upstream (corporate) proxy a connection goes through, if any, by its id, name and
+        # provider type: set by the user's proxy settings (`engine.runtime_settings`); None is direct.
+        self.proxy_for: ProxyFor = lambda connection_id, name=None, provider=None: None
 
     def register_transport(self, connection_id: str, transport: httpx.AsyncBaseTransport) -> None:
         """Serve a connection in-process (the demo provider) instead of over the network."""
         self._transports[connection_id] = transport
 
     def upstream(
-        self, connection_id: str, max_concurrent: int | None = None, timeout_s: float | None = None
+        self, connection_id: str, max_concurrent: int | None = None, timeout_s: float | None = None, *,
+        name: str | None = None, provider: str | None = None,
     ) -> Upstream:
         """The connection's transport, created on first use; a changed connection is `drop`ped
-        first, so its next one picks up the new limits and timeout."""
+        first, so its next one picks up the new limits and timeout. ``name`` and ``provider``
+        pick its proxy entry; given, they are used as they are (a connection not saved yet,
+        being validated), else the saved connection's are looked up."""
         upstream = self._upstreams.get(connection_id)
         if upstream is None:
             transport = self._transports.get(connection_id)
             timeout = connection_timeout(timeout_s, self._timeout)
-            lean = None
+            lean, proxy = None, None
             if transport is None:
-                proxy = self.proxy_for(connection_id)
+                proxy = self.proxy_for(connection_id, name, provider)
                 # Through an upstream proxy, httpx speaks the proxy protocol; the lean path is direct only.
                 lean = LeanPool(max_concurrent or 100, timeout.as_dict()) if proxy is None else None
                 limits = httpx.Limits(max_connections=max_concurrent or 100, max_keepalive_connections=32)
@@ -129,15 +141,9 @@ class ClientPool:
                     trust_env=False,
                     proxy=proxy,
                 )
-            upstream = Upstream(transport, timeout, lean)
+            upstream = Upstream(transport, timeout, lean, proxy)
             self._upstreams[connection_id] = upstream
         return upstream
-
-    def get(
-        self, connection_id: str, max_concurrent: int | None = None, timeout_s: float | None = None
-    ) -> httpx.AsyncClient:
-        """An AsyncClient for the connection (management calls), sharing its connection pool."""
-        return self.upstream(connection_id, max_concurrent, timeout_s).client
 
     async def drop(self, connection_id: str) -> None:
         upstream = self._upstreams.pop(connection_id, None)

@@ -56,6 +56,14 @@ def test_images_speech_transcriptions_moderations_reach_the_provider(env: Any) -
     assert _mock_calls(mock, "/v1/audio/transcriptions")[-1]["body"]["model"] == "whisper-1"
     moderation = client.moderations.create(model="mk/omni-mod", input=["fine words", "flag this"])
     assert [r.flagged for r in moderation.results] == [False, True]
+    # Each call has its usage row, in its own format, as a chat call has.
+    with proc.api() as api:
+        for model, client_format in (("mk/img-1", "openai-images"), ("mk/tts-1", "openai-speech"),
+                                     ("mk/whisper-1", "openai-transcriptions"), ("mk/omni-mod", "openai-moderations")):
+            rows = api.get("/api/usage/logs", params={"model": model}).json()
+            assert rows["total"] == 1, (model, rows)
+            assert rows["logs"][0]["clientFormat"] == client_format and rows["logs"][0]["status"] == 200
+            assert rows["logs"][0]["provider"] == "openai-compatible", rows["logs"][0]
 
 
 def test_rerank_orders_documents_and_is_counted(env: Any) -> None:
@@ -91,6 +99,13 @@ def test_model_lists_in_each_clients_shape(env: Any) -> None:
     proc, _, _ = env
     with proc.api() as api:
         assert "mk/*" in [m["name"] for m in api.get("/api/tags").json()["models"]]
+        # A provider type whose models are known lists them, as the catalog does, not a wildcard.
+        known = api.post("/api/providers", json={"provider": "xai", "name": "xk", "apiKey": "xai-parity-0003"})
+        assert known.status_code == 201, known.text
+        tags = [m["name"] for m in api.get("/api/tags").json()["models"]]
+        gemini_names = [m["name"] for m in api.get("/v1beta/models").json()["models"]]
+        assert "xk/grok-4" in tags and "models/xk/grok-4" in gemini_names and "xk/*" not in tags
+        assert api.delete(f"/api/providers/{known.json()['id']}").status_code == 200
         assert "models/duo" in [m["name"] for m in api.get("/api/v1beta/models").json()["models"]]
         assert api.get("/v1beta/models").json() == api.get("/api/v1beta/models").json()
         models = api.get("/api/models").json()["models"]

@@ -129,6 +129,7 @@ def test_spent_budget_refuses_that_key_only(
 
     assert api.post("/api/usage/budget", json={"apiKeyId": "nope", "dailyLimitUsd": 1}).status_code == 404
     assert api.post("/api/usage/budget", json={"apiKeyId": a["id"]}).status_code == 422
+    assert "resetInterval" not in status  # not a setting: each limit has its own period
     assert api.delete("/api/usage/budget", params={"apiKeyId": a["id"]}).status_code == 200
     _chat(process, a["key"], "up-openai/priced")
 
@@ -177,3 +178,13 @@ def test_rate_limits_hold_across_instances_sharing_redis(mock: MockProvider) -> 
             with b.api() as api:
                 counted = api.get("/api/rate-limits").json()["limits"]
             assert [(e["apiKeyId"], e["used"]) for e in counted] == [("anonymous", 4)]
+
+
+def test_a_budgets_reset_interval_is_refused_not_stored(
+    server: tuple[OmniRouteProcess, dict[str, Any]], api: httpx.Client
+) -> None:
+    key_id = server[1]["b"]["id"]
+    r = api.post("/api/usage/budget", json={"apiKeyId": key_id, "weeklyLimitUsd": 5, "resetInterval": "daily"})
+    assert r.status_code == 422, r.text
+    assert "resetInterval is not taken" in r.json()["error"]["message"]
+    assert key_id not in {e["apiKeyId"] for e in api.get("/api/usage/budget").json()["budgets"]}  # nothing stored
