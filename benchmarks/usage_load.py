@@ -22,6 +22,12 @@ it was due.
 calls' process does none of the page's work: what the calls still lose then is the machine's
 CPU, not anything they wait for in their own process.
 
+``--pin`` gives OmniRoute a core of its own (CPU 0: every thread of the calls' instance, and of
+the page's instance with ``--page-instance other``), and puts this process (the callers and the
+page's client) and PostgreSQL on the other: what the calls lose then is what the page costs
+OmniRoute, not CPU the load generator or the database server took from them. ``--page-nice N``
+runs the page's own instance at niceness N, as a low-priority reader process would.
+
 ``--page-cost N [--baseline REF]`` measures no calls: the CPU one page load costs, per endpoint,
 in OmniRoute and in PostgreSQL (``benchmarks.usage_page_cost``).
 """
@@ -32,6 +38,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -149,7 +156,31 @@ def _p99_moved(calm: list[float], loaded: list[float]) -> float:
     return (_pct(loaded, 99) or 0) - (_pct(calm, 99) or 0)
 
 
+CALLS_CPU, REST_CPU = 0, 1
+
+
+def pin_process(pid: int, cpu: int) -> None:
+    """Every thread of ``pid`` (and of its children) onto ``cpu``; threads started later inherit it."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), {cpu})
+        children = task / "children"
+        for child in children.read_text().split() if children.exists() else ():
+            pin_process(int(child), cpu)
+
+
+def renice(pid: int, nice: int) -> None:
+    """Every thread of ``pid`` at niceness ``nice``: the scheduler lets the calls' threads go first."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.pin:
+        if len(os.sched_getaffinity(0)) < 2:
+            raise SystemExit("--pin needs two CPUs")
+        os.sched_setaffinity(0, {REST_CPU})  # this process, and what it starts, until moved
     with tempfile.TemporaryDirectory(prefix="omniroute-usage-bench-") as tmp:
         home = Path(tmp)
         pg = None
@@ -169,6 +200,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if args.page_instance == "other" else contextlib.nullcontext() as other,
             ):
                 omni.map_models("codex", {"*": "demo/echo"})
+                for proc in (omni, other) if args.pin else ():
+                    if proc is not None and proc.process is not None:
+                        pin_process(proc.process.pid, CALLS_CPU)  # OmniRoute's processes share its core
+                if other is not None and other.process is not None and args.page_nice:
+                    renice(other.process.pid, args.page_nice)
                 rounds = asyncio.run(measure(omni, args, other.api_url if other else None))
         finally:
             if pg is not None:
@@ -179,7 +215,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         busy.extend(busy_phase)
     report: dict[str, Any] = {"db": args.db, "rows": args.rows, "fillSeconds": round(fill_s, 1),
                               "load": f"{args.rate:g} calls/s of each kind" if args.rate else
-                              f"{args.clients} clients in a closed loop", "pageInstance": args.page_instance}
+                              f"{args.clients} clients in a closed loop", "pageInstance": args.page_instance, "pageNice": args.page_nice,
+                              "pinned": f"OmniRoute on CPU {CALLS_CPU}, the callers and the database on CPU {REST_CPU}"
+                              if args.pin else "no"}
     for kind in ("v1", "mitm"):
         calm, loaded = getattr(quiet, kind), getattr(busy, kind)
         # One rare pause (a full garbage collection, the host taking the CPU) sets the pooled p99.
@@ -207,6 +245,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="quiet/Usage pairs, alternating")
     parser.add_argument("--page-instance", choices=("same", "other"), default="same",
                         help="load the page from the calls' instance, or from a second one on the same database")
+    parser.add_argument("--page-nice", type=int, default=0, metavar="N",
+                        help="with --page-instance other: run the page's instance at niceness N")
+    parser.add_argument("--pin", action="store_true",
+                        help="OmniRoute's instances alone on CPU 0; callers, page client and PostgreSQL on CPU 1")
     parser.add_argument("--page-cost", type=int, default=0, metavar="N",
                         help="no model traffic: the CPU of one page load, each request N times a round "
                              "(benchmarks.usage_page_cost)")

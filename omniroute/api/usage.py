@@ -9,6 +9,7 @@ a null cost, and the analytics count such calls apart (`unpricedCalls`) instead 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -84,30 +85,45 @@ def log_json(row: LogRow) -> dict[str, Any]:
     }
 
 
-def filters(model: str | None, provider: str | None, agent: str | None, status: str | None,
-             source: str | None, api_key_id: str | None) -> list[Any]:
-    where: list[Any] = []
-    if model:
-        where.append(or_(col(UsageLog.model_requested) == model, col(UsageLog.model_used) == model))
-    if provider:
-        where.append(col(UsageLog.provider) == provider)
-    if agent:
-        where.append(col(UsageLog.agent) == agent)
-    if source:
-        where.append(col(UsageLog.source) == source)
-    if api_key_id:
-        where.append(col(UsageLog.api_key_id) == api_key_id)
-    if status:
-        if status == "ok":
+@dataclass(frozen=True, slots=True)
+class LogFilter:
+    """Which usage rows a log view lists, as plain values: the reader process builds the SQL
+    (`where`). ``of`` checks them first, on the request."""
+
+    model: str | None = None
+    provider: str | None = None
+    agent: str | None = None
+    status: str | None = None
+    source: str | None = None
+    api_key_id: str | None = None
+    request_id: str | None = None
+    sources: tuple[str, ...] = ()  # any of these sources (empty: any source)
+
+    @classmethod
+    def of(cls, **values: Any) -> LogFilter:
+        status = values.get("status")
+        if status and status not in ("ok", "error") and not status.isdigit():
+            raise invalid("status", "use an HTTP status (e.g. 429), 'ok' (< 400) or 'error' (>= 400)")
+        return cls(**values)
+
+    def where(self) -> list[Any]:
+        where: list[Any] = []
+        if self.model:
+            where.append(or_(col(UsageLog.model_requested) == self.model, col(UsageLog.model_used) == self.model))
+        for column, value in ((UsageLog.provider, self.provider), (UsageLog.agent, self.agent),
+                              (UsageLog.source, self.source), (UsageLog.api_key_id, self.api_key_id),
+                              (UsageLog.request_id, self.request_id)):
+            if value:
+                where.append(col(column) == value)
+        if self.sources:
+            where.append(col(UsageLog.source).in_(self.sources))
+        if self.status == "ok":
             where.append(col(UsageLog.status) < 400)
-        elif status == "error":
+        elif self.status == "error":
             where.append(col(UsageLog.status) >= 400)
-        elif status.isdigit():
-            where.append(col(UsageLog.status) == int(status))
-        else:
-            raise invalid("status",
-                          "use an HTTP status (e.g. 429), 'ok' (< 400) or 'error' (>= 400)")
-    return where
+        elif self.status:
+            where.append(col(UsageLog.status) == int(self.status))
+        return where
 
 
 def log_count(session: Session, where: list[Any]) -> int:
@@ -119,19 +135,18 @@ def log_count(session: Session, where: list[Any]) -> int:
     return int(session.exec(select(func.count()).select_from(UsageLog).where(*where)).one())
 
 
-async def log_page(store: Store, where: list[Any], limit: int, offset: int) -> tuple[int, list[Row[Any]]]:
-    """One page of usage rows, newest first, filtered and counted by the database."""
+def read_log_page(session: Session, chosen: LogFilter, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """One page of usage rows as JSON, newest first, filtered and counted by the database."""
+    where = chosen.where()
+    rows = session.execute(
+        select(_LOGS).where(*where).order_by(_LOGS.c.created_at.desc(), _LOGS.c.id.desc()).offset(offset).limit(limit)
+    ).all()
+    return log_count(session, where), [log_json(row) for row in rows]
 
-    def page(session: Session) -> tuple[int, list[Row[Any]]]:
-        total = log_count(session, where)
-        rows = session.execute(
-            select(_LOGS).where(*where)
-            .order_by(_LOGS.c.created_at.desc(), _LOGS.c.id.desc())
-            .offset(offset).limit(limit)
-        ).all()
-        return total, list(rows)
 
-    return await store.run(page)
+async def log_page(store: Store, chosen: LogFilter, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """`read_log_page` in the reader process."""
+    return await store.read(read_log_page, chosen, limit, offset)
 
 
 @router.get("/call-logs")
@@ -147,9 +162,11 @@ async def call_logs(
     source: str | None = None,
     apiKeyId: str | None = None,
 ) -> dict[str, Any]:
+    chosen = LogFilter.of(model=model, provider=provider, agent=agent, status=status, source=source,
+                          api_key_id=apiKeyId)
     await drain(usage)
-    total, rows = await log_page(store, filters(model, provider, agent, status, source, apiKeyId), limit, offset)
-    return {"items": [log_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+    total, items = await log_page(store, chosen, limit, offset)
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/call-logs/{log_id}")
@@ -206,6 +223,6 @@ async def analytics(
     await drain(usage)
     until = datetime.now(UTC)
     since = until - PERIODS[period]
-    # Summed by the database in a store thread: the loop waits for a few hundred group rows.
-    sums = await store.run(lambda session: _sums(session, since, until))
+    # Summed by the database, merged in the reader process: the loop waits for a few hundred groups.
+    sums = await store.read(_sums, since, until)
     return {"period": period, "since": since.isoformat(), "until": until.isoformat(), **sums}

@@ -1,5 +1,5 @@
-"""`GET /api/usage/charts`: the Usage page's charts, aggregated by the database through the Store
-(`engine/usage_charts.py`): tokens, cost, requests and errors over time split by model, agent
+"""`GET /api/usage/charts`: the Usage page's charts, aggregated by the database in the Store's
+reader process (`engine/usage_charts.py`): tokens, cost, requests and errors over time split by model, agent
 or provider; latency percentiles; the most frequent errors."""
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ async def charts(store: StoreDep, usage: UsageDep, period: Literal["day", "week"
     # Buckets start on whole multiples of the bucket since the epoch, as the SQL rounds them.
     since = datetime.fromtimestamp(int((until - span).timestamp()) // bucket_s * bucket_s, UTC)
 
-    def read(session: Session) -> dict[str, Any]:
-        return {
-            "series": usage_charts.series(session, since, bucket_s, by),
-            "latency": usage_charts.latency(session, since, by),
-            "errors": usage_charts.errors(session, since),
-        }
-
     return {"period": period, "by": by, "since": since.isoformat(), "until": until.isoformat(),
-            "bucketSeconds": bucket_s, **await store.run(read)}
+            "bucketSeconds": bucket_s, **await store.read(read_charts, since, bucket_s, by)}
+
+
+def read_charts(session: Session, since: datetime, bucket_s: int, by: str) -> dict[str, Any]:
+    """The charts' data, read in the reader process."""
+    return {
+        "series": usage_charts.series(session, since, bucket_s, by),
+        "latency": usage_charts.latency(session, since, by),
+        "errors": usage_charts.errors(session, since),
+    }

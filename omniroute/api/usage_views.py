@@ -1,14 +1,13 @@
 """More views of the usage rows: `/api/usage/history` (per day), `logs`, `request-logs`,
 `proxy-logs` (pages) and `/api/usage/{connectionId}` (one connection's totals).
 
-Each is filtered, paged, counted and summed by the database (`Store.run`), never by loading
-the rows here. `connection_router` holds the `{connectionId}` route: the app includes it after
+Each is filtered, paged, counted and summed by the database (`Store.run`; the pages in the
+reader process, `Store.read`), never by loading the rows here. `connection_router` holds the `{connectionId}` route: the app includes it after
 every other `/api/usage/...` route, which it would otherwise shadow.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -17,7 +16,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
-from omniroute.api.usage import LogRow, drain, filters, log_json, log_page
+from omniroute.api.usage import LogFilter, drain, log_page
 from omniroute.db.tables import ProviderConnection, UsageLog, units_cost
 from omniroute.engine.errors import NotFound
 
@@ -34,8 +33,8 @@ def _since(days: int) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
 
 
-def _page(rows: Sequence[LogRow], total: int, limit: int, offset: int, key: str = "logs") -> dict[str, Any]:
-    return {key: [log_json(r) for r in rows], "total": total, "limit": limit, "offset": offset}
+def _page(total: int, items: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
+    return {"logs": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/history")
@@ -44,7 +43,7 @@ async def history(store: StoreDep, usage: UsageDep, days: Days = 30, model: str 
     """Requests, errors, tokens and cost per day (UTC) over the last ``days``."""
     await drain(usage)
     since = _since(days)
-    where = [*filters(model, provider, None, None, None, None), col(UsageLog.created_at) >= since]
+    where = [*LogFilter(model=model, provider=provider).where(), col(UsageLog.created_at) >= since]
     day = func.date(UsageLog.created_at)
 
     def per_day(session: Session) -> list[Any]:
@@ -65,9 +64,10 @@ async def history(store: StoreDep, usage: UsageDep, days: Days = 30, model: str 
 async def logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset: Offset = 0, model: str | None = None,
                provider: str | None = None, agent: str | None = None, status: str | None = None,
                source: str | None = None, apiKeyId: str | None = None) -> dict[str, Any]:
+    chosen = LogFilter.of(model=model, provider=provider, agent=agent, status=status, source=source,
+                          api_key_id=apiKeyId)
     await drain(usage)
-    total, rows = await log_page(store, filters(model, provider, agent, status, source, apiKeyId), limit, offset)
-    return _page(rows, total, limit, offset)
+    return _page(*await log_page(store, chosen, limit, offset), limit, offset)
 
 
 @router.get("/request-logs")
@@ -75,25 +75,22 @@ async def request_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offs
                        status: str | None = None, model: str | None = None,
                        requestId: str | None = None) -> dict[str, Any]:
     """The requests as a client saw them: id, model, status, latency, error."""
+    chosen = LogFilter.of(model=model, status=status, request_id=requestId)
     await drain(usage)
-    where = filters(model, None, None, status, None, None)
-    if requestId:
-        where.append(col(UsageLog.request_id) == requestId)
-    total, rows = await log_page(store, where, limit, offset)
+    total, items = await log_page(store, chosen, limit, offset)
     return {"requests": [
-        {"requestId": r.request_id, "createdAt": log_json(r)["createdAt"], "model": r.model_requested,
-         "clientFormat": r.client_format, "status": r.status, "latencyMs": r.latency_ms, "error": r.error}
-        for r in rows], "total": total, "limit": limit, "offset": offset}
+        {"requestId": r["requestId"], "createdAt": r["createdAt"], "model": r["modelRequested"],
+         "clientFormat": r["clientFormat"], "status": r["status"], "latencyMs": r["latencyMs"], "error": r["error"]}
+        for r in items], "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/proxy-logs")
 async def proxy_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset: Offset = 0,
                      agent: str | None = None, status: str | None = None) -> dict[str, Any]:
     """The calls agents made through the proxy (or straight to us from their own settings)."""
+    chosen = LogFilter.of(agent=agent, status=status, sources=PROXIED)
     await drain(usage)
-    where = [*filters(None, None, agent, status, None, None), col(UsageLog.source).in_(PROXIED)]
-    total, rows = await log_page(store, where, limit, offset)
-    return _page(rows, total, limit, offset)
+    return _page(*await log_page(store, chosen, limit, offset), limit, offset)
 
 
 def _connection_totals(session: Session, connection_id: str, since: datetime) -> dict[str, Any]:

@@ -4,21 +4,26 @@ Every call here runs the synchronous sqlmodel work in a worker thread of the sto
 and awaits it, so a slow query (the Usage page over a large table, a PostgreSQL round trip)
 never stalls the loop that carries the agents' traffic. Sync code that already runs in a
 thread (start-up, the usage writer, reloads after another instance's change) keeps using the
-`Database` directly.
+`Database` directly. Reads of many rows (the Usage page) go further, to a process of their
+own (`read`, `read_worker.py`): their Python then takes nothing from the loop's interpreter.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlmodel import Session
 
 from omniroute.db.database import Database
 from omniroute.db.kv import kv_from_config, kv_get, kv_set
+from omniroute.db.read_worker import ReaderGone, ReaderProcess, shareable
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -28,9 +33,12 @@ STORE_WORKERS = 5
 
 
 class Store:
-    def __init__(self, db: Database, workers: int = STORE_WORKERS) -> None:
+    def __init__(self, db: Database, workers: int = STORE_WORKERS, *, reader: bool = True) -> None:
+        """``reader``: serve `read` from the reader process (when the database can be opened
+        by another process), else from the store's threads."""
         self.db = db
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="omniroute-db")
+        self._reader = ReaderProcess(db.url) if reader and shareable(db.url) else None
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` (sync, may use the database) in a store thread."""
@@ -40,6 +48,18 @@ class Store:
     async def run(self, work: Callable[[Session], T]) -> T:
         """``work(session)`` in a store thread, with a session opened and closed there."""
         return await self.call(self._in_session, work)
+
+    async def read(self, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``work(session, *args)`` in the reader process: a module-level function, plain
+        arguments and result (they are pickled). If the process died (killed, out of memory),
+        this read is served from a store thread and the next one starts a new process."""
+        if self._reader is not None:
+            try:
+                result: T = await self._reader.call(functools.partial(work, **kwargs), args)
+                return result
+            except ReaderGone as exc:
+                log.warning("%s; this read runs in a store thread, the next starts a new reader", exc)
+        return await self.run(lambda session: work(session, *args, **kwargs))
 
     def _in_session(self, work: Callable[[Session], T]) -> T:
         with self.db.session() as session:
@@ -58,3 +78,5 @@ class Store:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.close()
