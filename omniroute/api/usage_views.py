@@ -2,8 +2,9 @@
 `proxy-logs` (pages) and `/api/usage/{connectionId}` (one connection's totals).
 
 Each is filtered, paged, counted and summed by the database (`Store.run`; the pages in the
-reader process, `Store.read`), never by loading the rows here. `connection_router` holds the `{connectionId}` route: the app includes it after
-every other `/api/usage/...` route, which it would otherwise shadow.
+reader process, `Store.read`), never by loading the rows here. `connection_router` holds the
+`{connectionId}` route: the app includes it after every other `/api/usage/...` route, which it
+would otherwise shadow.
 """
 
 from __future__ import annotations

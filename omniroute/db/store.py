@@ -33,12 +33,11 @@ STORE_WORKERS = 5
 
 
 class Store:
-    def __init__(self, db: Database, workers: int = STORE_WORKERS, *, reader: bool = True) -> None:
-        """``reader``: serve `read` from the reader process (when the database can be opened
-        by another process), else from the store's threads."""
+    def __init__(self, db: Database, workers: int = STORE_WORKERS) -> None:
         self.db = db
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="omniroute-db")
-        self._reader = ReaderProcess(db.url) if reader and shareable(db.url) else None
+        # `read` goes to the reader process when another process can open the database.
+        self._reader = ReaderProcess(db.url) if shareable(db.url) else None
 
     async def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` (sync, may use the database) in a store thread."""
