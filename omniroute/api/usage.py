@@ -20,7 +20,6 @@ from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
 from omniroute.api.management import invalid
-from omniroute.db.store import Store
 from omniroute.db.tables import ApiKey, UsageDaily, UsageLog, core_table, units_cost
 from omniroute.engine.errors import NotFound
 from omniroute.engine.usage import UsageRecorder
@@ -135,18 +134,15 @@ def log_count(session: Session, where: list[Any]) -> int:
     return int(session.exec(select(func.count()).select_from(UsageLog).where(*where)).one())
 
 
-def read_log_page(session: Session, chosen: LogFilter, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-    """One page of usage rows as JSON, newest first, filtered and counted by the database."""
+def log_page(session: Session, chosen: LogFilter, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """One page of usage rows as JSON, newest first, filtered and counted by the database
+    (the routes run it in the reader process: `Store.read`)."""
     where = chosen.where()
     rows = session.execute(
         select(_LOGS).where(*where).order_by(_LOGS.c.created_at.desc(), _LOGS.c.id.desc()).offset(offset).limit(limit)
     ).all()
     return log_count(session, where), [log_json(row) for row in rows]
 
-
-async def log_page(store: Store, chosen: LogFilter, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-    """`read_log_page` in the reader process."""
-    return await store.read(read_log_page, chosen, limit, offset)
 
 
 @router.get("/call-logs")
@@ -165,7 +161,7 @@ async def call_logs(
     chosen = LogFilter.of(model=model, provider=provider, agent=agent, status=status, source=source,
                           api_key_id=apiKeyId)
     await drain(usage)
-    total, items = await log_page(store, chosen, limit, offset)
+    total, items = await store.read(log_page, chosen, limit, offset)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 

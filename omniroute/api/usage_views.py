@@ -68,7 +68,7 @@ async def logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset: Offs
     chosen = LogFilter.of(model=model, provider=provider, agent=agent, status=status, source=source,
                           api_key_id=apiKeyId)
     await drain(usage)
-    return _page(*await log_page(store, chosen, limit, offset), limit, offset)
+    return _page(*await store.read(log_page, chosen, limit, offset), limit, offset)
 
 
 @router.get("/request-logs")
@@ -78,7 +78,7 @@ async def request_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offs
     """The requests as a client saw them: id, model, status, latency, error."""
     chosen = LogFilter.of(model=model, status=status, request_id=requestId)
     await drain(usage)
-    total, items = await log_page(store, chosen, limit, offset)
+    total, items = await store.read(log_page, chosen, limit, offset)
     return {"requests": [
         {"requestId": r["requestId"], "createdAt": r["createdAt"], "model": r["modelRequested"],
          "clientFormat": r["clientFormat"], "status": r["status"], "latencyMs": r["latencyMs"], "error": r["error"]}
@@ -91,7 +91,7 @@ async def proxy_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset
     """The calls agents made through the proxy (or straight to us from their own settings)."""
     chosen = LogFilter.of(agent=agent, status=status, sources=PROXIED)
     await drain(usage)
-    return _page(*await log_page(store, chosen, limit, offset), limit, offset)
+    return _page(*await store.read(log_page, chosen, limit, offset), limit, offset)
 
 
 def _connection_totals(session: Session, connection_id: str, since: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, TypeVarTuple
 
 from sqlmodel import Session
 
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 P = ParamSpec("P")
+Ts = TypeVarTuple("Ts")
 
 # As many threads as the PostgreSQL pool holds connections: more would only wait for one.
 STORE_WORKERS = 5
@@ -48,17 +49,17 @@ class Store:
         """``work(session)`` in a store thread, with a session opened and closed there."""
         return await self.call(self._in_session, work)
 
-    async def read(self, work: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def read(self, work: Callable[[Session, *Ts], T], *args: *Ts) -> T:
         """``work(session, *args)`` in the reader process: a module-level function, plain
         arguments and result (they are pickled). If the process died (killed, out of memory),
         this read is served from a store thread and the next one starts a new process."""
         if self._reader is not None:
             try:
-                result: T = await self._reader.call(functools.partial(work, **kwargs), args)
+                result: T = await self._reader.call(work, args)
                 return result
             except ReaderGone as exc:
                 log.warning("%s; this read runs in a store thread, the next starts a new reader", exc)
-        return await self.run(lambda session: work(session, *args, **kwargs))
+        return await self.run(lambda session: work(session, *args))
 
     def _in_session(self, work: Callable[[Session], T]) -> T:
         with self.db.session() as session:
