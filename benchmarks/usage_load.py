@@ -28,6 +28,11 @@ page's client) and PostgreSQL on the other: what the calls lose then is what the
 OmniRoute, not CPU the load generator or the database server took from them. ``--page-nice N``
 runs the page's own instance at niceness N, as a low-priority reader process would.
 
+``--page-client process`` loads the page from a process of its own, as a browser would, instead
+of from the event loop that times the calls; ``--page-rate R`` loads it at most R times a second
+instead of one load after another: to compare trees whose page loads take different times at
+the same page traffic.
+
 ``--page-cost N [--baseline REF]`` measures no calls: the CPU one page load costs, per endpoint,
 in OmniRoute and in PostgreSQL (``benchmarks.usage_page_cost``).
 """
@@ -38,14 +43,16 @@ import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -85,12 +92,56 @@ async def _paced_calls(client: httpx.AsyncClient, url: str, rate: float, until: 
     await asyncio.gather(*calls)
 
 
-async def _usage_page(client: httpx.AsyncClient, until: float, out: list[float]) -> None:
-    while time.perf_counter() < until:
+async def _usage_page(client: httpx.AsyncClient, until: float, out: list[float], rate: float = 0) -> None:
+    """The page's requests in a loop; with ``rate``, a load starts at most ``rate`` times a
+    second (when due, or when the one before it ends)."""
+    next_start = time.perf_counter()
+    while True:
+        await asyncio.sleep(max(0.0, next_start - time.perf_counter()))
         started = time.perf_counter()
+        if started >= until:
+            return
         for path, params in PAGE:
             (await client.get(path, params=params)).raise_for_status()
         out.append((time.perf_counter() - started) * 1000)
+        next_start = started + (1 / rate if rate else 0)
+
+
+def _page_process(base_url: str, nice: int, rate: float, conn: Connection) -> None:
+    """The page's client, in a process of its own as a browser is: told when each phase ends,
+    it answers with its page loads (ms)."""
+    os.nice(nice)
+
+    async def serve() -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, trust_env=False) as client:
+            while (until := conn.recv()) is not None:  # the clock is the machine's (CLOCK_MONOTONIC)
+                loads: list[float] = []
+                await _usage_page(client, until, loads, rate)
+                conn.send(loads)
+
+    asyncio.run(serve())
+
+
+class PageClient:
+    """The Usage page loaded in a loop from another process (``--page-client process``), so the
+    page's requests and responses take nothing from the loop that times the calls."""
+
+    def __init__(self, base_url: str, nice: int, rate: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, theirs = context.Pipe()
+        self._process = context.Process(target=_page_process, args=(base_url, nice, rate, theirs), daemon=True)
+        self._process.start()
+
+    async def load(self, until: float, out: list[float]) -> None:
+        self._conn.send(until)
+        out += await asyncio.to_thread(self._conn.recv)  # a thread parked on the pipe, holding no GIL
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._conn.send(None)
+        self._process.join(10)
 
 
 @dataclass
@@ -105,8 +156,8 @@ class Phase:
         self.pages += other.pages
 
 
-async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, page: httpx.AsyncClient | None, clients: int,
-                seconds: float, rate: float = 0) -> Phase:
+async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, page: httpx.AsyncClient | PageClient | None,
+                clients: int, seconds: float, rate: float = 0, page_rate: float = 0) -> Phase:
     """``clients`` closed-loop callers of each kind, or with ``rate``, calls at that many per
     second of each kind; with ``page``, the Usage page's queries in a loop as well."""
     out = Phase()
@@ -117,8 +168,10 @@ async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, page: httpx.Asy
     else:
         tasks = [_model_calls(api, "/v1/chat/completions", until, out.v1) for _ in range(clients - clients // 2)]
         tasks += [_model_calls(mitm, MITM_URL, until, out.mitm) for _ in range(clients // 2)]
-    if page is not None:
-        tasks.append(_usage_page(page, until, out.pages))
+    if isinstance(page, PageClient):
+        tasks.append(page.load(until, out.pages))
+    elif page is not None:
+        tasks.append(_usage_page(page, until, out.pages, page_rate))
     await asyncio.gather(*tasks)
     return out
 
@@ -134,7 +187,9 @@ async def measure(omni: OmniRouteProcess, args: argparse.Namespace, page_url: st
         httpx.AsyncClient(base_url=omni.api_url, timeout=60, limits=limits, trust_env=False) as api,
         httpx.AsyncClient(proxy=omni.proxy_url, verify=omni.ssl_context(), timeout=60, limits=limits,
                           trust_env=False, headers={"authorization": "Bearer sk-agent-bench-0001"}) as mitm,
-        httpx.AsyncClient(base_url=page_url or omni.api_url, timeout=60, trust_env=False) as page,
+        httpx.AsyncClient(base_url=page_url or omni.api_url, timeout=60, trust_env=False) as page_here,
+        PageClient(page_url or omni.api_url, args.page_client_nice, args.page_rate)
+        if args.page_client == "process" else contextlib.nullcontext(page_here) as page,
     ):
         # Warm up: connections (as many as a stall could need at once), the demo transport,
         # the first queries' plans.
@@ -142,7 +197,7 @@ async def measure(omni: OmniRouteProcess, args: argparse.Namespace, page_url: st
                                ((api, "/v1/chat/completions"), (mitm, MITM_URL)) for _ in range(WARM_CONNECTIONS)))
         await phase(api, mitm, page, args.clients, 3.0, args.rate * 2)
         return [(await phase(api, mitm, None, args.clients, args.seconds, args.rate),
-                 await phase(api, mitm, page, args.clients, args.seconds, args.rate))
+                 await phase(api, mitm, page, args.clients, args.seconds, args.rate, args.page_rate))
                 for _ in range(args.rounds)]
 
 
@@ -216,6 +271,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {"db": args.db, "rows": args.rows, "fillSeconds": round(fill_s, 1),
                               "load": f"{args.rate:g} calls/s of each kind" if args.rate else
                               f"{args.clients} clients in a closed loop", "pageInstance": args.page_instance, "pageNice": args.page_nice,
+                              "pageClient": args.page_client, "pageClientNice": args.page_client_nice,
+                              "pageRate": args.page_rate or "as fast as they come",
                               "pinned": f"OmniRoute on CPU {CALLS_CPU}, the callers and the database on CPU {REST_CPU}"
                               if args.pin else "no"}
     for kind in ("v1", "mitm"):
@@ -247,6 +304,12 @@ def main() -> int:
                         help="load the page from the calls' instance, or from a second one on the same database")
     parser.add_argument("--page-nice", type=int, default=0, metavar="N",
                         help="with --page-instance other: run the page's instance at niceness N")
+    parser.add_argument("--page-client", choices=("loop", "process"), default="loop",
+                        help="load the page from the callers' own event loop, or from a process of its own")
+    parser.add_argument("--page-client-nice", type=int, default=0, metavar="N",
+                        help="with --page-client process: its niceness")
+    parser.add_argument("--page-rate", type=float, default=0, metavar="R",
+                        help="at most R page loads a second (default: one after another, as fast as they come)")
     parser.add_argument("--pin", action="store_true",
                         help="OmniRoute's instances alone on CPU 0; callers, page client and PostgreSQL on CPU 1")
     parser.add_argument("--page-cost", type=int, default=0, metavar="N",

@@ -2,8 +2,10 @@
 
 A real ``omniroute run --demo`` over the benchmark's filled database (``benchmarks.usage_page``),
 no model traffic: each of the page's requests is loaded ``N`` times per round, and the CPU
-(utime + stime from ``/proc``) of the OmniRoute process and, on PostgreSQL, of the server's
-processes is divided by the loads: per endpoint and for the whole page.
+(utime + stime from ``/proc``) of the OmniRoute processes (``omnirouteMs``), of its main process
+alone (``mainProcessMs``: what the event loop that carries the calls spends; the reader process
+does the rest) and, on PostgreSQL, of the server's processes is divided by the loads: per
+endpoint and for the whole page.
 
 ``--baseline REF`` compares with a git ref of this tree in the same run: the database is filled
 by the baseline's code (its schema and sums), copied, and each instance serves its own copy;
@@ -81,28 +83,37 @@ def _server_cpu(pid: int) -> float:
     return total / t.TICKS
 
 
+def _own_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` alone: the process whose event loop carries the calls, without
+    its reader process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / t.TICKS
+
+
 def _load(proc: OmniRouteProcess, server: int | None, loads: int, cost: dict[str, list[float]]) -> None:
-    """Each of the page's requests ``loads`` times; CPU seconds added to ``cost[label]``."""
+    """Each of the page's requests ``loads`` times; CPU seconds added to ``cost[label]``: the
+    OmniRoute process tree, its main process alone, the database server."""
     pid = proc.process.pid  # type: ignore[union-attr]
     with httpx.Client(base_url=proc.api_url, timeout=60, trust_env=False) as client:
         for path, params in PAGE:
-            ours, theirs = t.cpu_seconds(pid), _server_cpu(server) if server else 0.0
+            ours, main, theirs = t.cpu_seconds(pid), _own_cpu(pid), _server_cpu(server) if server else 0.0
             for _ in range(loads):
                 client.get(path, params=params).raise_for_status()
-            totals = cost.setdefault(_label(path, params), [0.0, 0.0])
+            totals = cost.setdefault(_label(path, params), [0.0, 0.0, 0.0])
             totals[0] += t.cpu_seconds(pid) - ours
-            totals[1] += (_server_cpu(server) - theirs) if server else 0.0
+            totals[1] += _own_cpu(pid) - main
+            totals[2] += (_server_cpu(server) - theirs) if server else 0.0
 
 
 def _report(cost: dict[str, list[float]], loads: int, postgres: bool) -> dict[str, Any]:
     def ms(seconds: float) -> float:
         return round(1000 * seconds / loads, 2)
 
-    out: dict[str, Any] = {}
-    for label, (ours, theirs) in cost.items():
-        out[label] = {"omnirouteMs": ms(ours), **({"postgresMs": ms(theirs)} if postgres else {})}
-    out["page"] = {"omnirouteMs": ms(sum(c[0] for c in cost.values())),
-                   **({"postgresMs": ms(sum(c[1] for c in cost.values()))} if postgres else {})}
+    def row(ours: float, main: float, theirs: float) -> dict[str, float]:
+        return {"omnirouteMs": ms(ours), "mainProcessMs": ms(main), **({"postgresMs": ms(theirs)} if postgres else {})}
+
+    out: dict[str, Any] = {label: row(*totals) for label, totals in cost.items()}
+    out["page"] = row(*(sum(c[i] for c in cost.values()) for i in range(3)))
     return out
 
 
@@ -130,9 +141,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         started: dict[str, float] = {}
         for name, db_url in urls.items():
             clock = time.perf_counter()
-            procs[name] = OmniRouteProcess(work / name.replace(" ", "-"), demo=True, proxy=False, bridge=False,
-                                           env={"DATABASE_URL": db_url, "OMNIROUTE_LOG_LEVEL": "warning",
-                                                **env[name]}).start(600)
+            proc = procs[name] = OmniRouteProcess(work / name.replace(" ", "-"), demo=True, proxy=False, bridge=False,
+                                                  env={"DATABASE_URL": db_url, "OMNIROUTE_LOG_LEVEL": "warning",
+                                                       **env[name]})
+            # Started outside the checkout: a baseline's reader process, started with ``python -m``
+            # (the working directory first on its path), would otherwise import this tree's code.
+            proc.cwd = work
+            proc.start(600)
             started[name] = round(time.perf_counter() - clock, 1)
             db = Database(db_url)
             analyse(db)  # the tables a migration just made or filled, as autovacuum would

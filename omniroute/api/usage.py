@@ -9,17 +9,20 @@ a null cost, and the analytics count such calls apart (`unpricedCalls`) instead 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from sqlalchemy import Row, func, or_
 from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
 from omniroute.api.management import invalid
+from omniroute.db.store import Store
 from omniroute.db.tables import ApiKey, UsageDaily, UsageLog, core_table, units_cost
 from omniroute.engine.errors import NotFound
 from omniroute.engine.usage import UsageRecorder
@@ -134,18 +137,24 @@ def log_count(session: Session, where: list[Any]) -> int:
     return int(session.exec(select(func.count()).select_from(UsageLog).where(*where)).one())
 
 
-def log_page(session: Session, chosen: LogFilter, limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
-    """One page of usage rows as JSON, newest first, filtered and counted by the database
-    (the routes run it in the reader process: `Store.read`)."""
+def log_page(session: Session, chosen: LogFilter, limit: int, offset: int, key: str = "items") -> dict[str, Any]:
+    """One page of usage rows as JSON (under ``key``), newest first, filtered and counted by
+    the database, with the total, ``limit`` and ``offset``."""
     where = chosen.where()
     rows = session.execute(
         select(_LOGS).where(*where).order_by(_LOGS.c.created_at.desc(), _LOGS.c.id.desc()).offset(offset).limit(limit)
     ).all()
-    return log_count(session, where), [log_json(row) for row in rows]
+    return {key: [log_json(row) for row in rows], "total": log_count(session, where), "limit": limit, "offset": offset}
 
 
+async def read_response[*Ts](store: Store, work: Callable[[Session, *Ts], dict[str, Any]], *args: *Ts) -> Response:
+    """The response ``work`` builds, built and encoded in the Store's reader process: the
+    loop that carries the agents' calls only passes the bytes on. (The routes declare
+    ``response_model=dict[str, Any]``, which documents what a returned dict would.)"""
+    return Response(await store.read_json(work, *args), media_type="application/json")
 
-@router.get("/call-logs")
+
+@router.get("/call-logs", response_model=dict[str, Any])
 async def call_logs(
     store: StoreDep,
     usage: UsageDep,
@@ -157,12 +166,11 @@ async def call_logs(
     status: str | None = None,
     source: str | None = None,
     apiKeyId: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
     chosen = LogFilter.of(model=model, provider=provider, agent=agent, status=status, source=source,
                           api_key_id=apiKeyId)
     await drain(usage)
-    total, items = await store.read(log_page, chosen, limit, offset)
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+    return await read_response(store, log_page, chosen, limit, offset)
 
 
 @router.get("/call-logs/{log_id}")
@@ -200,7 +208,7 @@ def _sum_json(bucket: Sum) -> dict[str, Any]:
     }
 
 
-def _sums(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
+def _analytics(session: Session, period: str, since: datetime, until: datetime) -> dict[str, Any]:
     total, sums = period_sums(session, since, until)
     labels = dict(session.execute(_KEY_LABELS).all())
     result: dict[str, Any] = {
@@ -209,16 +217,15 @@ def _sums(session: Session, since: datetime, until: datetime) -> dict[str, Any]:
     }
     for key_id, bucket in result["byApiKey"].items():
         bucket["label"] = labels.get(key_id)  # None: no key, or the key was deleted since
-    return {"totals": _sum_json(total), **result}
+    return {"period": period, "since": since.isoformat(), "until": until.isoformat(), "totals": _sum_json(total),
+            **result}
 
 
-@router.get("/analytics")
+@router.get("/analytics", response_model=dict[str, Any])
 async def analytics(
     store: StoreDep, usage: UsageDep, period: Literal["day", "week", "month"] = "day"
-) -> dict[str, Any]:
+) -> Response:
     await drain(usage)
     until = datetime.now(UTC)
-    since = until - PERIODS[period]
     # Summed by the database, merged in the reader process: the loop waits for a few hundred groups.
-    sums = await store.read(_sums, since, until)
-    return {"period": period, "since": since.isoformat(), "until": until.isoformat(), **sums}
+    return await read_response(store, _analytics, period, until - PERIODS[period], until)

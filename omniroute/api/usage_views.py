@@ -13,11 +13,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from omniroute.api.deps import StoreDep, UsageDep
-from omniroute.api.usage import LogFilter, drain, log_page
+from omniroute.api.usage import LogFilter, drain, log_page, read_response
 from omniroute.db.tables import ProviderConnection, UsageLog, units_cost
 from omniroute.engine.errors import NotFound
 
@@ -32,10 +33,6 @@ PROXIED = ("agent-bridge", "direct")  # calls that came through the proxy, or fr
 
 def _since(days: int) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
-
-
-def _page(total: int, items: list[dict[str, Any]], limit: int, offset: int) -> dict[str, Any]:
-    return {"logs": items, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get("/history")
@@ -61,37 +58,42 @@ async def history(store: StoreDep, usage: UsageDep, days: Days = 30, model: str 
         for d, n, e, i, o, c in rows]}
 
 
-@router.get("/logs")
+@router.get("/logs", response_model=dict[str, Any])
 async def logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset: Offset = 0, model: str | None = None,
                provider: str | None = None, agent: str | None = None, status: str | None = None,
-               source: str | None = None, apiKeyId: str | None = None) -> dict[str, Any]:
+               source: str | None = None, apiKeyId: str | None = None) -> Response:
     chosen = LogFilter.of(model=model, provider=provider, agent=agent, status=status, source=source,
                           api_key_id=apiKeyId)
     await drain(usage)
-    return _page(*await store.read(log_page, chosen, limit, offset), limit, offset)
+    return await read_response(store, log_page, chosen, limit, offset, "logs")
 
 
-@router.get("/request-logs")
+def _request_page(session: Session, chosen: LogFilter, limit: int, offset: int) -> dict[str, Any]:
+    page = log_page(session, chosen, limit, offset)
+    page["requests"] = [
+        {"requestId": r["requestId"], "createdAt": r["createdAt"], "model": r["modelRequested"],
+         "clientFormat": r["clientFormat"], "status": r["status"], "latencyMs": r["latencyMs"], "error": r["error"]}
+        for r in page.pop("items")]
+    return page
+
+
+@router.get("/request-logs", response_model=dict[str, Any])
 async def request_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset: Offset = 0,
                        status: str | None = None, model: str | None = None,
-                       requestId: str | None = None) -> dict[str, Any]:
+                       requestId: str | None = None) -> Response:
     """The requests as a client saw them: id, model, status, latency, error."""
     chosen = LogFilter.of(model=model, status=status, request_id=requestId)
     await drain(usage)
-    total, items = await store.read(log_page, chosen, limit, offset)
-    return {"requests": [
-        {"requestId": r["requestId"], "createdAt": r["createdAt"], "model": r["modelRequested"],
-         "clientFormat": r["clientFormat"], "status": r["status"], "latencyMs": r["latencyMs"], "error": r["error"]}
-        for r in items], "total": total, "limit": limit, "offset": offset}
+    return await read_response(store, _request_page, chosen, limit, offset)
 
 
-@router.get("/proxy-logs")
+@router.get("/proxy-logs", response_model=dict[str, Any])
 async def proxy_logs(store: StoreDep, usage: UsageDep, limit: Limit = 50, offset: Offset = 0,
-                     agent: str | None = None, status: str | None = None) -> dict[str, Any]:
+                     agent: str | None = None, status: str | None = None) -> Response:
     """The calls agents made through the proxy (or straight to us from their own settings)."""
     chosen = LogFilter.of(agent=agent, status=status, sources=PROXIED)
     await drain(usage)
-    return _page(*await store.read(log_page, chosen, limit, offset), limit, offset)
+    return await read_response(store, log_page, chosen, limit, offset, "logs")
 
 
 def _connection_totals(session: Session, connection_id: str, since: datetime) -> dict[str, Any]:

@@ -31,6 +31,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,14 @@ def shareable(url: str) -> bool:
     """Whether another process can open the database: not an in-memory SQLite one."""
     tail = url.partition("://")[2]
     return not (url.startswith("sqlite") and (tail in ("", "/", "/:memory:") or "mode=memory" in tail))
+
+
+def _reader_env() -> dict[str, str]:
+    """The server's environment, with the folder its own ``omniroute`` came from first on the
+    reader's path (and, by ``-P``, not the working directory): the reader runs the server's
+    code, not another ``omniroute`` found where the server was started."""
+    root = str(Path(__file__).resolve().parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
 
 
 class ReaderProcess:
@@ -89,8 +98,8 @@ class ReaderProcess:
         try:
             # Only a fork and an exec on the loop: the reader's imports happen in the reader.
             self._process = subprocess.Popen(  # noqa: ASYNC220
-                [sys.executable, "-m", "omniroute.db.read_worker", str(theirs.fileno()), str(self._nice)],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, close_fds=True,
+                [sys.executable, "-P", "-m", "omniroute.db.read_worker", str(theirs.fileno()), str(self._nice)],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, close_fds=True, env=_reader_env(),
             )
         except OSError as exc:
             ours.close()

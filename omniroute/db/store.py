@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,11 @@ Ts = TypeVarTuple("Ts")
 
 # As many threads as the PostgreSQL pool holds connections: more would only wait for one.
 STORE_WORKERS = 5
+
+
+def _json_of(session: Session, work: Callable[..., Any], *args: Any) -> bytes:
+    # As Starlette's JSONResponse renders it.
+    return json.dumps(work(session, *args), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 class Store:
@@ -60,6 +66,11 @@ class Store:
             except ReaderGone as exc:
                 log.warning("%s; this read runs in a store thread, the next starts a new reader", exc)
         return await self.run(lambda session: work(session, *args))
+
+    async def read_json(self, work: Callable[[Session, *Ts], Any], *args: *Ts) -> bytes:
+        """As `read`, with the result encoded as JSON where it ran: the body of a response sent
+        as it is, so the loop neither unpickles the result nor encodes it."""
+        return await self.read(_json_of, work, *args)
 
     def _in_session(self, work: Callable[[Session], T]) -> T:
         with self.db.session() as session:

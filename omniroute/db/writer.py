@@ -10,10 +10,13 @@ column or the driver cannot take) is written alone, after the caller's ``repair`
 (counted in ``repaired``), or else dropped (counted in ``dropped``), and logged, instead of
 blocking the rows behind it. Only errors that say the database is unavailable are retried:
 anything else would be retried forever, holding back every row queued after it.
-`flush()` waits until everything queued before it is written, cutting the linger short
-(`written()` is the same wait awaited on the event loop, holding no thread); when every item
-put so far is already written, both return at once, without waking the thread or cutting the
-next batch's linger short. `close()` drains the queue and stops the thread.
+`flush()` waits until everything queued before it is written, cutting the linger short.
+`written()` is the readers' wait (the Usage page), awaited on the event loop: it holds no thread
+and lets the batch in progress linger to its end (at most ``linger`` more). Were every read to
+cut it short, a page polled in a loop would have the thread write a batch per request: each
+batch wakes the thread and holds the GIL the event loop needs for the agents' calls. When every
+item put so far is already written, both return at once. `close()` drains the queue and stops
+the thread.
 """
 
 from __future__ import annotations
@@ -100,9 +103,8 @@ class BackgroundWriter[T]:
         return self._all_written() or self._mark(_Flush(), timeout)
 
     async def written(self, timeout: float) -> bool:
-        """`flush()` for a coroutine on the event loop: it awaits the marker instead of parking
-        a thread on it, so readers that want their own calls' rows (the Usage page) take no
-        store thread while the writer works."""
+        """Until every item queued so far is written, for a reader on the event loop: it awaits
+        the marker instead of parking a thread on it, and does not cut the linger short."""
         if self._all_written():
             return True
         loop = asyncio.get_running_loop()
@@ -117,7 +119,6 @@ class BackgroundWriter[T]:
         if not self._thread.is_alive():
             return self._queue.empty()
         self._queue.put(_Flush(wake=wake))
-        self._hurry.set()
         try:
             await asyncio.wait_for(done, timeout)
         except TimeoutError:

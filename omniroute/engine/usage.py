@@ -129,7 +129,8 @@ class UsageRecorder:
         return self._writer.flush(timeout)
 
     async def written(self, timeout: float) -> bool:
-        """Wait, on the event loop, until every row queued so far is written."""
+        """Wait, on the event loop, until every row queued so far is written (with the batch in
+        progress: at most one linger more)."""
         return await self._writer.written(timeout)
 
     def close(self, timeout: float = 10.0) -> None:

@@ -5,11 +5,13 @@ travels there as plain values."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pickle
 import signal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -69,3 +71,41 @@ def test_a_read_whose_reader_dies_is_answered_from_a_thread(tmp_path: Path) -> N
     seven, (next_pid, two) = asyncio.run(reads())
     assert (seven, two) == (7, 2)
     assert next_pid != os.getpid()  # the next read had a new reader
+
+
+def pid_and_text(session: Session, text_: str) -> dict[str, object]:
+    return {"pid": os.getpid(), "text": text_, "one": session.execute(text("SELECT 1")).scalar_one()}
+
+
+def test_a_response_body_is_encoded_in_the_reader(tmp_path: Path) -> None:
+    """`read_json`: the loop gets bytes to send, already JSON (UTF-8, as Starlette renders it)."""
+    async def body() -> bytes:
+        store = Store(Database(f"sqlite:///{tmp_path / 'omniroute.db'}"))
+        try:
+            return await store.read_json(pid_and_text, "café")
+        finally:
+            store.close()
+
+    encoded = asyncio.run(body())
+    assert isinstance(encoded, bytes) and "café".encode() in encoded and b": " not in encoded
+    decoded = json.loads(encoded)
+    assert decoded["text"] == "café" and decoded["one"] == 1 and decoded["pid"] != os.getpid()
+
+
+def test_the_reader_imports_the_servers_omniroute_not_a_folder_where_it_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started from a directory holding another ``omniroute`` (a checkout of another version),
+    the reader still runs the server's own code."""
+    (tmp_path / "omniroute").mkdir()
+    (tmp_path / "omniroute" / "__init__.py").write_text("raise ImportError('another omniroute')\n")
+    monkeypatch.chdir(tmp_path)
+
+    async def read() -> tuple[int, int]:
+        store = Store(Database(f"sqlite:///{tmp_path / 'omniroute.db'}"))
+        try:
+            return await store.read(pid_and_sum, 20, 22)
+        finally:
+            store.close()
+
+    reader_pid, answer = asyncio.run(read())
+    assert answer == 42 and reader_pid != os.getpid()  # not the store thread a failed reader leaves

@@ -109,11 +109,30 @@ def test_a_read_with_every_row_written_leaves_the_next_batch_whole(sqlite_db: Da
 
 
 def test_a_read_waits_for_the_rows_put_before_it(sqlite_db: Database) -> None:
-    recorder = UsageRecorder(sqlite_db, linger=30.0)  # only a flush or a read ends this linger
+    recorder = UsageRecorder(sqlite_db, linger=0.3)
     recorder.record(record(0))
     assert asyncio.run(recorder.written(10.0))
     assert [row.request_id for row in rows(sqlite_db)] == ["req-0"]
     assert asyncio.run(recorder.written(0.01))  # written now: at once
+    recorder.close()
+
+
+def test_a_read_does_not_cut_the_linger_short(sqlite_db: Database) -> None:
+    """The Usage page polled in a loop must not make the writer write a batch per request: a
+    read waits for the batch in progress, and a row put during its linger joins that batch."""
+    seen = commits(sqlite_db)
+    recorder = UsageRecorder(sqlite_db, linger=1.0)
+
+    async def read_while_a_row_comes() -> bool:
+        recorder.record(record(0))
+        read = asyncio.create_task(recorder.written(10.0))
+        await asyncio.sleep(0.3)  # within the first row's linger
+        recorder.record(record(1))
+        return await read
+
+    assert asyncio.run(read_while_a_row_comes())
+    assert [row.request_id for row in rows(sqlite_db)] == ["req-0", "req-1"]
+    assert len(seen) == 1  # one transaction for both
     recorder.close()
 
 
