@@ -1,9 +1,9 @@
 """Usage: `/api/usage/call-logs` (one row per request) and `/api/usage/analytics` (sums).
 
-Rows are written off the request path by `UsageRecorder`; reads first wait (briefly) for the
-queue to drain, so a call that just finished is already listed. Costs are stored as decimal
-text and as integer 10^-12 units (`cost_units`), which the database sums exactly; the
-analytics read hourly sums (`engine/usage_sums.py`). A call whose model has no known price has
+Rows are written off the request path by `UsageRecorder`; reads first wait for the batch in
+progress (at most its 100 ms linger), so a call that just finished is already listed. Costs
+are stored as decimal text and as integer 10^-12 units (`cost_units`), which the database sums
+exactly; the analytics read hourly sums (`engine/usage_sums.py`). A call whose model has no known price has
 a null cost, and the analytics count such calls apart (`unpricedCalls`) instead of adding $0.
 """
 
@@ -148,9 +148,9 @@ def log_page(session: Session, chosen: LogFilter, limit: int, offset: int, key: 
 
 
 async def read_response[*Ts](store: Store, work: Callable[[Session, *Ts], dict[str, Any]], *args: *Ts) -> Response:
-    """The response ``work`` builds, built and encoded in the Store's reader process: the
-    loop that carries the agents' calls only passes the bytes on. (The routes declare
-    ``response_model=dict[str, Any]``, which documents what a returned dict would.)"""
+    """The JSON object ``work`` returns, built and encoded in the Store's reader process: the
+    loop that carries the agents' calls only sends the bytes. (The routes that use it declare
+    ``response_model=dict[str, Any]``, so their documented response stays what it was.)"""
     return Response(await store.read_json(work, *args), media_type="application/json")
 
 
