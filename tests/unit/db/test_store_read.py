@@ -1,6 +1,7 @@
 """`Store.read`: a read in the reader process, or in a store thread where no other process can
 open the database (SQLite in memory) or when the reader dies during the read; the log filter
-travels there as plain values."""
+travels there as plain values; `Store.read_json` encodes the response there; the reader runs
+the server's own code wherever the server was started."""
 
 from __future__ import annotations
 
