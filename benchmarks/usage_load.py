@@ -33,6 +33,13 @@ of from the event loop that times the calls; ``--page-rate R`` loads it at most 
 instead of one load after another: to compare trees whose page loads take different times at
 the same page traffic.
 
+Short phases and many rounds (``--seconds 2 --rounds 30``) spread the machine's own pauses (the
+host taking the CPU, a neighbour's burst) over both kinds of phase alike; long phases let one
+such pause land in one phase and set its p99. ``--control`` runs the same phases without the
+page: the p99 moves it reports are what the machine's own noise moves them by, the floor any
+move with the page is read against. The report also gives the calls' instance's garbage
+collections a second (``/api/monitoring/health``), by generation: each stops its event loop.
+
 ``--page-cost N [--baseline REF]`` measures no calls: the CPU one page load costs, per endpoint,
 in OmniRoute and in PostgreSQL (``benchmarks.usage_page_cost``).
 """
@@ -176,12 +183,19 @@ async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, page: httpx.Asy
     return out
 
 
+async def gc_collections(api: httpx.AsyncClient) -> list[int]:
+    """The calls' instance's garbage collections so far, by generation."""
+    collections: list[int] = (await api.get("/api/monitoring/health")).json()["memory"]["gcCollections"]
+    return collections
+
+
 async def measure(omni: OmniRouteProcess, args: argparse.Namespace, page_url: str | None = None
-                  ) -> list[tuple[Phase, Phase]]:
+                  ) -> tuple[list[tuple[Phase, Phase]], list[float]]:
     """Alternate quiet and Usage phases on the same clients: as agents do, they keep their
     connections (through the proxy, a new one costs a TLS handshake that would show as a stall).
     One (quiet, Usage) pair per round. The page is loaded from ``page_url`` (another instance on
-    the same database) when given, else from the instance that serves the calls."""
+    the same database) when given, else from the instance that serves the calls. Also: its
+    garbage collections a second over the rounds, by generation."""
     limits = httpx.Limits(max_connections=max(args.clients, 64) + 1)
     async with (
         httpx.AsyncClient(base_url=omni.api_url, timeout=60, limits=limits, trust_env=False) as api,
@@ -196,9 +210,13 @@ async def measure(omni: OmniRouteProcess, args: argparse.Namespace, page_url: st
         await asyncio.gather(*(client.post(url, json=CHAT) for client, url in
                                ((api, "/v1/chat/completions"), (mitm, MITM_URL)) for _ in range(WARM_CONNECTIONS)))
         await phase(api, mitm, page, args.clients, 3.0, args.rate * 2)
-        return [(await phase(api, mitm, None, args.clients, args.seconds, args.rate),
-                 await phase(api, mitm, page, args.clients, args.seconds, args.rate, args.page_rate))
-                for _ in range(args.rounds)]
+        busy = None if args.control else page
+        before, started = await gc_collections(api), time.perf_counter()
+        rounds = [(await phase(api, mitm, None, args.clients, args.seconds, args.rate),
+                   await phase(api, mitm, busy, args.clients, args.seconds, args.rate, args.page_rate))
+                  for _ in range(args.rounds)]
+        elapsed = time.perf_counter() - started
+        return rounds, [round((after - was) / elapsed, 2) for was, after in zip(before, await gc_collections(api))]
 
 
 def _pct(values: list[float], q: int) -> float | None:
@@ -260,7 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         pin_process(proc.process.pid, CALLS_CPU)  # OmniRoute's processes share its core
                 if other is not None and other.process is not None and args.page_nice:
                     renice(other.process.pid, args.page_nice)
-                rounds = asyncio.run(measure(omni, args, other.api_url if other else None))
+                rounds, gc_per_s = asyncio.run(measure(omni, args, other.api_url if other else None))
         finally:
             if pg is not None:
                 pg.stop()
@@ -272,7 +290,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "load": f"{args.rate:g} calls/s of each kind" if args.rate else
                               f"{args.clients} clients in a closed loop", "pageInstance": args.page_instance, "pageNice": args.page_nice,
                               "pageClient": args.page_client, "pageClientNice": args.page_client_nice,
-                              "pageRate": args.page_rate or "as fast as they come",
+                              "pageRate": args.page_rate or "as fast as they come", "control": args.control,
                               "pinned": f"OmniRoute on CPU {CALLS_CPU}, the callers and the database on CPU {REST_CPU}"
                               if args.pin else "no"}
     for kind in ("v1", "mitm"):
@@ -286,6 +304,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "p99MovedByRoundMs": [round(m, 2) for m in moved],
             "p99MovedMedianMs": round(statistics.median(moved), 2),
         }
+    report["gcCollectionsPerSecond"] = gc_per_s  # the calls' instance, generations 0, 1, 2
     report["pageLoads"] = len(busy.pages)
     report["pageLoadP50Ms"] = _pct(busy.pages, 50)
     return report
@@ -312,6 +331,8 @@ def main() -> int:
                         help="at most R page loads a second (default: one after another, as fast as they come)")
     parser.add_argument("--pin", action="store_true",
                         help="OmniRoute's instances alone on CPU 0; callers, page client and PostgreSQL on CPU 1")
+    parser.add_argument("--control", action="store_true",
+                        help="no page in the Usage phases either: the p99 moves are then this machine's noise")
     parser.add_argument("--page-cost", type=int, default=0, metavar="N",
                         help="no model traffic: the CPU of one page load, each request N times a round "
                              "(benchmarks.usage_page_cost)")

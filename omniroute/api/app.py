@@ -69,6 +69,14 @@ def create_app(services: Services) -> FastAPI:
     hardening.install(app, services)
     guard_pass.install(app, model_calls(services))
     app.include_router(health.router)
+    # The Usage page's routes ahead of the long list: FastAPI tries the included routers one by
+    # one, each walking all its routes, on the loop that carries the agents' calls, and the page
+    # asks for several in a row. Among them, /api/usage/{connectionId} comes last.
+    app.include_router(limits_api.router)  # /api/usage/budget is not a connection id
+    app.include_router(usage.router)
+    app.include_router(usage_charts.router)
+    app.include_router(usage_views.router)
+    app.include_router(usage_views.connection_router)
     app.include_router(v1.router, prefix="/v1")
     app.include_router(v1.router, prefix="/api/v1", include_in_schema=False)
     app.include_router(responses_ws.router, prefix="/v1")
@@ -99,16 +107,11 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(settings_api.router)
     app.include_router(settings_proxy.router)
-    app.include_router(limits_api.router)  # before usage: /api/usage/budget is not a usage id
-    app.include_router(usage.router)
-    app.include_router(usage_charts.router)  # before /api/usage/{connectionId}
-    app.include_router(usage_views.router)
     app.include_router(pricing.router)
     app.include_router(resilience.router)
     app.include_router(config_file.router)
     app.include_router(cli_tools.router)
     app.include_router(ui.router)
-    app.include_router(usage_views.connection_router)  # last: /api/usage/{connectionId} would shadow the rest
     openapi_doc.install(app)
     cli_tools.install(app, services)
     # Saved user settings go into the engine before the first request is served.

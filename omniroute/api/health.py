@@ -3,6 +3,7 @@ state, as the OmniRoute API specification defines it)."""
 
 from __future__ import annotations
 
+import gc
 import resource
 import time
 from typing import Any
@@ -42,7 +43,8 @@ async def monitoring_health(
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         **health_body(board, shared),
-        "memory": {"maxRssKb": usage.ru_maxrss},
+        # Collections by generation since the start: each one stops the loop that carries the calls.
+        "memory": {"maxRssKb": usage.ru_maxrss, "gcCollections": [gen["collections"] for gen in gc.get_stats()]},
         "database": store.db.safe_url,
         "circuitBreakers": router.resilience.snapshot(time.time()),
         "providers": len(registry.snapshot.connections),

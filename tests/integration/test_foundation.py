@@ -40,6 +40,8 @@ def test_health_reports_version_uptime_and_listeners(omniroute: OmniRouteProcess
         "agent-bridge": (omniroute.bridge_port, "running"),
     }
     assert full["listeners"] == short["listeners"] and "circuitBreakers" in full
+    collections = full["memory"]["gcCollections"]  # by generation, since the start
+    assert len(collections) == 3 and all(isinstance(count, int) and count >= 0 for count in collections)
 
 
 def test_demo_provider_answers_without_key_or_network(omniroute: OmniRouteProcess) -> None:

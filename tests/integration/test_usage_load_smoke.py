@@ -31,3 +31,18 @@ def test_a_small_usage_load_run_loads_the_page_while_calls_are_answered(db: str)
         # 20 calls a second of each kind for 2 s, in the quiet phase and with the page
         assert report[kind]["quiet"]["calls"] >= 30 and report[kind]["usagePage"]["calls"] >= 30, report[kind]
         assert isinstance(report[kind]["p99MovedMs"], float)
+    gc_per_s = report["gcCollectionsPerSecond"]  # the calls' instance, by generation
+    assert len(gc_per_s) == 3 and all(rate >= 0 for rate in gc_per_s)
+
+
+@pytest.mark.timeout(300)
+def test_a_control_run_has_the_same_phases_without_the_page() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.usage_load", "--rows", "3000", "--seconds", "1", "--rounds", "2",
+         "--rate", "20", "--page-client", "process", "--control"],
+        capture_output=True, text=True, timeout=280, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["control"] is True and report["pageLoads"] == 0
+    assert all(report[kind]["usagePage"]["calls"] >= 30 for kind in ("v1", "mitm")), report

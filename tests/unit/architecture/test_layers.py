@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "omniroute.runfile": 1,
     "omniroute.private_home": 1,
     "omniroute.memory": 1,
+    "omniroute.message_check": 1,
     "omniroute.db": 1,
     "omniroute.providers": 1,
     "omniroute.engine": 2,
