@@ -5,10 +5,9 @@ it builds (``MessageData.__post_init__`` calls ``typecheck.check_option_type`` p
 an optional field that holds None, as the trailers of nearly every message do, that check
 tries the other type first: it raises a TypeError and catches it, and the exception's traceback
 holds the frame that holds the exception. Each such reference cycle lives until the garbage
-collector finds it, so a proxied call left a few of them, and the collector stopped the event
-loop that carries every agent's calls several times a second instead of every few seconds,
-with a full collection of tens of milliseconds about every half minute at 120 calls a second
-(`tests/unit/addons/test_message_check.py` counts the cycles).
+collector finds it, and a proxied call left a few of them: the collector stopped the event
+loop that carries every agent's calls several times as often, full collections included
+(`tests/unit/test_message_check.py` counts the cycles; BENCHMARKS.md has the collections).
 
 `install` puts a check in its place that accepts and refuses the same values: each field's
 declared type, read from the dataclass as mitmproxy's check reads it, tested with
