@@ -18,6 +18,7 @@ mitmproxy's own error. Under ``-O`` mitmproxy defines no check, and none is adde
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any
@@ -25,10 +26,6 @@ from typing import Any
 from mitmproxy import http
 from mitmproxy.utils import typecheck
 
-# Per message class: (field name, the classes its declared type accepts), or None where the
-# declared type is more than plain classes and their unions (mitmproxy's check then decides).
-_Accepts = tuple[tuple[str, tuple[type, ...] | None], ...]
-_accepted: dict[type, _Accepts] = {}
 # mitmproxy's own check, as imported (None under -O).
 MITMPROXY_CHECK = getattr(http.MessageData, "__post_init__", None)
 
@@ -42,18 +39,17 @@ def _classes(declared: Any) -> tuple[type, ...] | None:
     return tuple(members) + ((int,) if float in members else ())
 
 
-def _accepts(cls: type) -> _Accepts:
-    found = _accepted.get(cls)
-    if found is None:
-        found = _accepted[cls] = tuple((field.name, _classes(field.type)) for field in dataclasses.fields(cls))
-    return found
+@functools.cache
+def _fields(cls: type) -> tuple[tuple[str, Any, tuple[type, ...] | None], ...]:
+    """Per message class: each field's name, declared type, and the classes it accepts (None
+    where the declared type is more than plain classes and their unions: mitmproxy's check decides)."""
+    return tuple((field.name, field.type, _classes(field.type)) for field in dataclasses.fields(cls))
 
 
 def _post_init(self: http.MessageData) -> None:
-    for name, classes in _accepts(type(self)):
+    for name, declared, classes in _fields(type(self)):
         value = getattr(self, name)
         if classes is None or not isinstance(value, classes):
-            declared = next(field.type for field in dataclasses.fields(self) if field.name == name)
             typecheck.check_option_type(name, value, declared)  # raises mitmproxy's TypeError, or accepts
 
 

@@ -43,9 +43,9 @@ def cycles_after(build: Callable[[], object], times: int = 100) -> int:
 
 def one_call() -> None:
     """The messages of one proxied call: the agent's request, and the response made for it."""
-    request = http.Request.make("POST", "https://api.openai.com/v1/chat/completions", b"{}",
-                                {"content-type": "application/json"})
-    request.data.content = None  # as the HTTP layer builds it, before the body arrives
+    # As the HTTP layer builds a request: its body not yet arrived (None), no trailers.
+    http.Request("api.openai.com", 443, b"POST", b"https", b"", b"/v1/chat/completions", b"HTTP/1.1",
+                 http.Headers(content_type="application/json"), None, None, 1.0, None)
     http.Response.make(200, b'{"ok": true}', {"content-type": "application/json"})
 
 

@@ -47,4 +47,3 @@ def routes_tried(app: FastAPI, path: str) -> int:
 def test_the_usage_pages_requests_are_matched_before_the_management_api(app: FastAPI) -> None:
     management = routes_tried(app, MANAGEMENT_PATH)
     assert {path: routes_tried(app, path) < management for path in PAGE_PATHS} == dict.fromkeys(PAGE_PATHS, True)
-
