@@ -44,9 +44,11 @@ from omniroute.api import (
     v1,
     v1_media,
 )
+from omniroute.api.direct import first_of
 from omniroute.api.guard_pass import guards_of
 from omniroute.api.guards import ip_filter_check
 from omniroute.api.model_calls import model_calls
+from omniroute.api.usage_reads import usage_reads
 from omniroute.db.kv import kv_get
 from omniroute.services import Services
 
@@ -63,15 +65,15 @@ def create_app(services: Services) -> FastAPI:
     # One guard pass in front of every route, its checks in this order: the user's IP filter
     # (guards.py), API keys on /v1 and
     # /api (auth.py), then Host/Origin against DNS rebinding and the declared body size
-    # (hardening.py). The busiest model routes are served right after it (model_calls.py).
+    # (hardening.py). The model calls and the Usage page's reads are served right after it
+    # (direct.py), once the routes are in.
     guards_of(app).add(ip_filter_check(services.runtime_settings.ip_filter, services.tokens.internal))
     auth.install(app, services)
     hardening.install(app, services)
-    guard_pass.install(app, model_calls(services))
     app.include_router(health.router)
-    # The Usage page's routes ahead of the long list: FastAPI tries the included routers one by
-    # one, each walking all its routes, on the loop that carries the agents' calls, and the page
-    # asks for several in a row. Among them, /api/usage/{connectionId} comes last.
+    # The Usage routes ahead of the long list: FastAPI tries the included routers one by one,
+    # each walking all its routes, on the loop that carries the agents' calls (the page's main
+    # reads skip it: usage_reads.py). Among them, /api/usage/{connectionId} comes last.
     app.include_router(limits_api.router)  # /api/usage/budget is not a connection id
     app.include_router(usage.router)
     app.include_router(usage_charts.router)
@@ -112,6 +114,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(config_file.router)
     app.include_router(cli_tools.router)
     app.include_router(ui.router)
+    guard_pass.install(app, first_of(model_calls(services), usage_reads(app, services)))
     openapi_doc.install(app)
     cli_tools.install(app, services)
     # Saved user settings go into the engine before the first request is served.

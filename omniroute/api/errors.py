@@ -123,13 +123,15 @@ def install(app: FastAPI) -> None:
     app.add_middleware(KeepAliveOnError)  # the innermost middleware: next to the routes
 
 
-def model_call_error(request: Request, exc: Exception) -> JSONResponse:
-    """What the handlers above answer for an error raised by a model route (served without
-    FastAPI's exception handling: `omniroute.api.model_calls`)."""
+def handled_error(request: Request, exc: Exception) -> JSONResponse:
+    """What the handlers above answer for an error raised by a route served without FastAPI's
+    exception handling (`omniroute.api.direct`)."""
     if isinstance(exc, EngineError):
         return error_response(request, exc.status, exc.message, param=exc.param, headers=exc.headers)
     if isinstance(exc, TranslationError):
         return error_response(request, 400, str(exc), param=exc.field)
+    if isinstance(exc, RequestValidationError):
+        return validation_response(request, exc)
     if isinstance(exc, StarletteHTTPException):
         return error_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
     if isinstance(exc, (OperationalError, PoolTimeout)):

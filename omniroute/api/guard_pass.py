@@ -3,9 +3,10 @@
 Every HTTP request and WebSocket handshake goes through `GuardPass` once: the header list is
 read into one dict, then each check of `Guards` runs in the order it was added (today: API
 keys, Host/Origin, declared body size). The first check that objects answers the call, in
-the caller's own API format; the app behind never sees it. A model call (`model_calls`)
-that passes is then served directly, without the FastAPI router; everything else (the
-management API, health, the UI) goes on to FastAPI with its body cut off at the limit.
+the caller's own API format; the app behind never sees it. A request that passes and that a
+direct route serves (`direct.py`: the model calls, the Usage page's reads) is served without
+the FastAPI router; everything else (the rest of the management API, health, the UI) goes on
+to FastAPI with its body cut off at the limit.
 
 To add a guard (an IP filter, say): write a `Check` — a plain function of the ASGI scope and
 the request's headers that returns `None` or a `Denial` — and `guards_of(app).add(check)` it
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omniroute.api.body import MAX_BODY_BYTES, BodyTooDeep, BodyTooLarge, too_large
+from omniroute.api.direct import Lookup
 from omniroute.api.errors import client_format_for, error_response
 from omniroute.engine.body import DepthScanner
 
@@ -37,9 +39,6 @@ class Denial(NamedTuple):
 Headers = dict[bytes, bytes]
 Check = Callable[[Scope, Headers], Denial | None]
 Warm = Callable[[Scope], Awaitable[None]]
-# A model route served without FastAPI: (scope, receive, send) like any ASGI app.
-ModelCall = Callable[[Scope, Receive, Send], Awaitable[None]]
-ModelCalls = Callable[[Scope], ModelCall | None]
 
 
 @dataclass
@@ -120,11 +119,11 @@ def limited_receive(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES)
 class GuardPass:
     """Pure ASGI: no body buffering, so streams and WebSockets pass untouched."""
 
-    def __init__(self, app: ASGIApp, guards: Guards, model_calls: ModelCalls | None = None,
+    def __init__(self, app: ASGIApp, guards: Guards, direct: Lookup | None = None,
                  limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.guards = guards
-        self.model_calls = model_calls
+        self.direct = direct
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -136,7 +135,7 @@ class GuardPass:
             return await deny(scope, receive, send, denial)
         if kind == "websocket":
             return await self.app(scope, receive, send)
-        if self.model_calls is not None and (endpoint := self.model_calls(scope)) is not None:
+        if self.direct is not None and (endpoint := self.direct(scope)) is not None:
             return await endpoint(scope, receive, send)  # reads its body within the limit itself
         await self.app(scope, limited_receive(scope, receive, self.limit), send)
 
@@ -160,6 +159,6 @@ async def deny(scope: Scope, receive: Receive, send: Send, denial: Denial) -> No
     await send({"type": "websocket.close", "code": POLICY_VIOLATION, "reason": message[:120]})
 
 
-def install(app: Any, model_calls: ModelCalls | None = None) -> None:
+def install(app: Any, direct: Lookup | None = None) -> None:
     """The guard pass as the outermost of the app's own middleware, with the checks added so far."""
-    app.add_middleware(GuardPass, guards=guards_of(app), model_calls=model_calls)
+    app.add_middleware(GuardPass, guards=guards_of(app), direct=direct)

@@ -1,38 +1,23 @@
-"""The Usage page's requests are matched ahead of the rest of the management API.
+"""The Usage routes are matched ahead of the rest of the management API.
 
 FastAPI 0.165 tries the app's included routers one by one, and each walks all of its routes,
 so a path's place in that list is its matching cost on the event loop that carries the agents'
-calls (issue #16: the page's queries in a loop must not slow those calls). The routes whose
-paths overlap keep their relative order, `/api/usage/budget` and `/api/usage/charts` before
+calls (issue #16). The page's main reads skip the router altogether (`test_usage_reads.py`);
+its other views (logs, history, budget) and every method but GET still go through it. The routes
+whose paths overlap keep their relative order, `/api/usage/budget` and `/api/usage/charts` before
 `/api/usage/{connectionId}`: `test_settings_limits.py` and `test_usage_charts.py` reach them.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from fastapi import FastAPI
 from starlette.routing import Match
 
-from omniroute.api.app import create_app
-from omniroute.config import Settings
-from omniroute.runtime import Runtime
-
-# What the Usage page asks for (omniroute/web/static/usage.js, usage-charts.js), and one route
-# of the long list after it.
-PAGE_PATHS = ("/api/usage/call-logs", "/api/usage/analytics", "/api/usage/charts")
+# Usage routes (omniroute/web/static/usage.js, usage-charts.js, the limits screen), and one
+# route of the long list after them.
+PAGE_PATHS = ("/api/usage/call-logs", "/api/usage/charts", "/api/usage/logs", "/api/usage/history",
+              "/api/usage/budget")
 MANAGEMENT_PATH = "/api/providers"
-
-
-@pytest.fixture()
-def app(tmp_path: Path) -> Iterator[FastAPI]:
-    settings = Settings(home=tmp_path / "home", host="127.0.0.1", api_port=0, proxy_port=0, bridge_port=0)
-    runtime = Runtime.open(settings)
-    yield create_app(runtime.services)
-    asyncio.run(runtime.stop())
 
 
 def routes_tried(app: FastAPI, path: str) -> int:
