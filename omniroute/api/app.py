@@ -44,7 +44,6 @@ from omniroute.api import (
     v1,
     v1_media,
 )
-from omniroute.api.direct import first_of
 from omniroute.api.guard_pass import guards_of
 from omniroute.api.guards import ip_filter_check
 from omniroute.api.model_calls import model_calls
@@ -114,7 +113,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(config_file.router)
     app.include_router(cli_tools.router)
     app.include_router(ui.router)
-    guard_pass.install(app, first_of(model_calls(services), usage_reads(app, services)))
+    guard_pass.install(app, {"POST": model_calls(services), "GET": usage_reads(app, services)})
     openapi_doc.install(app)
     cli_tools.install(app, services)
     # Saved user settings go into the engine before the first request is served.

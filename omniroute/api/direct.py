@@ -1,5 +1,5 @@
-"""Routes served without FastAPI's router: endpoint tables that `GuardPass` consults once
-the guards have passed.
+"""Routes served without FastAPI's router: endpoint tables, one per HTTP method, that
+`GuardPass` consults once the guards have passed.
 
 Why: for the busiest routes — the model calls (`model_calls.py`), and the Usage page's reads
 that poll while the agents work (`usage_reads.py`) — FastAPI's routing, dependency solving and
@@ -11,7 +11,7 @@ FastAPI routes stay registered for the OpenAPI document and for every other meth
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +23,8 @@ from omniroute.api.errors import handled_error
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 # For one request's scope: the endpoint that serves it, or None (FastAPI serves it).
 Lookup = Callable[[Scope], Endpoint | None]
+# The lookups by HTTP method: `POST` the model calls, `GET` the Usage page's reads.
+Direct = Mapping[str, Lookup]
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -38,16 +40,3 @@ def endpoint(handler: Handler) -> Endpoint:
         await response(scope, receive, send)  # an error mid-stream closes the connection, as before
 
     return serve
-
-
-def first_of(*lookups: Lookup) -> Lookup:
-    """One lookup that asks each of ``lookups`` in turn."""
-
-    def lookup(scope: Scope) -> Endpoint | None:
-        for each in lookups:
-            found = each(scope)
-            if found is not None:
-                return found
-        return None
-
-    return lookup

@@ -89,43 +89,23 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
+# What the app's exception handlers catch; `handled_error` answers each.
+HANDLED: tuple[type[Exception], ...] = (EngineError, TranslationError, RequestValidationError,
+                                        StarletteHTTPException, OperationalError, PoolTimeout, Exception)
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(EngineError)
-    async def _engine(request: Request, exc: EngineError) -> JSONResponse:
-        return error_response(request, exc.status, exc.message, param=exc.param, headers=exc.headers)
+    async def answer(request: Request, exc: Exception) -> JSONResponse:
+        return handled_error(request, exc)
 
-    @app.exception_handler(TranslationError)
-    async def _translation(request: Request, exc: TranslationError) -> JSONResponse:
-        return error_response(request, 400, str(exc), param=exc.field)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return validation_response(request, exc)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        headers = exc.headers
-        if exc.status_code == 405:
-            # Starlette names only the first route that matched the path; a path is often
-            # served by several (GET and POST routes), and Allow must list them all.
-            headers = {**(headers or {}), "allow": ", ".join(allowed_methods(request))}
-        return error_response(request, exc.status_code, str(exc.detail), headers=headers)
-
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(PoolTimeout)
-    async def _database_away(request: Request, exc: Exception) -> JSONResponse:
-        return database_away(request, exc)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return unexpected_error(request, exc)
-
+    for kind in HANDLED:
+        app.add_exception_handler(kind, answer)
     app.add_middleware(KeepAliveOnError)  # the innermost middleware: next to the routes
 
 
 def handled_error(request: Request, exc: Exception) -> JSONResponse:
-    """What the handlers above answer for an error raised by a route served without FastAPI's
-    exception handling (`omniroute.api.direct`)."""
+    """The answer to an error a route raised, in the caller's format: from the app's exception
+    handlers, and from the routes served without them (`omniroute.api.direct`)."""
     if isinstance(exc, EngineError):
         return error_response(request, exc.status, exc.message, param=exc.param, headers=exc.headers)
     if isinstance(exc, TranslationError):
@@ -133,7 +113,12 @@ def handled_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RequestValidationError):
         return validation_response(request, exc)
     if isinstance(exc, StarletteHTTPException):
-        return error_response(request, exc.status_code, str(exc.detail), headers=exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names only the first route that matched the path; a path is often
+            # served by several (GET and POST routes), and Allow must list them all.
+            headers = {**(headers or {}), "allow": ", ".join(allowed_methods(request))}
+        return error_response(request, exc.status_code, str(exc.detail), headers=headers)
     if isinstance(exc, (OperationalError, PoolTimeout)):
         return database_away(request, exc)
     return unexpected_error(request, exc)

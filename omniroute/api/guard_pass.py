@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from omniroute.api.body import MAX_BODY_BYTES, BodyTooDeep, BodyTooLarge, too_large
-from omniroute.api.direct import Lookup
+from omniroute.api.direct import Direct
 from omniroute.api.errors import client_format_for, error_response
 from omniroute.engine.body import DepthScanner
 
@@ -119,11 +119,11 @@ def limited_receive(scope: Scope, receive: Receive, limit: int = MAX_BODY_BYTES)
 class GuardPass:
     """Pure ASGI: no body buffering, so streams and WebSockets pass untouched."""
 
-    def __init__(self, app: ASGIApp, guards: Guards, direct: Lookup | None = None,
+    def __init__(self, app: ASGIApp, guards: Guards, direct: Direct | None = None,
                  limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.guards = guards
-        self.direct = direct
+        self.direct = direct or {}
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -135,7 +135,8 @@ class GuardPass:
             return await deny(scope, receive, send, denial)
         if kind == "websocket":
             return await self.app(scope, receive, send)
-        if self.direct is not None and (endpoint := self.direct(scope)) is not None:
+        lookup = self.direct.get(scope["method"])
+        if lookup is not None and (endpoint := lookup(scope)) is not None:
             return await endpoint(scope, receive, send)  # reads its body within the limit itself
         await self.app(scope, limited_receive(scope, receive, self.limit), send)
 
@@ -159,6 +160,6 @@ async def deny(scope: Scope, receive: Receive, send: Send, denial: Denial) -> No
     await send({"type": "websocket.close", "code": POLICY_VIOLATION, "reason": message[:120]})
 
 
-def install(app: Any, direct: Lookup | None = None) -> None:
+def install(app: Any, direct: Direct | None = None) -> None:
     """The guard pass as the outermost of the app's own middleware, with the checks added so far."""
     app.add_middleware(GuardPass, guards=guards_of(app), direct=direct)

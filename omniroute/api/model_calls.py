@@ -28,7 +28,7 @@ GEMINI_PREFIXES = ("/v1beta/models/", "/api/v1beta/models/", "/v1/models/", "/ap
 
 
 def model_calls(services: Services) -> Lookup:
-    """The lookup `GuardPass` calls for each HTTP request: an endpoint, or None for FastAPI."""
+    """The lookup `GuardPass` calls for each POST: an endpoint, or None for FastAPI."""
     router, tokens = services.router, services.tokens
 
     def body_route(fmt: WireFormat) -> Endpoint:
@@ -42,8 +42,6 @@ def model_calls(services: Services) -> Lookup:
             lambda request, cut=cut: v1.gemini_call(request, router, tokens, request.scope["path"][cut:]))
 
     def lookup(scope: Scope) -> Endpoint | None:
-        if scope["method"] != "POST":
-            return None
         path: str = scope["path"]
         found = exact.get(path)
         if found is None and path.startswith(GEMINI_PREFIXES):

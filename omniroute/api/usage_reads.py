@@ -51,13 +51,13 @@ def _read(route: RouteContext, services: Services) -> Endpoint:
 
 
 def usage_reads(app: FastAPI, services: Services) -> Lookup:
-    """The lookup for the page's reads; the app must already include their routes."""
+    """The lookup `GuardPass` calls for each GET; the app must already include the routes."""
     table = {route.path: _read(route, services) for route in iter_route_contexts(app.routes)
              if route.endpoint in PAGE_READS}
     if len(table) != len(PAGE_READS):
         raise LookupError("the Usage routes must be included before their direct reads are built")
 
     def lookup(scope: Scope) -> Endpoint | None:
-        return table.get(scope["path"]) if scope["method"] == "GET" else None
+        return table.get(scope["path"])
 
     return lookup
