@@ -7,8 +7,9 @@ make model calls, half on ``/v1/chat/completions`` and half as Codex through the
 (mapped to the in-process demo provider, so the figure is OmniRoute's own), while, in alternate
 phases, one more client loads the Usage page's queries in a loop (``call-logs``, ``analytics``,
 ``charts``). The report: the p50/p99 of each kind of call in quiet phases and in Usage phases,
-and how far each p99 moved: with every round's calls pooled, and round by round (a rare pause
-sets a pooled p99 on its own; the median of the rounds' moves is what the page does each time).
+and how far each p99 moved: with every round's calls pooled (with a 90 % bootstrap interval over
+the rounds), and round by round (a rare pause sets a pooled p99 on its own; the median of the
+rounds' moves is what the page does each time).
 Bounded in time: ``--seconds`` per phase, ``--rounds`` quiet/Usage pairs.
 
 Two loads, because they answer different questions. ``--clients`` (closed loop) keeps the
@@ -26,7 +27,11 @@ CPU, not anything they wait for in their own process.
 the page's instance with ``--page-instance other``), and puts this process (the callers and the
 page's client) and PostgreSQL on the other: what the calls lose then is what the page costs
 OmniRoute, not CPU the load generator or the database server took from them. ``--page-nice N``
-runs the page's own instance at niceness N, as a low-priority reader process would.
+runs the page's own instance at niceness N, as a low-priority reader process would. The callers
+still share their core with PostgreSQL, whose backends run the page's queries: a backend that
+holds that core delays the callers' own wake-ups, and so the timing of calls OmniRoute answered
+on time. ``--callers-rt`` times the calls from a real-time thread, which nothing on its core
+delays: then a move is what the calls waited for in OmniRoute.
 
 ``--page-client process`` loads the page from a process of its own, as a browser would, instead
 of from the event loop that times the calls; ``--page-rate R`` loads it at most R times a second
@@ -38,7 +43,9 @@ host taking the CPU, a neighbour's burst) over both kinds of phase alike; long p
 such pause land in one phase and set its p99. ``--control`` runs the same phases without the
 page: the p99 moves it reports are what the machine's own noise moves them by, the floor any
 move with the page is read against. The report also gives the calls' instance's garbage
-collections a second (``/api/monitoring/health``), by generation: each stops its event loop.
+collections a second (``/api/monitoring/health``), by generation: each stops its event loop;
+and that loop's account from the kernel (``schedstat``) in each kind of phase: how long it ran,
+and how long it was ready to run but waited for its core, a second.
 
 ``--page-cost N [--baseline REF]`` measures no calls: the CPU one page load costs, per endpoint,
 in OmniRoute and in PostgreSQL (``benchmarks.usage_page_cost``).
@@ -50,21 +57,21 @@ import argparse
 import asyncio
 import contextlib
 import json
-import multiprocessing
 import os
+import random
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
 from benchmarks import usage_page_cost
-from benchmarks.usage_page import PAGE, fill
+from benchmarks.usage_page import PageClient, fill, load_page
 from tests.support.harness import OmniRouteProcess
 
 CHAT = {"model": "demo/echo", "messages": [{"role": "user", "content": "hello"}]}
@@ -99,68 +106,34 @@ async def _paced_calls(client: httpx.AsyncClient, url: str, rate: float, until: 
     await asyncio.gather(*calls)
 
 
-async def _usage_page(client: httpx.AsyncClient, until: float, out: list[float], rate: float = 0) -> None:
-    """The page's requests in a loop; with ``rate``, a load starts at most ``rate`` times a
-    second (when due, or when the one before it ends)."""
-    next_start = time.perf_counter()
-    while True:
-        await asyncio.sleep(max(0.0, next_start - time.perf_counter()))
-        started = time.perf_counter()
-        if started >= until:
-            return
-        for path, params in PAGE:
-            (await client.get(path, params=params)).raise_for_status()
-        out.append((time.perf_counter() - started) * 1000)
-        next_start = started + (1 / rate if rate else 0)
-
-
-def _page_process(base_url: str, nice: int, rate: float, conn: Connection) -> None:
-    """The page's client, in a process of its own as a browser is: told when each phase ends,
-    it answers with its page loads (ms)."""
-    os.nice(nice)
-
-    async def serve() -> None:
-        async with httpx.AsyncClient(base_url=base_url, timeout=60, trust_env=False) as client:
-            while (until := conn.recv()) is not None:  # the clock is the machine's (CLOCK_MONOTONIC)
-                loads: list[float] = []
-                await _usage_page(client, until, loads, rate)
-                conn.send(loads)
-
-    asyncio.run(serve())
-
-
-class PageClient:
-    """The Usage page loaded in a loop from another process (``--page-client process``), so the
-    page's requests and responses take nothing from the loop that times the calls."""
-
-    def __init__(self, base_url: str, nice: int, rate: float) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, theirs = context.Pipe()
-        self._process = context.Process(target=_page_process, args=(base_url, nice, rate, theirs), daemon=True)
-        self._process.start()
-
-    async def load(self, until: float, out: list[float]) -> None:
-        self._conn.send(until)
-        out += await asyncio.to_thread(self._conn.recv)  # a thread parked on the pipe, holding no GIL
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        self._conn.send(None)
-        self._process.join(10)
-
-
 @dataclass
 class Phase:
     v1: list[float] = field(default_factory=list)
     mitm: list[float] = field(default_factory=list)
     pages: list[float] = field(default_factory=list)
+    # The calls' event loop (the instance's main thread), from the kernel's schedstat: ms it ran,
+    # and ms it was ready to run but waited for its core (what another task on that core cost it).
+    loop_ran_ms: float = 0.0
+    loop_waited_ms: float = 0.0
+    seconds: float = 0.0
 
     def extend(self, other: Phase) -> None:
         self.v1 += other.v1
         self.mitm += other.mitm
         self.pages += other.pages
+        self.loop_ran_ms += other.loop_ran_ms
+        self.loop_waited_ms += other.loop_waited_ms
+        self.seconds += other.seconds
+
+    def loop_per_second(self) -> dict[str, float]:
+        return {"ranMsPerS": round(self.loop_ran_ms / self.seconds, 2),
+                "waitedForCpuMsPerS": round(self.loop_waited_ms / self.seconds, 2)} if self.seconds else {}
+
+
+def _loop_schedstat(pid: int) -> tuple[int, int]:
+    """ns the process's main thread has run, ns it has waited on a run queue (Linux)."""
+    ran, waited, _slices = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(ran), int(waited)
 
 
 async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, page: httpx.AsyncClient | PageClient | None,
@@ -178,7 +151,7 @@ async def phase(api: httpx.AsyncClient, mitm: httpx.AsyncClient, page: httpx.Asy
     if isinstance(page, PageClient):
         tasks.append(page.load(until, out.pages))
     elif page is not None:
-        tasks.append(_usage_page(page, until, out.pages, page_rate))
+        tasks.append(load_page(page, until, out.pages, page_rate))
     await asyncio.gather(*tasks)
     return out
 
@@ -211,10 +184,18 @@ async def measure(omni: OmniRouteProcess, args: argparse.Namespace, page_url: st
                                ((api, "/v1/chat/completions"), (mitm, MITM_URL)) for _ in range(WARM_CONNECTIONS)))
         await phase(api, mitm, page, args.clients, 3.0, args.rate * 2)
         busy = None if args.control else page
+        assert omni.process is not None
+        pid = omni.process.pid
+
+        async def timed(page: httpx.AsyncClient | PageClient | None, page_rate: float = 0) -> Phase:
+            was, started = _loop_schedstat(pid), time.perf_counter()
+            out = await phase(api, mitm, page, args.clients, args.seconds, args.rate, page_rate)
+            out.seconds = time.perf_counter() - started
+            out.loop_ran_ms, out.loop_waited_ms = ((now - then) / 1e6 for now, then in zip(_loop_schedstat(pid), was))
+            return out
+
         before, started = await gc_collections(api), time.perf_counter()
-        rounds = [(await phase(api, mitm, None, args.clients, args.seconds, args.rate),
-                   await phase(api, mitm, busy, args.clients, args.seconds, args.rate, args.page_rate))
-                  for _ in range(args.rounds)]
+        rounds = [(await timed(None), await timed(busy, args.page_rate)) for _ in range(args.rounds)]
         elapsed = time.perf_counter() - started
         return rounds, [round((after - was) / elapsed, 2) for was, after in zip(before, await gc_collections(api))]
 
@@ -227,6 +208,20 @@ def _pct(values: list[float], q: int) -> float | None:
 
 def _p99_moved(calm: list[float], loaded: list[float]) -> float:
     return (_pct(loaded, 99) or 0) - (_pct(calm, 99) or 0)
+
+
+def _p99_moved_interval(rounds: list[tuple[Phase, Phase]], kind: str, draws: int = 1000) -> list[float]:
+    """A 90 % interval for the pooled p99 move, by the bootstrap: the rounds drawn again with
+    replacement (each round's quiet and Usage phases together, as they were measured), the
+    move computed over each draw. How far the host's noise alone could carry the figure."""
+    pick = random.Random(16)
+    moves = []
+    for _ in range(draws):
+        drawn = [rounds[pick.randrange(len(rounds))] for _ in rounds]
+        moves.append(_p99_moved([ms for calm, _ in drawn for ms in getattr(calm, kind)],
+                                [ms for _, busy in drawn for ms in getattr(busy, kind)]))
+    cuts = statistics.quantiles(moves, n=20)
+    return [round(cuts[0], 2), round(cuts[-1], 2)]
 
 
 CALLS_CPU, REST_CPU = 0, 1
@@ -247,6 +242,22 @@ def renice(pid: int, nice: int) -> None:
     for task in Path(f"/proc/{pid}/task").iterdir():
         with contextlib.suppress(ProcessLookupError):
             os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+
+
+@contextlib.contextmanager
+def callers_first() -> Iterator[None]:
+    """This thread (the callers' loop, which times every call) at real-time priority while the
+    rounds run: what shares its core (PostgreSQL with ``--pin``, the page's client) cannot then
+    delay a call's timing, so a move is what OmniRoute's calls waited, not the instrument. The
+    processes and threads it starts keep the normal policy (``SCHED_RESET_ON_FORK``)."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO | os.SCHED_RESET_ON_FORK, os.sched_param(1))
+    except PermissionError:
+        raise SystemExit("--callers-rt needs root or CAP_SYS_NICE (real-time priority)") from None
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -278,7 +289,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         pin_process(proc.process.pid, CALLS_CPU)  # OmniRoute's processes share its core
                 if other is not None and other.process is not None and args.page_nice:
                     renice(other.process.pid, args.page_nice)
-                rounds, gc_per_s = asyncio.run(measure(omni, args, other.api_url if other else None))
+                with callers_first() if args.callers_rt else contextlib.nullcontext():
+                    rounds, gc_per_s = asyncio.run(measure(omni, args, other.api_url if other else None))
         finally:
             if pg is not None:
                 pg.stop()
@@ -291,6 +303,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               f"{args.clients} clients in a closed loop", "pageInstance": args.page_instance, "pageNice": args.page_nice,
                               "pageClient": args.page_client, "pageClientNice": args.page_client_nice,
                               "pageRate": args.page_rate or "as fast as they come", "control": args.control,
+                              "callersRealTime": args.callers_rt,
                               "pinned": f"OmniRoute on CPU {CALLS_CPU}, the callers and the database on CPU {REST_CPU}"
                               if args.pin else "no"}
     for kind in ("v1", "mitm"):
@@ -301,9 +314,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "quiet": {"calls": len(calm), "p50Ms": _pct(calm, 50), "p99Ms": _pct(calm, 99)},
             "usagePage": {"calls": len(loaded), "p50Ms": _pct(loaded, 50), "p99Ms": _pct(loaded, 99)},
             "p99MovedMs": round(_p99_moved(calm, loaded), 2),
+            "p99MovedInterval90Ms": _p99_moved_interval(rounds, kind) if len(rounds) > 1 else None,
             "p99MovedByRoundMs": [round(m, 2) for m in moved],
             "p99MovedMedianMs": round(statistics.median(moved), 2),
         }
+    report["callsLoop"] = {"quiet": quiet.loop_per_second(), "usagePage": busy.loop_per_second()}
     report["gcCollectionsPerSecond"] = gc_per_s  # the calls' instance, generations 0, 1, 2
     report["pageLoads"] = len(busy.pages)
     report["pageLoadP50Ms"] = _pct(busy.pages, 50)
@@ -331,6 +346,9 @@ def main() -> int:
                         help="at most R page loads a second (default: one after another, as fast as they come)")
     parser.add_argument("--pin", action="store_true",
                         help="OmniRoute's instances alone on CPU 0; callers, page client and PostgreSQL on CPU 1")
+    parser.add_argument("--callers-rt", action="store_true",
+                        help="time the calls from a real-time (SCHED_FIFO) thread: what shares the callers' "
+                             "core cannot delay their timing (needs root or CAP_SYS_NICE)")
     parser.add_argument("--control", action="store_true",
                         help="no page in the Usage phases either: the p99 moves are then this machine's noise")
     parser.add_argument("--page-cost", type=int, default=0, metavar="N",
