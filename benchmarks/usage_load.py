@@ -115,7 +115,7 @@ class Phase:
     # and ms it was ready to run but waited for its core (what another task on that core cost it).
     loop_ran_ms: float = 0.0
     loop_waited_ms: float = 0.0
-    seconds: float = 0.0
+    loop_seconds: float = 0.0  # how long that account covers (0 without one)
 
     def extend(self, other: Phase) -> None:
         self.v1 += other.v1
@@ -123,16 +123,20 @@ class Phase:
         self.pages += other.pages
         self.loop_ran_ms += other.loop_ran_ms
         self.loop_waited_ms += other.loop_waited_ms
-        self.seconds += other.seconds
+        self.loop_seconds += other.loop_seconds
 
     def loop_per_second(self) -> dict[str, float]:
-        return {"ranMsPerS": round(self.loop_ran_ms / self.seconds, 2),
-                "waitedForCpuMsPerS": round(self.loop_waited_ms / self.seconds, 2)} if self.seconds else {}
+        return {"ranMsPerS": round(self.loop_ran_ms / self.loop_seconds, 2),
+                "waitedForCpuMsPerS": round(self.loop_waited_ms / self.loop_seconds, 2)} if self.loop_seconds else {}
 
 
-def _loop_schedstat(pid: int) -> tuple[int, int]:
-    """ns the process's main thread has run, ns it has waited on a run queue (Linux)."""
-    ran, waited, _slices = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+def _loop_schedstat(pid: int) -> tuple[int, int] | None:
+    """ns the process's main thread has run, ns it has waited on a run queue; None where the
+    kernel keeps no such account (not Linux)."""
+    try:
+        ran, waited, _slices = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    except OSError:
+        return None
     return int(ran), int(waited)
 
 
@@ -190,8 +194,9 @@ async def measure(omni: OmniRouteProcess, args: argparse.Namespace, page_url: st
         async def timed(page: httpx.AsyncClient | PageClient | None, page_rate: float = 0) -> Phase:
             was, started = _loop_schedstat(pid), time.perf_counter()
             out = await phase(api, mitm, page, args.clients, args.seconds, args.rate, page_rate)
-            out.seconds = time.perf_counter() - started
-            out.loop_ran_ms, out.loop_waited_ms = ((now - then) / 1e6 for now, then in zip(_loop_schedstat(pid), was))
+            if was is not None and (now := _loop_schedstat(pid)) is not None:
+                out.loop_seconds = time.perf_counter() - started
+                out.loop_ran_ms, out.loop_waited_ms = ((after - before) / 1e6 for after, before in zip(now, was))
             return out
 
         before, started = await gc_collections(api), time.perf_counter()
