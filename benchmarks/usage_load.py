@@ -191,9 +191,9 @@ async def measure(omni: OmniRouteProcess, args: argparse.Namespace, page_url: st
         assert omni.process is not None
         pid = omni.process.pid
 
-        async def timed(page: httpx.AsyncClient | PageClient | None, page_rate: float = 0) -> Phase:
+        async def timed(page_in_phase: httpx.AsyncClient | PageClient | None, page_rate: float = 0) -> Phase:
             was, started = _loop_schedstat(pid), time.perf_counter()
-            out = await phase(api, mitm, page, args.clients, args.seconds, args.rate, page_rate)
+            out = await phase(api, mitm, page_in_phase, args.clients, args.seconds, args.rate, page_rate)
             if was is not None and (now := _loop_schedstat(pid)) is not None:
                 out.loop_seconds = time.perf_counter() - started
                 out.loop_ran_ms, out.loop_waited_ms = ((after - before) / 1e6 for after, before in zip(now, was))
