@@ -89,7 +89,9 @@ def allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-# What the app's exception handlers catch; `handled_error` answers each.
+# What the app's exception handlers catch; `handled_error` answers each. Each class is named, not
+# only `Exception`: Starlette gives a handler of `Exception` to its outermost middleware, which
+# answers and then re-raises (a logged traceback); the named ones are answered next to the routes.
 HANDLED: tuple[type[Exception], ...] = (EngineError, TranslationError, RequestValidationError,
                                         StarletteHTTPException, OperationalError, PoolTimeout, Exception)
 
